@@ -1,0 +1,62 @@
+/**
+ * rbd: the command-line entry point. Each subcommand lives in cli/commands/<name>.ts and
+ * exports `help` (its --help text) and `run(argv)`. Commands are loaded lazily so that
+ * `rbd --help` starts fast.
+ */
+import { formatError } from './util.ts';
+
+interface CommandModule { help: string; run(argv: string[]): Promise<number | void> }
+
+/** name -> [one-line summary, loader]. Keep sorted by the order a user meets them. */
+const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
+  info: ['list the WebGPU adapters found, their limits and features, and which one is chosen', () => import('./commands/info.ts')],
+};
+
+const USAGE = `rbd: resolution-based knowledge distillation for histology, on hand-written WGSL kernels (WebGPU)
+
+usage: rbd <command> [flags]      rbd <command> --help for a command's flags
+
+commands:
+${Object.entries(COMMANDS).map(([n, [s]]) => `  ${n.padEnd(10)} ${s}`).join('\n')}
+
+global flags:
+  --adapter auto|vulkan|gl|<name>   which WebGPU adapter to use (default: env RBD_ADAPTER, else auto:
+                                    a hardware GPU, else Vulkan lavapipe, else OpenGL ES)
+  -h, --help                        this text
+environment:
+  RBD_ADAPTER     default for --adapter
+  RBD_DEBUG       comma list: sync (submit after every dispatch, so GPU errors name one kernel),
+                  wgsl (print each kernel's WGSL when it compiles), dispatch (log every dispatch)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    console.log(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`rbd: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(', ')}. See 'rbd --help'.`);
+    return 2;
+  }
+  const mod = await entry[1]();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(mod.help.endsWith('\n') ? mod.help : mod.help + '\n');
+    return 0;
+  }
+  return (await mod.run(rest)) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(formatError(err));
+    process.exit(1);
+  },
+);

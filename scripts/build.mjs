@@ -1,0 +1,18 @@
+// Bundle the CLI into dist/rbd.js with esbuild. Native and WASM-carrying packages (webgpu's
+// dawn.node, sharp) stay external and load from node_modules; WGSL files are read from kernels/.
+import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
+
+await build({
+  entryPoints: ['cli/rbd.ts'],
+  outfile: 'dist/rbd.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  banner: { js: '#!/usr/bin/env node' },
+  sourcemap: true,
+  logLevel: 'info',
+});
+chmodSync('dist/rbd.js', 0o755);

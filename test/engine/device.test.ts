@@ -1,0 +1,62 @@
+/** Device acquisition on each adapter present, overrides by env and flag, the no-adapter error. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { listAdapters, chooseAdapter, openGpu } from '../../engine/device.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+function rbdInfo(args: string[], env: Record<string, string> = {}): { code: number; out: string } {
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'cli/rbd.ts', 'info', '--json', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    return { code: 0, out };
+  } catch (e) {
+    const err = e as { status: number; stdout: Buffer };
+    return { code: err.status, out: err.stdout.toString() };
+  }
+}
+
+test('both software adapters are found (Vulkan core and GL compatibility)', async () => {
+  const all = await listAdapters();
+  assert.ok(all.some((a) => a.backend === 'vulkan' && a.featureLevel === 'core'), `no Vulkan core adapter among: ${all.map((a) => a.name).join('; ')}`);
+  assert.ok(all.some((a) => a.backend === 'opengles' && a.featureLevel === 'compatibility'), 'no GL compatibility adapter');
+});
+
+test('auto prefers a core adapter over a compatibility one', async () => {
+  const all = await listAdapters();
+  assert.is(chooseAdapter(all, 'auto')?.featureLevel, 'core');
+  assert.is(chooseAdapter(all, 'gl')?.backend, 'opengles');
+  assert.is(chooseAdapter(all, 'LLVMPIPE')?.name, all.find((a) => /llvmpipe/i.test(a.name))?.name);
+});
+
+for (const choice of ['vulkan', 'gl']) {
+  test(`a device opens on --adapter ${choice} and runs with its own limits`, async () => {
+    const g = await openGpu({ adapter: choice });
+    assert.ok(g.limits.maxComputeInvocationsPerWorkgroup >= 128);
+    assert.is(g.adapter.backend, choice === 'gl' ? 'opengles' : 'vulkan');
+    g.device.destroy();
+  });
+}
+
+test('RBD_ADAPTER and --adapter both select the adapter; the flag wins', () => {
+  const byEnv = JSON.parse(rbdInfo([], { RBD_ADAPTER: 'gl' }).out);
+  assert.match(byEnv.chosen, /opengles, compatibility/);
+  const byFlag = JSON.parse(rbdInfo(['--adapter', 'vulkan'], { RBD_ADAPTER: 'gl' }).out);
+  assert.match(byFlag.chosen, /vulkan, core/);
+});
+
+test('no matching adapter: one clear error naming what was tried and the remedy', async () => {
+  let msg = '';
+  try {
+    await openGpu({ adapter: 'no-such-gpu-xyz' });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert.match(msg, /no WebGPU adapter for --adapter\/RBD_ADAPTER='no-such-gpu-xyz'/);
+  assert.match(msg, /tried: the default backend, Vulkan/);
+  assert.match(msg, /scripts\/setup\.sh/);
+  const r = rbdInfo(['--adapter', 'no-such-gpu-xyz']);
+  assert.is(r.code, 1);
+  assert.is(JSON.parse(r.out).chosen, null);
+});
+
+test.run();

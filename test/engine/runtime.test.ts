@@ -1,0 +1,124 @@
+// @smoke-gl
+/** Kernel runtime: reflection-checked bindings, batching, limits, GPU errors named by kernel. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gpu } from '../helpers/gpu.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/tensor.ts';
+import { add } from '../../engine/ops/add.ts';
+import type { KernelSpec } from '../../engine/kernel.ts';
+
+test.before(async () => {
+  await gpu();
+});
+
+const addSpec: KernelSpec = { name: 'addForward', file: 'add.wgsl', entry: 'add', overrides: { WG: 64 } };
+
+test('batched submission: 40 ops, one submit', async () => {
+  const rt = runtime();
+  await rt.sync();
+  const before = rt.submits;
+  let x = Tensor.full([1000], 1);
+  const one = Tensor.full([1000], 1);
+  for (let i = 0; i < 40; i++) {
+    const y = add(x, one);
+    x.dispose();
+    x = y;
+  }
+  assert.is(rt.submits, before, 'nothing is submitted before a read');
+  const out = await x.read();
+  assert.is(rt.submits, before + 1, 'a read submits the batch once');
+  assert.ok(out.every((v) => v === 41));
+  x.dispose();
+  one.dispose();
+});
+
+test('missing binding names the kernel and the binding', () => {
+  const a = Tensor.empty([4]);
+  assert.throws(() => runtime().dispatch(addSpec, { a, out: a }, { n: 4 }, 1), /kernel 'addForward': missing buffer for binding 'b'/);
+  a.dispose();
+});
+
+test('extra binding and unknown uniform are errors', () => {
+  const a = Tensor.empty([4]);
+  assert.throws(() => runtime().dispatch(addSpec, { a, b: a, out: a, bias: a }, { n: 4 }, 1), /kernel 'addForward': extra buffer 'bias'/);
+  assert.throws(() => runtime().dispatch(addSpec, { a, b: a, out: a }, { n: 4, stride: 2 }, 1), /kernel 'addForward': unknown uniform 'stride'/);
+  assert.throws(() => runtime().dispatch(addSpec, { a, b: a, out: a }, {}, 1), /kernel 'addForward': missing uniform 'n'/);
+  a.dispose();
+});
+
+test('wrong element type is a binding error', () => {
+  const a = Tensor.empty([4]);
+  const i = Tensor.empty([4], 'i32');
+  assert.throws(() => runtime().dispatch(addSpec, { a, b: i, out: a }, { n: 4 }, 1), /binding 'b' holds f32 in WGSL but was given tensor\[4\] i32/);
+  a.dispose();
+  i.dispose();
+});
+
+test('bad WGSL surfaces as an error naming the kernel', async () => {
+  // common.wgsl has no entry point; asking for one is caught by reflection.
+  await assert.rejects?.(runtime().compile({ name: 'noEntry', file: 'common.wgsl', entry: 'main' }), /kernel 'noEntry': no @compute entry point 'main'/);
+  let caught: Error | null = null;
+  try {
+    await runtime().compile({ name: 'missingFile', file: 'does-not-exist.wgsl' });
+  } catch (e) {
+    caught = e as Error;
+  }
+  assert.match(caught?.message ?? '', /WGSL file not found/);
+});
+
+test('WGSL that reflects but fails Dawn validation is a KernelError naming the kernel', async () => {
+  // An override that is out of range for the device: 100000 invocations per workgroup.
+  let caught: Error | null = null;
+  try {
+    await runtime().compile({ name: 'hugeWorkgroup', file: 'add.wgsl', entry: 'add', overrides: { WG: 100000 } });
+  } catch (e) {
+    caught = e as Error;
+  }
+  assert.ok(caught, 'expected an error');
+  assert.is(caught!.name, 'KernelError');
+  assert.match(caught!.message, /kernel 'hugeWorkgroup'/);
+});
+
+test('a dispatch beyond maxComputeWorkgroupsPerDimension is folded, not dropped (forced limit 9)', async () => {
+  const rt = runtime();
+  const saved = rt.limits.maxComputeWorkgroupsPerDimension;
+  rt.limits.maxComputeWorkgroupsPerDimension = 9;
+  try {
+    // 5000 elements / 64 per group = 79 groups > 9: folded to 9 x 9 (81 groups, 2 idle).
+    const n = 5000;
+    const a = Tensor.from(Array.from({ length: n }, (_, i) => i), [n]);
+    const b = Tensor.full([n], 1);
+    const out = Tensor.zeros([n]);
+    rt.dispatch(addSpec, { a, b, out }, { n }, Math.ceil(n / 64));
+    const r = await out.read();
+    for (let i = 0; i < n; i++) if (r[i] !== i + 1) assert.unreachable(`element ${i} is ${r[i]}, want ${i + 1} (silent zero?)`);
+    assert.equal(rt.foldWorkgroups('x', 79), [9, 9, 1]);
+    assert.throws(() => rt.foldWorkgroups('bigKernel', 100), /kernel 'bigKernel': 100 workgroups exceed 9x9/);
+    for (const t of [a, b, out]) t.dispose();
+  } finally {
+    rt.limits.maxComputeWorkgroupsPerDimension = saved;
+  }
+});
+
+test('a tensor above maxStorageBufferBindingSize is refused with its size and the limit (forced 4 KiB)', () => {
+  const rt = runtime();
+  const saved = rt.limits.maxStorageBufferBindingSize;
+  rt.limits.maxStorageBufferBindingSize = 4096;
+  try {
+    assert.throws(() => Tensor.empty([2, 1024]), /tensor \[2,1024\] f32 needs 8192 bytes, above this adapter's maxStorageBufferBindingSize of 4096 bytes/);
+  } finally {
+    rt.limits.maxStorageBufferBindingSize = saved;
+  }
+  // A tensor allocated before the limit dropped is refused at bind time, naming the kernel.
+  const big = Tensor.empty([2048]);
+  rt.limits.maxStorageBufferBindingSize = 4096;
+  try {
+    assert.throws(() => rt.dispatch(addSpec, { a: big, b: big, out: big }, { n: 2048 }, 32), /kernel 'addForward': tensor\[2048\] f32 bound as 'a' is 8192 bytes/);
+  } finally {
+    rt.limits.maxStorageBufferBindingSize = saved;
+    big.dispose();
+  }
+});
+
+test.run();

@@ -1,0 +1,85 @@
+/**
+ * Test runner: runs every test/**\/*.test.ts file with uvu on the default adapter (RBD_ADAPTER,
+ * else auto: on a machine without a GPU that is Vulkan lavapipe), then the files marked
+ * `// @smoke-gl` once more on the OpenGL ES compatibility adapter, so "any adapter" is tested.
+ * Ends with the line `N passed, N failed, N skipped`.
+ *
+ * Usage: npm test [-- <substring>...]   (only files whose path contains a substring)
+ *        RBD_TEST_GL=0 npm test         (skip the GL pass)
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawn } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const testDir = join(root, 'test');
+
+function findTests(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+interface Counts { passed: number; failed: number; skipped: number }
+
+const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+function runGroup(title: string, files: string[], env: Record<string, string>): Promise<Counts> {
+  return new Promise((resolve) => {
+    console.log(`\n=== ${title}: ${files.length} file(s) ===`);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(testDir, 'helpers', 'run-group.ts'), ...files], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    // Dawn prints limit notices ("Warning: maxDynamic... artificially reduced") on stdout; they
+    // are not test output, so they are dropped here.
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      const clean = d.replace(/Warning: maxDynamic\w+ artificially reduced[^\n]*\n?/g, '');
+      process.stdout.write(clean);
+      text += clean;
+    });
+    child.on('close', (code, signal) => {
+      const plain = strip(text);
+      const num = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? NaN);
+      const total = num('Total');
+      const passed = num('Passed');
+      const skipped = num('Skipped');
+      if (Number.isNaN(total)) {
+        console.log(`\n${title}: the test process ended before reporting (exit ${code}, signal ${signal}); counted as 1 failure`);
+        resolve({ passed: 0, failed: 1, skipped: 0 });
+        return;
+      }
+      const failed = Math.max(total - passed, code === 0 ? 0 : 1);
+      resolve({ passed, failed, skipped: skipped || 0 });
+    });
+  });
+}
+
+const filters = process.argv.slice(2);
+const all = findTests(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+const smoke = all.filter((f) => readFileSync(f, 'utf8').slice(0, 400).includes('@smoke-gl'));
+
+const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
+const add = (c: Counts) => {
+  totals.passed += c.passed;
+  totals.failed += c.failed;
+  totals.skipped += c.skipped;
+};
+
+if (all.length === 0) {
+  console.log(`no test files match ${filters.join(' ')}`);
+  totals.failed = 1;
+} else {
+  add(await runGroup(`default adapter (${process.env.RBD_ADAPTER ?? 'auto'})`, all, {}));
+  if (smoke.length && process.env.RBD_TEST_GL !== '0') {
+    add(await runGroup('OpenGL ES compatibility adapter (smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }));
+  }
+}
+console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(totals.failed ? 1 : 0);
