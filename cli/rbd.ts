@@ -10,6 +10,10 @@ interface CommandModule { help: string; run(argv: string[]): Promise<number | vo
 /** name -> [one-line summary, loader]. Keep sorted by the order a user meets them. */
 const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
   info: ['list the WebGPU adapters found, their limits and features, and which one is chosen', () => import('./commands/info.ts')],
+  synth: ['generate the synthetic H&E data set (all magnifications, manifest with mean/std)', () => import('./commands/synth.ts')],
+  infer: ['run a checkpoint on a tensor file (--input/--out, for exact comparisons) or on images (class probabilities)', () => import('./commands/infer.ts')],
+  bench: ['benchmarks: `rbd bench kernels` times the conv2d passes and a 1024^3 matmul (GFLOP/s)', () => import('./commands/bench.ts')],
+  profile: ['one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto', () => import('./commands/profile.ts')],
 };
 
 const USAGE = `rbd: resolution-based knowledge distillation for histology, on hand-written WGSL kernels (WebGPU)

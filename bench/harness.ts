@@ -1,0 +1,89 @@
+/**
+ * Timing and printing helpers shared by the benchmarks (bench/*.ts).
+ *
+ * - `timeGpu(run, reps, warmup)`: runs `run` warmup times, then `reps` times, each time waiting
+ *   until the GPU has really finished (`runtime().sync()`) before the clock stops; returns the
+ *   median and all samples in milliseconds. `run` records GPU work; whatever tensors it returns
+ *   are disposed after the sync.
+ * - `BenchRow`, `printTable(rows, notes)`, `writeJson(file, rows)`: the `name | shape | ms |
+ *   GFLOP/s | GB/s` table, and the same rows as JSON.
+ * - `progress(text)`: a one-line status on stderr, overwritten in place on a terminal.
+ */
+import { writeFileSync } from 'node:fs';
+import { runtime } from '../engine/runtime.ts';
+import { disposeAll, tidy } from '../engine/tensor.ts';
+
+export interface Timing {
+  /** Median of the timed repetitions, milliseconds. */
+  ms: number;
+  samples: number[];
+}
+
+export async function timeGpu(run: () => unknown, reps: number, warmup = 2): Promise<Timing> {
+  const rt = runtime();
+  const once = async (): Promise<number> => {
+    await rt.sync();
+    const t0 = performance.now();
+    const out = tidy(run);
+    await rt.sync();
+    const ms = performance.now() - t0;
+    disposeAll(out);
+    return ms;
+  };
+  for (let i = 0; i < warmup; i++) await once();
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) samples.push(await once());
+  return { ms: median(samples), samples };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export interface BenchRow {
+  kernel: string;
+  shape: string;
+  /** Median milliseconds per call. */
+  ms: number;
+  /** FLOPs per call as counted by the benchmark (2 per multiply-add). */
+  flops: number;
+  gflops: number;
+  /** Bytes per call: each input read once and each output written once (a lower bound). */
+  bytes: number;
+  gbps: number;
+  reps: number;
+}
+
+export function row(kernel: string, shape: string, timing: Timing, flops: number, bytes: number): BenchRow {
+  const s = timing.ms / 1000;
+  return { kernel, shape, ms: timing.ms, flops, gflops: flops / s / 1e9, bytes, gbps: bytes / s / 1e9, reps: timing.samples.length };
+}
+
+export function printTable(rows: BenchRow[], notes: string[] = []) {
+  const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.gbps.toFixed(2)]);
+  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'GB/s'];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const c of cells) console.log(line(c));
+  for (const n of notes) console.log(n);
+}
+
+export function writeJson(file: string, rows: BenchRow[], meta: Record<string, unknown> = {}) {
+  writeFileSync(file, JSON.stringify({ ...meta, rows }, null, 2) + '\n');
+}
+
+let lastProgressLength = 0;
+
+/** A status line on stderr (overwritten in place on a terminal; pass '' to clear it). */
+export function progress(text: string) {
+  if (!process.stderr.isTTY) {
+    if (text) process.stderr.write(text + '\n');
+    return;
+  }
+  process.stderr.write('\r' + text.padEnd(lastProgressLength) + (text ? '' : '\r'));
+  lastProgressLength = text.length;
+}

@@ -1,0 +1,143 @@
+/**
+ * rbd bench kernels: times each conv2d pass (forward, input gradient, weight gradient) on the
+ * model's real layer shapes, and a 1024^3 matmul, after validating every kernel against the
+ * float64 reference on a small map with the same channels and kernel.
+ *
+ * FLOPs are counted as 2 per multiply-add: conv forward = 2*N*O*OH*OW*C*KH*KW, and both
+ * backward passes perform the same number of multiply-adds; matmul = 2*M*N*K. Bytes are each
+ * input read once plus each output written once (a lower bound on traffic).
+ */
+import { Tensor } from '../engine/tensor.ts';
+import { Rng } from '../engine/random.ts';
+import { conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type ConvGeometry } from '../engine/ops/conv2d.ts';
+import { gemm } from '../engine/ops/matmul.ts';
+import { gemmTiles } from '../engine/ops/gemm_tiles.ts';
+import { conv2dRef, conv2dBackwardRef, type Shape4 } from '../engine/reference/conv2d.ts';
+import { matmulRef } from '../engine/reference/matmul.ts';
+import { assertClose, TOL } from '../test/helpers/gpu.ts';
+import { openRuntime, closeRuntime, parseFlags, numberFlag } from '../cli/util.ts';
+import { timeGpu, row, printTable, writeJson, progress, type BenchRow } from './harness.ts';
+
+export const summary = 'time the conv2d passes on the model\'s layer shapes and a 1024^3 matmul (GFLOP/s)';
+
+export const help = `usage: rbd bench kernels [--reps N] [--warmup N] [--only TEXT] [--json FILE] [--adapter A]
+
+Validates each conv2d kernel (forward, backwardInput, backwardWeight) and the matmul kernel
+against the float64 reference on a small map, then times them on the model's layer shapes:
+the 3x3 stride-1 pad-1 layers at batch 8 (32ch 64x64, 64ch 32x32, 128ch 16x16, 256ch 8x8),
+the 7x7 stride-2 stem (3 -> 32, 128x128 input, pad 3) and a 1024x1024x1024 matmul.
+Each timing waits for the GPU to finish; the median of the repetitions is reported.
+Prints kernel | shape | ms | GFLOP/s | GB/s, FLOPs counted as 2 per multiply-add.
+
+  --reps N       timed repetitions per kernel (default 5)
+  --warmup N     untimed runs before timing (default 2)
+  --only TEXT    only rows whose kernel or shape contains TEXT (e.g. 'Weight', '256ch')
+  --json FILE    also write the rows (kernel, shape, ms, gflops, flops, bytes, gbps, reps) as JSON
+  --adapter A    WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
+`;
+
+interface ConvCase { label: string; x: Shape4; w: Shape4; stride: number; padding: number }
+
+const CONV_CASES: ConvCase[] = [
+  { label: 'stem 7x7 s2', x: [8, 3, 128, 128], w: [32, 3, 7, 7], stride: 2, padding: 3 },
+  { label: '3x3 32ch', x: [8, 32, 64, 64], w: [32, 32, 3, 3], stride: 1, padding: 1 },
+  { label: '3x3 64ch', x: [8, 64, 32, 32], w: [64, 64, 3, 3], stride: 1, padding: 1 },
+  { label: '3x3 128ch', x: [8, 128, 16, 16], w: [128, 128, 3, 3], stride: 1, padding: 1 },
+  { label: '3x3 256ch', x: [8, 256, 8, 8], w: [256, 256, 3, 3], stride: 1, padding: 1 },
+];
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Compare the three conv kernels with the reference on a 6x5 map with c's channels and kernel. */
+async function validateConv(c: ConvCase, rng: Rng) {
+  const xs: Shape4 = [1, c.x[1], 6, 5];
+  const x = rng.array(size(xs)), w = rng.array(size(c.w));
+  const xt = Tensor.from(x, xs), wt = Tensor.from(w, c.w);
+  const g = conv2dGeometry(xt, wt, null, { stride: c.stride, padding: c.padding });
+  const p = { stride: [c.stride, c.stride] as [number, number], padding: [c.padding, c.padding] as [number, number], dilation: [1, 1] as [number, number] };
+  const ref = conv2dRef(x, xs, w, c.w, null, p);
+  const dy = rng.array(ref.y.length);
+  const refGrad = conv2dBackwardRef(x, xs, w, c.w, dy, p);
+  const dyt = Tensor.from(dy, ref.shape);
+  const outs = [conv2dForward(xt, wt, null, g), conv2dBackwardInput(dyt, wt, g), conv2dBackwardWeight(xt, dyt, g)];
+  const K = c.w[1] * c.w[2] * c.w[3];
+  assertClose(`validate conv2dForward ${c.label}`, await outs[0].read(), ref.y, TOL.forLength(K));
+  assertClose(`validate conv2dBackwardInput ${c.label}`, await outs[1].read(), refGrad.dx, TOL.forLength(c.w[0] * c.w[2] * c.w[3]));
+  assertClose(`validate conv2dBackwardWeight ${c.label}`, await outs[2].read(), refGrad.dw, TOL.forLength(g.OH * g.OW));
+  for (const t of [xt, wt, dyt, ...outs]) t.dispose();
+}
+
+async function validateMatmul(rng: Rng) {
+  const [M, K, N] = [37, 53, 29];
+  const a = rng.array(M * K), b = rng.array(K * N);
+  const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]);
+  const c = gemm({ t: at }, { t: bt });
+  assertClose('validate matmul 37x53 @ 53x29', await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
+  for (const t of [at, bt, c]) t.dispose();
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags('bench kernels', argv, {
+    reps: { type: 'string' }, warmup: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' },
+  });
+  const reps = numberFlag('bench kernels', 'reps', values.reps, 5, { min: 1, integer: true });
+  const warmup = numberFlag('bench kernels', 'warmup', values.warmup, 2, { min: 0, integer: true });
+  const only = values.only;
+  const rt = await openRuntime(values.adapter);
+  try {
+    const rng = new Rng(1);
+    const tiles = gemmTiles();
+    const adapter = `${rt.gpu.adapter.name} (${rt.gpu.adapter.backend})`;
+    console.log(`adapter: ${adapter}; GEMM tiles ${4 * tiles.WG_M}x${4 * tiles.WG_N}, BK ${tiles.BK}, workgroup ${tiles.WG_N}x${tiles.WG_M}`);
+    const rows: BenchRow[] = [];
+    const wanted = (kernel: string, shape: string) => !only || kernel.includes(only) || shape.includes(only);
+
+    for (const c of CONV_CASES) {
+      const passes = ['conv2dForward', 'conv2dBackwardInput', 'conv2dBackwardWeight'].filter((k) => wanted(k, c.label));
+      if (!passes.length) continue;
+      progress(`validating ${c.label}`);
+      await validateConv(c, rng);
+      const x = Tensor.from(rng.array(size(c.x)), c.x);
+      const w = Tensor.from(rng.array(size(c.w)), c.w);
+      const g: ConvGeometry = conv2dGeometry(x, w, null, { stride: c.stride, padding: c.padding });
+      const yShape = [g.batch, g.O, g.OH, g.OW];
+      const dy = Tensor.from(rng.array(size(yShape)), yShape);
+      const flops = 2 * g.batch * g.O * g.OH * g.OW * g.C * g.KH * g.KW;
+      const shape = `${c.label} x=[${c.x}] w=[${c.w}] s${c.stride} p${c.padding}`;
+      const bytes = 4 * (x.size + w.size + dy.size);
+      const run: Record<string, () => Tensor> = {
+        conv2dForward: () => conv2dForward(x, w, null, g),
+        conv2dBackwardInput: () => conv2dBackwardInput(dy, w, g),
+        conv2dBackwardWeight: () => conv2dBackwardWeight(x, dy, g),
+      };
+      for (const k of passes) {
+        progress(`timing ${k} ${c.label} (${reps} reps)`);
+        rows.push(row(k, shape, await timeGpu(run[k], reps, warmup), flops, bytes));
+      }
+      for (const t of [x, w, dy]) t.dispose();
+    }
+
+    if (wanted('matmul', '1024x1024x1024')) {
+      progress('validating matmul');
+      await validateMatmul(rng);
+      const n = 1024;
+      const a = Tensor.from(rng.array(n * n), [n, n]), b = Tensor.from(rng.array(n * n), [n, n]);
+      progress(`timing matmul (${reps} reps)`);
+      rows.push(row('matmul', '1024x1024x1024', await timeGpu(() => gemm({ t: a }, { t: b }), reps, warmup), 2 * n * n * n, 4 * 3 * n * n));
+      a.dispose();
+      b.dispose();
+    }
+    progress('');
+    printTable(rows, [
+      'FLOPs: 2 per multiply-add. conv forward = 2*N*O*OH*OW*C*KH*KW; backwardInput and backwardWeight do the same number of multiply-adds; matmul = 2*M*N*K.',
+      `ms: median of ${reps} runs after ${warmup} warm-up runs, each timed until the GPU finished. GB/s: inputs read once + output written once.`,
+    ]);
+    if (values.json) {
+      writeJson(values.json, rows, { adapter, tiles, reps, warmup });
+      console.log(`wrote ${values.json}`);
+    }
+    return 0;
+  } finally {
+    await closeRuntime();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * What makes a benchmark's JSON self-describing: which adapter ran it (name, backend, feature
+ * level, features, the limits in force), the `webgpu` package and Node versions, the git
+ * commit (and whether the tree had uncommitted changes), the seeds, the exact command line and
+ * the date. Every benchmark spreads `benchMeta(...)` into the top level of the JSON it writes,
+ * so two files can be compared (`rbd bench compare`) knowing what differs between them.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Runtime } from '../engine/runtime.ts';
+import type { EngineLimits } from '../engine/device.ts';
+
+export interface AdapterDescription {
+  name: string;
+  /** Dawn backend: vulkan, opengles, ... */
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+  vendor: string;
+  software: boolean;
+  features: string[];
+  /** The limits the engine enforces on this device (those the kernels are sized from). */
+  limits: EngineLimits;
+  /** True when per-pass GPU timestamps are available (profiles use them). */
+  timestampQuery: boolean;
+}
+
+export interface BenchMeta {
+  /** What produced the file, e.g. 'bench speed'. */
+  benchmark: string;
+  /** Null for benchmarks that never touch the GPU (`bench flops` counts from shapes). */
+  adapter: AdapterDescription | null;
+  webgpuVersion: string;
+  nodeVersion: string;
+  git: { commit: string | null; dirty: boolean | null };
+  seeds: Record<string, number>;
+  /** The exact command line (process.argv, shell-quoted where needed). */
+  commandLine: string;
+  /** ISO 8601, UTC. */
+  date: string;
+  host: { platform: string; arch: string; cpus: number };
+}
+
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function describeAdapter(rt: Runtime): AdapterDescription {
+  const a = rt.gpu.adapter;
+  return {
+    name: a.name, backend: a.backend, featureLevel: a.featureLevel, vendor: a.vendor, software: a.isSoftware,
+    features: [...rt.device.features].map(String).sort(), limits: { ...rt.limits }, timestampQuery: rt.gpu.caps.timestampQuery,
+  };
+}
+
+/** The installed `webgpu` package's version, or 'unknown' when its package.json cannot be found. */
+function webgpuVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve('webgpu');
+    // The package exports only its entry point; its package.json sits beside it.
+    return String(JSON.parse(readFileSync(join(dirname(entry), 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync('git', args, { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function benchMeta(rt: Runtime | null, benchmark: string, seeds: Record<string, number>): BenchMeta {
+  const status = git(['status', '--porcelain']);
+  return {
+    benchmark,
+    adapter: rt ? describeAdapter(rt) : null,
+    webgpuVersion: webgpuVersion(),
+    nodeVersion: process.version,
+    git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
+    seeds,
+    commandLine: process.argv.map(shellQuote).join(' '),
+    date: new Date().toISOString(),
+    host: { platform: process.platform, arch: process.arch, cpus: cpus().length },
+  };
+}
+
+/** One line naming the adapter, for table headers: 'llvmpipe ... (vulkan, core)'. */
+export function adapterLine(a: AdapterDescription): string {
+  return `${a.name} (${a.backend}, ${a.featureLevel}${a.software ? ', software' : ''})`;
+}

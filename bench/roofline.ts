@@ -1,0 +1,127 @@
+/**
+ * The adapter's roofline, as this engine sees it: the best GEMM rate the engine's own matmul
+ * kernel reaches (compute ceiling, GFLOP/s) and the buffer-to-buffer copy bandwidth (memory
+ * ceiling, GB/s). Every benchmark figure can then be read as a fraction of what this adapter
+ * can do with these kernels; the same run measures both, so the fraction is not skewed by
+ * other work on the machine changing between runs.
+ *
+ * GEMM: square matmul (kernels/matmul.wgsl through `gemm`), FLOPs = 2*M*N*K, best median over
+ * the sizes tried. Copy: `copyBufferToBuffer` of one buffer into another; bytes moved = 2 x size
+ * (each byte read once and written once), the same convention as the kernels' GB/s.
+ * Memory-bound kernels (norm, ReLU, pooling, residual add) are timed on the network's real
+ * activation shapes and reported in GB/s against the copy bandwidth: they do a few FLOPs per
+ * byte, so bandwidth, not the GEMM rate, is their ceiling.
+ */
+import { Tensor, shapeSize } from '../engine/tensor.ts';
+import { Rng } from '../engine/random.ts';
+import { runtime } from '../engine/runtime.ts';
+import { gemm } from '../engine/ops/matmul.ts';
+import { groupNorm } from '../engine/ops/group_norm.ts';
+import { relu } from '../engine/ops/relu.ts';
+import { add } from '../engine/ops/add.ts';
+import { maxPool2d } from '../engine/ops/max_pool2d.ts';
+import { adaptiveAvgPool2d } from '../engine/ops/adaptive_avg_pool2d.ts';
+import { countFlops } from '../models/flops.ts';
+import type { ResNetArch } from '../models/arch.ts';
+import { timeGpu, row, progress, type BenchRow } from './harness.ts';
+
+export const DEFAULT_GEMM_SIZES = [512, 1024, 1536];
+/** 64 MiB: large enough that the copy is bandwidth-bound, small enough for any adapter's limits. */
+export const DEFAULT_COPY_BYTES = 64 * 1024 * 1024;
+
+export interface Roofline {
+  /** Best GEMM rate, GFLOP/s. */
+  gemmGflops: number;
+  /** The matmul size that reached it, 'MxNxK'. */
+  gemmShape: string;
+  /** Buffer copy bandwidth, GB/s (read + write bytes). */
+  copyGBps: number;
+  /** FLOPs per byte at which the two ceilings meet: kernels below it are memory-bound. */
+  ridgeFlopsPerByte: number;
+  /** Every measurement behind the two ceilings. */
+  rows: BenchRow[];
+}
+
+export interface RooflineOptions {
+  gemmSizes?: number[];
+  copyBytes?: number;
+  reps: number;
+  warmup: number;
+  seed?: number;
+}
+
+export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
+  const rt = runtime();
+  const rng = new Rng(o.seed ?? 1);
+  const rows: BenchRow[] = [];
+  let best: BenchRow | null = null;
+  for (const n of o.gemmSizes ?? DEFAULT_GEMM_SIZES) {
+    const a = Tensor.from(rng.array(n * n), [n, n]);
+    const b = Tensor.from(rng.array(n * n), [n, n]);
+    progress(`roofline: matmul ${n}^3 (${o.reps} reps)`);
+    const r = row('matmul (roofline)', `${n}x${n}x${n}`, await timeGpu(() => gemm({ t: a }, { t: b }), o.reps, o.warmup), 2 * n * n * n, 4 * 3 * n * n);
+    rows.push(r);
+    if (!best || r.gflops > best.gflops) best = r;
+    a.dispose();
+    b.dispose();
+  }
+  const bytes = Math.min(o.copyBytes ?? DEFAULT_COPY_BYTES, rt.limits.maxBufferSize);
+  const usage = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const src = rt.createBuffer('roofline copy source', bytes, usage);
+  const dst = rt.createBuffer('roofline copy destination', bytes, usage);
+  progress(`roofline: buffer copy ${bytes >> 20} MiB (${o.reps} reps)`);
+  const copy = row('copyBufferToBuffer (roofline)', `${bytes >> 20} MiB`, await timeGpu(() => rt.copy(src, 0, dst, 0, bytes), o.reps, o.warmup), 0, 2 * bytes);
+  rows.push(copy);
+  src.destroy();
+  dst.destroy();
+  progress('');
+  if (!best) throw new Error('measureRoofline: no GEMM size given');
+  return { gemmGflops: best.gflops, gemmShape: best.shape, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows };
+}
+
+interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; flops: number; bytes: number }
+
+/**
+ * The network's memory-bound forward ops on its real activation shapes at `size` (one tile,
+ * `batch` images): the stem's GroupNorm, ReLU and max-pool, and the first block's residual add,
+ * plus the head's average pool. Bytes: inputs read once and outputs written once (a lower bound);
+ * FLOPs from the model counter's per-element conventions (models/flops.ts).
+ */
+export async function timeMemoryBound(arch: ResNetArch, size: [number, number], batch: number, reps: number, warmup: number, seed = 1): Promise<BenchRow[]> {
+  const rng = new Rng(seed);
+  const report = countFlops(arch, size, { batch });
+  const layer = (name: string) => {
+    const l = report.layers.find((x) => x.name === name);
+    if (!l) throw new Error(`timeMemoryBound: the model counter has no layer '${name}'`);
+    return l;
+  };
+  const stem = layer('conv_1').output;
+  const pooled = layer('maxpool').output;
+  const last = layer(report.layers.filter((l) => l.kind === 'relu').at(-1)!.name).output;
+  const owned: Tensor[] = [];
+  const make = (shape: number[]) => {
+    const t = Tensor.from(rng.array(shapeSize(shape)), shape);
+    owned.push(t);
+    return t;
+  };
+  const x = make(stem), w = make([stem[1]]), b = make([stem[1]]);
+  const p = make(pooled), q = make(pooled);
+  const f = make(last);
+  const groups = arch.norm === 'group' ? arch.groups : 1;
+  const elems = (s: number[]) => shapeSize(s);
+  const cases: MemoryBoundCase[] = [
+    { kernel: 'groupNorm', shape: stem, run: () => groupNorm(x, w, b, groups), flops: layer('norm_1').forwardFlops, bytes: 4 * 2 * elems(stem) },
+    { kernel: 'relu', shape: stem, run: () => relu(x), flops: layer('relu').forwardFlops, bytes: 4 * 2 * elems(stem) },
+    { kernel: 'maxPool2d 3x3/2', shape: stem, run: () => maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }), flops: layer('maxpool').forwardFlops, bytes: 4 * (elems(stem) + elems(pooled)) },
+    { kernel: 'add (residual)', shape: pooled, run: () => add(p, q), flops: elems(pooled), bytes: 4 * 3 * elems(pooled) },
+    { kernel: 'adaptiveAvgPool2d 1x1', shape: last, run: () => adaptiveAvgPool2d(f, [1, 1]), flops: layer('avgpool').forwardFlops, bytes: 4 * (elems(last) + last[0] * last[1]) },
+  ];
+  const rows: BenchRow[] = [];
+  for (const c of cases) {
+    progress(`timing ${c.kernel} [${c.shape}] (${reps} reps)`);
+    rows.push(row(c.kernel, `[${c.shape.join(',')}]`, await timeGpu(c.run, reps, warmup), c.flops, c.bytes));
+  }
+  progress('');
+  for (const t of owned) t.dispose();
+  return rows;
+}

@@ -1,0 +1,250 @@
+/**
+ * rbd bench speed: measured inference and distillation-training throughput per magnification,
+ * against the adapter's roofline measured in the same run.
+ *
+ * Per magnification (a tile of `tile` px at the top magnification is tile/f px at f times lower):
+ *   inference   student forward under noGrad on a batch [N,3,s,s]
+ *   train step  the distillation step (distillPhases below): teacher forward at the top
+ *               magnification under noGrad, student forward, distillation loss (KL + pixel,
+ *               train/distill_loss.ts), backward, Adam step (lr 1e-3, weight decay 1e-4).
+ *               Inputs are fixed random tensors already on the GPU: data loading is not timed.
+ * Each is run `warmup` times untimed, then `reps` times, each timed until the GPU has finished
+ * (bench/harness.ts timeGpu); the median is reported with the min and max as the spread.
+ * achievedGflops = train-step FLOPs (bench/flops.ts, from the layer shapes) * N / median time;
+ * rooflineFraction = achievedGflops / the best GEMM rate of the engine's own kernels, measured
+ * just before (bench/roofline.ts). Other processes share the CPU: compare ratios within a run.
+ */
+import { Tensor, tidy } from '../engine/tensor.ts';
+import { Rng } from '../engine/random.ts';
+import { runtime } from '../engine/runtime.ts';
+import { noGrad, backward } from '../engine/autograd.ts';
+import { Adam } from '../engine/optim/adam.ts';
+import { ResNet, type ResNetOutput } from '../models/resnet.ts';
+import type { ResNetArch } from '../models/arch.ts';
+import { distillLoss, DEFAULT_DISTILL_LOSS } from '../train/distill_loss.ts';
+import { writeJson } from '../train/files.ts';
+import { openRuntime, closeRuntime, parseFlags, numberFlag, UsageError } from '../cli/util.ts';
+import { timeGpu, progress, type Timing } from './harness.ts';
+import { benchMeta, adapterLine } from './meta.ts';
+import { magInputs, archFlag, flopsRows, DEFAULT_MAGS, DEFAULT_TILE, type MagInput, type FlopsRow } from './flops.ts';
+import { measureRoofline, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
+import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
+
+/** A distillation setup: frozen teacher, student, optimizer, and one batch at both sizes. */
+export interface DistillSetup {
+  teacher: ResNet;
+  student: ResNet;
+  optimizer: Adam;
+  /** [N,3,top,top]: what the teacher sees. */
+  highRes: Tensor;
+  /** [N,3,s,s]: the same tiles at the student's magnification. */
+  lowRes: Tensor;
+  dispose(): void;
+}
+
+export function distillSetup(arch: ResNetArch, top: MagInput, student: MagInput, batch: number, seed: number): DistillSetup {
+  const rng = new Rng(seed);
+  const teacher = new ResNet(arch, seed).eval();
+  const s = new ResNet(arch, seed + 1);
+  const image = (size: [number, number]) => Tensor.from(rng.array(batch * arch.inChannels * size[0] * size[1]), [batch, arch.inChannels, ...size]).keep();
+  const setup: DistillSetup = {
+    teacher, student: s,
+    optimizer: new Adam(s.parameters(), { lr: 1e-3, weightDecay: 1e-4 }),
+    highRes: image(top.size), lowRes: image(student.size),
+    dispose() {
+      setup.highRes.dispose();
+      setup.lowRes.dispose();
+      teacher.dispose();
+      s.dispose();
+    },
+  };
+  return setup;
+}
+
+/** The phases of one distillation step, in order; each returns what later phases need. */
+export type Phase = [name: string, run: () => unknown];
+
+/**
+ * One distillation training step as named phases (run them in order, synchronously or with a
+ * GPU sync between them): teacher forward (noGrad), student forward, loss, backward, optimizer.
+ */
+export function distillPhases(d: DistillSetup): Phase[] {
+  let teacherOut: ResNetOutput | null = null;
+  let studentOut: ResNetOutput | null = null;
+  let loss: Tensor | null = null;
+  return [
+    ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
+    ['student forward', () => (studentOut = d.student.forward(d.lowRes))],
+    ['loss', () => (loss = distillLoss(studentOut!, teacherOut!, DEFAULT_DISTILL_LOSS).loss)],
+    ['backward', () => backward(loss!)],
+    ['optimizer step', () => {
+      d.optimizer.step();
+      d.optimizer.zeroGrad();
+    }],
+  ];
+}
+
+export interface Spread { median: number; min: number; max: number; samples: number[] }
+
+export function spreadOf(t: Timing): Spread {
+  return { median: t.ms, min: Math.min(...t.samples), max: Math.max(...t.samples), samples: t.samples };
+}
+
+export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx' | 'forwardGflops' | 'trainStepGflops'> {
+  batch: number;
+  inferImagesPerSec: number;
+  trainImagesPerSec: number;
+  /** Training step FLOP rate: trainStepGflops * batch / median step time. */
+  achievedGflops: number;
+  /** achievedGflops / roofline GEMM rate. */
+  rooflineFraction: number;
+  inferAchievedGflops: number;
+  /** Median, min and max milliseconds per batch. */
+  inferMs: Spread;
+  trainMs: Spread;
+  /** Dispatches (kernel launches) in one training step and in one inference pass. */
+  trainDispatches: number;
+  inferDispatches: number;
+  /** Train-step time at the top magnification / here, and the FLOP ratio the same way. */
+  trainSpeedup: number;
+  trainFlopRatio: number;
+  inferSpeedup: number;
+  inferFlopRatio: number;
+}
+
+export interface SpeedOptions { arch: ResNetArch; inputs: MagInput[]; batch: number; reps: number; warmup: number; seed: number }
+
+/** Count the dispatches `fn` records (it runs once, GPU work and all). */
+async function dispatchesOf(fn: () => unknown): Promise<number> {
+  const rt = runtime();
+  await rt.sync();
+  const before = rt.dispatches;
+  tidy(fn);
+  await rt.sync();
+  return rt.dispatches - before;
+}
+
+export async function measureSpeed(o: SpeedOptions): Promise<SpeedRow[]> {
+  const flops = flopsRows(o.arch, o.inputs);
+  const out: Omit<SpeedRow, 'rooflineFraction' | 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
+  for (const [i, m] of o.inputs.entries()) {
+    const d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
+    const infer = () => noGrad(() => d.student.forward(d.lowRes));
+    const step = () => {
+      for (const [, run] of distillPhases(d)) run();
+    };
+    progress(`${m.mag}: inference ${m.size.join('x')} x${o.batch} (${o.reps} reps)`);
+    const ti = await timeGpu(infer, o.reps, o.warmup);
+    progress(`${m.mag}: training step (${o.reps} reps)`);
+    const tt = await timeGpu(step, o.reps, o.warmup);
+    const inferDispatches = await dispatchesOf(infer);
+    const trainDispatches = await dispatchesOf(step);
+    d.dispose();
+    const f = flops[i];
+    out.push({
+      mag: m.mag, inputSize: m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
+      inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
+      achievedGflops: (f.trainStepGflops * o.batch) / (tt.ms / 1000), inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
+      inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
+    });
+  }
+  progress('');
+  const top = out[0];
+  return out.map((r) => ({
+    ...r, rooflineFraction: NaN,
+    trainSpeedup: top.trainMs.median / r.trainMs.median, trainFlopRatio: top.trainStepGflops / r.trainStepGflops,
+    inferSpeedup: top.inferMs.median / r.inferMs.median, inferFlopRatio: top.forwardGflops / r.forwardGflops,
+  }));
+}
+
+export function formatSpeedRows(rows: SpeedRow[]): string {
+  const head = ['mag', 'input', 'infer img/s', 'infer ms (min-max)', 'train img/s', 'train ms (min-max)', 'train GFLOP/s', 'of roofline', 'speed-up', 'FLOP ratio', 'dispatches'];
+  const range = (s: Spread) => `${fmtNum(s.median)} (${fmtNum(s.min)}-${fmtNum(s.max)})`;
+  const cells = rows.map((r) => [
+    r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, fmtNum(r.inferImagesPerSec), range(r.inferMs), fmtNum(r.trainImagesPerSec), range(r.trainMs),
+    fmtNum(r.achievedGflops), fmtPercent(r.rooflineFraction), `${fmtNum(r.trainSpeedup)}x`, `${fmtNum(r.trainFlopRatio)}x`, String(r.trainDispatches),
+  ]);
+  return textTable(head, cells, numericColumns(head.length, 2));
+}
+
+export const summary = 'measured inference and distillation-step images/s per magnification, vs the roofline';
+
+export const help = `usage: rbd bench speed [--mags LIST] [--tile N] [--batch N] [--reps N] [--warmup N] [--arch NAME]
+                       [--gemm-sizes LIST] [--seed N] [--json FILE] [--report DIR] [--adapter A]
+
+Measures, per magnification, student inference images/s and distillation training-step images/s
+(teacher forward at the top magnification without gradients + student forward + loss + backward
++ Adam step; inputs already on the GPU), the achieved GFLOP/s of the step (FLOPs from the layer
+shapes, as in bench flops) and its fraction of the roofline measured in the same run (best GEMM
+rate of the engine's matmul kernel; buffer copy bandwidth). Each timing waits for the GPU to
+finish; median of --reps runs after --warmup runs, with min-max. Also prints the speed-up from
+the top magnification next to the FLOP ratio, and the dispatches per step.
+
+  --mags LIST        magnifications (default ${DEFAULT_MAGS}); the highest is the teacher's
+  --tile N           tile side in pixels at the top magnification (default ${DEFAULT_TILE})
+  --batch N          tiles per batch (default 2; raise it on a real GPU)
+  --reps N           timed repetitions (default 5)
+  --warmup N         untimed runs before timing (default 2)
+  --arch NAME        architecture preset: rbd | resnet18 (default rbd)
+  --gemm-sizes LIST  square matmul sizes tried for the roofline (default ${DEFAULT_GEMM_SIZES.join(',')})
+  --seed N           seed of the weights and inputs (default 1)
+  --json FILE        also write the results as JSON (adapter, rooflineGflops, results[], versions, commit, command)
+  --report DIR       also profile one step at the top magnification and write DIR/bench-report.md and .html
+  --adapter A        WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
+`;
+
+export interface SpeedRun {
+  roofline: Roofline;
+  rows: SpeedRow[];
+}
+
+export function listFlag(command: string, name: string, value: string | undefined, fallback: number[]): number[] {
+  if (value === undefined) return fallback;
+  const out = value.split(',').map((s) => s.trim()).filter(Boolean).map((s) => numberFlag(command, name, s, 0, { min: 1, integer: true }));
+  if (!out.length) throw new UsageError(command, `--${name} lists no value`);
+  return out;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const cmd = 'bench speed';
+  const { values } = parseFlags(cmd, argv, {
+    mags: { type: 'string' }, tile: { type: 'string' }, batch: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' },
+    arch: { type: 'string' }, 'gemm-sizes': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' },
+  });
+  const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
+  const inputs = magInputs(cmd, values.mags ?? DEFAULT_MAGS, tile);
+  const batch = numberFlag(cmd, 'batch', values.batch, 2, { min: 1, integer: true });
+  const reps = numberFlag(cmd, 'reps', values.reps, 5, { min: 1, integer: true });
+  const warmup = numberFlag(cmd, 'warmup', values.warmup, 2, { min: 0, integer: true });
+  const seed = numberFlag(cmd, 'seed', values.seed, 1, { integer: true });
+  const gemmSizes = listFlag(cmd, 'gemm-sizes', values['gemm-sizes'], DEFAULT_GEMM_SIZES);
+  const { name: archName, arch } = archFlag(cmd, values.arch);
+  const rt = await openRuntime(values.adapter);
+  try {
+    const meta = benchMeta(rt, cmd, { weights: seed, inputs: seed });
+    console.log(`adapter: ${adapterLine(meta.adapter!)}; arch ${archName}; tile ${tile}px at ${inputs[0].mag}; batch ${batch}; ${reps} reps after ${warmup} warm-up`);
+    const roofline = await measureRoofline({ gemmSizes, reps, warmup, seed });
+    console.log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (matmul ${roofline.gemmShape}), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+    const rows = (await measureSpeed({ arch, inputs, batch, reps, warmup, seed })).map((r) => ({ ...r, rooflineFraction: r.achievedGflops / roofline.gemmGflops }));
+    console.log(formatSpeedRows(rows));
+    console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs.');
+    const result = {
+      ...meta, arch: { preset: archName, ...arch }, tile, batch, reps, warmup,
+      rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps, roofline, results: rows,
+    };
+    if (values.json) {
+      writeJson(values.json, result);
+      console.log(`wrote ${values.json}`);
+    }
+    if (values.report) {
+      const { profileStep } = await import('./profile.ts');
+      const { writeBenchReport } = await import('./report.ts');
+      const profile = await profileStep({ arch, inputs: [inputs[0], inputs[0]], batch, seed });
+      const files = writeBenchReport(values.report, { speed: result, profile });
+      console.log(`wrote ${files.join(', ')}`);
+    }
+    return 0;
+  } finally {
+    await closeRuntime();
+  }
+}

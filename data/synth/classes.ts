@@ -1,0 +1,68 @@
+/**
+ * The synthetic class sets. Each class is an architecture (how glands, walls, papillae, sheets
+ * are laid out: visible at low magnification) plus a nuclear phenotype (size, shape, atypia,
+ * chromatin: visible only at high magnification). Lengths are in microns, so a tile renders
+ * the same tissue at any microns-per-pixel.
+ *
+ * The nuclear phenotypes are chosen so that, for every class, the nuclei cover the same
+ * fraction of the epithelium (see `NUCLEAR_COVER` in render.ts): nuclear detail then changes
+ * texture, not mean colour, and averages away when the tile is area-downsampled.
+ */
+
+/** Tissue architectures, each a rule on cellular distances (see render.ts `tissueOf`). */
+export type Architecture = 'glands' | 'walls' | 'fronds' | 'tufts' | 'sheet' | 'villi' | 'crypts';
+
+export interface ArchitectureParams {
+  pattern: Architecture;
+  /** Distance between structure centres. */
+  spacing: number;
+  /** Lumen radius (glands, crypts), tuft radius (tufts), stroma core half-width (walls, fronds, villi, sheet septa). */
+  size: number;
+  /** Thickness of the epithelial lining around a lumen or core. */
+  lining: number;
+  /** < 1 elongates structures vertically (villi). */
+  stretchY: number;
+}
+
+export interface NuclearParams {
+  /** Mean radius of an epithelial nucleus (geometric mean of its two semi-axes). */
+  radius: number;
+  /** Ratio of the long to the short semi-axis. */
+  aspect: number;
+  /** Amplitude of the nuclear outline's irregularity (0 = smooth ellipse). */
+  atypia: number;
+  /** Amplitude of chromatin texture inside the nucleus (0 = uniform). */
+  chromatin: number;
+}
+
+export interface ClassSpec { name: string; architecture: ArchitectureParams; nuclei: NuclearParams }
+
+export type ClassSetName = 'luad' | 'cd';
+
+const arch = (pattern: Architecture, spacing: number, size: number, lining: number, stretchY = 1): ArchitectureParams => ({ pattern, spacing, size, lining, stretchY });
+const nuc = (radius: number, aspect: number, atypia: number, chromatin: number): NuclearParams => ({ radius, aspect, atypia, chromatin });
+
+/**
+ * LUAD-like growth patterns (folder names lower case, sorted, so label i is the i-th folder as
+ * ImageFolder orders them).
+ */
+const LUAD: ClassSpec[] = [
+  { name: 'acinar', architecture: arch('glands', 48, 11, 9), nuclei: nuc(3.0, 1.35, 0.1, 0.25) },
+  { name: 'lepidic', architecture: arch('walls', 60, 1.5, 3), nuclei: nuc(2.3, 1.8, 0.05, 0.1) },
+  { name: 'micropapillary', architecture: arch('tufts', 26, 8, 0), nuclei: nuc(4.0, 1.1, 0.35, 0.7) },
+  { name: 'papillary', architecture: arch('fronds', 44, 4, 8), nuclei: nuc(3.4, 1.25, 0.2, 0.45) },
+  { name: 'solid', architecture: arch('sheet', 110, 1.5, 0), nuclei: nuc(4.8, 1.15, 0.45, 0.9) },
+];
+
+/** Celiac-disease-like biopsy classes. */
+const CD: ClassSpec[] = [
+  { name: 'abnormal', architecture: arch('villi', 40, 6, 10, 0.7), nuclei: nuc(3.6, 1.2, 0.3, 0.6) },
+  { name: 'normal', architecture: arch('villi', 44, 7, 10, 0.35), nuclei: nuc(2.6, 1.7, 0.05, 0.15) },
+  { name: 'sprue', architecture: arch('crypts', 34, 5, 10), nuclei: nuc(4.2, 1.1, 0.4, 0.85) },
+];
+
+export const CLASS_SETS: Record<ClassSetName, ClassSpec[]> = { luad: LUAD, cd: CD };
+
+export function isClassSetName(name: string): name is ClassSetName {
+  return Object.hasOwn(CLASS_SETS, name);
+}

@@ -1,0 +1,157 @@
+/**
+ * conv2d(x, w, b, opts): 2-D convolution with PyTorch semantics (cross-correlation, zero
+ * padding, no groups), stride, padding and dilation per axis.
+ *   x: [N,C,H,W]   w: [O,C,KH,KW]   b: [O] or null   ->   y: [N,O,OH,OW]
+ *   OH = floor((H + 2*ph - dh*(KH-1) - 1) / sh) + 1   (OW likewise)
+ * Backward (recorded when x, w or b requires grad), each its own kernel, only where needed:
+ *   dx = conv2dBackwardInput(dy, w)    a transposed convolution; input positions no window
+ *                                      reads get 0
+ *   dw = conv2dBackwardWeight(x, dy)   split-K over the batch and the map, then a fixed-order sum
+ *   db = conv2dBackwardBias(dy)        sum over the batch and the map
+ * All three big passes are tiled implicit GEMMs (kernels/gemm_tile.wgsl); see the kernel files
+ * for their M, N, K.
+ */
+import { Tensor, shapeStr } from '../tensor.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { needsGrad, record, save } from '../autograd.ts';
+import { ShapeError } from '../errors.ts';
+import type { KernelSpec } from '../kernel.ts';
+import { gemmTiles, gemmOverrides, gemmGroups, type GemmTiles } from './gemm_tiles.ts';
+import { reductionWorkgroupSize } from './workgroup_reduce.ts';
+
+export type Pair = number | [number, number];
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+/** Everything the three conv kernels need to know about one convolution (their uniforms). */
+export interface ConvGeometry {
+  batch: number; C: number; H: number; W: number;
+  O: number; OH: number; OW: number; KH: number; KW: number;
+  stride_h: number; stride_w: number; pad_h: number; pad_w: number; dil_h: number; dil_w: number;
+}
+
+/** Output size of one axis, PyTorch's formula (may be <= 0 for a kernel larger than the padded input). */
+export function convOutputSize(size: number, kernel: number, stride: number, pad: number, dilation: number): number {
+  return Math.floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
+}
+
+function pairOf(what: string, v: Pair | undefined, fallback: number, min: number, shapes: string): [number, number] {
+  const p: number[] = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : Array.isArray(v) ? [...v] : [NaN];
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new ShapeError('conv2d', `${what} ${JSON.stringify(v)} must be a whole number >= ${min} or a pair [h, w] of them (${shapes})`);
+  }
+  return [p[0], p[1]];
+}
+
+/** Check a conv2d call and work out its geometry; throws ShapeError naming conv2d and the shapes. */
+export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): ConvGeometry {
+  const shapes = `x ${shapeStr(x.shape)}, w ${shapeStr(w.shape)}${b ? `, b ${shapeStr(b.shape)}` : ''}`;
+  if (x.rank !== 4) throw new ShapeError('conv2d', `input must be 4-D [N,C,H,W] (${shapes})`);
+  if (w.rank !== 4) throw new ShapeError('conv2d', `weight must be 4-D [O,C,KH,KW] (${shapes})`);
+  for (const [name, t] of [['x', x], ['w', w], ['b', b]] as const) {
+    if (t && t.dtype !== 'f32') throw new ShapeError('conv2d', `${name} must be f32, got ${t.dtype} (${shapes})`);
+  }
+  const [batch, C, H, W] = x.shape;
+  const [O, WC, KH, KW] = w.shape;
+  if (WC !== C) throw new ShapeError('conv2d', `input has ${C} channels but the weight expects ${WC} (${shapes}); groups are not supported`);
+  if ([batch, C, H, W, O, KH, KW].some((d) => d < 1)) throw new ShapeError('conv2d', `every dimension must be >= 1 (${shapes})`);
+  if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new ShapeError('conv2d', `bias must be [${O}] (one per output channel) (${shapes})`);
+  const [stride_h, stride_w] = pairOf('stride', opts.stride, 1, 1, shapes);
+  const [pad_h, pad_w] = pairOf('padding', opts.padding, 0, 0, shapes);
+  const [dil_h, dil_w] = pairOf('dilation', opts.dilation, 1, 1, shapes);
+  const OH = convOutputSize(H, KH, stride_h, pad_h, dil_h);
+  const OW = convOutputSize(W, KW, stride_w, pad_w, dil_w);
+  if (OH < 1 || OW < 1) {
+    throw new ShapeError('conv2d', `kernel ${KH}x${KW} (dilation ${dil_h},${dil_w}) is larger than the padded input ${H + 2 * pad_h}x${W + 2 * pad_w} (${shapes}, padding ${pad_h},${pad_w}); use more padding or a smaller kernel`);
+  }
+  return { batch, C, H, W, O, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w };
+}
+
+function gemmSpec(name: string, file: string, tiles: GemmTiles): KernelSpec {
+  return { name, file, overrides: gemmOverrides(tiles) };
+}
+
+/** y = conv2d(x, w) + b. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x, w, b, opts);
+  const y = conv2dForward(x, w, b, g);
+  if (needsGrad(x, w, b)) {
+    // Save only what the needed gradients read: dx needs w, dw needs x.
+    const wSaved = x.requiresGrad ? save(w) : null;
+    const xSaved = w.requiresGrad ? save(x) : null;
+    record('conv2d', y, [x, w, b], (dy) => [
+      wSaved ? conv2dBackwardInput(dy, wSaved, g) : null,
+      xSaved ? conv2dBackwardWeight(xSaved, dy, g) : null,
+      b?.requiresGrad ? conv2dBackwardBias(dy) : null,
+    ], [wSaved, xSaved].filter((t): t is Tensor => t !== null));
+  }
+  return y;
+}
+
+/** The forward kernel alone (no graph); the benchmark times it through this. */
+export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
+  const tiles = gemmTiles();
+  // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
+  dispatch(gemmSpec('conv2dForward', 'conv2d_forward.wgsl', tiles), { x, w, bias: b ?? w, y },
+    { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles));
+  return y;
+}
+
+/** dL/dx from dL/dy [N,O,OH,OW] and the weight. */
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
+  const tiles = gemmTiles();
+  dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input.wgsl', tiles), { dy, w, dx }, { ...g },
+    gemmGroups(g.C, g.batch * g.H * g.W, tiles));
+  return dx;
+}
+
+// Split-K for the weight gradient: its reduction (batch * OH * OW) is long while its output
+// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 5 tiles of 64 x 64.
+// Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
+// so the staging and the extra summing pass stay cheap.
+const TARGET_WORKGROUPS = 64;
+const MIN_SPLIT_K = 512;
+
+/** How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split]. */
+export function splitK(K: number, tiles: number, bk: number): [number, number] {
+  const wanted = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(K / MIN_SPLIT_K)));
+  const kSplit = Math.ceil(Math.ceil(K / wanted) / bk) * bk;
+  return [Math.ceil(K / kSplit), kSplit];
+}
+
+/** dL/dw from the saved input and dL/dy. */
+export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
+  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
+  const tiles = gemmTiles();
+  const M = g.O, N = g.C * g.KH * g.KW, K = g.batch * g.OH * g.OW;
+  const grid = gemmGroups(M, N, tiles);
+  const [splits, kSplit] = splitK(K, grid[0] * grid[1], tiles.BK);
+  const spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight.wgsl', tiles);
+  if (splits === 1) {
+    dispatch(spec, { x, dy, out: dw }, { ...g, k_split: kSplit }, grid);
+    return dw;
+  }
+  const partial = Tensor.empty([splits, M * N]);
+  dispatch(spec, { x, dy, out: partial }, { ...g, k_split: kSplit }, gemmGroups(M, N, tiles, splits));
+  const wg = elementwiseWorkgroupSize();
+  const sumSpec: KernelSpec = { name: 'conv2dBackwardWeightSum', file: 'split_k_sum.wgsl', overrides: { WG: wg } };
+  dispatch(sumSpec, { partial, out: dw }, { n: M * N, splits }, groupsFor(M * N, wg));
+  partial.dispose();
+  return dw;
+}
+
+/** dL/db [O] = sum of dL/dy [N,O,...] over the batch and every trailing position. */
+export function conv2dBackwardBias(dy: Tensor): Tensor {
+  const [batch, O] = dy.shape;
+  const S = dy.size / (batch * O);
+  const db = Tensor.empty([O]);
+  const spec: KernelSpec = { name: 'conv2dBackwardBias', file: 'conv2d_backward_bias.wgsl', overrides: { WG: reductionWorkgroupSize(batch * S) } };
+  dispatch(spec, { dy, db }, { batch, O, S }, O);
+  return db;
+}

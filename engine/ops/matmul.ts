@@ -1,0 +1,66 @@
+/**
+ * matmul(a, b): the matrix product of a [M,K] and b [K,N] -> [M,N].
+ * Backward: da = dy b^T, db = a^T dy (each only where needed).
+ * `gemm` is the one entry to the tiled kernel (kernels/matmul.wgsl): either operand may be read
+ * transposed through strides and a per-column bias added, so linear layers share it.
+ */
+import { Tensor, shapeStr } from '../tensor.ts';
+import { dispatch } from '../runtime.ts';
+import { needsGrad, record, save } from '../autograd.ts';
+import { ShapeError } from '../errors.ts';
+import type { KernelSpec } from '../kernel.ts';
+import { gemmTiles, gemmOverrides, gemmGroups } from './gemm_tiles.ts';
+
+/** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */
+export interface GemmOperand {
+  t: Tensor;
+  transposed?: boolean;
+}
+
+/**
+ * c = op(a) op(b) (+ bias[n] on every row), no graph. op(a) must be [M,K] and op(b) [K,N];
+ * op(t) is t or t^T (read through strides, no copy). Shapes are the caller's to check.
+ */
+export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null): Tensor {
+  const [ar, ac] = a.t.shape;
+  const [br, bc] = b.t.shape;
+  const [M, K] = a.transposed ? [ac, ar] : [ar, ac];
+  const N = b.transposed ? br : bc;
+  const c = Tensor.empty([M, N]);
+  const tiles = gemmTiles();
+  const spec: KernelSpec = { name: 'matmul', file: 'matmul.wgsl', overrides: gemmOverrides(tiles) };
+  dispatch(spec, { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
+    M, N, K, has_bias: bias ? 1 : 0,
+    // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
+    a_sm: a.transposed ? 1 : K, a_sk: a.transposed ? M : 1,
+    // B[k][n] = b[k*b_sk + n*b_sn]; stored [K,N] -> (N, 1); stored [N,K] (transposed) -> (1, K).
+    b_sk: b.transposed ? 1 : N, b_sn: b.transposed ? K : 1,
+  }, gemmGroups(M, N, tiles));
+  return c;
+}
+
+/** Check that t is a 2-D f32 matrix; `shapes` goes into the message. */
+export function checkMatrix(op: string, what: string, t: Tensor, shapes: string) {
+  if (t.rank !== 2) throw new ShapeError(op, `${what} must be 2-D (${shapes})`);
+  if (t.dtype !== 'f32') throw new ShapeError(op, `${what} must be f32, got ${t.dtype} (${shapes})`);
+  if (t.size === 0) throw new ShapeError(op, `${what} is empty (${shapes})`);
+}
+
+/** a [M,K] times b [K,N]. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const shapes = `a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)}`;
+  checkMatrix('matmul', 'a', a, shapes);
+  checkMatrix('matmul', 'b', b, shapes);
+  if (a.shape[1] !== b.shape[0]) throw new ShapeError('matmul', `inner dimensions differ: a has ${a.shape[1]} columns, b has ${b.shape[0]} rows (${shapes})`);
+  const c = gemm({ t: a }, { t: b });
+  if (needsGrad(a, b)) {
+    // da = dy b^T needs b; db = a^T dy needs a.
+    const bSaved = a.requiresGrad ? save(b) : null;
+    const aSaved = b.requiresGrad ? save(a) : null;
+    record('matmul', c, [a, b], (dy) => [
+      bSaved ? gemm({ t: dy }, { t: bSaved, transposed: true }) : null,
+      aSaved ? gemm({ t: aSaved, transposed: true }, { t: dy }) : null,
+    ], [bSaved, aSaved].filter((t): t is Tensor => t !== null));
+  }
+  return c;
+}

@@ -1,0 +1,58 @@
+/**
+ * maxPool2d(x [N,C,H,W], { kernel, stride = kernel, padding = 0 }) -> [N,C,OH,OW], PyTorch
+ * max_pool2d semantics: padding acts as -infinity, OH = floor((H + 2*pad - KH) / stride) + 1,
+ * ties go to the first maximum in row-major window order.
+ * Backward: each output's gradient goes to the input it chose; overlapping windows accumulate.
+ * Keeps only the chosen indices (i32, N,C,OH,OW) for backward.
+ */
+import { Tensor, shapeStr } from '../tensor.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { needsGrad, record, save } from '../autograd.ts';
+import { ShapeError } from '../errors.ts';
+import type { KernelSpec } from '../kernel.ts';
+import { nchw, pair } from './launch.ts';
+
+export interface MaxPool2dOptions {
+  kernel: number | [number, number];
+  /** Default: the kernel size. */
+  stride?: number | [number, number];
+  /** Default 0; at most half the kernel size (as PyTorch requires). */
+  padding?: number | [number, number];
+}
+
+function spec(entry: 'forward' | 'backward'): KernelSpec {
+  return { name: entry === 'forward' ? 'maxPool2dForward' : 'maxPool2dBackward', file: 'max_pool2d.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
+}
+
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
+  const [n, c, h, w] = nchw('maxPool2d', x);
+  const kernel = pair('maxPool2d', 'kernel', opts.kernel, 1);
+  const stride = pair('maxPool2d', 'stride', opts.stride ?? kernel, 1);
+  const padding = pair('maxPool2d', 'padding', opts.padding ?? 0, 0);
+  const desc = `input ${shapeStr(x.shape)}, kernel ${shapeStr(kernel)}, stride ${shapeStr(stride)}, padding ${shapeStr(padding)}`;
+  if (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
+    throw new ShapeError('maxPool2d', `padding must be at most half the kernel size (${desc})`);
+  }
+  if (kernel[0] > h + 2 * padding[0] || kernel[1] > w + 2 * padding[1]) {
+    throw new ShapeError('maxPool2d', `kernel larger than the padded input (${desc}); use a smaller kernel or more padding`);
+  }
+  const oh = Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1;
+  const ow = Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1;
+  const uniforms = { planes: n * c, in_size: [h, w], out_size: [oh, ow], kernel, stride, padding };
+  const wg = elementwiseWorkgroupSize();
+  const y = Tensor.empty([n, c, oh, ow]);
+  const argmax = Tensor.empty([n, c, oh, ow], 'i32');
+  dispatch(spec('forward'), { x, y, argmax }, uniforms, groupsFor(y.size, wg));
+  if (!needsGrad(x)) {
+    argmax.dispose();
+    return y;
+  }
+  const argmaxSaved = save(argmax);
+  argmax.dispose();
+  record('maxPool2d', y, [x], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    dispatch(spec('backward'), { argmax_saved: argmaxSaved, dy, dx }, uniforms, groupsFor(x.size, wg));
+    return [dx];
+  }, [argmaxSaved]);
+  return y;
+}

@@ -1,0 +1,185 @@
+/**
+ * The training loop shared by `rbd teacher`, `rbd baseline` and `rbd distill`.
+ *
+ * - Epochs of micro-batches; the plan of each epoch (order, augmentation seeds) is a function of
+ *   (seed, epoch) only, so a resumed run sees exactly the batches an uninterrupted one would.
+ * - Gradient accumulation: `accum` micro-batches per optimizer step. Each micro-batch loss is a
+ *   mean over its images; its gradient is weighted by (its images / the step's images), so one
+ *   step follows the mean loss over all images of the step (the method's effective batch).
+ * - Exponential LR decay per epoch: lr(epoch) = lr * gamma^epoch (PyTorch ExponentialLR stepped
+ *   after each epoch).
+ * - After every epoch: optional validation, atomic checkpoints (the caller's `saveEpoch`), then
+ *   one JSONL log record (`log.jsonl`).
+ * - `resume`: the caller's `loadResume` restores weights, optimizer state and the epoch; log
+ *   records of later epochs are dropped, and the run continues with the next epoch.
+ * - A NaN or infinite loss stops the run before its gradient touches the weights, with a
+ *   message naming the epoch and step; the checkpoint of the last finished epoch stays as it was.
+ */
+import { join } from 'node:path';
+import { Tensor, tidy } from '../engine/tensor.ts';
+import { backward } from '../engine/autograd.ts';
+import { appendJsonl, filterJsonl } from './files.ts';
+
+/** What the loop needs of an optimizer (engine/optim's SGD, Adam and AdamW fit). */
+export interface LoopOptimizer {
+  lr: number;
+  step(): void;
+  zeroGrad(): void;
+}
+
+/** One micro-batch as planned: how many images it holds, plus whatever the task needs. */
+export interface PlannedBatch {
+  size: number;
+}
+
+/** The outputs of one forward pass: the loss to differentiate and named parts to log. */
+export interface StepLosses {
+  /** Scalar [1] (or []) mean loss over the micro-batch, with a graph to the parameters. */
+  loss: Tensor;
+  /** Components to log (e.g. soft, pixel), scalars without graphs. */
+  parts?: Record<string, Tensor>;
+}
+
+export interface LoopEpochRecord {
+  epoch: number;
+  lr: number;
+  loss: number;
+  parts: Record<string, number>;
+  images: number;
+  seconds: number;
+  imagesPerSecond: number;
+  steps: number;
+  [key: string]: unknown;
+}
+
+export interface LoopCheckpointState {
+  /** Last finished epoch (0-based). */
+  epoch: number;
+  /** Optimizer steps taken so far. */
+  steps: number;
+  bestMetric: number | null;
+}
+
+export interface TrainLoopSpec<B extends PlannedBatch, L> {
+  outDir: string;
+  epochs: number;
+  accum: number;
+  lr: number;
+  gamma: number;
+  optimizer: LoopOptimizer;
+  /** The micro-batches of one epoch; must depend only on the epoch (and fixed settings). */
+  plan(epoch: number): B[];
+  /** Read and prepare one micro-batch (decode, augment); the loop loads the next one while the GPU works. */
+  load(batch: B, epoch: number, index: number): Promise<L>;
+  /** Forward pass of one loaded micro-batch (called synchronously inside tidy()). */
+  forward(loaded: L, batch: B): StepLosses;
+  /** Validation after an epoch: numbers to log; `metric` (higher is better) selects best.safetensors. */
+  validate?(epoch: number): Promise<{ metric: number; values: Record<string, number> }>;
+  /**
+   * After each epoch: write the checkpoints atomically (weights, optimizer state, `state`);
+   * `improved` when validation beat every earlier epoch. Returns the path a resume would read.
+   */
+  saveEpoch(state: LoopCheckpointState, improved: boolean): Promise<string>;
+  /** With resume: load the last checkpoint into the live model and optimizer; null when there is none. */
+  loadResume(): Promise<{ state: LoopCheckpointState; path: string } | null>;
+  resume?: boolean;
+  /** Called after each micro-batch (progress bars). */
+  onBatch?(info: { epoch: number; batch: number; batches: number; images: number; loss: number; imagesPerSecond: number }): void;
+  /** Called after each epoch with its log record. */
+  onEpoch?(record: LoopEpochRecord): void;
+}
+
+/** A NaN/Inf loss: the run stopped, the last good checkpoint is kept. */
+export class DivergedError extends Error {
+  constructor(readonly epoch: number, readonly step: number, readonly value: number, checkpoint: string | null) {
+    super(
+      `loss became ${value} at epoch ${epoch + 1}, micro-batch ${step + 1}; training stopped before this gradient was applied. ` +
+        (checkpoint ? `The last good checkpoint is kept at ${checkpoint}. ` : 'No epoch had finished, so there is no checkpoint. ') +
+        'Remedy: lower --lr, or check the data for broken images.',
+    );
+    this.name = 'DivergedError';
+  }
+}
+
+/** Run (or resume) the loop; returns the log records of every epoch run now. */
+export async function trainLoop<B extends PlannedBatch, L>(spec: TrainLoopSpec<B, L>): Promise<{ records: LoopEpochRecord[]; state: LoopCheckpointState }> {
+  const logPath = join(spec.outDir, 'log.jsonl');
+  let state: LoopCheckpointState = { epoch: -1, steps: 0, bestMetric: null };
+  let lastGood: string | null = null;
+  const resumed = spec.resume ? await spec.loadResume() : null;
+  if (resumed) {
+    state = resumed.state;
+    lastGood = resumed.path;
+    filterJsonl<LoopEpochRecord>(logPath, (r) => r.epoch <= state.epoch);
+  } else {
+    filterJsonl<LoopEpochRecord>(logPath, () => false);
+  }
+  const records: LoopEpochRecord[] = [];
+  for (let epoch = state.epoch + 1; epoch < spec.epochs; epoch++) {
+    const lr = spec.lr * Math.pow(spec.gamma, epoch);
+    spec.optimizer.lr = lr;
+    const batches = spec.plan(epoch);
+    const start = performance.now();
+    let images = 0, lossSum = 0, steps = 0;
+    const partSums: Record<string, number> = {};
+    spec.optimizer.zeroGrad();
+    // One batch ahead; marked handled so a failure surfaces where it is awaited, not as an unhandled rejection.
+    const loadAhead = (i: number): Promise<L> | null => {
+      if (i >= batches.length) return null;
+      const p = spec.load(batches[i], epoch, i);
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = loadAhead(0);
+    for (let g = 0; g < batches.length; g += spec.accum) {
+      const group = batches.slice(g, g + spec.accum);
+      const groupImages = group.reduce((s, b) => s + b.size, 0);
+      for (let k = 0; k < group.length; k++) {
+        const index = g + k;
+        const loaded = await next!;
+        next = loadAhead(index + 1);
+        const out = tidy(() => spec.forward(loaded, group[k]));
+        const value = await out.loss.item();
+        if (!Number.isFinite(value)) {
+          out.loss.dispose();
+          for (const t of Object.values(out.parts ?? {})) t.dispose();
+          spec.optimizer.zeroGrad();
+          throw new DivergedError(epoch, index, value, lastGood);
+        }
+        for (const [name, t] of Object.entries(out.parts ?? {})) {
+          partSums[name] = (partSums[name] ?? 0) + (await t.item()) * group[k].size;
+          t.dispose();
+        }
+        // d(step loss)/d(micro loss) = its share of the step's images.
+        const weight = Tensor.full(out.loss.shape, group[k].size / groupImages);
+        backward(out.loss, weight);
+        weight.dispose();
+        out.loss.dispose();
+        lossSum += value * group[k].size;
+        images += group[k].size;
+        spec.onBatch?.({ epoch, batch: index, batches: batches.length, images, loss: value, imagesPerSecond: images / ((performance.now() - start) / 1000) });
+      }
+      spec.optimizer.step();
+      spec.optimizer.zeroGrad();
+      steps++;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const parts: Record<string, number> = {};
+    for (const [name, s] of Object.entries(partSums)) parts[name] = s / images;
+    const record: LoopEpochRecord = { epoch, lr, loss: lossSum / images, parts, images, seconds, imagesPerSecond: images / seconds, steps: state.steps + steps };
+    let improved = false;
+    let bestMetric = state.bestMetric;
+    if (spec.validate) {
+      const v = await spec.validate(epoch);
+      Object.assign(record, v.values);
+      improved = bestMetric === null || v.metric > bestMetric;
+      if (improved) bestMetric = v.metric;
+    }
+    state = { epoch, steps: state.steps + steps, bestMetric };
+    lastGood = await spec.saveEpoch(state, improved);
+    appendJsonl(logPath, record);
+    records.push(record);
+    spec.onEpoch?.(record);
+  }
+  return { records, state };
+}
