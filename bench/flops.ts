@@ -79,6 +79,10 @@ export interface FlopsRow {
   inputSize: [number, number];
   /** Pixels of one tile: H * W. */
   inputPx: number;
+  /** Exact counts (FLOPs per tile); the *Gflops fields are the same divided by 1e9. */
+  forwardFlops: number;
+  trainStepFlops: number;
+  studentBackwardFlops: number;
   forwardGflops: number;
   /** Teacher forward at the top magnification + student forward and backward at this one. */
   trainStepGflops: number;
@@ -108,6 +112,7 @@ export function flopsRows(arch: ResNetArch, inputs: MagInput[]): FlopsRow[] {
     const step = distillStepFlops(teacher, r);
     return {
       mag: m.mag, inputSize: m.size, inputPx: m.size[0] * m.size[1],
+      forwardFlops: r.total.forwardFlops, trainStepFlops: step, studentBackwardFlops: r.total.backwardFlops,
       forwardGflops: r.total.forwardFlops / 1e9, trainStepGflops: step / 1e9, studentBackwardGflops: r.total.backwardFlops / 1e9,
       params: r.total.params, trainActivationBytes: r.total.activationBytes,
       relForward: r.total.forwardFlops / topForward, relTrainStep: step / topStep,

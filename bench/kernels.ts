@@ -17,6 +17,9 @@ import { matmulRef } from '../engine/reference/matmul.ts';
 import { assertClose, TOL } from '../test/helpers/gpu.ts';
 import { openRuntime, closeRuntime, parseFlags, numberFlag } from '../cli/util.ts';
 import { timeGpu, row, printTable, writeJson, progress, type BenchRow } from './harness.ts';
+import { RBD_ARCH } from '../models/arch.ts';
+import { measureRoofline, timeMemoryBound, formatRooflineFractions, DEFAULT_GEMM_SIZES } from './roofline.ts';
+import { benchMeta } from './meta.ts';
 
 export const summary = 'time the conv2d passes on the model\'s layer shapes and a 1024^3 matmul (GFLOP/s)';
 
@@ -28,6 +31,10 @@ the 3x3 stride-1 pad-1 layers at batch 8 (32ch 64x64, 64ch 32x32, 128ch 16x16, 2
 the 7x7 stride-2 stem (3 -> 32, 128x128 input, pad 3) and a 1024x1024x1024 matmul.
 Each timing waits for the GPU to finish; the median of the repetitions is reported.
 Prints kernel | shape | ms | GFLOP/s | GB/s, FLOPs counted as 2 per multiply-add.
+Then the memory-bound kernels (GroupNorm, ReLU, max-pool, residual add, average pool) on the
+network's activations for 256px tiles at batch 8, and the adapter's roofline measured in the same
+run: the best rate of the engine's matmul (${DEFAULT_GEMM_SIZES.join(', ')} cubed) and the buffer copy bandwidth; every
+row is shown as a fraction of the ceiling that bounds it (compute above the ridge, memory below).
 
   --reps N       timed repetitions per kernel (default 5)
   --warmup N     untimed runs before timing (default 2)
@@ -127,13 +134,18 @@ export async function run(argv: string[]): Promise<number> {
       a.dispose();
       b.dispose();
     }
+    // Memory-bound kernels on the network's activations (256px tiles at 10x, batch 8), and the roofline.
+    rows.push(...(await timeMemoryBound(RBD_ARCH, [256, 256], 8, reps, warmup, wanted)));
+    const roofline = await measureRoofline({ reps, warmup });
+    rows.push(...roofline.rows);
     progress('');
     printTable(rows, [
       'FLOPs: 2 per multiply-add. conv forward = 2*N*O*OH*OW*C*KH*KW; backwardInput and backwardWeight do the same number of multiply-adds; matmul = 2*M*N*K.',
       `ms: median of ${reps} runs after ${warmup} warm-up runs, each timed until the GPU finished. GB/s: inputs read once + output written once.`,
     ]);
+    console.log(formatRooflineFractions(rows, roofline));
     if (values.json) {
-      writeJson(values.json, rows, { adapter, tiles, reps, warmup });
+      writeJson(values.json, rows, { ...benchMeta(rt, 'bench kernels', { inputs: 1 }), tiles, reps, warmup, rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps });
       console.log(`wrote ${values.json}`);
     }
     return 0;

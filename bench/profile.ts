@@ -3,8 +3,8 @@
  * from the model counter and a Chrome trace-event file that Perfetto (ui.perfetto.dev) and
  * chrome://tracing open.
  *
- * The step is bench/speed.ts's `distillPhases` (teacher forward, student forward, loss,
- * backward, optimizer step), run after `warmup` untimed steps with engine/profiler.ts attached.
+ * The step is `distillPhases` below (teacher forward, student forward, loss, backward, optimizer
+ * step; bench speed times the same phases), run after `warmup` untimed steps with engine/profiler.ts attached.
  * Each layer's forward is wrapped in a profiler scope, so forward dispatches also carry their
  * layer's dotted name. Times are GPU times from timestamp queries where the adapter has them,
  * otherwise synchronized wall-clock times per phase only (the result's `clock` says which).
@@ -16,16 +16,74 @@
  * layer) exactly; any other kernel only when it is the sole kernel of its (phase, op). Ops the
  * counter does not count (the loss, the optimizer, gradient accumulation) have no FLOPs.
  */
-import { tidy, disposeAll } from '../engine/tensor.ts';
+import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
+import { Rng } from '../engine/random.ts';
+import { noGrad, backward } from '../engine/autograd.ts';
+import { Adam } from '../engine/optim/adam.ts';
+import { ResNet, type ResNetOutput } from '../models/resnet.ts';
+import { distillLoss, DEFAULT_DISTILL_LOSS } from '../train/distill_loss.ts';
 import { runtime } from '../engine/runtime.ts';
 import { Profiler, type ProfileResult, type ProfileClock, type DispatchTiming } from '../engine/profiler.ts';
 import type { Module, Layer } from '../models/module.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import { distillSetup, distillPhases } from './speed.ts';
 import type { MagInput } from './flops.ts';
 import { progress } from './harness.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
+
+/** A distillation setup: frozen teacher, student, optimizer, and one batch at both sizes. */
+export interface DistillSetup {
+  teacher: ResNet;
+  student: ResNet;
+  optimizer: Adam;
+  /** [N,3,top,top]: what the teacher sees. */
+  highRes: Tensor;
+  /** [N,3,s,s]: the same tiles at the student's magnification. */
+  lowRes: Tensor;
+  dispose(): void;
+}
+
+export function distillSetup(arch: ResNetArch, top: MagInput, student: MagInput, batch: number, seed: number): DistillSetup {
+  const rng = new Rng(seed);
+  const teacher = new ResNet(arch, seed).eval();
+  const s = new ResNet(arch, seed + 1);
+  const image = (size: [number, number]) => Tensor.from(rng.array(batch * arch.inChannels * size[0] * size[1]), [batch, arch.inChannels, ...size]).keep();
+  const setup: DistillSetup = {
+    teacher, student: s,
+    optimizer: new Adam(s.parameters(), { lr: 1e-3, weightDecay: 1e-4 }),
+    highRes: image(top.size), lowRes: image(student.size),
+    dispose() {
+      setup.highRes.dispose();
+      setup.lowRes.dispose();
+      teacher.dispose();
+      s.dispose();
+    },
+  };
+  return setup;
+}
+
+/** The phases of one distillation step, in order; each returns what later phases need. */
+export type Phase = [name: string, run: () => unknown];
+
+/**
+ * One distillation training step as named phases (run them in order, synchronously or with a
+ * GPU sync between them): teacher forward (noGrad), student forward, loss, backward, optimizer.
+ */
+export function distillPhases(d: DistillSetup): Phase[] {
+  let teacherOut: ResNetOutput | null = null;
+  let studentOut: ResNetOutput | null = null;
+  let loss: Tensor | null = null;
+  return [
+    ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
+    ['student forward', () => (studentOut = d.student.forward(d.lowRes))],
+    ['loss', () => (loss = distillLoss(studentOut!, teacherOut!, DEFAULT_DISTILL_LOSS).loss)],
+    ['backward', () => backward(loss!)],
+    ['optimizer step', () => {
+      d.optimizer.step();
+      d.optimizer.zeroGrad();
+    }],
+  ];
+}
 
 /** Which counter layer kind an op file implements (engine/ops/<op>.ts). */
 const OP_KIND: Record<string, LayerKind> = {

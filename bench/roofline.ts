@@ -24,8 +24,9 @@ import { adaptiveAvgPool2d } from '../engine/ops/adaptive_avg_pool2d.ts';
 import { countFlops } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
 import { timeGpu, row, progress, type BenchRow } from './harness.ts';
+import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
 
-export const DEFAULT_GEMM_SIZES = [512, 1024, 1536];
+export const DEFAULT_GEMM_SIZES = [512, 1024];
 /** 64 MiB: large enough that the copy is bandwidth-bound, small enough for any adapter's limits. */
 export const DEFAULT_COPY_BYTES = 64 * 1024 * 1024;
 
@@ -87,7 +88,7 @@ interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; 
  * plus the head's average pool. Bytes: inputs read once and outputs written once (a lower bound);
  * FLOPs from the model counter's per-element conventions (models/flops.ts).
  */
-export async function timeMemoryBound(arch: ResNetArch, size: [number, number], batch: number, reps: number, warmup: number, seed = 1): Promise<BenchRow[]> {
+export async function timeMemoryBound(arch: ResNetArch, size: [number, number], batch: number, reps: number, warmup: number, wanted: (kernel: string, shape: string) => boolean = () => true, seed = 1): Promise<BenchRow[]> {
   const rng = new Rng(seed);
   const report = countFlops(arch, size, { batch });
   const layer = (name: string) => {
@@ -117,11 +118,28 @@ export async function timeMemoryBound(arch: ResNetArch, size: [number, number], 
     { kernel: 'adaptiveAvgPool2d 1x1', shape: last, run: () => adaptiveAvgPool2d(f, [1, 1]), flops: layer('avgpool').forwardFlops, bytes: 4 * (elems(last) + last[0] * last[1]) },
   ];
   const rows: BenchRow[] = [];
-  for (const c of cases) {
+  for (const c of cases.filter((k) => wanted(k.kernel, `[${k.shape.join(',')}]`))) {
     progress(`timing ${c.kernel} [${c.shape}] (${reps} reps)`);
     rows.push(row(c.kernel, `[${c.shape.join(',')}]`, await timeGpu(c.run, reps, warmup), c.flops, c.bytes));
   }
   progress('');
   for (const t of owned) t.dispose();
   return rows;
+}
+
+/**
+ * Each row as a fraction of the roofline: of the GEMM rate and of the copy bandwidth, and which
+ * ceiling applies (arithmetic intensity FLOPs/byte above the ridge: compute-bound).
+ */
+export function formatRooflineFractions(rows: BenchRow[], r: Roofline): string {
+  const cells = rows.filter((x) => !x.kernel.endsWith('(roofline)')).map((x) => {
+    const intensity = x.bytes > 0 ? x.flops / x.bytes : Infinity;
+    const bound = intensity >= r.ridgeFlopsPerByte ? 'compute' : 'memory';
+    const fraction = bound === 'compute' ? x.gflops / r.gemmGflops : x.gbps / r.copyGBps;
+    return [x.kernel, x.shape, fmtNum(intensity), bound, fmtPercent(x.gflops / r.gemmGflops), fmtPercent(x.gbps / r.copyGBps), fmtPercent(fraction)];
+  });
+  return [
+    `roofline: GEMM ${fmtNum(r.gemmGflops)} GFLOP/s (best matmul, ${r.gemmShape}), copy ${fmtNum(r.copyGBps)} GB/s (read + write), ridge ${fmtNum(r.ridgeFlopsPerByte)} FLOP/byte`,
+    textTable(['kernel', 'shape', 'FLOP/byte', 'bound', 'of GEMM peak', 'of copy BW', 'of its ceiling'], cells, numericColumns(7, 2)),
+  ].join('\n');
 }

@@ -4,7 +4,7 @@
  *
  * Per magnification (a tile of `tile` px at the top magnification is tile/f px at f times lower):
  *   inference   student forward under noGrad on a batch [N,3,s,s]
- *   train step  the distillation step (distillPhases below): teacher forward at the top
+ *   train step  the distillation step (bench/profile.ts distillPhases): teacher forward at the top
  *               magnification under noGrad, student forward, distillation loss (KL + pixel,
  *               train/distill_loss.ts), backward, Adam step (lr 1e-3, weight decay 1e-4).
  *               Inputs are fixed random tensors already on the GPU: data loading is not timed.
@@ -14,75 +14,21 @@
  * rooflineFraction = achievedGflops / the best GEMM rate of the engine's own kernels, measured
  * just before (bench/roofline.ts). Other processes share the CPU: compare ratios within a run.
  */
-import { Tensor, tidy } from '../engine/tensor.ts';
-import { Rng } from '../engine/random.ts';
+import { tidy } from '../engine/tensor.ts';
 import { runtime } from '../engine/runtime.ts';
-import { noGrad, backward } from '../engine/autograd.ts';
-import { Adam } from '../engine/optim/adam.ts';
-import { ResNet, type ResNetOutput } from '../models/resnet.ts';
+import { noGrad } from '../engine/autograd.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import { distillLoss, DEFAULT_DISTILL_LOSS } from '../train/distill_loss.ts';
 import { writeJson } from '../train/files.ts';
+import { openDataset } from '../data/dataset.ts';
+import { measureLoader } from '../data/loader.ts';
+import { DataError } from '../data/errors.ts';
 import { openRuntime, closeRuntime, parseFlags, numberFlag, UsageError } from '../cli/util.ts';
 import { timeGpu, progress, type Timing } from './harness.ts';
 import { benchMeta, adapterLine } from './meta.ts';
 import { magInputs, archFlag, flopsRows, DEFAULT_MAGS, DEFAULT_TILE, type MagInput, type FlopsRow } from './flops.ts';
 import { measureRoofline, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
-import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
-
-/** A distillation setup: frozen teacher, student, optimizer, and one batch at both sizes. */
-export interface DistillSetup {
-  teacher: ResNet;
-  student: ResNet;
-  optimizer: Adam;
-  /** [N,3,top,top]: what the teacher sees. */
-  highRes: Tensor;
-  /** [N,3,s,s]: the same tiles at the student's magnification. */
-  lowRes: Tensor;
-  dispose(): void;
-}
-
-export function distillSetup(arch: ResNetArch, top: MagInput, student: MagInput, batch: number, seed: number): DistillSetup {
-  const rng = new Rng(seed);
-  const teacher = new ResNet(arch, seed).eval();
-  const s = new ResNet(arch, seed + 1);
-  const image = (size: [number, number]) => Tensor.from(rng.array(batch * arch.inChannels * size[0] * size[1]), [batch, arch.inChannels, ...size]).keep();
-  const setup: DistillSetup = {
-    teacher, student: s,
-    optimizer: new Adam(s.parameters(), { lr: 1e-3, weightDecay: 1e-4 }),
-    highRes: image(top.size), lowRes: image(student.size),
-    dispose() {
-      setup.highRes.dispose();
-      setup.lowRes.dispose();
-      teacher.dispose();
-      s.dispose();
-    },
-  };
-  return setup;
-}
-
-/** The phases of one distillation step, in order; each returns what later phases need. */
-export type Phase = [name: string, run: () => unknown];
-
-/**
- * One distillation training step as named phases (run them in order, synchronously or with a
- * GPU sync between them): teacher forward (noGrad), student forward, loss, backward, optimizer.
- */
-export function distillPhases(d: DistillSetup): Phase[] {
-  let teacherOut: ResNetOutput | null = null;
-  let studentOut: ResNetOutput | null = null;
-  let loss: Tensor | null = null;
-  return [
-    ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
-    ['student forward', () => (studentOut = d.student.forward(d.lowRes))],
-    ['loss', () => (loss = distillLoss(studentOut!, teacherOut!, DEFAULT_DISTILL_LOSS).loss)],
-    ['backward', () => backward(loss!)],
-    ['optimizer step', () => {
-      d.optimizer.step();
-      d.optimizer.zeroGrad();
-    }],
-  ];
-}
+import { textTable, numericColumns, fmtNum, fmtPercent, writeBenchReport } from './report.ts';
+import { distillSetup, distillPhases, profileStep } from './profile.ts';
 
 export interface Spread { median: number; min: number; max: number; samples: number[] }
 
@@ -188,14 +134,61 @@ the top magnification next to the FLOP ratio, and the dispatches per step.
   --arch NAME        architecture preset: rbd | resnet18 (default rbd)
   --gemm-sizes LIST  square matmul sizes tried for the roofline (default ${DEFAULT_GEMM_SIZES.join(',')})
   --seed N           seed of the weights and inputs (default 1)
+  --data DIR         also measure the data loader's images/s per magnification on DIR's train split
+                     (decode + paired augmentation + normalization, no GPU; default: not measured)
   --json FILE        also write the results as JSON (adapter, rooflineGflops, results[], versions, commit, command)
   --report DIR       also profile one step at the top magnification and write DIR/bench-report.md and .html
   --adapter A        WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
 `;
 
-export interface SpeedRun {
-  roofline: Roofline;
-  rows: SpeedRow[];
+export interface SpeedRunOptions extends SpeedOptions {
+  archName: string;
+  tile: number;
+  gemmSizes: number[];
+  /** A dataset folder: also measure the loader's images/s for each (teacher, student) pair. */
+  data?: string;
+  /** Batches the loader runs per magnification (default 8). */
+  loaderBatches?: number;
+}
+
+/**
+ * Loader throughput (data/loader.ts measureLoader): decode + paired augmentation + normalization
+ * of [teacher, student] views from `dir`'s train split, no GPU work, per student magnification.
+ * Null for a magnification the dataset cannot provide.
+ */
+async function measureLoaderRates(dir: string, inputs: MagInput[], batch: number, batches: number, seed: number): Promise<(number | null)[]> {
+  const ds = openDataset(dir);
+  const out: (number | null)[] = [];
+  for (const m of inputs) {
+    progress(`${m.mag}: loader (${batches} batches of ${batch})`);
+    try {
+      const r = await measureLoader(ds, { split: 'train', mags: m.mag === inputs[0].mag ? [m.mag] : [inputs[0].mag, m.mag], batchSize: batch, shuffle: true, seed, augment: true }, batches);
+      out.push(r.imagesPerSecond);
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      out.push(null);
+    }
+  }
+  progress('');
+  return out;
+}
+
+/**
+ * Measure the roofline, then every magnification, on the open runtime; return the JSON that
+ * `--json` writes (self-describing: bench/meta.ts) with `adapter`, `rooflineGflops` and `results`.
+ */
+export async function speedRun(o: SpeedRunOptions, log: (line: string) => void = () => {}) {
+  const rt = runtime();
+  const meta = benchMeta(rt, 'bench speed', { weights: o.seed, inputs: o.seed });
+  log(`adapter: ${adapterLine(meta.adapter!)}; arch ${o.archName}; tile ${o.tile}px at ${o.inputs[0].mag}; batch ${o.batch}; ${o.reps} reps after ${o.warmup} warm-up`);
+  const roofline = await measureRoofline({ gemmSizes: o.gemmSizes, reps: o.reps, warmup: o.warmup, seed: o.seed });
+  log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (matmul ${roofline.gemmShape}), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+  const loader = o.data ? await measureLoaderRates(o.data, o.inputs, o.batch, o.loaderBatches ?? 8, o.seed) : null;
+  const rows = (await measureSpeed(o)).map((r, i) => ({ ...r, rooflineFraction: r.achievedGflops / roofline.gemmGflops, loaderImagesPerSec: loader ? loader[i] : null }));
+  return {
+    ...meta, arch: { preset: o.archName, ...o.arch }, tile: o.tile, batch: o.batch, reps: o.reps, warmup: o.warmup,
+    rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps, roofline, data: o.data ?? null, results: rows,
+  };
 }
 
 export function listFlag(command: string, name: string, value: string | undefined, fallback: number[]): number[] {
@@ -210,6 +203,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(cmd, argv, {
     mags: { type: 'string' }, tile: { type: 'string' }, batch: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' },
     arch: { type: 'string' }, 'gemm-sizes': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' },
+    data: { type: 'string' },
   });
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const inputs = magInputs(cmd, values.mags ?? DEFAULT_MAGS, tile);
@@ -219,26 +213,17 @@ export async function run(argv: string[]): Promise<number> {
   const seed = numberFlag(cmd, 'seed', values.seed, 1, { integer: true });
   const gemmSizes = listFlag(cmd, 'gemm-sizes', values['gemm-sizes'], DEFAULT_GEMM_SIZES);
   const { name: archName, arch } = archFlag(cmd, values.arch);
-  const rt = await openRuntime(values.adapter);
+  await openRuntime(values.adapter);
   try {
-    const meta = benchMeta(rt, cmd, { weights: seed, inputs: seed });
-    console.log(`adapter: ${adapterLine(meta.adapter!)}; arch ${archName}; tile ${tile}px at ${inputs[0].mag}; batch ${batch}; ${reps} reps after ${warmup} warm-up`);
-    const roofline = await measureRoofline({ gemmSizes, reps, warmup, seed });
-    console.log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (matmul ${roofline.gemmShape}), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
-    const rows = (await measureSpeed({ arch, inputs, batch, reps, warmup, seed })).map((r) => ({ ...r, rooflineFraction: r.achievedGflops / roofline.gemmGflops }));
-    console.log(formatSpeedRows(rows));
+    const result = await speedRun({ arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data }, (line) => console.log(line));
+    console.log(formatSpeedRows(result.results));
+    if (values.data) console.log(`loader img/s (decode + paired augmentation, ${values.data}, train split): ${result.results.map((r) => `${r.mag} ${r.loaderImagesPerSec === null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}`);
     console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs.');
-    const result = {
-      ...meta, arch: { preset: archName, ...arch }, tile, batch, reps, warmup,
-      rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps, roofline, results: rows,
-    };
     if (values.json) {
       writeJson(values.json, result);
       console.log(`wrote ${values.json}`);
     }
     if (values.report) {
-      const { profileStep } = await import('./profile.ts');
-      const { writeBenchReport } = await import('./report.ts');
       const profile = await profileStep({ arch, inputs: [inputs[0], inputs[0]], batch, seed });
       const files = writeBenchReport(values.report, { speed: result, profile });
       console.log(`wrote ${files.join(', ')}`);

@@ -11,6 +11,11 @@ interface CommandModule { help: string; run(argv: string[]): Promise<number | vo
 const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
   info: ['list the WebGPU adapters found, their limits and features, and which one is chosen', () => import('./commands/info.ts')],
   synth: ['generate the synthetic H&E data set (all magnifications, manifest with mean/std)', () => import('./commands/synth.ts')],
+  teacher: ['train the teacher with labels at the top magnification (checkpoints, log, --resume)', () => import('./commands/teacher.ts')],
+  baseline: ['train the student network with labels only at a low magnification (the comparison arm)', () => import('./commands/baseline.ts')],
+  distill: ['resolution-based distillation: a student at low magnification learns from a frozen teacher, no labels', () => import('./commands/distill.ts')],
+  eval: ['evaluate a checkpoint per split: loss, accuracy, per-class and macro AUC, confusion matrix, bootstrap CIs, ROC plots', () => import('./commands/eval.ts')],
+  study: ['the main job (npm start): data, teacher, baseline/KD/KD+unlabeled per magnification, report', () => import('./commands/study.ts')],
   infer: ['run a checkpoint on a tensor file (--input/--out, for exact comparisons) or on images (class probabilities)', () => import('./commands/infer.ts')],
   bench: ['benchmarks: `rbd bench kernels` times the conv2d passes and a 1024^3 matmul (GFLOP/s)', () => import('./commands/bench.ts')],
   profile: ['one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto', () => import('./commands/profile.ts')],

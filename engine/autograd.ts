@@ -128,18 +128,27 @@ export function backward(root: Tensor, gradRoot?: Tensor) {
         releaseNode(t);
         continue;
       }
-      const inputGrads = tidy(() => node.backward(g));
-      g.dispose();
+      let inputGrads: (Tensor | null)[];
+      try {
+        inputGrads = tidy(() => node.backward(g));
+      } finally {
+        g.dispose();
+      }
       releaseNode(t);
+      for (const gi of inputGrads) gi?.keep();
+      const bad = node.inputs.findIndex((inp, i) => inp?.requiresGrad && inputGrads[i] && inputGrads[i]!.size !== inp.size);
+      if (bad >= 0) {
+        const msg = `gradient ${shapeStr(inputGrads[bad]!.shape)} does not match input ${shapeStr(node.inputs[bad]!.shape)}`;
+        for (const gi of inputGrads) gi?.dispose();
+        throw new ShapeError(`${node.op} backward`, msg);
+      }
       node.inputs.forEach((inp, i) => {
         const gi = inputGrads[i];
         if (!gi) return;
-        gi.keep();
         if (!inp || !inp.requiresGrad) {
           gi.dispose();
           return;
         }
-        if (gi.size !== inp.size) throw new ShapeError(`${node.op} backward`, `gradient ${shapeStr(gi.shape)} does not match input ${shapeStr(inp.shape)}`);
         if (inp.node) {
           const prevG = grads.get(inp);
           if (prevG) {
@@ -152,6 +161,9 @@ export function backward(root: Tensor, gradRoot?: Tensor) {
   } finally {
     gradEnabled = prev;
     for (const g of grads.values()) g.dispose();
+    // After a rule threw, the nodes not yet reached still hold saved tensors: drop them too, so
+    // a caller that catches the error (and goes on training) does not leak GPU memory.
+    for (const t of order) releaseNode(t);
   }
 }
 

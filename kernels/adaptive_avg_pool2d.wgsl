@@ -9,6 +9,10 @@
 //   backward:    one invocation per input, a gather over the bins containing it
 //                (deterministic; overlapping bins accumulate): dx = sum of dy / bin size.
 //                ceil(N*C*H*W / WG) workgroups.
+//   backwardGlobal: the same for OH = OW = 1 (the network's head), where the bin is the whole
+//                plane: dx = dy[plane] / (H*W), without the bin search (integer division is
+//                slow on CPU adapters, and the general gather does a dozen per input).
+//                ceil(N*C*H*W / WG) workgroups.
 #include "common.wgsl"
 #include "adaptive_bins.wgsl"
 #include "workgroup_reduce.wgsl"
@@ -86,4 +90,13 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
   }
   dx[i] = sum;
+}
+
+@compute @workgroup_size(WG)
+fn backwardGlobal(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WG + lid;
+  let plane_size = p.in_size.x * p.in_size.y;
+  if (i >= p.planes * plane_size) { return; }
+  dx[i] = dy[i / plane_size] / f32(plane_size);
 }

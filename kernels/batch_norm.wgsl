@@ -16,6 +16,7 @@
 //             ceil(N*C*H*W / WG) (normalize).
 #include "common.wgsl"
 #include "workgroup_reduce.wgsl"
+#include "strided_cursor.wgsl"
 
 struct Params {
   batch: u32,      // N
@@ -41,9 +42,10 @@ struct Params {
 
 // WG (the workgroup size, a power of two) is declared by workgroup_reduce.wgsl.
 
-// Flat index of the j-th element (j = n * hw + spatial index) of channel c.
-fn channel_element(c: u32, j: u32) -> u32 {
-  return ((j / p.hw) * p.channels + c) * p.hw + j % p.hw;
+// Flat index of the element of channel c at cursor position (row n, col spatial index): the
+// loops walk j = n * hw + spatial index over the channel's M elements in steps of WG.
+fn channel_element(c: u32, at: Cursor) -> u32 {
+  return (at.row * p.channels + c) * p.hw + at.col;
 }
 
 @compute @workgroup_size(WG)
@@ -52,13 +54,20 @@ fn statsTraining(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   let c = linear_workgroup(wid, nwg);
   if (c >= p.channels) { return; }
   let count = p.batch * p.hw;
+  let step = cursor_at(WG, p.hw);
   var s = 0.0;
-  for (var j = lid; j < count; j += WG) { s += x[channel_element(c, j)]; }
+  var at = cursor_at(lid, p.hw);
+  for (var j = lid; j < count; j += WG) {
+    s += x[channel_element(c, at)];
+    at = cursor_advance(at, step, p.hw);
+  }
   let mean = workgroup_sum(s, lid) / f32(count);
   var q = 0.0;
+  at = cursor_at(lid, p.hw);
   for (var j = lid; j < count; j += WG) {
-    let d = x[channel_element(c, j)] - mean;
+    let d = x[channel_element(c, at)] - mean;
     q += d * d;
+    at = cursor_advance(at, step, p.hw);
   }
   let sum_sq = workgroup_sum(q, lid);
   if (lid == 0u) {
@@ -97,12 +106,15 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let count = p.batch * p.hw;
   let mean = stats[2u * c];
   let rstd = stats[2u * c + 1u];
+  let step = cursor_at(WG, p.hw);
   var sum_dy = 0.0;
   var sum_dy_xhat = 0.0;
+  var at = cursor_at(lid, p.hw);
   for (var j = lid; j < count; j += WG) {
-    let idx = channel_element(c, j);
+    let idx = channel_element(c, at);
     sum_dy += dy[idx];
     sum_dy_xhat += dy[idx] * (x[idx] - mean) * rstd;
+    at = cursor_advance(at, step, p.hw);
   }
   let total_dy = workgroup_sum(sum_dy, lid);
   let total_dy_xhat = workgroup_sum(sum_dy_xhat, lid);
@@ -115,9 +127,11 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let mean_dy = select(0.0, total_dy / f32(count), batch);
   let mean_dy_xhat = select(0.0, total_dy_xhat / f32(count), batch);
   let gain = weight[c] * rstd;
+  at = cursor_at(lid, p.hw);
   for (var j = lid; j < count; j += WG) {
-    let idx = channel_element(c, j);
+    let idx = channel_element(c, at);
     let xhat = (x[idx] - mean) * rstd;
     dx[idx] = gain * (dy[idx] - mean_dy - xhat * mean_dy_xhat);
+    at = cursor_advance(at, step, p.hw);
   }
 }

@@ -2,7 +2,7 @@
 // eps inside the square root, per-channel affine weight and bias).
 // Layouts: x, y, dx, dy: N,C,H,W.  weight, bias, dweight, dbias: C.
 //          stats: N,G,2 = (mean, rstd) per (sample, group), rstd = 1 / sqrt(var + eps).
-// The slab (block) of group g of sample n is contiguous: L = (C/G)*H*W elements from (n*G + g) * L.
+// The block ("slab" below) of group g of sample n is contiguous: L = (C/G)*H*W elements from (n*G + g) * L.
 // Entry points (WG invocations per workgroup, a power of two, reducing in shared memory):
 //   forward:        one workgroup per (n, g): mean, then variance of the deviations (two passes
 //                   for accuracy), then y = (x - mean) * rstd * weight[c] + bias[c]; writes stats.
@@ -13,9 +13,10 @@
 // Dispatches: 1-D, N*G (forward, backwardInput) or C (backwardParams) workgroups.
 #include "common.wgsl"
 #include "workgroup_reduce.wgsl"
+#include "strided_cursor.wgsl"
 
 struct Params {
-  slabs: u32,     // N * G
+  slabs: u32,      // N * G
   groups: u32,     // G
   channels: u32,   // C
   per_group: u32,  // C / G
@@ -55,9 +56,13 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let variance = workgroup_sum(q, lid) / f32(slab_len);
   let rstd = 1.0 / sqrt(variance + p.eps);
   let c0 = (slab % p.groups) * p.per_group;
+  // at.row: channel within the group, at.col: spatial index, of element i of the slab.
+  var at = cursor_at(lid, p.hw);
+  let step = cursor_at(WG, p.hw);
   for (var i = lid; i < slab_len; i += WG) {
-    let c = c0 + i / p.hw;
+    let c = c0 + at.row;
     y[base + i] = (x[base + i] - mean) * rstd * weight[c] + bias[c];
+    at = cursor_advance(at, step, p.hw);
   }
   if (lid == 0u) {
     stats_out[2u * slab] = mean;
@@ -78,18 +83,24 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   // Sums of g = dy * weight and of g * xhat over the slab.
   var sum_g = 0.0;
   var sum_g_xhat = 0.0;
+  // at.row: channel within the group of element i of the slab (see forward).
+  let step = cursor_at(WG, p.hw);
+  var at = cursor_at(lid, p.hw);
   for (var i = lid; i < slab_len; i += WG) {
-    let g = dy[base + i] * weight[c0 + i / p.hw];
+    let g = dy[base + i] * weight[c0 + at.row];
     let xhat = (x[base + i] - mean) * rstd;
     sum_g += g;
     sum_g_xhat += g * xhat;
+    at = cursor_advance(at, step, p.hw);
   }
   let mean_g = workgroup_sum(sum_g, lid) / f32(slab_len);
   let mean_g_xhat = workgroup_sum(sum_g_xhat, lid) / f32(slab_len);
+  at = cursor_at(lid, p.hw);
   for (var i = lid; i < slab_len; i += WG) {
-    let g = dy[base + i] * weight[c0 + i / p.hw];
+    let g = dy[base + i] * weight[c0 + at.row];
     let xhat = (x[base + i] - mean) * rstd;
     dx[base + i] = rstd * (g - mean_g - xhat * mean_g_xhat);
+    at = cursor_advance(at, step, p.hw);
   }
 }
 
@@ -103,13 +114,16 @@ fn backwardParams(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   var sum_dy_xhat = 0.0;
   var sum_dy = 0.0;
   let count = p.batch * p.hw;
+  // at.row: sample n, at.col: spatial index, of element j.
+  var at = cursor_at(lid, p.hw);
+  let step = cursor_at(WG, p.hw);
   for (var j = lid; j < count; j += WG) {
-    let n = j / p.hw;
-    let idx = (n * p.channels + c) * p.hw + j % p.hw;
-    let slab = n * p.groups + slab_of_c;
+    let idx = (at.row * p.channels + c) * p.hw + at.col;
+    let slab = at.row * p.groups + slab_of_c;
     let xhat = (x[idx] - stats[2u * slab]) * stats[2u * slab + 1u];
     sum_dy_xhat += dy[idx] * xhat;
     sum_dy += dy[idx];
+    at = cursor_advance(at, step, p.hw);
   }
   let total_dy_xhat = workgroup_sum(sum_dy_xhat, lid);
   let total_dy = workgroup_sum(sum_dy, lid);

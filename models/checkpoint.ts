@@ -110,7 +110,7 @@ export function inferArchitecture(file: string, shapes: Map<string, readonly num
     }
   }
   if (stageCount === 0) missing.push('layer_1.0.conv_1.weight');
-  if (missing.length && !(overrides.planes && overrides.layers && overrides.numClasses && overrides.inChannels)) {
+  if (missing.length) {
     throw new CheckpointError(file, `cannot infer the architecture: no metadata, and missing ${missing.join(', ')} (is it a ResNet state_dict with the reference's names? otherwise give the architecture explicitly)`);
   }
   const norm: NormKind = [...shapes.keys()].some((k) => k.endsWith('.running_mean') || k.endsWith('.running_var')) ? 'batch' : 'group';

@@ -5,7 +5,7 @@
  */
 import { Tensor } from '../engine/tensor.ts';
 import type { Rng } from '../engine/random.ts';
-import { conv2d } from '../engine/ops/conv2d.ts';
+import { conv2d, type Pair, type Conv2dOptions } from '../engine/ops/conv2d.ts';
 import { linear } from '../engine/ops/linear.ts';
 import { relu } from '../engine/ops/relu.ts';
 import { groupNorm } from '../engine/ops/group_norm.ts';
@@ -15,12 +15,7 @@ import { adaptiveAvgPool2d } from '../engine/ops/adaptive_avg_pool2d.ts';
 import { Layer } from './module.ts';
 import { kaimingNormalFanOut, linearDefaultUniform } from './init.ts';
 
-export type Pair = number | [number, number];
-
-export interface Conv2dOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
+export interface Conv2dLayerOptions extends Conv2dOptions {
   /** Learnable bias per output channel (PyTorch's default is true; the ResNet uses none). */
   bias?: boolean;
 }
@@ -36,7 +31,7 @@ export class Conv2d extends Layer {
   readonly stride: [number, number];
   readonly padding: [number, number];
   readonly dilation: [number, number];
-  constructor(rng: Rng, readonly inChannels: number, readonly outChannels: number, kernel: Pair, opts: Conv2dOptions = {}) {
+  constructor(rng: Rng, readonly inChannels: number, readonly outChannels: number, kernel: Pair, opts: Conv2dLayerOptions = {}) {
     super();
     const [kh, kw] = pair(kernel);
     this.stride = pair(opts.stride ?? 1);

@@ -8,16 +8,18 @@ import { Tensor } from '../tensor.ts';
 import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import type { KernelSpec } from '../kernel.ts';
-import { nchw, outputSize } from './launch.ts';
-import { reductionWorkgroupSize } from './workgroup_reduce.ts';
+import { nchw, outputSize, longReductionWorkgroupSize } from './launch.ts';
 
 /** Bins with more elements than this are reduced by a whole workgroup instead of one invocation. */
 const WIDE_BIN = 64;
 
 /** forwardWide reduces bins of up to `binSize` elements per workgroup; the others are one invocation per item. */
-function spec(entry: 'forward' | 'forwardWide' | 'backward', binSize = 0): KernelSpec {
-  const name = { forward: 'adaptiveAvgPool2dForward', forwardWide: 'adaptiveAvgPool2dForwardWide', backward: 'adaptiveAvgPool2dBackward' }[entry];
-  return { name, file: 'adaptive_avg_pool2d.wgsl', entry, overrides: { WG: entry === 'forwardWide' ? reductionWorkgroupSize(binSize) : elementwiseWorkgroupSize() } };
+function spec(entry: 'forward' | 'forwardWide' | 'backward' | 'backwardGlobal', binSize = 0): KernelSpec {
+  const name = {
+    forward: 'adaptiveAvgPool2dForward', forwardWide: 'adaptiveAvgPool2dForwardWide',
+    backward: 'adaptiveAvgPool2dBackward', backwardGlobal: 'adaptiveAvgPool2dBackwardGlobal',
+  }[entry];
+  return { name, file: 'adaptive_avg_pool2d.wgsl', entry, overrides: { WG: entry === 'forwardWide' ? longReductionWorkgroupSize(binSize) : elementwiseWorkgroupSize() } };
 }
 
 /** The largest bin along an axis of `len` pooled to `out`: at most ceil(len/out) + 1. */
@@ -39,7 +41,8 @@ export function adaptiveAvgPool2d(x: Tensor, size: [number, number]): Tensor {
   if (needsGrad(x)) {
     record('adaptiveAvgPool2d', y, [x], (dy) => {
       const dx = Tensor.empty(x.shape);
-      dispatch(spec('backward'), { dy, dx }, uniforms, groupsFor(x.size, wg));
+      // Global pooling (the network's head) skips the bin search.
+      dispatch(spec(oh === 1 && ow === 1 ? 'backwardGlobal' : 'backward'), { dy, dx }, uniforms, groupsFor(x.size, wg));
       return [dx];
     });
   }

@@ -13,8 +13,7 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
-import { nchw } from './launch.ts';
-import { reductionWorkgroupSize } from './workgroup_reduce.ts';
+import { nchw, longReductionWorkgroupSize } from './launch.ts';
 
 export interface BatchNormOptions {
   training: boolean;
@@ -28,7 +27,7 @@ export interface BatchNormOptions {
 function spec(entry: 'statsTraining' | 'statsEval' | 'normalize' | 'backward', perChannel: number): KernelSpec {
   const name = { statsTraining: 'batchNormStatsTraining', statsEval: 'batchNormStatsEval', normalize: 'batchNormNormalize', backward: 'batchNormBackward' }[entry];
   const reduces = entry === 'statsTraining' || entry === 'backward';
-  return { name, file: 'batch_norm.wgsl', entry, overrides: { WG: reduces ? reductionWorkgroupSize(perChannel) : elementwiseWorkgroupSize() } };
+  return { name, file: 'batch_norm.wgsl', entry, overrides: { WG: reduces ? longReductionWorkgroupSize(perChannel) : elementwiseWorkgroupSize() } };
 }
 
 function checkArgs(x: Tensor, params: Record<string, Tensor>, opts: BatchNormOptions, momentum: number, eps: number) {
@@ -69,14 +68,14 @@ export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
   }
   const saved = [save(x), save(weight), save(stats)];
   stats.dispose();
-  const [xs, weights, statss] = saved;
+  const [xSaved, weightSaved, statsSaved] = saved;
   record('batchNorm', y, [x, weight, bias], (dy) => {
     // The kernel produces all three gradients in one pass over the channel; unneeded ones are
     // freed by the backward scope.
     const dx = Tensor.empty(x.shape);
     const dweight = Tensor.empty([c]);
     const dbias = Tensor.empty([c]);
-    dispatch(spec('backward', m), { x: xs, weight: weights, stats: statss, dy, dx, dweight, dbias }, uniforms, c);
+    dispatch(spec('backward', m), { x: xSaved, weight: weightSaved, stats: statsSaved, dy, dx, dweight, dbias }, uniforms, c);
     return [x.requiresGrad ? dx : null, weight.requiresGrad ? dweight : null, bias.requiresGrad ? dbias : null];
   }, saved);
   return y;

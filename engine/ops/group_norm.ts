@@ -10,13 +10,12 @@ import { dispatch } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
-import { nchw } from './launch.ts';
-import { reductionWorkgroupSize } from './workgroup_reduce.ts';
+import { nchw, longReductionWorkgroupSize } from './launch.ts';
 
 /** `length`: how many elements one workgroup reduces (its size is fitted to it). */
 function spec(entry: 'forward' | 'backwardInput' | 'backwardParams', length: number): KernelSpec {
   const name = { forward: 'groupNormForward', backwardInput: 'groupNormBackwardInput', backwardParams: 'groupNormBackwardParams' }[entry];
-  return { name, file: 'group_norm.wgsl', entry, overrides: { WG: reductionWorkgroupSize(length) } };
+  return { name, file: 'group_norm.wgsl', entry, overrides: { WG: longReductionWorkgroupSize(length) } };
 }
 
 function checkArgs(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps: number) {
@@ -45,19 +44,19 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, groups: numbe
   }
   const saved = [save(x), save(weight), save(stats)];
   stats.dispose();
-  const [xs, weights, statss] = saved;
+  const [xSaved, weightSaved, statsSaved] = saved;
   record('groupNorm', y, [x, weight, bias], (dy) => {
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
-      dispatch(spec('backwardInput', slabLen), { x: xs, weight: weights, stats: statss, dy, dx }, uniforms, n * groups);
+      dispatch(spec('backwardInput', slabLen), { x: xSaved, weight: weightSaved, stats: statsSaved, dy, dx }, uniforms, n * groups);
     }
     let dweight: Tensor | null = null;
     let dbias: Tensor | null = null;
     if (weight.requiresGrad || bias.requiresGrad) {
       dweight = Tensor.empty([c]);
       dbias = Tensor.empty([c]);
-      dispatch(spec('backwardParams', n * h * w), { x: xs, stats: statss, dy, dweight, dbias }, uniforms, c);
+      dispatch(spec('backwardParams', n * h * w), { x: xSaved, stats: statsSaved, dy, dweight, dbias }, uniforms, c);
     }
     return [dx, weight.requiresGrad ? dweight : null, bias.requiresGrad ? dbias : null];
   }, saved);

@@ -26,10 +26,11 @@ function spec(entry: 'forward' | 'backward'): KernelSpec {
 
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   const [n, c, h, w] = nchw('maxPool2d', x);
-  const kernel = pair('maxPool2d', 'kernel', opts.kernel, 1);
-  const stride = pair('maxPool2d', 'stride', opts.stride ?? kernel, 1);
-  const padding = pair('maxPool2d', 'padding', opts.padding ?? 0, 0);
-  const desc = `input ${shapeStr(x.shape)}, kernel ${shapeStr(kernel)}, stride ${shapeStr(stride)}, padding ${shapeStr(padding)}`;
+  const input = `input ${shapeStr(x.shape)}`;
+  const kernel = pair('maxPool2d', 'kernel', opts.kernel, 1, input);
+  const stride = pair('maxPool2d', 'stride', opts.stride ?? kernel, 1, input);
+  const padding = pair('maxPool2d', 'padding', opts.padding ?? 0, 0, input);
+  const desc = `${input}, kernel ${shapeStr(kernel)}, stride ${shapeStr(stride)}, padding ${shapeStr(padding)}`;
   if (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
     throw new ShapeError('maxPool2d', `padding must be at most half the kernel size (${desc})`);
   }

@@ -13,7 +13,7 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
-import { reductionWorkgroupSize } from './workgroup_reduce.ts';
+import { longReductionWorkgroupSize } from './launch.ts';
 
 /** Reductions longer than this use a whole workgroup per output. */
 const WIDE_REDUCTION = 64;
@@ -23,7 +23,7 @@ type Pass = { outer: number; reduced: number; inner: number; factor: number };
 /** sumWide reduces `length` elements per workgroup; the others are one invocation per item. */
 function spec(entry: 'sumWide' | 'sumNarrow' | 'broadcast', length = 0): KernelSpec {
   const name = { sumWide: 'reduceSumWide', sumNarrow: 'reduceSumNarrow', broadcast: 'reduceBroadcast' }[entry];
-  return { name, file: 'reduce.wgsl', entry, overrides: { WG: entry === 'sumWide' ? reductionWorkgroupSize(length) : elementwiseWorkgroupSize() } };
+  return { name, file: 'reduce.wgsl', entry, overrides: { WG: entry === 'sumWide' ? longReductionWorkgroupSize(length) : elementwiseWorkgroupSize() } };
 }
 
 function normalizeAxes(op: string, x: Tensor, axes: number[] | undefined): Set<number> {

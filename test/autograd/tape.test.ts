@@ -145,6 +145,31 @@ test('a node\'s saved tensors are released right after its rule runs, before ear
   zeroGrad([a]);
 });
 
+for (const failure of ['throws', 'wrong-size gradient'] as const) {
+  test(`a rule that ${failure === 'throws' ? 'throws' : 'returns a wrong-size gradient'} (chain of 3, x=[300]): the error names it and nothing leaks`, () => {
+    const a = leaf([300]);
+    const before = memoryStats().liveBytes;
+    const counter = { calls: 0 };
+    const y = tidy(() => {
+      const mid = countedIdentity(a, counter);
+      const broken = copyOf(mid);
+      const kept = save(mid);
+      record('brokenRule', broken, [mid], () => {
+        if (failure === 'throws') throw new Error('brokenRule failed');
+        return [Tensor.zeros([299])];
+      }, [kept]);
+      return countedIdentity(broken, counter);
+    });
+    const seed = Tensor.full([300], 1);
+    assert.throws(() => backward(y, seed), failure === 'throws' ? /brokenRule failed/ : /brokenRule backward: gradient \[299\] does not match input \[300\]/);
+    assert.is(counter.calls, 1, 'only the rule after the failure ran');
+    assert.is(a.grad, null);
+    for (const t of [y, seed]) t.dispose();
+    assert.is(memoryStats().liveBytes, before, 'saved tensors and partial gradients were released');
+    a.dispose();
+  });
+}
+
 test('releaseGraph drops an undifferentiated graph and its saved tensors', () => {
   const a = leaf([500]);
   const before = memoryStats().liveBytes;

@@ -1,3 +1,4 @@
+// @smoke-gl
 /**
  * `rbd infer`, run in-process: the tensor-file form gives exactly the model's own outputs; the
  * image form decodes, normalizes with the checkpoint's mean/std and prints the probabilities

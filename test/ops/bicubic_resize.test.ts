@@ -16,7 +16,8 @@ test.before(async () => {
 type Case = { x: [number, number, number, number]; out: [number, number] };
 // Up along H and down along W with non-integer ratios (5->9, 7->4); exact 2x upsampling;
 // non-integer downsampling (9->4, 10->3); from a 1x1 map; to a 1x1 map; planes larger than a
-// workgroup with mixed ratios (40->71, 33->20); batch 1 and 2; channels 1, 2, 3.
+// workgroup with mixed ratios (40->71, 33->20); strong upsampling where many outputs clamp onto
+// the edge inputs (3->40, 2->37); strong downsampling (100->7, 9->2); batch 1 and 2; channels 1, 2, 3.
 const CASES: Case[] = onGl
   ? [{ x: [1, 2, 5, 7], out: [9, 4] }, { x: [1, 1, 9, 10], out: [4, 3] }]
   : [
@@ -26,6 +27,8 @@ const CASES: Case[] = onGl
     { x: [1, 3, 1, 1], out: [3, 2] },
     { x: [1, 2, 7, 5], out: [1, 1] },
     { x: [1, 1, 40, 33], out: [71, 20] },
+    { x: [1, 1, 3, 2], out: [40, 37] },
+    { x: [1, 1, 100, 9], out: [7, 2] },
   ];
 
 /**

@@ -1,0 +1,75 @@
+/**
+ * bench flops: its per-magnification counts equal the model counter's (models/flops.ts) at the
+ * input sizes a slide pyramid gives, the training step is teacher forward at the top size plus
+ * student forward and backward, and its JSON has the documented fields. No GPU needed.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countFlops } from '../../models/flops.ts';
+import { RBD_ARCH, RESNET18_ARCH } from '../../models/arch.ts';
+import { magInputs, flopsRows, run } from '../../bench/flops.ts';
+
+test('magInputs: 256px at 10x is 128 at 5x, 64 at 2.5x, 32 at 1.25x, 16 at 0.625x (any order given)', () => {
+  const m = magInputs('bench flops', '2.5x,10x,0.625x,5x,1.25x', 256);
+  assert.equal(m.map((x) => x.mag), ['10x', '5x', '2.5x', '1.25x', '0.625x']);
+  assert.equal(m.map((x) => x.size), [[256, 256], [128, 128], [64, 64], [32, 32], [16, 16]]);
+  assert.equal(m.map((x) => x.factor), [1, 2, 4, 8, 16]);
+});
+
+test('magInputs: bad magnification lists and tiles are refused naming the flag', () => {
+  assert.throws(() => magInputs('bench flops', '10x,3x', 256), /--mags.*whole-number/);
+  assert.throws(() => magInputs('bench flops', '10x,1.25x', 100), /--tile 100 is not divisible by 8/);
+  assert.throws(() => magInputs('bench flops', '10x,ten', 256), /--mags.*'ten' is not a magnification/);
+  assert.throws(() => magInputs('bench flops', '10x,10x', 256), /twice/);
+});
+
+for (const [name, arch] of [['rbd', RBD_ARCH], ['resnet18', RESNET18_ARCH]] as const) {
+  test(`flopsRows ${name} tile 224 at 20x,10x,5x,2.5x: equal to countFlops at 224,112,56,28`, () => {
+    const rows = flopsRows(arch, magInputs('bench flops', '20x,10x,5x,2.5x', 224));
+    const teacher = countFlops(arch, [224, 224]);
+    [224, 112, 56, 28].forEach((side, i) => {
+      const c = countFlops(arch, [side, side]);
+      const r = rows[i];
+      assert.is(r.inputPx, side * side);
+      assert.is(r.forwardFlops, c.total.forwardFlops, `${r.mag} forward`);
+      assert.is(r.studentBackwardFlops, c.total.backwardFlops, `${r.mag} backward`);
+      assert.is(r.trainStepFlops, teacher.total.forwardFlops + c.total.forwardFlops + c.total.backwardFlops, `${r.mag} train step`);
+      assert.is(r.trainStepGflops, r.trainStepFlops / 1e9);
+      assert.is(r.params, c.total.params);
+      assert.is(r.trainActivationBytes, c.total.activationBytes);
+      assert.ok(Math.abs(r.relForward - c.total.forwardFlops / teacher.total.forwardFlops) < 1e-15);
+    });
+  });
+}
+
+test('bench flops --json: documented fields, counts equal the counter, self-describing meta', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rbd-bench-flops-'));
+  try {
+    const file = join(dir, 'flops.json');
+    const log = console.log;
+    console.log = () => {};
+    try {
+      assert.is(await run(['--mags', '10x,2.5x', '--tile', '96', '--json', file]), 0);
+    } finally {
+      console.log = log;
+    }
+    const j = JSON.parse(readFileSync(file, 'utf8'));
+    for (const k of ['benchmark', 'adapter', 'webgpuVersion', 'nodeVersion', 'git', 'seeds', 'commandLine', 'date', 'arch', 'tile', 'results']) assert.ok(k in j, `field ${k}`);
+    assert.is(j.adapter, null, 'no GPU is used by bench flops');
+    assert.ok(!Number.isNaN(Date.parse(j.date)));
+    assert.is(j.results.length, 2);
+    const c = countFlops(RBD_ARCH, [24, 24]);
+    const r = j.results[1];
+    for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'forwardFlops', 'trainStepFlops', 'params', 'trainActivationBytes', 'relForward', 'relTrainStep']) assert.ok(k in r, `results[].${k}`);
+    assert.is(r.mag, '2.5x');
+    assert.is(r.inputPx, 24 * 24);
+    assert.is(r.forwardFlops, c.total.forwardFlops);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

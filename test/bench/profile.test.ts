@@ -1,0 +1,145 @@
+/**
+ * rbd profile: the profiler's attribution (phase, op, layer scope), its FLOPs against the model
+ * counter, and the Chrome trace-event file: valid JSON with the trace-event fields, durations
+ * never negative, and every event inside its parent (kernel in op run, op run in phase, phase in
+ * step). A tiny ResNet keeps the step fast; no test looks at how fast anything ran.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gpu } from '../helpers/gpu.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { opFromStack } from '../../engine/profiler.ts';
+import { countFlops } from '../../models/flops.ts';
+import type { ResNetArch } from '../../models/arch.ts';
+import { magInputs } from '../../bench/flops.ts';
+import { profileStep, toTrace, formatProfile, TRACE_LEVELS, type StepProfile, type TraceFile } from '../../bench/profile.ts';
+
+const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
+// Teacher 10x at 36px, student 5x at 18px: odd stage maps (18 -> 9 -> 5 -> 3), batch 1.
+const inputs = magInputs('test', '10x,5x', 36) as [ReturnType<typeof magInputs>[0], ReturnType<typeof magInputs>[0]];
+const PHASES = ['teacher forward', 'student forward', 'loss', 'backward', 'optimizer step'];
+
+let timed: StepProfile;
+let wall: StepProfile;
+
+test.before(async () => {
+  await gpu();
+  timed = await profileStep({ arch: tiny, inputs, batch: 1, seed: 3, warmup: 1 });
+  wall = await profileStep({ arch: tiny, inputs, batch: 1, seed: 3, warmup: 0, timestamps: false });
+});
+
+test('opFromStack: the outermost engine/ops file; else the concrete optimizer; else the engine file', () => {
+  const stack = (...files: string[]) => ['Error', ...files.map((f) => `    at fn (file:///p/${f}:1:1)`)].join('\n');
+  assert.is(opFromStack(stack('engine/runtime.ts', 'engine/ops/launch.ts', 'engine/ops/conv2d.ts', 'models/layers.ts', 'engine/autograd.ts')), 'conv2d');
+  assert.is(opFromStack(stack('engine/runtime.ts', 'engine/ops/softmax.ts', 'engine/ops/kl_div.ts', 'train/distill_loss.ts')), 'kl_div');
+  assert.is(opFromStack(stack('engine/runtime.ts', 'engine/optim/adam.ts', 'engine/optim/optimizer.ts', 'bench/profile.ts')), 'adam');
+  assert.is(opFromStack(stack('engine/runtime.ts', 'engine/profiler.ts', 'engine/tensor.ts', 'engine/autograd.ts')), 'tensor');
+  assert.is(opFromStack('Error'), '(unknown)');
+});
+
+test('profile tiny ResNet 36px->18px: phases in order, every dispatch attributed, observer detached', () => {
+  assert.is(runtime().observer, null);
+  for (const s of [timed, wall]) {
+    assert.equal(s.phases.map((p) => p.name), PHASES);
+    assert.is(s.phases.reduce((n, p) => n + p.dispatches, 0), s.dispatches.length);
+    assert.ok(s.dispatches.every((d) => PHASES.includes(d.phase) && d.op !== '(unknown)'), 'phase and op of each dispatch');
+    assert.equal(s.dispatches.map((d) => d.index), s.dispatches.map((_, i) => i));
+  }
+  const ops = (phase: string) => new Set(timed.ops.filter((o) => o.phase === phase).map((o) => o.op));
+  for (const op of ['conv2d', 'group_norm', 'relu', 'max_pool2d', 'add', 'adaptive_avg_pool2d', 'linear']) {
+    assert.ok(ops('teacher forward').has(op), `teacher forward runs ${op}`);
+    assert.ok(ops('student forward').has(op), `student forward runs ${op}`);
+  }
+  assert.ok(ops('backward').has('conv2d'));
+  assert.ok(ops('optimizer step').has('adam'));
+  const scoped = timed.dispatches.filter((d) => d.phase === 'student forward' && d.op === 'conv2d').map((d) => d.scope);
+  assert.ok(scoped.includes('student.conv_1') && scoped.includes('student.layer_2.0.downsample.0'), `layer scopes: ${[...new Set(scoped)].join(', ')}`);
+  assert.match(formatProfile(timed), /conv2dForward/);
+});
+
+test('profile FLOPs equal the model counter: per (phase, op) by layer kind, conv kernels exactly', () => {
+  const t = countFlops(tiny, inputs[0].size);
+  const s = countFlops(tiny, inputs[1].size);
+  const op = (phase: string, name: string) => timed.ops.find((o) => o.phase === phase && o.op === name)!.flops;
+  assert.is(op('teacher forward', 'conv2d'), t.byKind.conv.forward);
+  assert.is(op('student forward', 'conv2d'), s.byKind.conv.forward);
+  assert.is(op('student forward', 'group_norm'), s.byKind.norm.forward);
+  assert.is(op('backward', 'conv2d'), s.byKind.conv.backward);
+  assert.is(op('backward', 'group_norm'), s.byKind.norm.backward);
+  assert.is(op('optimizer step', 'adam'), null, 'the counter does not count the optimizer');
+  const k = (name: string) => timed.kernels.find((x) => x.kernel === name)!.flops!;
+  assert.is(k('conv2dForward'), t.byKind.conv.forward + s.byKind.conv.forward);
+  assert.is(k('conv2dBackwardWeight') + k('conv2dBackwardInput'), s.byKind.conv.backward);
+  assert.is(timed.stepFlops, t.total.forwardFlops + s.total.forwardFlops + s.total.backwardFlops);
+});
+
+test('profile times: GPU durations non-negative and shares summing to 1 (timestamps); null on the wall clock', () => {
+  if (timed.clock === 'timestamp-query') {
+    assert.ok(timed.dispatches.every((d) => d.startUs !== null && d.durUs !== null && d.durUs >= 0 && d.startUs >= 0));
+    const shares = timed.kernels.reduce((a, k) => a + (k.share ?? 0), 0);
+    assert.ok(Math.abs(shares - 1) < 1e-9, `kernel shares sum to ${shares}`);
+  }
+  assert.is(wall.clock, 'wall-clock');
+  assert.ok(wall.dispatches.every((d) => d.durUs === null));
+  assert.ok(wall.phases.every((p) => p.wallMs >= 0 && p.gpuMs === null));
+});
+
+/**
+ * Check a parsed trace: fields, non-negative durations, and nesting by TRACE_LEVELS. Throws
+ * plain Errors (not uvu assertions) so the test below can prove it catches broken traces.
+ */
+function checkTrace(t: TraceFile) {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new Error(msg);
+  };
+  check(Array.isArray(t.traceEvents), 'traceEvents is an array');
+  for (const e of t.traceEvents) {
+    check(typeof e.name === 'string', 'event name is a string');
+    check(e.ph === 'X' || e.ph === 'M', `event phase type ${e.ph}`);
+    check(typeof e.pid === 'number' && typeof e.tid === 'number', `${e.name}: pid and tid are numbers`);
+    if (e.ph === 'X') {
+      check(Number.isFinite(e.ts) && Number.isFinite(e.dur), `${e.name}: ts and dur are numbers`);
+      check(e.dur! >= 0, `${e.name}: duration ${e.dur} is negative`);
+    }
+  }
+  const complete = t.traceEvents.filter((e) => e.ph === 'X');
+  const eps = 1e-6;
+  for (let level = 1; level < TRACE_LEVELS.length; level++) {
+    for (const e of complete.filter((x) => x.cat === TRACE_LEVELS[level])) {
+      const parents = complete.filter((p) => p.tid === e.tid && p.cat === TRACE_LEVELS[level - 1]);
+      if (!parents.length) continue; // the CPU thread holds phases only
+      const inside = parents.filter((p) => p.ts! - eps <= e.ts! && e.ts! + e.dur! <= p.ts! + p.dur! + eps);
+      check(inside.length >= 1, `${e.cat} '${e.name}' [${e.ts}, +${e.dur}] lies in no ${TRACE_LEVELS[level - 1]}`);
+    }
+  }
+}
+
+test('trace: valid trace-event JSON, nested events fit their parents (timestamp and wall clock)', () => {
+  for (const s of [timed, wall]) {
+    const t = JSON.parse(JSON.stringify(toTrace(s, { note: 'test' }))) as TraceFile;
+    checkTrace(t);
+    assert.is(t.displayTimeUnit, 'ms');
+    assert.is(t.otherData.clock, s.clock);
+    const kernels = t.traceEvents.filter((e) => e.cat === 'kernel');
+    if (s.clock === 'timestamp-query') {
+      assert.is(kernels.length, s.dispatches.length);
+      assert.is(t.traceEvents.filter((e) => e.cat === 'step').length, 1);
+      assert.is(t.traceEvents.filter((e) => e.cat === 'phase' && e.tid === 1).length, PHASES.length);
+    } else assert.is(kernels.length, 0, 'no per-kernel events without GPU timestamps');
+    assert.is(t.traceEvents.filter((e) => e.cat === 'phase' && e.tid === 2).length, PHASES.length);
+  }
+});
+
+test('trace checker catches a kernel outside its op and a negative duration', () => {
+  const base = JSON.parse(JSON.stringify(toTrace(timed, {}))) as TraceFile;
+  if (timed.clock !== 'timestamp-query') return;
+  const moved = structuredClone(base);
+  const k = moved.traceEvents.find((e) => e.cat === 'kernel')!;
+  k.ts = -1e9;
+  assert.throws(() => checkTrace(moved), /lies in no op/);
+  const negative = structuredClone(base);
+  negative.traceEvents.find((e) => e.cat === 'kernel')!.dur = -1;
+  assert.throws(() => checkTrace(negative), /negative/);
+});
+
+test.run();

@@ -1,0 +1,80 @@
+/**
+ * bench speed: the JSON it writes has the documented fields (adapter name/backend,
+ * rooflineGflops, results[] with mag, inputPx, forwardGflops, trainStepGflops,
+ * inferImagesPerSec, trainImagesPerSec, achievedGflops) and the self-describing metadata, and
+ * its derived numbers follow from its measured ones. A tiny ResNet on 32px tiles keeps it quick;
+ * no test asserts how fast anything ran.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gpu } from '../helpers/gpu.ts';
+import { runtime } from '../../engine/runtime.ts';
+import type { ResNetArch } from '../../models/arch.ts';
+import { magInputs, flopsRows } from '../../bench/flops.ts';
+import { speedRun } from '../../bench/speed.ts';
+import { profileStep } from '../../bench/profile.ts';
+import { writeBenchReport } from '../../bench/report.ts';
+import { writeJson } from '../../train/files.ts';
+
+const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
+
+test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta, derived numbers', async () => {
+  await gpu();
+  const inputs = magInputs('test', '10x,5x,2.5x', 32);
+  const result = await speedRun({ arch: tiny, archName: 'tiny', inputs, tile: 32, batch: 1, reps: 2, warmup: 1, seed: 5, gemmSizes: [64] });
+  const dir = mkdtempSync(join(tmpdir(), 'rbd-bench-speed-'));
+  try {
+    writeJson(join(dir, 'speed.json'), result);
+    const j = JSON.parse(readFileSync(join(dir, 'speed.json'), 'utf8'));
+    const rt = runtime();
+    // Self-describing: adapter, versions, commit, seeds, command line, date.
+    assert.is(j.adapter.name, rt.gpu.adapter.name);
+    assert.is(j.adapter.backend, rt.gpu.adapter.backend);
+    assert.is(j.adapter.featureLevel, rt.gpu.adapter.featureLevel);
+    assert.ok(Array.isArray(j.adapter.features));
+    assert.is(j.adapter.limits.maxStorageBufferBindingSize, rt.limits.maxStorageBufferBindingSize);
+    assert.type(j.webgpuVersion, 'string');
+    assert.is(j.nodeVersion, process.version);
+    assert.ok('commit' in j.git && 'dirty' in j.git);
+    assert.equal(j.seeds, { weights: 5, inputs: 5 });
+    assert.type(j.commandLine, 'string');
+    assert.ok(!Number.isNaN(Date.parse(j.date)));
+    // The documented measurement fields.
+    assert.type(j.rooflineGflops, 'number');
+    assert.ok(j.rooflineGflops > 0 && j.roofline.copyGBps > 0);
+    assert.is(j.results.length, 3);
+    const flops = flopsRows(tiny, inputs);
+    j.results.forEach((r: Record<string, any>, i: number) => {
+      for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'inferImagesPerSec', 'trainImagesPerSec', 'achievedGflops']) assert.ok(k in r, `results[${i}].${k}`);
+      assert.is(r.mag, inputs[i].mag);
+      assert.is(r.inputPx, inputs[i].size[0] * inputs[i].size[1]);
+      assert.is(r.forwardGflops, flops[i].forwardGflops, 'forward FLOPs from the counter');
+      assert.is(r.trainStepGflops, flops[i].trainStepGflops, 'train-step FLOPs from the counter');
+      // Derived from the medians: images/s = batch / s; GFLOP/s = GFLOPs per tile * batch / s.
+      const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.abs(b), `${what}: ${a} vs ${b}`);
+      close(r.trainImagesPerSec, 1 / (r.trainMs.median / 1000), 'trainImagesPerSec');
+      close(r.inferImagesPerSec, 1 / (r.inferMs.median / 1000), 'inferImagesPerSec');
+      close(r.achievedGflops, r.trainStepGflops / (r.trainMs.median / 1000), 'achievedGflops');
+      close(r.rooflineFraction, r.achievedGflops / j.rooflineGflops, 'rooflineFraction');
+      close(r.trainSpeedup, j.results[0].trainMs.median / r.trainMs.median, 'trainSpeedup');
+      assert.is(r.trainMs.samples.length, 2);
+      assert.ok(r.trainMs.min <= r.trainMs.median && r.trainMs.median <= r.trainMs.max, 'median within min-max');
+      assert.ok(r.trainDispatches > 0 && r.inferDispatches > 0);
+    });
+    // The report renders from the same JSON, plots inline in the HTML.
+    const profile = await profileStep({ arch: tiny, inputs: [inputs[0], inputs[2]], batch: 1, seed: 5, warmup: 0 });
+    const files = writeBenchReport(dir, { speed: j, profile });
+    for (const f of files) assert.ok(existsSync(f), f);
+    const html = readFileSync(join(dir, 'bench-report.html'), 'utf8');
+    assert.ok((html.match(/<svg /g) ?? []).length >= (profile.clock === 'timestamp-query' ? 3 : 2), 'plots are inline SVG');
+    assert.not.match(html, /<script|src="http/);
+    assert.match(readFileSync(join(dir, 'bench-report.md'), 'utf8'), /time-vs-flops\.svg/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

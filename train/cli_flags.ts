@@ -1,0 +1,88 @@
+/**
+ * The flags that `rbd teacher`, `rbd baseline` and `rbd distill` share: their parseArgs
+ * options, their --help lines (with defaults, generated from the same values the parser
+ * uses, so help and behaviour cannot disagree), and their conversion to CommonTrainOptions.
+ */
+import { join } from 'node:path';
+import { numberFlag, UsageError } from '../cli/util.ts';
+import { parseMag } from '../data/mag.ts';
+import { COMMON_DEFAULTS, type CommonTrainOptions } from './common.ts';
+
+export const DEFAULT_DATA = join('runs', 'data', 'synthetic');
+
+export const COMMON_OPTIONS = {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  accum: { type: 'string' },
+  lr: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  gamma: { type: 'string' },
+  seed: { type: 'string' },
+  'no-augment': { type: 'boolean' },
+  resume: { type: 'boolean' },
+  limit: { type: 'string' },
+  arch: { type: 'string' },
+  'allow-upsampled': { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+export function commonHelp(defaultOut: string): string {
+  const d = COMMON_DEFAULTS;
+  return `  --data DIR            data set folder, ImageFolder layout per magnification (default ${DEFAULT_DATA})
+  --out DIR             run folder: config.json, log.jsonl, model/best/resume .safetensors (default ${defaultOut})
+  --epochs N            epochs (default ${d.epochs})
+  --batch N             images per micro-batch, all of one size (default ${d.batch})
+  --accum N             micro-batches per optimizer step; effective batch = batch x accum (default ${d.accum})
+  --lr X                Adam learning rate (default ${d.lr})
+  --weight-decay X      L2 weight decay added to the gradient, PyTorch Adam semantics (default ${d.weightDecay})
+  --gamma X             exponential LR decay per epoch: lr * gamma^epoch (default ${d.gamma})
+  --seed N              seed of initialization, shuffling and augmentation (default ${d.seed})
+  --no-augment          no flips/rotations/colour jitter (default: augment)
+  --resume              continue the run in --out from its resume.safetensors, exactly where it stopped
+  --limit N             use at most N labelled training images, 0 = all (default ${d.limit})
+  --arch NAME           architecture preset: rbd (the method's ResNet) or resnet18 (default ${d.arch})
+  --allow-upsampled     accept images larger than their magnification implies (upsampled; refused by default)
+  --quiet               no progress bar or per-epoch lines
+  --adapter NAME        WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)`;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+export function commonOptions(command: string, v: Values, defaultOut: string): CommonTrainOptions {
+  const d = COMMON_DEFAULTS;
+  const int = (name: string, fallback: number, min: number) => numberFlag(command, name, v[name] as string | undefined, fallback, { integer: true, min });
+  const num = (name: string, fallback: number, min: number) => numberFlag(command, name, v[name] as string | undefined, fallback, { min });
+  const lr = num('lr', d.lr, 0);
+  if (lr === 0) throw new UsageError(command, '--lr must be above 0');
+  return {
+    data: (v.data as string | undefined) ?? DEFAULT_DATA,
+    out: (v.out as string | undefined) ?? defaultOut,
+    epochs: int('epochs', d.epochs, 1),
+    batch: int('batch', d.batch, 1),
+    accum: int('accum', d.accum, 1),
+    lr,
+    weightDecay: num('weight-decay', d.weightDecay, 0),
+    gamma: num('gamma', d.gamma, 0),
+    seed: int('seed', d.seed, 0),
+    augment: !v['no-augment'],
+    resume: Boolean(v.resume),
+    limit: int('limit', d.limit, 0),
+    arch: (v.arch as string | undefined) ?? d.arch,
+    verbose: !v.quiet,
+  };
+}
+
+/** A magnification flag, checked for its form (whether the data has it is checked on open). */
+export function magFlag(command: string, name: string, value: string | undefined, fallback: string): string {
+  const v = value ?? fallback;
+  if (v && !parseMag(v)) throw new UsageError(command, `--${name} '${v}' is not a magnification; write it like 10x, 5x, 2.5x or 1.25x`);
+  return v;
+}
+
+/** A default run folder: runs/<command>-<mag>-<UTC time>. */
+export function defaultRunDir(command: string, mag: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return join('runs', `${command}${mag ? `-${mag}` : ''}-${stamp}`);
+}

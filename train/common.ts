@@ -1,0 +1,170 @@
+/**
+ * What teacher, baseline and distillation training share: options, the seeded epoch plan,
+ * building model and optimizer, the honest-resolution record, validation, and the run folder.
+ *
+ * Batching: the method feeds one image at a time and accumulates gradients over 32. Here the
+ * tiles of one magnification all have the same size, so `--batch` images go through together
+ * (far fewer, larger dispatches) and `--accum` micro-batches make one optimizer step: the
+ * effective batch is batch x accum images, the loss of a step the mean over them. With
+ * GroupNorm, a sample's activations do not depend on the other samples in its batch, so this
+ * gives the same gradients as one-at-a-time accumulation (up to float rounding).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../engine/random.ts';
+import { Tensor, tidy } from '../engine/tensor.ts';
+import { noGrad } from '../engine/autograd.ts';
+import { Adam } from '../engine/optim/adam.ts';
+import { ResNet } from '../models/resnet.ts';
+import { presetArch, type ResNetArch } from '../models/arch.ts';
+import { countFlops } from '../models/flops.ts';
+import { progress, type Progress } from '../cli/progress.ts';
+import { writeJson } from './files.ts';
+import { classificationReport, type ClassificationReport } from './metrics.ts';
+import type { LoopEpochRecord, PlannedBatch } from './loop.ts';
+import type { StudyData, SampleRef, SplitName } from './data_source.ts';
+
+export interface CommonTrainOptions {
+  /** Data folder (ImageFolder layout per magnification, see data/). */
+  data: string;
+  out: string;
+  epochs: number;
+  batch: number;
+  accum: number;
+  lr: number;
+  weightDecay: number;
+  gamma: number;
+  seed: number;
+  augment: boolean;
+  resume: boolean;
+  /** Use at most this many labelled training images (0: all). */
+  limit: number;
+  /** Architecture preset of models/arch.ts. */
+  arch: string;
+  /** Print per-epoch lines and a progress bar (false in tests). */
+  verbose: boolean;
+}
+
+export const COMMON_DEFAULTS = {
+  epochs: 10, batch: 16, accum: 2, lr: 1e-3, weightDecay: 1e-4, gamma: 1, seed: 0, augment: true, resume: false, limit: 0, arch: 'rbd', verbose: true,
+} as const;
+
+/** One micro-batch: which samples, and the seed of their (shared, paired) augmentation. */
+export interface SampleBatch extends PlannedBatch {
+  samples: SampleRef[];
+  augmentSeed: number;
+}
+
+/**
+ * The micro-batches of one epoch: a shuffle seeded by (seed, epoch), cut into `batch`-sized
+ * pieces; each piece gets its own augmentation seed. Depends on nothing else, so a resumed run
+ * replays exactly the epochs an uninterrupted one would.
+ */
+export function planEpoch(samples: SampleRef[], batch: number, seed: number, epoch: number): SampleBatch[] {
+  const rng = new Rng(seed * 1000003 + epoch * 7919 + 17);
+  const order = rng.shuffle([...samples]);
+  const out: SampleBatch[] = [];
+  for (let i = 0; i < order.length; i += batch) {
+    const chunk = order.slice(i, i + batch);
+    out.push({ samples: chunk, size: chunk.length, augmentSeed: rng.int(2 ** 31) });
+  }
+  return out;
+}
+
+/** The labelled training samples, capped at `limit` (a seeded, class-interleaved subset). */
+export function trainingSamples(data: StudyData, limit: number, seed: number): SampleRef[] {
+  const all = data.samples('train');
+  if (!limit || limit >= all.length) return all;
+  return new Rng(seed + 1).shuffle([...all]).slice(0, limit);
+}
+
+export function buildModel(arch: string, classes: number, seed: number): ResNet {
+  return new ResNet(presetArch(arch, { numClasses: classes }), seed);
+}
+
+/** Adam with L2 weight decay added to the gradient (PyTorch Adam semantics, as the method). */
+export function buildOptimizer(model: ResNet, o: CommonTrainOptions): Adam {
+  return new Adam(model.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
+}
+
+/** What the network actually received: recorded in every checkpoint, config and report. */
+export interface ResolutionRecord {
+  magnification: string;
+  /** Input tile side in pixels, as fed to the network. */
+  inputSize: number;
+  micronsPerPixel: number;
+  forwardGflops: number;
+}
+
+/**
+ * The resolution a model trains or evaluates at. A tile stored at magnification m must have
+ * (m / top) times the top tile's pixels per side; a larger one was upsampled back and would
+ * cost the FLOPs of a higher magnification while carrying only m's information: refused
+ * unless `allowUpsampled`.
+ */
+export function resolutionOf(data: StudyData, mag: string, arch: ResNetArch, allowUpsampled: boolean): ResolutionRecord {
+  const level = data.level(mag);
+  const top = data.topLevel();
+  const honest = Math.floor((top.tile * level.value) / top.value);
+  if (level.tile > honest && !allowUpsampled) {
+    throw new Error(
+      `images at ${mag} are ${level.tile} px, but a ${top.tile} px tile at ${top.name} is ${honest} px at ${mag}: they were upsampled, which costs the compute of a higher magnification and adds no detail. ` +
+        'Use truly downsampled images (rbd synth, or area-downsample the top level), or pass --allow-upsampled to train on them anyway.',
+    );
+  }
+  const flops = countFlops(arch, [level.tile, level.tile]);
+  return { magnification: mag, inputSize: level.tile, micronsPerPixel: level.micronsPerPixel, forwardGflops: flops.total.forwardFlops / 1e9 };
+}
+
+/** Logits [N, C] of a model on a split at one magnification (eval mode, no graph, batched, no augmentation). */
+export async function predict(model: ResNet, data: StudyData, mag: string, samples: SampleRef[], batch: number): Promise<Float32Array> {
+  const classes = model.arch.numClasses;
+  const out = new Float32Array(samples.length * classes);
+  model.eval();
+  try {
+    for (let i = 0; i < samples.length; i += batch) {
+      const chunk = samples.slice(i, i + batch);
+      const images = await data.loadBatch(mag, chunk, null);
+      const logits = noGrad(() =>
+        tidy(() => {
+          const x = Tensor.from(images.data, images.shape);
+          return model.forward(x).logits;
+        }),
+      );
+      out.set((await logits.read()) as Float32Array, i * classes);
+      logits.dispose();
+    }
+  } finally {
+    model.train();
+  }
+  return out;
+}
+
+/** Full metrics of a model on one split. */
+export async function evaluateSplit(model: ResNet, data: StudyData, mag: string, split: SplitName, batch: number, opts: { resamples?: number; seed?: number } = {}): Promise<ClassificationReport> {
+  const samples = data.samples(split);
+  const logits = await predict(model, data, mag, samples, batch);
+  return classificationReport(logits, samples.map((s) => s.label), data.classes.length, opts);
+}
+
+/** Validation accuracy (the metric that picks best.safetensors); no bootstrap. */
+export async function validationAccuracy(model: ResNet, data: StudyData, mag: string, batch: number): Promise<{ metric: number; values: Record<string, number> }> {
+  const r = await evaluateSplit(model, data, mag, 'val', batch, { resamples: 0 });
+  return { metric: r.accuracy, values: { valAccuracy: r.accuracy, valLoss: r.loss, valMacroAuc: r.macroAuc } };
+}
+
+export function prepareRunDir(out: string, config: Record<string, unknown>) {
+  mkdirSync(out, { recursive: true });
+  writeJson(join(out, 'config.json'), config);
+}
+
+/** A progress bar over all images of all remaining epochs, with one line per finished epoch. */
+export function trainingProgress(label: string, verbose: boolean, totalImages: number): { bar: Progress | null; onEpoch: (r: LoopEpochRecord) => void } {
+  const bar = verbose ? progress({ label, total: totalImages, unit: 'images' }) : null;
+  const onEpoch = (r: LoopEpochRecord) => {
+    const parts = Object.entries(r.parts).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
+    const val = typeof r.valAccuracy === 'number' ? ` val acc ${(100 * r.valAccuracy).toFixed(1)}%` : '';
+    bar?.note(`${label} epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${parts ? ` (${parts})` : ''}${val} lr ${r.lr.toExponential(2)} ${r.imagesPerSecond.toFixed(1)} img/s`);
+  };
+  return { bar, onEpoch };
+}

@@ -1,0 +1,169 @@
+/**
+ * `rbd distill`: resolution-based distillation. The teacher (frozen: eval mode, under noGrad,
+ * never updated) sees the tile at its high magnification; the student, same architecture, sees
+ * the same tile at the student magnification, with the same augmentation. Loss: train/distill_loss.ts.
+ * No labels are used for training: the labelled training images are used without their labels,
+ * plus up to `unlabeled` images of the unlabeled pool. Validation accuracy (labels of the val
+ * split) only picks which epoch's weights are kept as best.safetensors, as for the other arms.
+ *
+ * Teacher cache (`cacheTeacher`, only without augmentation): the teacher's logits and stage-4
+ * map of each tile are computed once and reused every epoch; the config records whether it was used.
+ */
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { presetArch } from '../models/arch.ts';
+import { Tensor } from '../engine/tensor.ts';
+import { noGrad } from '../engine/autograd.ts';
+import { Rng } from '../engine/random.ts';
+import { loadCheckpoint } from '../models/checkpoint.ts';
+import type { ResNet, ResNetOutput } from '../models/resnet.ts';
+import { trainLoop } from './loop.ts';
+import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
+import { distillLoss, type DistillLossOptions } from './distill_loss.ts';
+import {
+  type CommonTrainOptions, type SampleBatch, planEpoch, trainingSamples, buildModel, buildOptimizer, resolutionOf,
+  validationAccuracy, prepareRunDir, trainingProgress,
+} from './common.ts';
+import type { TrainSummary } from './supervised.ts';
+import { openStudyData, sampleId, type StudyData, type ImageBatch, type SampleRef } from './data_source.ts';
+
+export interface DistillOptions extends CommonTrainOptions, DistillLossOptions {
+  teacher: string;
+  /** Student magnification name. */
+  mag: string;
+  /** Images of the unlabeled pool to add (capped at the pool size). */
+  unlabeled: number;
+  cacheTeacher: boolean;
+  allowUpsampled: boolean;
+}
+
+interface TeacherCacheEntry { logits: Float32Array; features: Float32Array }
+
+interface CachedTeacherBatch { logits: Float32Array; features: Float32Array; featureShape: number[] }
+
+interface LoadedPair {
+  student: ImageBatch;
+  /** The teacher's images, or its cached outputs. */
+  teacher: ImageBatch | CachedTeacherBatch;
+}
+
+function isCached(t: ImageBatch | CachedTeacherBatch): t is CachedTeacherBatch {
+  return 'logits' in t;
+}
+
+/** Load the teacher and check it fits the data: same classes, a magnification the data has, above the student's. */
+export function loadTeacher(path: string, data: StudyData, studentMag: string): { model: ResNet; mag: string } {
+  if (!existsSync(path)) throw new Error(`teacher checkpoint ${path} does not exist; train one first with 'rbd teacher --out DIR' (it writes DIR/best.safetensors)`);
+  const { model, info } = loadCheckpoint(path);
+  const same = info.classNames.length === data.classes.length && info.classNames.every((c, i) => c === data.classes[i]);
+  if (!same) {
+    model.dispose();
+    throw new Error(`teacher ${path} was trained on classes [${info.classNames.join(', ')}] but the data at ${data.root} has [${data.classes.join(', ')}]; distill with a teacher trained on this data's classes`);
+  }
+  if (info.magnification === null) {
+    model.dispose();
+    throw new Error(`teacher ${path} does not record its magnification; retrain it with 'rbd teacher' (or use a checkpoint with rbd-webgpu metadata)`);
+  }
+  const mag = data.levels.find((l) => Math.abs(l.value - info.magnification!) < 1e-9);
+  if (!mag) {
+    model.dispose();
+    throw new Error(`teacher ${path} was trained at ${info.magnification}x but the data at ${data.root} has no ${info.magnification}x images (it has ${data.levels.map((l) => l.name).join(', ')})`);
+  }
+  if (mag.value <= data.level(studentMag).value) {
+    model.dispose();
+    throw new Error(`the student magnification ${studentMag} must be below the teacher's ${mag.name}`);
+  }
+  model.eval();
+  return { model, mag: mag.name };
+}
+
+export async function trainDistill(o: DistillOptions, preopened?: StudyData): Promise<TrainSummary> {
+  const data = preopened ?? (await openStudyData(o.data));
+  const classes = data.classes.length;
+  data.level(o.mag); // unknown magnification: throws naming the ones available
+  if (o.cacheTeacher && o.augment) throw new Error('--cache-teacher needs --no-augment: with augmentation the teacher sees a different image every epoch');
+  const resolution = resolutionOf(data, o.mag, presetArch(o.arch, { numClasses: classes }), o.allowUpsampled);
+  const teacher = loadTeacher(o.teacher, data, o.mag);
+  const labelled = trainingSamples(data, o.limit, o.seed);
+  const pool = data.samples('unlabeled');
+  const unlabeled = new Rng(o.seed + 2).shuffle([...pool]).slice(0, Math.min(o.unlabeled, pool.length));
+  // Labels are dropped: the distillation loss never sees them (only the optional CE term does).
+  const samples: SampleRef[] = [...labelled.map((s) => ({ ...s, label: o.ceWeight > 0 ? s.label : -1 })), ...unlabeled];
+  const student = buildModel(o.arch, classes, o.seed);
+  const optimizer = buildOptimizer(student, o);
+  const config = {
+    command: 'distill', ...o, teacherMag: teacher.mag, resolution, trainImages: labelled.length, unlabeledCount: unlabeled.length, unlabeledPool: pool.length,
+    classes: data.classes, effectiveBatch: o.batch * o.accum, teacherCache: o.cacheTeacher ? 'used: teacher outputs computed once per tile (no augmentation)' : 'not used',
+  };
+  prepareRunDir(o.out, config);
+  const extras = { classNames: data.classes, magnification: data.level(o.mag).value, normalization: data.normalization(o.mag), training: config };
+  const cache = new Map<string, TeacherCacheEntry>();
+  let featureShape: number[] = [];
+  const { bar, onEpoch } = trainingProgress(`distill ${teacher.mag}->${o.mag}`, o.verbose, o.epochs * samples.length);
+  const started = performance.now();
+
+  async function load(b: SampleBatch): Promise<LoadedPair> {
+    if (!o.cacheTeacher) return data.loadPairBatch(teacher.mag, o.mag, b.samples, o.augment ? b.augmentSeed : null);
+    const missing = b.samples.filter((s) => !cache.has(sampleId(s)));
+    if (missing.length) {
+      const images = await data.loadBatch(teacher.mag, missing, null);
+      const out = noGrad(() => teacher.model.forward(Tensor.from(images.data, images.shape)));
+      const logits = (await out.logits.read()) as Float32Array;
+      const features = (await out.features.read()) as Float32Array;
+      featureShape = [...out.features.shape.slice(1)];
+      const per = features.length / missing.length;
+      missing.forEach((s, k) => cache.set(sampleId(s), { logits: logits.slice(k * classes, (k + 1) * classes), features: features.slice(k * per, (k + 1) * per) }));
+      out.logits.dispose();
+      out.features.dispose();
+    }
+    const entries = b.samples.map((s) => cache.get(sampleId(s))!);
+    return {
+      student: await data.loadBatch(o.mag, b.samples, null),
+      teacher: { logits: concat(entries.map((e) => e.logits)), features: concat(entries.map((e) => e.features)), featureShape },
+    };
+  }
+
+  function forward(l: LoadedPair, b: SampleBatch) {
+    const tb = l.teacher;
+    const t: ResNetOutput = isCached(tb)
+      ? { logits: Tensor.from(tb.logits, [b.size, classes]), features: Tensor.from(tb.features, [b.size, ...tb.featureShape]) }
+      : noGrad(() => teacher.model.forward(Tensor.from(tb.data, tb.shape)));
+    const s = student.forward(Tensor.from(l.student.data, l.student.shape));
+    const labels = b.samples.every((x) => x.label >= 0) ? b.samples.map((x) => x.label) : undefined;
+    return distillLoss(s, t, o, labels);
+  }
+
+  try {
+    const { records, state } = await trainLoop<SampleBatch, LoadedPair>({
+      outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
+      plan: (epoch) => planEpoch(samples, o.batch, o.seed, epoch),
+      load,
+      forward,
+      validate: () => validationAccuracy(student, data, o.mag, o.batch),
+      saveEpoch: (state, improved) => saveTrainState(o.out, student, optimizer, state, improved, extras),
+      loadResume: async () => loadTrainState(o.out, student, optimizer),
+      onBatch: (i) => bar?.update(i.epoch * samples.length + i.images),
+      onEpoch,
+    });
+    bar?.done();
+    return {
+      dir: o.out, role: unlabeled.length ? 'kd+unlabeled' : 'kd', mag: o.mag, resolution, epochs: o.epochs, trainImages: labelled.length, unlabeledCount: unlabeled.length,
+      seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
+      checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
+    };
+  } finally {
+    student.dispose();
+    optimizer.dispose();
+    teacher.model.dispose();
+  }
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+/**
+ * `rbd eval`: a checkpoint on the splits of a data set, at the checkpoint's magnification (or
+ * another one): loss, accuracy, per-class one-vs-rest AUC, macro AUC, confusion matrix and
+ * seeded bootstrap 95% intervals; a printed table, eval.json, and per split an ROC plot and a
+ * confusion-matrix plot (SVG).
+ */
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { loadCheckpoint } from '../models/checkpoint.ts';
+import { magName } from '../data/mag.ts';
+import { writeFileAtomic, writeJson } from './files.ts';
+import { rocChart, confusionChart } from './svg.ts';
+import { evaluateSplit, resolutionOf, type ResolutionRecord } from './common.ts';
+import { openStudyData, type SplitName, type StudyData } from './data_source.ts';
+import type { ClassificationReport } from './metrics.ts';
+
+export interface EvalOptions {
+  checkpoint: string;
+  data: string;
+  splits: SplitName[];
+  /** Magnification name; '' = the checkpoint's own. */
+  mag: string;
+  batch: number;
+  resamples: number;
+  seed: number;
+  /** Folder for eval.json and the plots; null = <checkpoint folder>/eval-<mag>; '' = none written. */
+  out: string | null;
+  allowUpsampled: boolean;
+}
+
+export interface EvalResult {
+  checkpoint: string;
+  mag: string;
+  resolution: ResolutionRecord;
+  classes: string[];
+  resamples: number;
+  seed: number;
+  splits: Record<string, ClassificationReport>;
+}
+
+export async function evaluateCheckpoint(o: EvalOptions, preopened?: StudyData): Promise<EvalResult> {
+  if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist; pass the best.safetensors or model.safetensors of a training run`);
+  const data = preopened ?? (await openStudyData(o.data));
+  const { model, info } = loadCheckpoint(o.checkpoint);
+  try {
+    const same = info.classNames.length === data.classes.length && info.classNames.every((c, i) => c === data.classes[i]);
+    if (!same) throw new Error(`checkpoint ${o.checkpoint} has classes [${info.classNames.join(', ')}] but the data at ${data.root} has [${data.classes.join(', ')}]; evaluate on data with the same classes`);
+    const mag = o.mag || (info.magnification !== null ? magName(info.magnification) : '');
+    if (!mag) throw new Error(`checkpoint ${o.checkpoint} does not record its magnification; pass --mag`);
+    const resolution = resolutionOf(data, mag, model.arch, o.allowUpsampled);
+    const splits: Record<string, ClassificationReport> = {};
+    for (const split of o.splits) splits[split] = await evaluateSplit(model, data, mag, split, o.batch, { resamples: o.resamples, seed: o.seed });
+    const result: EvalResult = { checkpoint: o.checkpoint, mag, resolution, classes: data.classes, resamples: o.resamples, seed: o.seed, splits };
+    const out = o.out ?? join(dirname(o.checkpoint), `eval-${mag}`);
+    if (out) writeEvalFiles(out, result);
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** eval.json plus roc-<split>.svg and confusion-<split>.svg. */
+export function writeEvalFiles(dir: string, r: EvalResult) {
+  writeJson(join(dir, 'eval.json'), r);
+  for (const [split, rep] of Object.entries(r.splits)) {
+    writeFileAtomic(join(dir, `roc-${split}.svg`), rocChart(rep.roc, r.classes, rep.perClassAuc, `ROC, ${split} split, ${r.mag}`) + '\n');
+    writeFileAtomic(join(dir, `confusion-${split}.svg`), confusionChart(rep.confusion, r.classes, `Confusion matrix, ${split} split, ${r.mag}`) + '\n');
+  }
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
+const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+
+/** The printed table: one row per split, then per-class AUCs and the confusion matrices. */
+export function formatEval(r: EvalResult): string {
+  const lines: string[] = [];
+  lines.push(`${r.checkpoint} at ${r.mag} (input ${r.resolution.inputSize} px, ${r.resolution.micronsPerPixel} um/px); 95% CIs from ${r.resamples} bootstrap resamples, seed ${r.seed}`);
+  lines.push(`${'split'.padEnd(10)}${'n'.padStart(6)}${'loss'.padStart(9)}${'accuracy'.padStart(10)}  ${'acc 95% CI'.padEnd(18)}${'macro AUC'.padStart(10)}  AUC 95% CI`);
+  for (const [split, s] of Object.entries(r.splits)) {
+    lines.push(`${split.padEnd(10)}${String(s.count).padStart(6)}${f3(s.loss).padStart(9)}${pct(s.accuracy).padStart(10)}  ${`[${pct(s.accuracyCI[0])}, ${pct(s.accuracyCI[1])}]`.padEnd(18)}${f3(s.macroAuc).padStart(10)}  [${f3(s.macroAucCI[0])}, ${f3(s.macroAucCI[1])}]`);
+  }
+  for (const [split, s] of Object.entries(r.splits)) {
+    lines.push(`\n${split}: one-vs-rest AUC ${r.classes.map((c, i) => `${c} ${f3(s.perClassAuc[i])}`).join(', ')}`);
+    lines.push(`${split}: confusion matrix (rows true, columns predicted: ${r.classes.join(', ')})`);
+    const w = Math.max(...r.classes.map((c) => c.length));
+    s.confusion.forEach((row, i) => lines.push(`  ${r.classes[i].padEnd(w)} ${row.map((v) => String(v).padStart(5)).join('')}`));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,79 @@
+/**
+ * Supervised training with labels (cross-entropy): `rbd teacher` at the top magnification and
+ * `rbd baseline`, the labels-only student at a lower magnification that the paper compares
+ * distillation against. Same network, loop and optimizer; only the magnification differs.
+ */
+import { presetArch } from '../models/arch.ts';
+import { Tensor } from '../engine/tensor.ts';
+import { crossEntropy } from '../engine/ops/cross_entropy.ts';
+import { trainLoop, type LoopEpochRecord } from './loop.ts';
+import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
+import {
+  type CommonTrainOptions, type SampleBatch, type ResolutionRecord, planEpoch, trainingSamples, buildModel, buildOptimizer,
+  resolutionOf, validationAccuracy, prepareRunDir, trainingProgress,
+} from './common.ts';
+import { openStudyData, type StudyData, type ImageBatch } from './data_source.ts';
+import { join } from 'node:path';
+
+export interface SupervisedOptions extends CommonTrainOptions {
+  role: 'teacher' | 'baseline';
+  /** Magnification name (`10x`); default for the teacher: the data's top magnification. */
+  mag: string;
+  allowUpsampled: boolean;
+}
+
+export interface TrainSummary {
+  dir: string;
+  role: string;
+  mag: string;
+  resolution: ResolutionRecord;
+  epochs: number;
+  trainImages: number;
+  unlabeledCount: number;
+  seconds: number;
+  bestValAccuracy: number | null;
+  records: LoopEpochRecord[];
+  /** The checkpoint to evaluate (best by validation accuracy). */
+  checkpoint: string;
+  lastCheckpoint: string;
+}
+
+export async function trainSupervised(o: SupervisedOptions, preopened?: StudyData): Promise<TrainSummary> {
+  const data = preopened ?? (await openStudyData(o.data));
+  const mag = o.mag || data.topLevel().name;
+  const classes = data.classes.length;
+  const resolution = resolutionOf(data, mag, presetArch(o.arch, { numClasses: classes }), o.allowUpsampled);
+  const samples = trainingSamples(data, o.limit, o.seed);
+  const model = buildModel(o.arch, classes, o.seed);
+  const optimizer = buildOptimizer(model, o);
+  const config = { command: o.role, ...o, mag, resolution, trainImages: samples.length, classes: data.classes, effectiveBatch: o.batch * o.accum };
+  prepareRunDir(o.out, config);
+  const extras = { classNames: data.classes, magnification: data.level(mag).value, normalization: data.normalization(mag), training: config };
+  const { bar, onEpoch } = trainingProgress(`${o.role} ${mag}`, o.verbose, o.epochs * samples.length);
+  const started = performance.now();
+  try {
+    const { records, state } = await trainLoop<SampleBatch, ImageBatch>({
+      outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
+      plan: (epoch) => planEpoch(samples, o.batch, o.seed, epoch),
+      load: (b) => data.loadBatch(mag, b.samples, o.augment ? b.augmentSeed : null),
+      forward: (images, b) => {
+        const x = Tensor.from(images.data, images.shape);
+        return { loss: crossEntropy(model.forward(x).logits, b.samples.map((s) => s.label)) };
+      },
+      validate: () => validationAccuracy(model, data, mag, o.batch),
+      saveEpoch: (state, improved) => saveTrainState(o.out, model, optimizer, state, improved, extras),
+      loadResume: async () => loadTrainState(o.out, model, optimizer),
+      onBatch: (i) => bar?.update(i.epoch * samples.length + i.images),
+      onEpoch,
+    });
+    bar?.done();
+    return {
+      dir: o.out, role: o.role, mag, resolution, epochs: o.epochs, trainImages: samples.length, unlabeledCount: 0,
+      seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
+      checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
+    };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
