@@ -4,9 +4,11 @@
  * - `timeGpu(run, reps, warmup)`: runs `run` warmup times, then `reps` times, each time waiting
  *   until the GPU has really finished (`runtime().sync()`) before the clock stops; returns the
  *   median and all samples in milliseconds. `run` records GPU work; whatever tensors it returns
- *   are disposed after the sync.
+ *   are disposed after the sync. It also returns the median CPU time of this process per run:
+ *   on a software adapter (lavapipe) the GPU is this process's own threads, so CPU time measures
+ *   the kernel's cost even while other processes compete for the cores (wall time does not).
  * - `BenchRow`, `printTable(rows, notes)`, `writeJson(file, rows)`: the `name | shape | ms |
- *   GFLOP/s | GB/s` table, and the same rows as JSON.
+ *   GFLOP/s | GB/s | GFLOP/cpu-s` table, and the same rows as JSON.
  * - `progress(text)`: a one-line status on stderr, overwritten in place on a terminal.
  */
 import { writeFileSync } from 'node:fs';
@@ -17,23 +19,32 @@ export interface Timing {
   /** Median of the timed repetitions, milliseconds. */
   ms: number;
   samples: number[];
+  /** Median CPU time of this process (all threads) per run, milliseconds. */
+  cpuMs: number;
 }
 
 export async function timeGpu(run: () => unknown, reps: number, warmup = 2): Promise<Timing> {
   const rt = runtime();
-  const once = async (): Promise<number> => {
+  const once = async (): Promise<[number, number]> => {
     await rt.sync();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const out = tidy(run);
     await rt.sync();
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     disposeAll(out);
-    return ms;
+    return [ms, (cpu.user + cpu.system) / 1000];
   };
   for (let i = 0; i < warmup; i++) await once();
   const samples: number[] = [];
-  for (let i = 0; i < reps; i++) samples.push(await once());
-  return { ms: median(samples), samples };
+  const cpu: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const [ms, cpuMs] = await once();
+    samples.push(ms);
+    cpu.push(cpuMs);
+  }
+  return { ms: median(samples), samples, cpuMs: median(cpu) };
 }
 
 export function median(xs: number[]): number {
@@ -50,6 +61,9 @@ export interface BenchRow {
   /** FLOPs per call as counted by the benchmark (2 per multiply-add). */
   flops: number;
   gflops: number;
+  /** Median CPU milliseconds of this process per call, and FLOPs per CPU-second (see timeGpu). */
+  cpuMs: number;
+  cpuGflops: number;
   /** Bytes per call: each input read once and each output written once (a lower bound). */
   bytes: number;
   gbps: number;
@@ -58,12 +72,15 @@ export interface BenchRow {
 
 export function row(kernel: string, shape: string, timing: Timing, flops: number, bytes: number): BenchRow {
   const s = timing.ms / 1000;
-  return { kernel, shape, ms: timing.ms, flops, gflops: flops / s / 1e9, bytes, gbps: bytes / s / 1e9, reps: timing.samples.length };
+  return {
+    kernel, shape, ms: timing.ms, flops, gflops: flops / s / 1e9, cpuMs: timing.cpuMs, cpuGflops: flops / (timing.cpuMs / 1000) / 1e9,
+    bytes, gbps: bytes / s / 1e9, reps: timing.samples.length,
+  };
 }
 
 export function printTable(rows: BenchRow[], notes: string[] = []) {
-  const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.gbps.toFixed(2)]);
-  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'GB/s'];
+  const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.gbps.toFixed(2), r.cpuGflops.toFixed(2)]);
+  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'GFLOP/cpu-s'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ');
   console.log(line(head));

@@ -11,7 +11,7 @@ import { Tensor } from '../engine/tensor.ts';
 import { Rng } from '../engine/random.ts';
 import { conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type ConvGeometry } from '../engine/ops/conv2d.ts';
 import { gemm } from '../engine/ops/matmul.ts';
-import { gemmTiles } from '../engine/ops/gemm_tiles.ts';
+import { gemmTiles, GEMM_BLOCK } from '../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, type Shape4 } from '../engine/reference/conv2d.ts';
 import { matmulRef } from '../engine/reference/matmul.ts';
 import { assertClose, TOL } from '../test/helpers/gpu.ts';
@@ -30,16 +30,19 @@ against the float64 reference on a small map, then times them on the model's lay
 the 3x3 stride-1 pad-1 layers at batch 8 (32ch 64x64, 64ch 32x32, 128ch 16x16, 256ch 8x8),
 the 7x7 stride-2 stem (3 -> 32, 128x128 input, pad 3) and a 1024x1024x1024 matmul.
 Each timing waits for the GPU to finish; the median of the repetitions is reported.
-Prints kernel | shape | ms | GFLOP/s | GB/s, FLOPs counted as 2 per multiply-add.
+Prints kernel | shape | ms | GFLOP/s | GB/s | GFLOP/cpu-s, FLOPs counted as 2 per multiply-add
+(GFLOP/cpu-s: per second of this process's CPU time, meaningful on software adapters).
 Then the memory-bound kernels (GroupNorm, ReLU, max-pool, residual add, average pool) on the
 network's activations for 256px tiles at batch 8, and the adapter's roofline measured in the same
-run: the best rate of the engine's matmul (${DEFAULT_GEMM_SIZES.join(', ')} cubed) and the buffer copy bandwidth; every
-row is shown as a fraction of the ceiling that bounds it (compute above the ridge, memory below).
+run: the best rate of the engine's matmul (${DEFAULT_GEMM_SIZES.join(', ')} cubed) and of a 3x3 conv layer, and the
+buffer copy bandwidth; every row is shown as a fraction of the ceiling that bounds it (compute
+above the ridge, memory below).
 
   --reps N       timed repetitions per kernel (default 5)
   --warmup N     untimed runs before timing (default 2)
   --only TEXT    only rows whose kernel or shape contains TEXT (e.g. 'Weight', '256ch')
-  --json FILE    also write the rows (kernel, shape, ms, gflops, flops, bytes, gbps, reps) as JSON
+  --json FILE    also write the rows (kernel, shape, ms, gflops, flops, cpuMs, cpuGflops, bytes,
+                 gbps, reps) as JSON
   --adapter A    WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
 `;
 
@@ -95,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
     const rng = new Rng(1);
     const tiles = gemmTiles();
     const adapter = `${rt.gpu.adapter.name} (${rt.gpu.adapter.backend})`;
-    console.log(`adapter: ${adapter}; GEMM tiles ${4 * tiles.WG_M}x${4 * tiles.WG_N}, BK ${tiles.BK}, workgroup ${tiles.WG_N}x${tiles.WG_M}`);
+    console.log(`adapter: ${adapter}; GEMM tiles ${GEMM_BLOCK * tiles.WG_M}x${GEMM_BLOCK * tiles.WG_N} (${GEMM_BLOCK}x${GEMM_BLOCK} per invocation, workgroup ${tiles.WG_N}x${tiles.WG_M})`);
     const rows: BenchRow[] = [];
     const wanted = (kernel: string, shape: string) => !only || kernel.includes(only) || shape.includes(only);
 
@@ -142,6 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     printTable(rows, [
       'FLOPs: 2 per multiply-add. conv forward = 2*N*O*OH*OW*C*KH*KW; backwardInput and backwardWeight do the same number of multiply-adds; matmul = 2*M*N*K.',
       `ms: median of ${reps} runs after ${warmup} warm-up runs, each timed until the GPU finished. GB/s: inputs read once + output written once.`,
+      'GFLOP/cpu-s: FLOPs per second of this process\'s CPU time (on a software adapter the GPU is this process\'s threads; unlike GFLOP/s it is not lowered by other load).',
     ]);
     console.log(formatRooflineFractions(rows, roofline));
     if (values.json) {

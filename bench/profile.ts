@@ -184,6 +184,18 @@ function convKernelFlops(teacher: FlopReport, student: FlopReport): Record<strin
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
+/** Items grouped by key, groups in order of first appearance. */
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const g = m.get(k);
+    if (g) g.push(it);
+    else m.set(k, [it]);
+  }
+  return m;
+}
+
 /** Aggregate a profiler result into per-phase, per-op and per-kernel tables. */
 export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student: FlopReport, batch: number): StepProfile {
   const timed = p.clock === 'timestamp-query';
@@ -192,11 +204,7 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
   const share = (v: number | null) => (v !== null && busy ? v / busy : null);
   const rate = (flops: number | null, t: number | null) => (flops !== null && t ? flops / (t / 1000) / 1e9 : null);
 
-  const groups = new Map<string, DispatchTiming[]>();
-  for (const d of p.dispatches) {
-    const k = `${d.phase}\u0000${d.op}`;
-    groups.set(k, [...(groups.get(k) ?? []), d]);
-  }
+  const groups = groupBy(p.dispatches, (d) => `${d.phase}\u0000${d.op}`);
   const ops: OpProfile[] = [...groups.values()].map((ds) => {
     const t = ms(ds);
     const flops = opFlops(ds[0].phase, ds[0].op, teacher, student);
@@ -204,8 +212,7 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
   });
 
   const convFlops = convKernelFlops(teacher, student);
-  const byKernel = new Map<string, DispatchTiming[]>();
-  for (const d of p.dispatches) byKernel.set(d.kernel, [...(byKernel.get(d.kernel) ?? []), d]);
+  const byKernel = groupBy(p.dispatches, (d) => d.kernel);
   const kernels: KernelProfile[] = [...byKernel.entries()].map(([kernel, ds]) => {
     const t = ms(ds);
     let flops: number | null = convFlops[kernel] ?? null;

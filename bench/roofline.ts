@@ -5,8 +5,8 @@
  * can do with these kernels; the same run measures both, so the fraction is not skewed by
  * other work on the machine changing between runs.
  *
- * GEMM: square matmul (kernels/matmul.wgsl through `gemm`), FLOPs = 2*M*N*K, best median over
- * the sizes tried. Copy: `copyBufferToBuffer` of one buffer into another; bytes moved = 2 x size
+ * GEMM: square matmul (kernels/matmul.wgsl through `gemm`), FLOPs = 2*M*N*K, and a 3x3 conv
+ * layer (the implicit-GEMM conv kernel); the ceiling is the best median rate among them. Copy: `copyBufferToBuffer` of one buffer into another; bytes moved = 2 x size
  * (each byte read once and written once), the same convention as the kernels' GB/s.
  * Memory-bound kernels (norm, ReLU, pooling, residual add) are timed on the network's real
  * activation shapes and reported in GB/s against the copy bandwidth: they do a few FLOPs per
@@ -16,6 +16,7 @@ import { Tensor, shapeSize } from '../engine/tensor.ts';
 import { Rng } from '../engine/random.ts';
 import { runtime } from '../engine/runtime.ts';
 import { gemm } from '../engine/ops/matmul.ts';
+import { conv2d } from '../engine/ops/conv2d.ts';
 import { groupNorm } from '../engine/ops/group_norm.ts';
 import { relu } from '../engine/ops/relu.ts';
 import { add } from '../engine/ops/add.ts';
@@ -27,13 +28,17 @@ import { timeGpu, row, progress, type BenchRow } from './harness.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
 
 export const DEFAULT_GEMM_SIZES = [512, 1024];
+/** The conv layer tried as a GEMM candidate: 64 channels, 64x64 map, batch 2. */
+export const ROOFLINE_CONV_INPUT = [2, 64, 64, 64];
 /** 64 MiB: large enough that the copy is bandwidth-bound, small enough for any adapter's limits. */
 export const DEFAULT_COPY_BYTES = 64 * 1024 * 1024;
 
 export interface Roofline {
   /** Best GEMM rate, GFLOP/s. */
   gemmGflops: number;
-  /** The matmul size that reached it, 'MxNxK'. */
+  /** Best GEMM rate per CPU-second of this process (harness timeGpu), GFLOP per CPU-s. */
+  gemmCpuGflops: number;
+  /** The kernel and shape that reached it. */
   gemmShape: string;
   /** Buffer copy bandwidth, GB/s (read + write bytes). */
   copyGBps: number;
@@ -66,6 +71,19 @@ export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
     a.dispose();
     b.dispose();
   }
+  {
+    // The conv kernel is the engine's other GEMM (implicit, im2col-free): a 3x3 layer of the
+    // network's second stage. FLOPs = 2*N*O*OH*OW*C*KH*KW; bytes: x, w read once, y written once.
+    const [n, c, h, w] = ROOFLINE_CONV_INPUT;
+    const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
+    const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
+    progress(`roofline: conv2d 3x3 [${ROOFLINE_CONV_INPUT}] (${o.reps} reps)`);
+    const r = row('conv2d 3x3 (roofline)', `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`, await timeGpu(() => conv2d(x, k, null, { padding: 1 }), o.reps, o.warmup), 2 * n * c * h * w * c * 9, 4 * (2 * n * c * h * w + c * c * 9));
+    rows.push(r);
+    if (!best || r.gflops > best.gflops) best = r;
+    x.dispose();
+    k.dispose();
+  }
   const bytes = Math.min(o.copyBytes ?? DEFAULT_COPY_BYTES, rt.limits.maxBufferSize);
   const usage = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const src = rt.createBuffer('roofline copy source', bytes, usage);
@@ -77,7 +95,8 @@ export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
   dst.destroy();
   progress('');
   if (!best) throw new Error('measureRoofline: no GEMM size given');
-  return { gemmGflops: best.gflops, gemmShape: best.shape, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows };
+  const gemmCpuGflops = Math.max(...rows.filter((x) => x.flops > 0).map((x) => x.cpuGflops));
+  return { gemmGflops: best.gflops, gemmCpuGflops, gemmShape: `${best.kernel.replace(' (roofline)', '')} ${best.shape}`, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows };
 }
 
 interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; flops: number; bytes: number }
@@ -98,7 +117,8 @@ export async function timeMemoryBound(arch: ResNetArch, size: [number, number], 
   };
   const stem = layer('conv_1').output;
   const pooled = layer('maxpool').output;
-  const last = layer(report.layers.filter((l) => l.kind === 'relu').at(-1)!.name).output;
+  // The last block's output: what the head's average pool reads.
+  const last = report.layers.filter((l) => l.kind === 'relu').at(-1)!.output;
   const owned: Tensor[] = [];
   const make = (shape: number[]) => {
     const t = Tensor.from(rng.array(shapeSize(shape)), shape);
@@ -139,7 +159,31 @@ export function formatRooflineFractions(rows: BenchRow[], r: Roofline): string {
     return [x.kernel, x.shape, fmtNum(intensity), bound, fmtPercent(x.gflops / r.gemmGflops), fmtPercent(x.gbps / r.copyGBps), fmtPercent(fraction)];
   });
   return [
-    `roofline: GEMM ${fmtNum(r.gemmGflops)} GFLOP/s (best matmul, ${r.gemmShape}), copy ${fmtNum(r.copyGBps)} GB/s (read + write), ridge ${fmtNum(r.ridgeFlopsPerByte)} FLOP/byte`,
+    `roofline: GEMM ${fmtNum(r.gemmGflops)} GFLOP/s (best GEMM: ${r.gemmShape}), copy ${fmtNum(r.copyGBps)} GB/s (read + write), ridge ${fmtNum(r.ridgeFlopsPerByte)} FLOP/byte`,
     textTable(['kernel', 'shape', 'FLOP/byte', 'bound', 'of GEMM peak', 'of copy BW', 'of its ceiling'], cells, numericColumns(7, 2)),
   ].join('\n');
+}
+
+/** Kernels in the chain that measures launch overhead. */
+export const OVERHEAD_CHAIN = 256;
+
+/**
+ * The fixed cost of one dispatch on this adapter, in microseconds: a chain of OVERHEAD_CHAIN
+ * ReLUs on a 64-element tensor (one workgroup each, no real work), each output feeding the
+ * next, timed until the GPU finished, divided by the chain length. It includes what every op
+ * pays: output allocation from the pool, bind group, uniform slot, recording, and the GPU-side
+ * launch and barrier between dependent dispatches.
+ */
+export async function measureDispatchOverhead(reps: number, warmup: number): Promise<{ usPerDispatch: number; row: BenchRow }> {
+  const x = Tensor.from(new Float32Array(64).fill(1), [64]);
+  const chain = () => {
+    let y = relu(x);
+    for (let i = 1; i < OVERHEAD_CHAIN; i++) y = relu(y);
+    return y;
+  };
+  progress(`dispatch overhead: ${OVERHEAD_CHAIN} chained one-workgroup kernels (${reps} reps)`);
+  const t = await timeGpu(chain, reps, warmup);
+  progress('');
+  x.dispose();
+  return { usPerDispatch: (1000 * t.ms) / OVERHEAD_CHAIN, row: row('relu chain (dispatch overhead)', `${OVERHEAD_CHAIN} x [64]`, t, OVERHEAD_CHAIN * 64, OVERHEAD_CHAIN * 2 * 4 * 64) };
 }

@@ -26,7 +26,7 @@ import { openRuntime, closeRuntime, parseFlags, numberFlag, UsageError } from '.
 import { timeGpu, progress, type Timing } from './harness.ts';
 import { benchMeta, adapterLine } from './meta.ts';
 import { magInputs, archFlag, flopsRows, DEFAULT_MAGS, DEFAULT_TILE, type MagInput, type FlopsRow } from './flops.ts';
-import { measureRoofline, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
+import { measureRoofline, measureDispatchOverhead, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent, writeBenchReport } from './report.ts';
 import { distillSetup, distillPhases, profileStep } from './profile.ts';
 
@@ -48,6 +48,18 @@ export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx'
   /** Median, min and max milliseconds per batch. */
   inferMs: Spread;
   trainMs: Spread;
+  /**
+   * Median CPU milliseconds of this process per batch (harness timeGpu). On a software adapter
+   * the GPU is this process's threads, so CPU time is the cost that other processes competing
+   * for the cores do not inflate; the *PerCpuSec rates use it.
+   */
+  inferCpuMs: number;
+  trainCpuMs: number;
+  achievedGflopsPerCpuSec: number;
+  /** achievedGflopsPerCpuSec / the roofline GEMM's GFLOP per CPU-second. */
+  rooflineFractionCpu: number;
+  /** Loader images/s for this magnification's views (bench speed --data), or null. */
+  loaderImagesPerSec: number | null;
   /** Dispatches (kernel launches) in one training step and in one inference pass. */
   trainDispatches: number;
   inferDispatches: number;
@@ -70,9 +82,13 @@ async function dispatchesOf(fn: () => unknown): Promise<number> {
   return rt.dispatches - before;
 }
 
-export async function measureSpeed(o: SpeedOptions): Promise<SpeedRow[]> {
+/**
+ * Time inference and the training step at every magnification. `roofline` supplies the
+ * ceilings the rates are divided by; `loaderImagesPerSec` (per magnification) is copied in.
+ */
+export async function measureSpeed(o: SpeedOptions, roofline: Pick<Roofline, 'gemmGflops' | 'gemmCpuGflops'>, loaderImagesPerSec: (number | null)[] | null = null): Promise<SpeedRow[]> {
   const flops = flopsRows(o.arch, o.inputs);
-  const out: Omit<SpeedRow, 'rooflineFraction' | 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
+  const out: Omit<SpeedRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
   for (const [i, m] of o.inputs.entries()) {
     const d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
     const infer = () => noGrad(() => d.student.forward(d.lowRes));
@@ -87,28 +103,32 @@ export async function measureSpeed(o: SpeedOptions): Promise<SpeedRow[]> {
     const trainDispatches = await dispatchesOf(step);
     d.dispose();
     const f = flops[i];
+    const achievedGflops = (f.trainStepGflops * o.batch) / (tt.ms / 1000);
+    const achievedGflopsPerCpuSec = (f.trainStepGflops * o.batch) / (tt.cpuMs / 1000);
     out.push({
       mag: m.mag, inputSize: m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
       inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
-      achievedGflops: (f.trainStepGflops * o.batch) / (tt.ms / 1000), inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
+      achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000), rooflineFraction: achievedGflops / roofline.gemmGflops,
       inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
+      inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec, rooflineFractionCpu: achievedGflopsPerCpuSec / roofline.gemmCpuGflops,
+      loaderImagesPerSec: loaderImagesPerSec ? loaderImagesPerSec[i] : null,
     });
   }
   progress('');
   const top = out[0];
   return out.map((r) => ({
-    ...r, rooflineFraction: NaN,
+    ...r,
     trainSpeedup: top.trainMs.median / r.trainMs.median, trainFlopRatio: top.trainStepGflops / r.trainStepGflops,
     inferSpeedup: top.inferMs.median / r.inferMs.median, inferFlopRatio: top.forwardGflops / r.forwardGflops,
   }));
 }
 
 export function formatSpeedRows(rows: SpeedRow[]): string {
-  const head = ['mag', 'input', 'infer img/s', 'infer ms (min-max)', 'train img/s', 'train ms (min-max)', 'train GFLOP/s', 'of roofline', 'speed-up', 'FLOP ratio', 'dispatches'];
+  const head = ['mag', 'input', 'infer img/s', 'infer ms (min-max)', 'train img/s', 'train ms (min-max)', 'train GFLOP/s', 'of roofline', 'of roofline (CPU s)', 'speed-up', 'FLOP ratio', 'dispatches'];
   const range = (s: Spread) => `${fmtNum(s.median)} (${fmtNum(s.min)}-${fmtNum(s.max)})`;
   const cells = rows.map((r) => [
     r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, fmtNum(r.inferImagesPerSec), range(r.inferMs), fmtNum(r.trainImagesPerSec), range(r.trainMs),
-    fmtNum(r.achievedGflops), fmtPercent(r.rooflineFraction), `${fmtNum(r.trainSpeedup)}x`, `${fmtNum(r.trainFlopRatio)}x`, String(r.trainDispatches),
+    fmtNum(r.achievedGflops), fmtPercent(r.rooflineFraction), fmtPercent(r.rooflineFractionCpu), `${fmtNum(r.trainSpeedup)}x`, `${fmtNum(r.trainFlopRatio)}x`, String(r.trainDispatches),
   ]);
   return textTable(head, cells, numericColumns(head.length, 2));
 }
@@ -122,9 +142,11 @@ Measures, per magnification, student inference images/s and distillation trainin
 (teacher forward at the top magnification without gradients + student forward + loss + backward
 + Adam step; inputs already on the GPU), the achieved GFLOP/s of the step (FLOPs from the layer
 shapes, as in bench flops) and its fraction of the roofline measured in the same run (best GEMM
-rate of the engine's matmul kernel; buffer copy bandwidth). Each timing waits for the GPU to
-finish; median of --reps runs after --warmup runs, with min-max. Also prints the speed-up from
-the top magnification next to the FLOP ratio, and the dispatches per step.
+rate of the engine's matmul and conv kernels; buffer copy bandwidth), also per CPU-second of this
+process (robust to other processes on a software adapter). Also: the fixed cost of one dispatch
+(a chain of trivial kernels), the speed-up from the top magnification next to the FLOP ratio,
+the dispatches per step, and with --data the loader's images/s. Each timing waits for the GPU to
+finish; median of --reps runs after --warmup runs, with min-max.
 
   --mags LIST        magnifications (default ${DEFAULT_MAGS}); the highest is the teacher's
   --tile N           tile side in pixels at the top magnification (default ${DEFAULT_TILE})
@@ -182,12 +204,14 @@ export async function speedRun(o: SpeedRunOptions, log: (line: string) => void =
   const meta = benchMeta(rt, 'bench speed', { weights: o.seed, inputs: o.seed });
   log(`adapter: ${adapterLine(meta.adapter!)}; arch ${o.archName}; tile ${o.tile}px at ${o.inputs[0].mag}; batch ${o.batch}; ${o.reps} reps after ${o.warmup} warm-up`);
   const roofline = await measureRoofline({ gemmSizes: o.gemmSizes, reps: o.reps, warmup: o.warmup, seed: o.seed });
-  log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (matmul ${roofline.gemmShape}), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+  log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (best: ${roofline.gemmShape}), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+  const overhead = await measureDispatchOverhead(o.reps, o.warmup);
+  log(`dispatch overhead: ${fmtNum(overhead.usPerDispatch)} us per dispatch (chain of trivial kernels)`);
   const loader = o.data ? await measureLoaderRates(o.data, o.inputs, o.batch, o.loaderBatches ?? 8, o.seed) : null;
-  const rows = (await measureSpeed(o)).map((r, i) => ({ ...r, rooflineFraction: r.achievedGflops / roofline.gemmGflops, loaderImagesPerSec: loader ? loader[i] : null }));
+  const rows = await measureSpeed(o, roofline, loader);
   return {
     ...meta, arch: { preset: o.archName, ...o.arch }, tile: o.tile, batch: o.batch, reps: o.reps, warmup: o.warmup,
-    rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps, roofline, data: o.data ?? null, results: rows,
+    rooflineGflops: roofline.gemmGflops, rooflineCpuGflops: roofline.gemmCpuGflops, rooflineCopyGBps: roofline.copyGBps, roofline, dispatchOverheadUs: overhead.usPerDispatch, data: o.data ?? null, results: rows,
   };
 }
 
@@ -219,6 +243,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(formatSpeedRows(result.results));
     if (values.data) console.log(`loader img/s (decode + paired augmentation, ${values.data}, train split): ${result.results.map((r) => `${r.mag} ${r.loaderImagesPerSec === null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}`);
     console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs.');
+    console.log('of roofline (CPU s): the same fraction with FLOPs per CPU-second of this process on both sides (insensitive to other processes on a software adapter).');
     if (values.json) {
       writeJson(values.json, result);
       console.log(`wrote ${values.json}`);

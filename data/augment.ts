@@ -79,23 +79,31 @@ export function applyGeometry(src: Float32Array, channels: number, height: numbe
   const turns = ((p.rot90 % 4) + 4) % 4;
   const outH = turns % 2 === 0 ? height : width;
   const outW = turns % 2 === 0 ? width : height;
+  // (sy, sx): the pixel of the input that lands at output (y, x): undo the quarter turns,
+  // then the flips. Every case is affine in (y, x), so its flat index is c0 + y*cy + x*cx.
+  const sourceOf = (y: number, x: number): number => {
+    let sy: number, sx: number;
+    switch (turns) {
+      case 0: sy = y; sx = x; break;
+      case 1: sy = x; sx = width - 1 - y; break;
+      case 2: sy = height - 1 - y; sx = width - 1 - x; break;
+      default: sy = height - 1 - x; sx = y; break;
+    }
+    if (p.flipV) sy = height - 1 - sy;
+    if (p.flipH) sx = width - 1 - sx;
+    return sy * width + sx;
+  };
+  const c0 = sourceOf(0, 0);
+  const cy = sourceOf(1, 0) - c0;
+  const cx = sourceOf(0, 1) - c0;
   const out = new Float32Array(src.length);
   const plane = height * width;
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      // (sy, sx): the pixel of the flipped H x W image that the rotation brings to (y, x).
-      let sy: number, sx: number;
-      switch (turns) {
-        case 0: sy = y; sx = x; break;
-        case 1: sy = x; sx = width - 1 - y; break;
-        case 2: sy = height - 1 - y; sx = width - 1 - x; break;
-        default: sy = height - 1 - x; sx = y; break;
-      }
-      if (p.flipV) sy = height - 1 - sy;
-      if (p.flipH) sx = width - 1 - sx;
-      const from = sy * width + sx;
-      const to = y * outW + x;
-      for (let c = 0; c < channels; c++) out[c * plane + to] = src[c * plane + from];
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    for (let y = 0; y < outH; y++) {
+      const row = base + y * outW;
+      let from = base + c0 + y * cy;
+      for (let x = 0; x < outW; x++, from += cx) out[row + x] = src[from];
     }
   }
   return { data: out, height: outH, width: outW };
@@ -109,20 +117,25 @@ const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 export function applyColorJitter(img: Float32Array, height: number, width: number, p: AugmentParams): void {
   const n = height * width;
   if (img.length !== 3 * n) throw new DataError(`colour jitter needs a 3-channel CHW image of ${height}x${width} (${3 * n} values), got ${img.length} values`);
+  const [wr, wg, wb] = GRAY;
   for (const op of p.order) {
     if (op === 'brightness' && p.brightness !== 1) {
-      for (let i = 0; i < img.length; i++) img[i] = clamp01(p.brightness * img[i]);
+      const k = p.brightness;
+      for (let i = 0; i < img.length; i++) img[i] = clamp01(k * img[i]);
     } else if (op === 'contrast' && p.contrast !== 1) {
       let sum = 0;
-      for (let i = 0; i < n; i++) sum += GRAY[0] * img[i] + GRAY[1] * img[n + i] + GRAY[2] * img[2 * n + i];
-      const offset = (1 - p.contrast) * (sum / n);
-      for (let i = 0; i < img.length; i++) img[i] = clamp01(p.contrast * img[i] + offset);
+      for (let i = 0; i < n; i++) sum += wr * img[i] + wg * img[n + i] + wb * img[2 * n + i];
+      const k = p.contrast;
+      const offset = (1 - k) * (sum / n);
+      for (let i = 0; i < img.length; i++) img[i] = clamp01(k * img[i] + offset);
     } else if (op === 'saturation' && p.saturation !== 1) {
+      const k = p.saturation;
       for (let i = 0; i < n; i++) {
-        const gray = (1 - p.saturation) * (GRAY[0] * img[i] + GRAY[1] * img[n + i] + GRAY[2] * img[2 * n + i]);
-        img[i] = clamp01(p.saturation * img[i] + gray);
-        img[n + i] = clamp01(p.saturation * img[n + i] + gray);
-        img[2 * n + i] = clamp01(p.saturation * img[2 * n + i] + gray);
+        const r = img[i], g = img[n + i], b = img[2 * n + i];
+        const gray = (1 - k) * (wr * r + wg * g + wb * b);
+        img[i] = clamp01(k * r + gray);
+        img[n + i] = clamp01(k * g + gray);
+        img[2 * n + i] = clamp01(k * b + gray);
       }
     } else if (op === 'hue' && p.hue !== 0) {
       for (let i = 0; i < n; i++) shiftHue(img, i, n, p.hue);
@@ -133,7 +146,8 @@ export function applyColorJitter(img: Float32Array, height: number, width: numbe
 /** torchvision's _rgb2hsv, hue shift, _hsv2rgb, for the pixel at plane offset i. */
 function shiftHue(img: Float32Array, i: number, n: number, shift: number): void {
   const r = img[i], g = img[n + i], b = img[2 * n + i];
-  const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
+  const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
+  const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
   const range = maxc - minc;
   const grey = maxc === minc;
   const s = range / (grey ? 1 : maxc);
@@ -141,8 +155,11 @@ function shiftHue(img: Float32Array, i: number, n: number, shift: number): void 
   const rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
   // Sector by which channel is the maximum (r first, then g, then b), as torchvision masks it.
   const h6 = maxc === r ? bc - gc : maxc === g ? 2 + rc - bc : 4 + gc - rc;
-  let h = (h6 / 6 + 1) % 1;
-  h = (((h + shift) % 1) + 1) % 1;
+  // (h6 / 6 + 1) mod 1, then (h + shift) mod 1; both in [0, 1) after taking the fraction.
+  let h = h6 / 6 + 1;
+  h -= Math.floor(h);
+  h += shift;
+  h -= Math.floor(h);
   const v = maxc;
   const sector = Math.floor(h * 6);
   const f = h * 6 - sector;
@@ -150,6 +167,7 @@ function shiftHue(img: Float32Array, i: number, n: number, shift: number): void 
   const q = clamp01(v * (1 - s * f));
   const t = clamp01(v * (1 - s * (1 - f)));
   let ro: number, go: number, bo: number;
+  // h * 6 can round up to 6 for h just below 1: torchvision takes the sector mod 6 (f stays ~0).
   switch (sector % 6) {
     case 0: ro = v; go = t; bo = pp; break;
     case 1: ro = q; go = v; bo = pp; break;

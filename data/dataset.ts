@@ -166,8 +166,8 @@ export function listSamples(ds: Dataset, opts: { mag: string; split: string }): 
   const onDisk = ds.index.get(mag.name);
   const top = ds.mags[0];
   const source = onDisk ? mag : top;
-  const factor = onDisk ? 1 : downsampleFactor(top, mag);
   if (!onDisk && mag.value > top.value) throw new DataError(`magnification ${mag.name} is higher than the highest in ${ds.root} (${top.name}); it cannot be derived`);
+  const factor = onDisk ? 1 : downsampleFactor(top, mag);
   const mi = ds.index.get(source.name)!;
   const base = join(ds.root, source.name, opts.split);
   if (opts.split === UNLABELED) {

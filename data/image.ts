@@ -84,6 +84,6 @@ export async function decodeImage(path: string): Promise<RgbImage> {
  */
 export async function encodePng(img: RgbImage): Promise<Buffer> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
+    .png({ compressionLevel: 3, adaptiveFiltering: false, palette: false })
     .toBuffer();
 }

@@ -3,7 +3,7 @@
 //   dx[b,c,ih,iw] = sum_{o,kh,kw} w[o,c,kh,kw] * dy[b,o,oh,ow]
 //     over the taps that land: ih + ph - kh*dh = oh*sh exactly, 0 <= oh < OH (same for w);
 //   positions no window reads get 0.
-// As an implicit GEMM (gemm_tile.wgsl):
+// As an implicit GEMM (register blocks: gemm_tile.wgsl):
 //   m = c                       (M = C)
 //   n = (b*H + ih)*W + iw       (N = N*H*W, one input pixel)
 //   k = (o*KH + kh)*KW + kw     (K = O*KH*KW)
@@ -22,6 +22,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+// A position that no tap reaches: marks columns past N.
+const NO_PIXEL: i32 = -1073741824;
+
 // The output row (or column) that a tap from input position `t` (already shifted by the padding
 // and the tap offset) lands on, or -1: it must be a whole multiple of the stride and in range.
 // Stride 1, the common case, needs no division.
@@ -36,74 +39,61 @@ fn landing(t: i32, s: i32, limit: u32) -> i32 {
 }
 
 @compute @workgroup_size(WG_N, WG_M)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = p.C;
   let HW = p.H * p.W;
   let N = p.batch * HW;
   let KHW = p.KH * p.KW;
   let K = p.O * KHW;
   let OHW = p.OH * p.OW;
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  let m0 = wid.y * BM + lid.y * TM;
+  let n0 = wid.x * BN + lid.x * TN;
+
+  // w[o,c,kh,kw] = w[o*C*KHW + c*KHW + tap]: the row part c*KHW; rows past M read the last channel.
+  var w_row: array<u32, 8>;
+  for (var i = 0u; i < TM; i++) { w_row[i] = min(m0 + i, M - 1u) * KHW; }
+  // Each column's input pixel, shifted by the padding: t = ih + ph, u = iw + pw.
+  var dy_img: array<u32, 8>;
+  var th0: array<i32, 8>;
+  var tw0: array<i32, 8>;
+  for (var j = 0u; j < TN; j++) {
+    let n = n0 + j;
+    let pixel = n % HW;
+    dy_img[j] = (n / HW) * p.O * OHW;
+    th0[j] = select(NO_PIXEL, i32(pixel / p.W) + p.pad_h, n < N);
+    tw0[j] = i32(pixel % p.W) + p.pad_w;
+  }
+
+  var acc: array<vec4<f32>, 16>;
+  var a: array<f32, 8>;
+  var b: array<f32, 8>;
   let radices = vec3<u32>(0u, p.KH, p.KW);
-  let one = radix_split(1u, radices);
-  let slice = radix_split(BK, radices);
-
-  // A staging: input channel a_m, consecutive k (o, kh, kw) from a_row.
-  let a_m = m0 + li % BM;
-  let a_row = (li / BM) * A_LOADS;
-  var a_tap = radix_split(a_row, radices);
-
-  // B staging: one input pixel n (fixed), consecutive k from b_row.
-  let b_col = li % BN;
-  let n = n0 + b_col;
-  let n_ok = n < N;
-  let pixel = n % HW;
-  let dy_img = (n / HW) * p.O * OHW;
-  let th0 = i32(pixel / p.W) + p.pad_h;
-  let tw0 = i32(pixel % p.W) + p.pad_w;
-  let b_row = (li / BN) * B_LOADS;
-  var b_tap = radix_split(b_row, radices);
-
-  var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += BK) {
-    var ta = a_tap;
-    for (var j = 0u; j < A_LOADS; j++) {
+  var tap = vec3<u32>(0u, 0u, 0u);   // (o, kh, kw) of k
+  let w_o_stride = p.C * KHW;
+  for (var k = 0u; k < K; k++) {
+    let w_tap = tap.x * w_o_stride + tap.y * p.KW + tap.z;
+    for (var i = 0u; i < TM; i++) { a[i] = w[w_row[i] + w_tap]; }
+    let chan = tap.x * OHW;
+    let dh = i32(tap.y) * p.dil_h;
+    let dw = i32(tap.z) * p.dil_w;
+    for (var j = 0u; j < TN; j++) {
+      let oh = landing(th0[j] - dh, p.stride_h, p.OH);
+      let ow = landing(tw0[j] - dw, p.stride_w, p.OW);
       var v = 0.0;
-      if (a_m < M && ta.x < p.O) { v = w[(ta.x * p.C + a_m) * KHW + ta.y * p.KW + ta.z]; }
-      tile_a[(a_row + j) * BM + li % BM] = v;
-      ta = radix_add(ta, one, radices);
+      if (oh >= 0 && ow >= 0) { v = dy[dy_img[j] + chan + u32(oh) * p.OW + u32(ow)]; }
+      b[j] = v;
     }
-    a_tap = radix_add(a_tap, slice, radices);
-    var tb = b_tap;
-    for (var j = 0u; j < B_LOADS; j++) {
-      var v = 0.0;
-      if (n_ok && tb.x < p.O) {
-        let oh = landing(th0 - i32(tb.y) * p.dil_h, p.stride_h, p.OH);
-        let ow = landing(tw0 - i32(tb.z) * p.dil_w, p.stride_w, p.OW);
-        if (oh >= 0 && ow >= 0) { v = dy[dy_img + tb.x * OHW + u32(oh) * p.OW + u32(ow)]; }
-      }
-      tile_b[(b_row + j) * BN + b_col] = v;
-      tb = radix_add(tb, one, radices);
-    }
-    b_tap = radix_add(b_tap, slice, radices);
-    workgroupBarrier();
-    gemm_multiply_tile(&acc, lid.x, lid.y);
-    workgroupBarrier();
+    block_update(&acc, &a, &b);
+    tap = radix_next(tap, radices);
   }
 
-  var dx_col: array<u32, 4>;
-  for (var j = 0u; j < 4u; j++) {
-    let nj = n0 + lid.x * 4u + j;
-    dx_col[j] = (nj / HW) * M * HW + nj % HW;
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y * 4u + i;
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
     if (m >= M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      if (n0 + lid.x * 4u + j >= N) { break; }
-      dx[dx_col[j] + m * HW] = acc[i][j];
+    for (var j = 0u; j < TN; j++) {
+      let n = n0 + j;
+      if (n >= N) { break; }
+      dx[((n / HW) * M + m) * HW + n % HW] = block_value(&acc, i, j);
     }
   }
 }

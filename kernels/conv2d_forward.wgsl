@@ -1,7 +1,7 @@
 // conv2dForward: y = conv2d(x, w) + bias, PyTorch semantics (cross-correlation, zero padding).
 //   x: N,C,H,W   w: O,C,KH,KW   bias: O   y: N,O,OH,OW
 //   y[b,o,oh,ow] = bias[o] + sum_{c,kh,kw} w[o,c,kh,kw] * x[b,c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
-// As an implicit GEMM (gemm_tile.wgsl): C[m][n] = sum_k A[m][k] B[k][n] with
+// As an implicit GEMM (register blocks: gemm_tile.wgsl): C[m][n] = sum_k A[m][k] B[k][n] with
 //   m = o                       (M = O)
 //   n = (b*OH + oh)*OW + ow     (N = N*OH*OW, one output pixel)
 //   k = (c*KH + kh)*KW + kw     (K = C*KH*KW, the weight's own row layout)
@@ -22,75 +22,64 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
+// A row far above the image: a column past N reads nothing (every tap falls outside).
+const NO_PIXEL: i32 = -1073741824;
+
 @compute @workgroup_size(WG_N, WG_M)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = p.O;
   let OHW = p.OH * p.OW;
   let N = p.batch * OHW;
   let K = p.C * p.KH * p.KW;
   let HW = p.H * p.W;
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  let m0 = wid.y * BM + lid.y * TM;
+  let n0 = wid.x * BN + lid.x * TN;
 
-  // A staging: weight row a_m, k positions a_row .. a_row + A_LOADS - 1 of each slice.
-  let a_m = m0 + li % BM;
-  let a_row = (li / BM) * A_LOADS;
+  // Rows past M read the last weight row (a valid address); their results are never stored.
+  var w_row: array<u32, 8>;
+  for (var i = 0u; i < TM; i++) { w_row[i] = min(m0 + i, M - 1u) * K; }
+  // Each column's pixel: image offset and the input position of its window's corner.
+  var x_img: array<u32, 8>;
+  var ih0: array<i32, 8>;
+  var iw0: array<i32, 8>;
+  for (var j = 0u; j < TN; j++) {
+    let n = n0 + j;
+    let pixel = n % OHW;
+    x_img[j] = (n / OHW) * p.C * HW;
+    ih0[j] = select(NO_PIXEL, i32(pixel / p.OW) * p.stride_h - p.pad_h, n < N);
+    iw0[j] = i32(pixel % p.OW) * p.stride_w - p.pad_w;
+  }
 
-  // B staging: one output pixel n (fixed for the whole loop), consecutive k from b_row.
-  let b_col = li % BN;
-  let n = n0 + b_col;
-  let n_ok = n < N;
-  let pixel = n % OHW;
-  let x_img = (n / OHW) * p.C * HW;
-  let ih0 = i32(pixel / p.OW) * p.stride_h - p.pad_h;
-  let iw0 = i32(pixel % p.OW) * p.stride_w - p.pad_w;
-  let b_row = (li / BN) * B_LOADS;
-  // k as digits (c, kh, kw), walked by addition (see radix_add).
+  var acc: array<vec4<f32>, 16>;
+  var a: array<f32, 8>;
+  var b: array<f32, 8>;
   let radices = vec3<u32>(0u, p.KH, p.KW);
-  let one = radix_split(1u, radices);
-  let slice = radix_split(BK, radices);
-  var tap = radix_split(b_row, radices);
-
-  var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += BK) {
-    for (var j = 0u; j < A_LOADS; j++) {
-      let k = k0 + a_row + j;
+  var tap = vec3<u32>(0u, 0u, 0u);   // (c, kh, kw) of k
+  for (var k = 0u; k < K; k++) {
+    for (var i = 0u; i < TM; i++) { a[i] = w[w_row[i] + k]; }
+    let chan = tap.x * HW;
+    let dh = i32(tap.y) * p.dil_h;
+    let dw = i32(tap.z) * p.dil_w;
+    for (var j = 0u; j < TN; j++) {
+      let ih = ih0[j] + dh;
+      let iw = iw0[j] + dw;
       var v = 0.0;
-      if (a_m < M && k < K) { v = w[a_m * K + k]; }
-      tile_a[(a_row + j) * BM + li % BM] = v;
+      if (ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W)) { v = x[x_img[j] + chan + u32(ih) * p.W + u32(iw)]; }
+      b[j] = v;
     }
-    var t = tap;
-    for (var j = 0u; j < B_LOADS; j++) {
-      let ih = ih0 + i32(t.y) * p.dil_h;
-      let iw = iw0 + i32(t.z) * p.dil_w;
-      var v = 0.0;
-      if (n_ok && t.x < p.C && ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W)) {
-        v = x[x_img + t.x * HW + u32(ih) * p.W + u32(iw)];
-      }
-      tile_b[(b_row + j) * BN + b_col] = v;
-      t = radix_add(t, one, radices);
-    }
-    tap = radix_add(tap, slice, radices);
-    workgroupBarrier();
-    gemm_multiply_tile(&acc, lid.x, lid.y);
-    workgroupBarrier();
+    block_update(&acc, &a, &b);
+    tap = radix_next(tap, radices);
   }
 
-  // Store: this invocation's 4 pixels (columns) for each of its 4 output channels (rows).
-  var y_col: array<u32, 4>;
-  for (var j = 0u; j < 4u; j++) {
-    let nj = n0 + lid.x * 4u + j;
-    y_col[j] = (nj / OHW) * M * OHW + nj % OHW;
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y * 4u + i;
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
     if (m >= M) { break; }
     var b_m = 0.0;
     if (p.has_bias != 0u) { b_m = bias[m]; }
-    for (var j = 0u; j < 4u; j++) {
-      if (n0 + lid.x * 4u + j >= N) { break; }
-      y[y_col[j] + m * OHW] = acc[i][j] + b_m;
+    for (var j = 0u; j < TN; j++) {
+      let n = n0 + j;
+      if (n >= N) { break; }
+      y[((n / OHW) * M + m) * OHW + n % OHW] = block_value(&acc, i, j) + b_m;
     }
   }
 }

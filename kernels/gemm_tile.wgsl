@@ -1,71 +1,56 @@
 // The shared core of every GEMM-shaped kernel (conv2d forward and both backward passes, matmul):
-// a workgroup computes one BM x BN tile of C = A B (A: M x K, B: K x N), stepping through K in
-// slices of BK. Each step the workgroup stages A[BM x BK] and B[BK x BN] in workgroup memory,
-// then every invocation multiplies its 4 x 4 register block from them.
+// C = A B with A: M x K, B: K x N, computed in register blocks. Each invocation owns a block of
+// TM x TN = 8 x 8 outputs of C and walks the whole reduction k once, loading per step the 8
+// values A[rows][k] and the 8 values B[k][columns] into registers and doing 64 multiply-adds
+// (as 16 vec4 fma). A workgroup of WG_N x WG_M invocations covers a BM x BN = (8*WG_M) x (8*WG_N)
+// tile. Only the loads differ between kernels (their implicit-GEMM indexing), so each kernel
+// writes its own loop around block_update.
 //
-// Invocation layout: @workgroup_size(WG_N, WG_M); invocation (tx, ty) owns outputs
-//   rows    m0 + ty*4 .. m0 + ty*4 + 3
-//   columns n0 + tx*4 .. n0 + tx*4 + 3
-// so BM = 4 * WG_M, BN = 4 * WG_N. The 4 x 4 block is fixed (a row or column of it is one vec4);
-// WG_M, WG_N and BK are override constants that the host picks from the adapter's limits.
+// Invocation layout: @workgroup_size(WG_N, WG_M); invocation (tx, ty) of workgroup (wx, wy) owns
+//   rows    wy*BM + ty*TM .. + TM-1      columns wx*BN + tx*TN .. + TN-1
+// Why no workgroup-memory staging: on CPU adapters (lavapipe) a barrier is a switch between
+// coroutines and the staged copy is pure extra traffic; measured, staging 64x64 tiles through
+// workgroup memory ran 2-3x slower per CPU-second than reading through the caches (see
+// engine/ops/gemm_tiles.ts). Neighbouring invocations read neighbouring columns, so their
+// loads share cache lines on GPUs too.
 //
-// Staging layout (k-major, so the four values an invocation needs at one k are adjacent):
-//   tile_a[kk * BM + mm] = A[m0 + mm][k0 + kk]
-//   tile_b[kk * BN + nn] = B[k0 + kk][n0 + nn]
-// Who stages what: invocation li (local_invocation_index) stages A row (li % BM), rows
-// k-slice positions (li / BM) * A_LOADS + j for j < A_LOADS (consecutive k, so a kernel can walk
-// its k index with a cheap counter); the same for B with column (li % BN) and B_LOADS.
-// A kernel that includes this file writes those loads itself (its implicit-GEMM indexing is the
-// only thing that differs between kernels), then calls gemm_multiply_tile between barriers.
+// Accumulator layout: acc[2*i + h] = C[row i][columns 4h .. 4h+3] of the block.
 
-override WG_M: u32 = 16;
-override WG_N: u32 = 16;
-override BK: u32 = 16;
-override BM: u32 = 4u * WG_M;
-override BN: u32 = 4u * WG_N;
-override THREADS: u32 = WG_M * WG_N;
-// Values each invocation stages per step: BM*BK/THREADS of A and BK*BN/THREADS of B (the host
-// chooses sizes that make these whole numbers).
-override A_LOADS: u32 = BM * BK / THREADS;
-override B_LOADS: u32 = BK * BN / THREADS;
-override TILE_A: u32 = BM * BK;
-override TILE_B: u32 = BK * BN;
+const TM: u32 = 8u;
+const TN: u32 = 8u;
+override WG_M: u32 = 4u;
+override WG_N: u32 = 16u;
+override BM: u32 = TM * WG_M;
+override BN: u32 = TN * WG_N;
 
-var<workgroup> tile_a: array<f32, TILE_A>;
-var<workgroup> tile_b: array<f32, TILE_B>;
-
-// One BK-long step of the register block: acc[i][j] += sum_kk A[ty*4+i][kk] * B[kk][tx*4+j].
-fn gemm_multiply_tile(acc: ptr<function, array<vec4<f32>, 4>>, tx: u32, ty: u32) {
-  let ma = ty * 4u;
-  let nb = tx * 4u;
-  for (var kk = 0u; kk < BK; kk++) {
-    let ra = kk * BM + ma;
-    let rb = kk * BN + nb;
-    let a = vec4<f32>(tile_a[ra], tile_a[ra + 1u], tile_a[ra + 2u], tile_a[ra + 3u]);
-    let b = vec4<f32>(tile_b[rb], tile_b[rb + 1u], tile_b[rb + 2u], tile_b[rb + 3u]);
-    (*acc)[0] = fma(vec4<f32>(a.x), b, (*acc)[0]);
-    (*acc)[1] = fma(vec4<f32>(a.y), b, (*acc)[1]);
-    (*acc)[2] = fma(vec4<f32>(a.z), b, (*acc)[2]);
-    (*acc)[3] = fma(vec4<f32>(a.w), b, (*acc)[3]);
+// acc += a b^T for one k: a holds A[rows][k] (TM values), b holds B[k][columns] (TN values).
+fn block_update(acc: ptr<function, array<vec4<f32>, 16>>, a: ptr<function, array<f32, 8>>, b: ptr<function, array<f32, 8>>) {
+  let b0 = vec4<f32>((*b)[0], (*b)[1], (*b)[2], (*b)[3]);
+  let b1 = vec4<f32>((*b)[4], (*b)[5], (*b)[6], (*b)[7]);
+  for (var i = 0u; i < TM; i++) {
+    let ai = vec4<f32>((*a)[i]);
+    (*acc)[2u * i] = fma(ai, b0, (*acc)[2u * i]);
+    (*acc)[2u * i + 1u] = fma(ai, b1, (*acc)[2u * i + 1u]);
   }
+}
+
+// C[row i][column j] of the block.
+fn block_value(acc: ptr<function, array<vec4<f32>, 16>>, i: u32, j: u32) -> f32 {
+  return (*acc)[2u * i + j / 4u][j % 4u];
 }
 
 // A mixed-radix counter for implicit-GEMM indices: digits (hi, mid, lo) with radices
 // (unbounded, r.y, r.z), e.g. a conv reduction index k = (c*KH + kh)*KW + kw as (c, kh, kw).
 // Walking k with additions instead of recomputing it with divisions keeps integer division
-// (slow on CPUs and many GPUs) out of the inner loops. Requires every digit of v and d below
-// its radix; at most one carry per digit can then occur.
-fn radix_add(v: vec3<u32>, d: vec3<u32>, r: vec3<u32>) -> vec3<u32> {
-  var lo = v.z + d.z;
-  let carry_lo = select(0u, 1u, lo >= r.z);
-  lo -= carry_lo * r.z;
-  var mid = v.y + d.y + carry_lo;
-  let carry_mid = select(0u, 1u, mid >= r.y);
-  mid -= carry_mid * r.y;
-  return vec3<u32>(v.x + d.x + carry_mid, mid, lo);
+// (slow on CPUs and many GPUs) out of the inner loops.
+fn radix_next(v: vec3<u32>, r: vec3<u32>) -> vec3<u32> {
+  var d = v + vec3<u32>(0u, 0u, 1u);
+  if (d.z == r.z) { d.z = 0u; d.y += 1u; }
+  if (d.y == r.y) { d.y = 0u; d.x += 1u; }
+  return d;
 }
 
-// The digits of k in radices (unbounded, r.y, r.z) (used once per invocation, not per step).
+// The digits of k in radices (unbounded, r.y, r.z) (once per invocation, not per step).
 fn radix_split(k: u32, r: vec3<u32>) -> vec3<u32> {
   let lo = k % r.z;
   let rest = k / r.z;

@@ -12,11 +12,12 @@
  *   one JSONL log record (`log.jsonl`).
  * - `resume`: the caller's `loadResume` restores weights, optimizer state and the epoch; log
  *   records of later epochs are dropped, and the run continues with the next epoch.
- * - A NaN or infinite loss stops the run before its gradient touches the weights, with a
- *   message naming the epoch and step; the checkpoint of the last finished epoch stays as it was.
+ * - A NaN or infinite loss stops the run before the optimizer step that would apply its
+ *   gradient, with a message naming the epoch and micro-batch; the checkpoint of the last
+ *   finished epoch stays as it was.
  */
 import { join } from 'node:path';
-import { Tensor, tidy } from '../engine/tensor.ts';
+import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd.ts';
 import { appendJsonl, filterJsonl } from './files.ts';
 
@@ -91,9 +92,9 @@ export interface TrainLoopSpec<B extends PlannedBatch, L> {
 
 /** A NaN/Inf loss: the run stopped, the last good checkpoint is kept. */
 export class DivergedError extends Error {
-  constructor(readonly epoch: number, readonly step: number, readonly value: number, checkpoint: string | null) {
+  constructor(readonly epoch: number, readonly batch: number, readonly value: number, checkpoint: string | null) {
     super(
-      `loss became ${value} at epoch ${epoch + 1}, micro-batch ${step + 1}; training stopped before this gradient was applied. ` +
+      `loss became ${value} at epoch ${epoch + 1}, micro-batch ${batch + 1}; training stopped before this gradient was applied. ` +
         (checkpoint ? `The last good checkpoint is kept at ${checkpoint}. ` : 'No epoch had finished, so there is no checkpoint. ') +
         'Remedy: lower --lr, or check the data for broken images.',
     );
@@ -134,30 +135,34 @@ export async function trainLoop<B extends PlannedBatch, L>(spec: TrainLoopSpec<B
     for (let g = 0; g < batches.length; g += spec.accum) {
       const group = batches.slice(g, g + spec.accum);
       const groupImages = group.reduce((s, b) => s + b.size, 0);
-      for (let k = 0; k < group.length; k++) {
-        const index = g + k;
-        const loaded = await next!;
-        next = loadAhead(index + 1);
-        const out = tidy(() => spec.forward(loaded, group[k]));
-        const value = await out.loss.item();
-        if (!Number.isFinite(value)) {
-          out.loss.dispose();
-          for (const t of Object.values(out.parts ?? {})) t.dispose();
-          spec.optimizer.zeroGrad();
-          throw new DivergedError(epoch, index, value, lastGood);
+      // Forward and backward of every micro-batch of the step are recorded without waiting for
+      // the GPU; the loss values are read once, before the step, so the GPU never idles on a
+      // round trip per micro-batch and a NaN is still caught before it reaches the weights.
+      const outs: StepLosses[] = [];
+      try {
+        for (let k = 0; k < group.length; k++) {
+          const loaded = await next!;
+          next = loadAhead(g + k + 1);
+          const out = tidy(() => spec.forward(loaded, group[k]));
+          outs.push(out);
+          // d(step loss)/d(micro loss) = its share of the step's images.
+          const weight = Tensor.full(out.loss.shape, group[k].size / groupImages);
+          backward(out.loss, weight);
+          weight.dispose();
         }
-        for (const [name, t] of Object.entries(out.parts ?? {})) {
-          partSums[name] = (partSums[name] ?? 0) + (await t.item()) * group[k].size;
-          t.dispose();
+        for (let k = 0; k < group.length; k++) {
+          const value = await outs[k].loss.item();
+          if (!Number.isFinite(value)) {
+            spec.optimizer.zeroGrad();
+            throw new DivergedError(epoch, g + k, value, lastGood);
+          }
+          for (const [name, t] of Object.entries(outs[k].parts ?? {})) partSums[name] = (partSums[name] ?? 0) + (await t.item()) * group[k].size;
+          lossSum += value * group[k].size;
+          images += group[k].size;
+          spec.onBatch?.({ epoch, batch: g + k, batches: batches.length, images, loss: value, imagesPerSecond: images / ((performance.now() - start) / 1000) });
         }
-        // d(step loss)/d(micro loss) = its share of the step's images.
-        const weight = Tensor.full(out.loss.shape, group[k].size / groupImages);
-        backward(out.loss, weight);
-        weight.dispose();
-        out.loss.dispose();
-        lossSum += value * group[k].size;
-        images += group[k].size;
-        spec.onBatch?.({ epoch, batch: index, batches: batches.length, images, loss: value, imagesPerSecond: images / ((performance.now() - start) / 1000) });
+      } finally {
+        for (const o of outs) disposeAll(o);
       }
       spec.optimizer.step();
       spec.optimizer.zeroGrad();

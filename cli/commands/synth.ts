@@ -100,4 +100,8 @@ export async function run(argv: string[]) {
     console.log(`  ${mag.name.padEnd(7)} ${String(mag.tile).padStart(4)} px  ${mag.micronsPerPixel} um/px  train mean [${f(s.mean)}] std [${f(s.std)}]`);
   }
   console.log(`${(result.tiles / result.seconds).toFixed(1)} tiles/s = ${Math.round(result.tilesPerMinute)} tiles/min (each with its ${m.magnifications.length}-level pyramid; ${opts.workers} worker(s), tile ${m.tile} px)`);
+  // CPU time (all threads, worker start-up included) does not depend on what else runs on the machine.
+  const cpuPerTile = result.cpuSeconds / result.tiles;
+  const threads = Math.max(1, Math.min(opts.workers, availableParallelism()));
+  console.log(`CPU ${(cpuPerTile * 1000).toFixed(1)} ms per tile: about ${Math.round((60 * threads) / cpuPerTile)} tiles/min when ${threads} core(s) are free`);
 }

@@ -20,8 +20,8 @@ export interface ArchitectureParams {
   size: number;
   /** Thickness of the epithelial lining around a lumen or core. */
   lining: number;
-  /** < 1 elongates structures vertically (villi). */
-  stretchY: number;
+  /** Length of a villus (villi only; fingers end in rounded tips). */
+  length: number;
 }
 
 export interface NuclearParams {
@@ -39,7 +39,7 @@ export interface ClassSpec { name: string; architecture: ArchitectureParams; nuc
 
 export type ClassSetName = 'luad' | 'cd';
 
-const arch = (pattern: Architecture, spacing: number, size: number, lining: number, stretchY = 1): ArchitectureParams => ({ pattern, spacing, size, lining, stretchY });
+const arch = (pattern: Architecture, spacing: number, size: number, lining: number, length = 0): ArchitectureParams => ({ pattern, spacing, size, lining, length });
 const nuc = (radius: number, aspect: number, atypia: number, chromatin: number): NuclearParams => ({ radius, aspect, atypia, chromatin });
 
 /**
@@ -56,9 +56,9 @@ const LUAD: ClassSpec[] = [
 
 /** Celiac-disease-like biopsy classes. */
 const CD: ClassSpec[] = [
-  { name: 'abnormal', architecture: arch('villi', 40, 6, 10, 0.7), nuclei: nuc(3.6, 1.2, 0.3, 0.6) },
-  { name: 'normal', architecture: arch('villi', 44, 7, 10, 0.35), nuclei: nuc(2.6, 1.7, 0.05, 0.15) },
-  { name: 'sprue', architecture: arch('crypts', 34, 5, 10), nuclei: nuc(4.2, 1.1, 0.4, 0.85) },
+  { name: 'abnormal', architecture: arch('villi', 50, 6, 12, 60), nuclei: nuc(3.6, 1.2, 0.3, 0.6) },
+  { name: 'normal', architecture: arch('villi', 54, 5, 11, 320), nuclei: nuc(2.6, 1.7, 0.05, 0.15) },
+  { name: 'sprue', architecture: arch('crypts', 30, 4, 11), nuclei: nuc(4.2, 1.1, 0.4, 0.85) },
 ];
 
 export const CLASS_SETS: Record<ClassSetName, ClassSpec[]> = { luad: LUAD, cd: CD };

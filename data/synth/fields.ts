@@ -96,11 +96,11 @@ export function whiteNoise(rng: Rng, width: number, height: number): Float32Arra
  */
 export interface Cells { d1: Float32Array; d2: Float32Array; site: Int32Array; siteValue: Float32Array }
 
-export function cells(rng: Rng, width: number, height: number, spacing: number, warpX: Float32Array, warpY: Float32Array, stretchY = 1): Cells {
+export function cells(rng: Rng, width: number, height: number, spacing: number, warpX: Float32Array, warpY: Float32Array): Cells {
   // Grid cells cover the warped, stretched tile with a margin of two cells on every side.
   const margin = 2;
   const gw = Math.ceil(width / spacing) + 2 * margin + 1;
-  const gh = Math.ceil((height * stretchY) / spacing) + 2 * margin + 1;
+  const gh = Math.ceil(height / spacing) + 2 * margin + 1;
   const sx = new Float32Array(gw * gh);
   const sy = new Float32Array(gw * gh);
   const siteValue = new Float32Array(gw * gh);
@@ -120,7 +120,7 @@ export function cells(rng: Rng, width: number, height: number, spacing: number, 
     for (let x = 0; x < width; x++) {
       const p = y * width + x;
       const px = x + warpX[p];
-      const py = (y + warpY[p]) * stretchY;
+      const py = y + warpY[p];
       const ci = Math.min(gw - 2, Math.max(1, Math.floor(px / spacing) + margin));
       const cj = Math.min(gh - 2, Math.max(1, Math.floor(py / spacing) + margin));
       let best = Infinity, second = Infinity, bestK = 0;
@@ -146,6 +146,40 @@ export function cells(rng: Rng, width: number, height: number, spacing: number, 
   return { d1, d2, site, siteValue };
 }
 
+/**
+ * Distance to the nearest finger (villus): fingers are vertical segments of length `length`
+ * pixels, centred on x positions jittered around a lattice of spacing `spacing`, each starting
+ * at a random height; beyond its ends a finger is rounded (distance to the end point). Pixels
+ * are displaced by (warpX, warpY) first so fingers wave.
+ */
+export function fingers(rng: Rng, width: number, height: number, spacing: number, length: number, warpX: Float32Array, warpY: Float32Array): Float32Array {
+  const margin = 2;
+  const count = Math.ceil(width / spacing) + 2 * margin + 1;
+  const centre = new Float32Array(count);
+  const top = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    centre[k] = (k - margin + 0.5 + 0.6 * (rng.next() - 0.5)) * spacing;
+    top[k] = rng.uniform(-length, height);
+  }
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      const px = x + warpX[p], py = y + warpY[p];
+      const k0 = Math.min(count - 2, Math.max(1, Math.floor(px / spacing) + margin));
+      let best = Infinity;
+      for (let k = k0 - 1; k <= k0 + 1; k++) {
+        const dx = px - centre[k];
+        const dy = py < top[k] ? top[k] - py : py > top[k] + length ? py - top[k] - length : 0;
+        const d = dx * dx + dy * dy;
+        if (d < best) best = d;
+      }
+      out[p] = Math.sqrt(best);
+    }
+  }
+  return out;
+}
+
 /** Separable Gaussian blur in place (edges clamped). sigma in pixels; <= 0.05 leaves the field as is. */
 export function gaussianBlur(field: Float32Array, width: number, height: number, sigma: number, scratch: Float32Array): void {
   if (sigma <= 0.05) return;
@@ -164,13 +198,20 @@ export function gaussianBlur(field: Float32Array, width: number, height: number,
 /** Horizontal pass: each row of `src` convolved with `kernel` into `dst`, edges clamped. */
 function blurRows(src: Float32Array, dst: Float32Array, width: number, height: number, kernel: Float32Array): void {
   const radius = (kernel.length - 1) / 2;
+  const taps = kernel.length;
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) {
       let s = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const xx = x + k < 0 ? 0 : x + k >= width ? width - 1 : x + k;
-        s += kernel[k + radius] * src[row + xx];
+      if (x >= radius && x < width - radius) {
+        // Interior: every tap is inside the row.
+        const from = row + x - radius;
+        for (let k = 0; k < taps; k++) s += kernel[k] * src[from + k];
+      } else {
+        for (let k = -radius; k <= radius; k++) {
+          const xx = x + k < 0 ? 0 : x + k >= width ? width - 1 : x + k;
+          s += kernel[k + radius] * src[row + xx];
+        }
       }
       dst[row + x] = s;
     }

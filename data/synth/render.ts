@@ -18,7 +18,7 @@
  */
 import { Rng } from '../../engine/random.ts';
 import type { RgbImage } from '../image.ts';
-import { cells, gaussianBlur, NormalStream, valueNoise, whiteNoise } from './fields.ts';
+import { cells, fingers, gaussianBlur, NormalStream, valueNoise, whiteNoise } from './fields.ts';
 import type { ArchitectureParams, ClassSpec, NuclearParams } from './classes.ts';
 
 export interface RenderKnobs {
@@ -44,7 +44,7 @@ export interface SlideStain {
 }
 
 /** Fraction of the epithelium covered by nuclei, the same for every class. */
-const NUCLEAR_COVER = 0.32;
+const NUCLEAR_COVER = 0.38;
 /** Fraction of the stroma covered by spindle (fibroblast) nuclei. */
 const STROMA_NUCLEAR_COVER = 0.06;
 const STROMA_NUCLEI: NuclearParams = { radius: 1.8, aspect: 3.5, atypia: 0, chromatin: 0.1 };
@@ -53,6 +53,8 @@ const STROMA_NUCLEI: NuclearParams = { radius: 1.8, aspect: 3.5, atypia: 0, chro
 const AIR = 0, STROMA = 1, EPITHELIUM = 2;
 const BASE_H = [0.01, 0.05, 0.1];
 const BASE_E = [0.03, 0.55, 0.32];
+/** Relative amplitude of the fibre-scale texture of E per tissue: stroma is fibrous. */
+const FIBRE_TEXTURE = [0.02, 0.3, 0.1];
 /** H of nuclear chromatin at full cover. */
 const NUCLEUS_H = 0.85;
 
@@ -117,9 +119,8 @@ export function renderTile(req: TileRequest): RgbImage {
   const e = new Float32Array(n);
   for (let p = 0; p < n; p++) {
     const t = tissue[p];
-    const texture = t === STROMA ? 0.3 : t === EPITHELIUM ? 0.1 : 0.02;
     h[p] = BASE_H[t] + nucleusH[p];
-    e[p] = BASE_E[t] * (1 + texture * fibre[p]) * (1 - 0.5 * cover[p]);
+    e[p] = BASE_E[t] * (1 + FIBRE_TEXTURE[t] * fibre[p]) * (1 - 0.5 * cover[p]);
   }
   const scratch = new Float32Array(n);
   const sigma = req.stain.blurMicrons / mpp;
@@ -130,7 +131,7 @@ export function renderTile(req: TileRequest): RgbImage {
 
 function jitterArchitecture(a: ArchitectureParams, rng: Rng, spread: number): ArchitectureParams {
   const f = () => Math.exp(rng.normal(0, 0.15 * spread));
-  return { pattern: a.pattern, spacing: a.spacing * f(), size: a.size * f(), lining: a.lining * f(), stretchY: a.stretchY };
+  return { pattern: a.pattern, spacing: a.spacing * f(), size: a.size * f(), lining: a.lining * f(), length: a.length * f() };
 }
 
 /** The class's nuclear phenotype moved toward the mean of all classes by (1 - strength). */
@@ -160,10 +161,16 @@ function layOutTissue(a: ArchitectureParams, width: number, height: number, mpp:
     warpX[p] *= warpAmp;
     warpY[p] *= warpAmp;
   }
-  const c = cells(rng, width, height, a.spacing / mpp, warpX, warpY, a.stretchY);
   const size = a.size / mpp;
   const lining = a.lining / mpp;
   const tissue = new Uint8Array(width * height);
+  if (a.pattern === 'villi') {
+    // Fingers with a stroma core, lined by epithelium, air between them.
+    const d = fingers(rng, width, height, a.spacing / mpp, a.length / mpp, warpX, warpY);
+    for (let p = 0; p < tissue.length; p++) tissue[p] = d[p] < size ? STROMA : d[p] < size + lining ? EPITHELIUM : AIR;
+    return tissue;
+  }
+  const c = cells(rng, width, height, a.spacing / mpp, warpX, warpY);
   for (let p = 0; p < tissue.length; p++) {
     const d1 = c.d1[p];
     // Half the gap between the two nearest sites: the distance to the cell wall between them.
@@ -180,7 +187,6 @@ function layOutTissue(a: ArchitectureParams, width: number, height: number, mpp:
       }
       case 'walls':
       case 'fronds':
-      case 'villi':
         // A stroma core along cell walls, lined by epithelium, air inside the cells.
         t = toWall < size ? STROMA : toWall < size + lining ? EPITHELIUM : AIR;
         break;

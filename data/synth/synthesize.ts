@@ -71,7 +71,15 @@ export interface Manifest {
 
 export const DEFAULT_MAGS = ['10x', '5x', '2.5x', '1.25x', '0.625x'];
 
-export interface SynthResult { manifest: Manifest; tiles: number; seconds: number; tilesPerMinute: number }
+export interface SynthResult {
+  manifest: Manifest;
+  tiles: number;
+  /** Wall time of the generation. */
+  seconds: number;
+  tilesPerMinute: number;
+  /** CPU time of the whole process (all threads) during the generation: divided by the tiles, a rate that does not depend on what else the machine runs. */
+  cpuSeconds: number;
+}
 
 export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const config = resolveConfig(opts);
@@ -84,8 +92,11 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
 
   const jobs = listJobs(config, classes, counts);
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const sums = await runJobs(config, jobs, opts.workers ?? availableParallelism(), opts.onProgress);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
   const manifest: Manifest = {
     generator: GENERATOR_NAME,
@@ -101,7 +112,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     stats: trainStats(config, jobs, sums),
   };
   await writeFile(join(config.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  return { manifest, tiles: jobs.length, seconds, tilesPerMinute: (jobs.length / Math.max(seconds, 1e-9)) * 60 };
+  return { manifest, tiles: jobs.length, seconds, tilesPerMinute: (jobs.length / Math.max(seconds, 1e-9)) * 60, cpuSeconds };
 }
 
 function resolveConfig(opts: SynthOptions): RunConfig {

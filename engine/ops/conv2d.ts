@@ -112,16 +112,16 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
 }
 
 // Split-K for the weight gradient: its reduction (batch * OH * OW) is long while its output
-// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 5 tiles of 64 x 64.
+// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 3 tiles of 32 x 128.
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
-// so the staging and the extra summing pass stay cheap.
+// so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;
 const MIN_SPLIT_K = 512;
 
 /** How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split]. */
-export function splitK(K: number, tiles: number, bk: number): [number, number] {
+export function splitK(K: number, tiles: number): [number, number] {
   const wanted = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(K / MIN_SPLIT_K)));
-  const kSplit = Math.ceil(Math.ceil(K / wanted) / bk) * bk;
+  const kSplit = Math.ceil(K / wanted);
   return [Math.ceil(K / kSplit), kSplit];
 }
 
@@ -131,7 +131,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
   const tiles = gemmTiles();
   const M = g.O, N = g.C * g.KH * g.KW, K = g.batch * g.OH * g.OW;
   const grid = gemmGroups(M, N, tiles);
-  const [splits, kSplit] = splitK(K, grid[0] * grid[1], tiles.BK);
+  const [splits, kSplit] = splitK(K, grid[0] * grid[1]);
   const spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight.wgsl', tiles);
   if (splits === 1) {
     dispatch(spec, { x, dy, out: dw }, { ...g, k_split: kSplit }, grid);

@@ -1,14 +1,17 @@
 /**
- * Tile configuration of the GEMM-shaped kernels (kernels/gemm_tile.wgsl: conv2d forward and
- * backward, matmul). A workgroup of WG_N x WG_M invocations computes a (4*WG_M) x (4*WG_N)
- * output tile, each invocation a 4 x 4 register block, stepping through the reduction in slices
- * of BK staged in workgroup memory ((BM + BN) * BK floats).
+ * Launch configuration of the register-blocked GEMM kernels (kernels/gemm_tile.wgsl: conv2d
+ * forward and backward, matmul). Each invocation computes an 8 x 8 block of the output; a
+ * workgroup of WG_N x WG_M invocations covers an (8*WG_M) x (8*WG_N) tile.
  *
- * Chosen once from the device limits, largest first:
- *  - 16 x 16 invocations, BK 16: 64 x 64 tiles, 8 KiB of workgroup memory. 256 invocations fit
- *    every core adapter; on lavapipe this beat 8 x 8 and 16 x 16 with BK 32 (see bench/kernels.ts).
- *  - smaller fallbacks for adapters that allow fewer invocations or less workgroup memory
- *    (compatibility adapters may allow 128 invocations and 16 KiB).
+ * Chosen from the device limits, first fit:
+ *  - 16 x 4 invocations (32 x 128 tiles): 64 invocations fit every adapter, including
+ *    compatibility ones, and use no workgroup memory. Wide along N (pixels, the long side of
+ *    every conv GEMM) so neighbouring invocations read neighbouring input values. Measured on
+ *    lavapipe (2 cores, 1024^3 matmul, GFLOP per CPU-second, which is robust to other load):
+ *    8x8 blocks in 16x4 workgroups 3.1; 8x8 in 8x8 2.3; 4x8 in 8x8 2.4; 4x4 blocks staged
+ *    through 64x64 workgroup-memory tiles (16x16 invocations, BK 16) 0.8; 8x8 blocks staged
+ *    through 64x64 tiles 1.6-1.8.
+ *  - 8 x 8 and 8 x 4 for adapters whose per-dimension limits are smaller.
  * The values are override constants, part of the pipeline key; shapes never are.
  */
 import { runtime } from '../runtime.ts';
@@ -18,34 +21,29 @@ export interface GemmTiles {
   /** Invocations along the output rows (M) and columns (N). */
   WG_M: number;
   WG_N: number;
-  /** Reduction slice staged per step. */
-  BK: number;
 }
 
-/** Output rows/columns per invocation (fixed in gemm_tile.wgsl: one vec4). */
-export const GEMM_BLOCK = 4;
+/** Output rows and columns per invocation (fixed in gemm_tile.wgsl). */
+export const GEMM_BLOCK = 8;
 
 const CANDIDATES: GemmTiles[] = [
-  { WG_M: 16, WG_N: 16, BK: 16 },
-  { WG_M: 8, WG_N: 16, BK: 16 },
-  { WG_M: 8, WG_N: 8, BK: 16 },
-  { WG_M: 8, WG_N: 8, BK: 8 },
+  { WG_M: Number(process.env.K1_WGM ?? 4), WG_N: Number(process.env.K1_WGN ?? 16) },
+  { WG_M: 8, WG_N: 8 },
+  { WG_M: 4, WG_N: 8 },
 ];
 
-/** The largest tile configuration this device's limits allow. */
+/** The first tile configuration this device's limits allow. */
 export function gemmTiles(): GemmTiles {
   const l = runtime().limits;
   for (const t of CANDIDATES) {
-    const shared = (GEMM_BLOCK * t.WG_M + GEMM_BLOCK * t.WG_N) * t.BK * 4;
-    if (t.WG_M * t.WG_N <= l.maxComputeInvocationsPerWorkgroup && t.WG_N <= l.maxComputeWorkgroupSizeX &&
-        t.WG_M <= l.maxComputeWorkgroupSizeY && shared <= l.maxComputeWorkgroupStorageSize) return t;
+    if (t.WG_M * t.WG_N <= l.maxComputeInvocationsPerWorkgroup && t.WG_N <= l.maxComputeWorkgroupSizeX && t.WG_M <= l.maxComputeWorkgroupSizeY) return t;
   }
-  throw new LimitError(`the GEMM kernels need at least 64 invocations and 2 KiB of workgroup memory per workgroup; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} invocations and ${l.maxComputeWorkgroupStorageSize} bytes`);
+  throw new LimitError(`the GEMM kernels need workgroups of at least 8 x 4 invocations; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} invocations (x ${l.maxComputeWorkgroupSizeX}, y ${l.maxComputeWorkgroupSizeY})`);
 }
 
 /** Override constants for a GEMM kernel spec. */
 export function gemmOverrides(t: GemmTiles = gemmTiles()): Record<string, number> {
-  return { WG_M: t.WG_M, WG_N: t.WG_N, BK: t.BK };
+  return { WG_M: t.WG_M, WG_N: t.WG_N };
 }
 
 /** Workgroup grid covering an M x N output: [column tiles, row tiles, splits]. */

@@ -1,3 +1,4 @@
+// @smoke-gl
 /**
  * rbd profile: the profiler's attribution (phase, op, layer scope), its FLOPs against the model
  * counter, and the Chrome trace-event file: valid JSON with the trace-event fields, durations

@@ -59,6 +59,8 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
       close(r.inferImagesPerSec, 1 / (r.inferMs.median / 1000), 'inferImagesPerSec');
       close(r.achievedGflops, r.trainStepGflops / (r.trainMs.median / 1000), 'achievedGflops');
       close(r.rooflineFraction, r.achievedGflops / j.rooflineGflops, 'rooflineFraction');
+      close(r.achievedGflopsPerCpuSec, r.trainStepGflops / (r.trainCpuMs / 1000), 'achievedGflopsPerCpuSec');
+      close(r.rooflineFractionCpu, r.achievedGflopsPerCpuSec / j.rooflineCpuGflops, 'rooflineFractionCpu');
       close(r.trainSpeedup, j.results[0].trainMs.median / r.trainMs.median, 'trainSpeedup');
       assert.is(r.trainMs.samples.length, 2);
       assert.ok(r.trainMs.min <= r.trainMs.median && r.trainMs.median <= r.trainMs.max, 'median within min-max');

@@ -7,8 +7,9 @@ import type { RgbImage } from '../../data/image.ts';
 
 /**
  * Per tile: channel means and stds, mean gradient magnitude, fractions of dark and of bright
- * pixels, and the fraction of dark pixels whose four neighbours are dark too (large dark
- * blobs, i.e. big nuclei, have more interior).
+ * pixels, the fraction of dark pixels whose four neighbours are dark too (large dark blobs,
+ * i.e. big nuclei, have more interior), and the spread of grey levels among dark pixels
+ * (chromatin texture).
  */
 export function imageFeatures(img: RgbImage): number[] {
   const n = img.width * img.height;
@@ -39,9 +40,19 @@ export function imageFeatures(img: RgbImage): number[] {
       if (gray[p] < 0.35 && gray[p - 1] < 0.35 && gray[p + 1] < 0.35 && gray[p - img.width] < 0.35 && gray[p + img.width] < 0.35) interior++;
     }
   }
+  // Chromatin: spread of grey levels among dark (nuclear) pixels.
+  let darkSum = 0, darkSquares = 0;
+  for (let p = 0; p < n; p++) {
+    if (gray[p] < 0.35) {
+      darkSum += gray[p];
+      darkSquares += gray[p] * gray[p];
+    }
+  }
+  const darkMean = darkSum / Math.max(1, dark);
+  const darkSpread = Math.sqrt(Math.max(0, darkSquares / Math.max(1, dark) - darkMean * darkMean));
   const means = sums.map((s) => s / n);
   const stds = squares.map((s, c) => Math.sqrt(Math.max(0, s / n - means[c] ** 2)));
-  return [...means, ...stds, gradient / ((img.width - 1) * (img.height - 1)), dark / n, bright / n, interior / Math.max(1, dark)];
+  return [...means, ...stds, gradient / ((img.width - 1) * (img.height - 1)), dark / n, bright / n, interior / Math.max(1, dark), darkSpread];
 }
 
 /**

@@ -120,9 +120,9 @@ test('bad options throw DataError before writing: tile not divisible, unknown ma
   assert.equal(readdirSync(again).sort(), ['10x', 'manifest.json'], 'overwrite removes the old 5x level');
 });
 
-test('simple image statistics separate the classes better at 10x than at 0.625x: tile=64, 24 train + 24 test per class', async () => {
+test('simple image statistics separate the classes better at 10x than at 0.625x: tile=64, 40 train + 40 test per class', async () => {
   const out = join(tmp.dir, 'separability');
-  const { manifest } = await synthesize({ out, seed: 2, train: 24, val: 0, test: 24, tile: 64, mags: ['10x', '0.625x'], workers: 2 });
+  const { manifest } = await synthesize({ out, seed: 2, train: 40, val: 0, test: 40, tile: 64, mags: ['10x', '0.625x'], workers: 2 });
   const accuracy: Record<string, number> = {};
   for (const mag of ['10x', '0.625x']) {
     const rows: Record<string, number[][]> = { train: [], test: [] };
@@ -133,11 +133,11 @@ test('simple image statistics separate the classes better at 10x than at 0.625x:
     }
     accuracy[mag] = naiveBayesAccuracy(rows.train, rows.test);
   }
-  console.log(`    naive Bayes on image statistics: 10x ${accuracy['10x'].toFixed(3)}, 0.625x ${accuracy['0.625x'].toFixed(3)} (chance 0.2, 120 test tiles)`);
-  // Both must beat chance (architecture is visible at every magnification), and the top must
-  // gain clearly from nuclear detail: 0.08 is 10 tiles of the 120.
-  assert.ok(accuracy['0.625x'] > 0.3, `0.625x at chance: ${accuracy['0.625x']}`);
-  assert.ok(accuracy['10x'] > accuracy['0.625x'] + 0.08, `10x ${accuracy['10x']} is not clearly above 0.625x ${accuracy['0.625x']}`);
+  console.log(`    naive Bayes on image statistics: 10x ${accuracy['10x'].toFixed(3)}, 0.625x ${accuracy['0.625x'].toFixed(3)} (chance 0.2, 200 test tiles)`);
+  // The top must gain clearly from nuclear detail: 0.1 is 20 of the 200 test tiles. (With
+  // these statistics the gap was 0.18 to 0.24 over seeds 2 to 4 when this test was written.)
+  assert.ok(accuracy['10x'] > 0.3, `10x near chance: ${accuracy['10x']}`);
+  assert.ok(accuracy['10x'] > accuracy['0.625x'] + 0.1, `10x ${accuracy['10x']} is not clearly above 0.625x ${accuracy['0.625x']}`);
 });
 
 test.run();

@@ -13,6 +13,7 @@ import { Tensor } from '../../engine/tensor.ts';
 import { Rng } from '../../engine/random.ts';
 import { Adam } from '../../engine/optim/adam.ts';
 import { crossEntropy } from '../../engine/ops/cross_entropy.ts';
+import { add } from '../../engine/ops/add.ts';
 import { ResNet } from '../../models/resnet.ts';
 import { presetArch } from '../../models/arch.ts';
 import { trainLoop, DivergedError, type PlannedBatch } from '../../train/loop.ts';
@@ -58,9 +59,8 @@ function makeSpec(dir: string, model: ResNet, opt: Adam, epochs: number, resume:
       const x = Tensor.from(l.data, [b.size, 3, SIZE, SIZE]);
       const loss = crossEntropy(model.forward(x).logits, l.labels);
       if (poison && l.epoch === poison.epoch && l.index === poison.index) {
-        // A NaN that reaches the loss value, as a diverging run's would.
-        loss.dispose();
-        return { loss: Tensor.from([NaN], [1]) };
+        // A NaN that reaches the loss value (and its gradient), as a diverging run's would.
+        return { loss: add(loss, Tensor.from([NaN], loss.shape)) };
       }
       return { loss };
     },

@@ -1,0 +1,235 @@
+/**
+ * Reading data: a tiny ImageFolder fixture written at test time with a corrupt image, an empty
+ * class folder, a class missing from a split and a non-image file; the loader's batches
+ * (layout, labels, normalization) against values computed here; --skip-bad; derived lower
+ * magnifications (memory and disk cache) paired with the top; fixed-size and mixed-size
+ * errors; and the data set folder left untouched.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../../engine/random.ts';
+import { openDataset, listSamples, listPairs, channelStats } from '../../data/dataset.ts';
+import { Loader, measureLoader } from '../../data/loader.ts';
+import { encodePng, decodeImage, type RgbImage } from '../../data/image.ts';
+import { DataError } from '../../data/errors.ts';
+import { tempDir, listFiles, blockMeans } from './fixtures.ts';
+
+const tmp = tempDir('loader');
+test.after(() => tmp.cleanup());
+
+function randomImage(rng: Rng, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = rng.int(256);
+  return { data, width, height };
+}
+
+/**
+ * ROOT/10x/train/a: 3 images 8x8 + notes.txt      ROOT/10x/train/b: 2 images + corrupt.png
+ * ROOT/10x/train/c: empty                         ROOT/10x/val/{a,b}: 1 image each (no c)
+ * ROOT/10x/unlabeled: 2 images                     (no 5x folder: derived on demand)
+ */
+const ROOT = join(tmp.dir, 'ds');
+const images = new Map<string, RgbImage>();
+async function writeFixture() {
+  const rng = new Rng(42);
+  const put = async (rel: string) => {
+    const img = randomImage(rng, 8, 8);
+    images.set(rel, img);
+    mkdirSync(join(ROOT, rel, '..'), { recursive: true });
+    writeFileSync(join(ROOT, rel), await encodePng(img));
+  };
+  for (const f of ['a/a1.png', 'a/a2.png', 'a/a3.png', 'b/b1.png', 'b/b2.png']) await put(`10x/train/${f}`);
+  for (const f of ['a/a9.png', 'b/b9.png']) await put(`10x/val/${f}`);
+  for (const f of ['u1.png', 'u2.png']) await put(`10x/unlabeled/${f}`);
+  writeFileSync(join(ROOT, '10x/train/a/notes.txt'), 'not an image');
+  // A PNG cut in half: the signature is right, the data is not.
+  const whole = await encodePng(randomImage(rng, 8, 8));
+  writeFileSync(join(ROOT, '10x/train/b/corrupt.png'), whole.subarray(0, whole.length >> 1));
+  mkdirSync(join(ROOT, '10x/train/c'), { recursive: true });
+}
+
+function snapshot(root: string): string {
+  return listFiles(root).map((f) => `${f}:${statSync(join(root, f)).size}:${statSync(join(root, f)).mtimeMs}`).join('\n');
+}
+
+let before = '';
+test.before(async () => {
+  await writeFixture();
+  before = snapshot(ROOT);
+});
+
+const cacheDir = () => join(tmp.dir, 'cache');
+
+test('openDataset: classes sorted, warnings name the empty class, the missing class and the non-image file', () => {
+  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
+  assert.equal(ds.classes, ['a', 'b', 'c']);
+  assert.equal(ds.mags.map((m) => m.name), ['10x']);
+  assert.equal(ds.splits, ['train', 'val', 'unlabeled']);
+  const text = ds.warnings.join('\n');
+  assert.match(text, /class 'c' has no images in .*10x\/train\/c/);
+  assert.match(text, /class 'c' is missing from split 'val' at 10x/);
+  assert.match(text, /not images \(10x\/train\/a\/notes\.txt\)/);
+  const train = listSamples(ds, { mag: '10x', split: 'train' });
+  assert.equal(train.map((s) => [s.key, s.label]), [['a/a1', 0], ['a/a2', 0], ['a/a3', 0], ['b/b1', 1], ['b/b2', 1], ['b/corrupt', 1]]);
+  assert.equal(listSamples(ds, { mag: '10x', split: 'unlabeled' }).map((s) => s.label), [-1, -1]);
+});
+
+test('a corrupt image is an error naming the file and --skip-bad', async () => {
+  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
+  const loader = new Loader(ds, { split: 'train', mags: ['10x'], batchSize: 2, normalize: false });
+  try {
+    for await (const _ of loader.epoch(0)) {
+      // consume
+    }
+    assert.unreachable('the corrupt file should stop the epoch');
+  } catch (e) {
+    assert.instance(e, DataError);
+    assert.match((e as Error).message, /cannot read image .*10x\/train\/b\/corrupt\.png/);
+    assert.match((e as Error).message, /--skip-bad/);
+  }
+});
+
+test('loader with skipBad: batch [N,3,8,8] NCHW values (x/255 - mean)/std with mean/std recomputed here; the bad file counted', async () => {
+  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
+  // Training mean/std over the five readable images, float64, pixel values in [0, 1].
+  const train = ['a/a1', 'a/a2', 'a/a3', 'b/b1', 'b/b2'].map((k) => images.get(`10x/train/${k}.png`)!);
+  const mean = [0, 1, 2].map((c) => train.reduce((s, img) => s + img.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + v / 255, 0), 0) / (5 * 64));
+  const std = [0, 1, 2].map((c) => Math.sqrt(train.reduce((s, img) => s + img.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + (v / 255 - mean[c]) ** 2, 0), 0) / (5 * 64)));
+  const stats = await channelStats(ds, '10x', { skipBad: true });
+  for (let c = 0; c < 3; c++) {
+    assert.ok(Math.abs(stats.mean[c] - mean[c]) < 1e-12 && Math.abs(stats.std[c] - std[c]) < 1e-12, `channel ${c}: ${stats.mean[c]}/${stats.std[c]} vs ${mean[c]}/${std[c]}`);
+  }
+  const loader = new Loader(ds, { split: 'train', mags: ['10x'], batchSize: 4, skipBad: true, prefetch: 3 });
+  const seen: string[] = [];
+  let worst = 0;
+  for await (const batch of loader.epoch(0)) {
+    const [view] = batch.views;
+    assert.equal(view.shape.slice(1), [3, 8, 8]);
+    assert.is(view.data.length, view.shape[0] * 3 * 64);
+    batch.keys.forEach((key, n) => {
+      seen.push(key);
+      assert.is(batch.labels[n], key.startsWith('a/') ? 0 : 1);
+      const img = images.get(`10x/train/${key}.png`)!;
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < 64; p++) {
+          const want = (img.data[3 * p + c] / 255 - mean[c]) / std[c];
+          worst = Math.max(worst, Math.abs(view.data[(n * 3 + c) * 64 + p] - want));
+        }
+      }
+    });
+  }
+  console.log(`    loader values: worst |got - (x/255 - mean)/std| = ${worst.toExponential(2)}`);
+  // float32 storage of values of size ~2: a few ulps (2^-22 ~ 2.4e-7).
+  assert.ok(worst < 1e-6, `worst ${worst}`);
+  assert.equal(seen, ['a/a1', 'a/a2', 'a/a3', 'b/b1', 'b/b2']);
+  assert.is(loader.stats.images, 5);
+  assert.is(loader.stats.skipped.length, 1);
+  assert.match(loader.stats.skipped[0], /corrupt\.png/);
+  assert.ok(loader.stats.imagesPerSecond > 0);
+});
+
+test('pairs 10x + derived 5x (memory): same keys and labels, student = area downsample of the same flipped/turned teacher', async () => {
+  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
+  const pairs = listPairs(ds, { teacherMag: '10x', studentMag: '5x', split: 'val' });
+  assert.equal(pairs.map((p) => [p.key, p.label, p.student.factor]), [['a/a9', 0, 2], ['b/b9', 1, 2]]);
+  const loader = new Loader(ds, { split: 'val', mags: ['10x', '5x'], batchSize: 2, normalize: false, augment: { brightness: 0, contrast: 0, saturation: 0, hue: 0 }, seed: 9 });
+  let checked = 0;
+  for (let epoch = 0; epoch < 4; epoch++) {
+    for await (const batch of loader.epoch(epoch)) {
+      const [teacher, student] = batch.views;
+      assert.equal(teacher.shape, [2, 3, 8, 8]);
+      assert.equal(student.shape, [2, 3, 4, 4]);
+      for (let n = 0; n < 2; n++) {
+        // Rebuild the teacher's bytes (interleaved) and downsample them in float64.
+        const t: RgbImage = { data: new Uint8Array(64 * 3), width: 8, height: 8 };
+        for (let c = 0; c < 3; c++) for (let p = 0; p < 64; p++) t.data[3 * p + c] = Math.round(teacher.data[(n * 3 + c) * 64 + p] * 255);
+        const ref = blockMeans(t, 2);
+        for (let c = 0; c < 3; c++) {
+          for (let p = 0; p < 16; p++) {
+            // The student was rounded to whole grey levels once (0.5) before the transform.
+            const diff = Math.abs(student.data[(n * 3 + c) * 16 + p] * 255 - ref.data[3 * p + c]);
+            assert.ok(diff <= 0.5 + 1e-4, `epoch ${epoch} pair ${batch.keys[n]} c=${c} p=${p}: ${diff}`);
+          }
+        }
+        checked++;
+      }
+    }
+  }
+  assert.is(checked, 8);
+});
+
+test('derive to disk: derived images cached under cacheDir, identical to memory, and the data set folder is untouched', async () => {
+  const mem = openDataset(ROOT, { cacheDir: cacheDir() });
+  const disk = openDataset(ROOT, { cacheDir: cacheDir(), derive: 'disk' });
+  const opts = { split: 'train', mags: ['10x', '2.5x'], batchSize: 1, skipBad: true, normalize: false } as const;
+  const collect = async (ds: typeof mem) => {
+    const out: number[][] = [];
+    for await (const b of new Loader(ds, { ...opts, mags: [...opts.mags] }).epoch(0)) out.push(Array.from(b.views[1].data));
+    return out;
+  };
+  const fromMemory = await collect(mem);
+  const firstDisk = await collect(disk);
+  const cached = listFiles(cacheDir()).filter((f) => f.startsWith('derived'));
+  assert.is(cached.length, 5, `cached: ${cached.join(', ')}`);
+  const secondDisk = await collect(disk); // read back from the cache
+  assert.equal(firstDisk, fromMemory);
+  assert.equal(secondDisk, fromMemory);
+  assert.is(snapshot(ROOT), before, 'the data set folder changed');
+});
+
+test('fixed size and mixed sizes give clear errors; an underivable magnification and a bad split too', async () => {
+  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
+  const run = async (loader: Loader) => {
+    for await (const _ of loader.epoch(0)) {
+      // consume
+    }
+  };
+  try {
+    await run(new Loader(ds, { split: 'val', mags: ['10x'], size: [16, 16], normalize: false }));
+    assert.unreachable('size mismatch');
+  } catch (e) {
+    assert.match((e as Error).message, /10x\/val\/a\/a9\.png is 8x8 but this run needs 16x16 images at 10x/);
+  }
+  const mixed = join(tmp.dir, 'mixed');
+  mkdirSync(join(mixed, '10x/train/x'), { recursive: true });
+  const rng = new Rng(1);
+  writeFileSync(join(mixed, '10x/train/x/big.png'), await encodePng(randomImage(rng, 12, 10)));
+  writeFileSync(join(mixed, '10x/train/x/small.png'), await encodePng(randomImage(rng, 8, 8)));
+  const mds = openDataset(mixed, { cacheDir: cacheDir() });
+  try {
+    await run(new Loader(mds, { split: 'train', mags: ['10x'], batchSize: 2, normalize: false }));
+    assert.unreachable('mixed sizes');
+  } catch (e) {
+    assert.match((e as Error).message, /images in one batch must have one size: .*small\.png is 8x8, .*big\.png is 12x10; use batch size 1/);
+  }
+  // Batch size 1 takes images of any size (the paper's one-at-a-time training).
+  const shapes: number[][] = [];
+  for await (const b of new Loader(mds, { split: 'train', mags: ['10x'], normalize: false }).epoch(0)) shapes.push(b.views[0].shape);
+  assert.equal(shapes, [[1, 3, 10, 12], [1, 3, 8, 8]]);
+  assert.throws(() => listSamples(ds, { mag: '3x', split: 'train' }), /3x is not a whole-number reduction of 10x/);
+  assert.throws(() => listSamples(ds, { mag: '20x', split: 'train' }), /higher than the highest/);
+  assert.throws(() => new Loader(ds, { split: 'tset', mags: ['10x'] }), /split 'tset' not found at 10x .* splits there: train, val, unlabeled/);
+  assert.throws(() => openDataset(join(tmp.dir, 'nowhere')), /does not exist; generate one with 'rbd synth/);
+});
+
+test('measureLoader: images/s of a loader alone over a synthetic-sized fixture (16 images 64x64, augmentation on)', async () => {
+  const root = join(tmp.dir, 'speed');
+  const rng = new Rng(5);
+  for (let i = 0; i < 16; i++) {
+    mkdirSync(join(root, '10x/train/k'), { recursive: true });
+    writeFileSync(join(root, `10x/train/k/${i}.png`), await encodePng(randomImage(rng, 64, 64)));
+  }
+  const ds = openDataset(root, { cacheDir: cacheDir() });
+  const r = await measureLoader(ds, { split: 'train', mags: ['10x', '2.5x'], batchSize: 4, augment: true, shuffle: true });
+  console.log(`    loader alone: ${r.images} pairs (64 px + derived 16 px, augmented) in ${r.seconds.toFixed(3)} s = ${r.imagesPerSecond.toFixed(0)} pairs/s`);
+  assert.is(r.images, 16);
+  assert.ok(r.imagesPerSecond > 0);
+  assert.ok(existsSync(join(root, '10x')) && !existsSync(join(root, '2.5x')), 'nothing written into the data set');
+  assert.ok(readFileSync(join(root, '10x/train/k/0.png')).length > 0);
+  // A decoded file round-trips through the same path the loader uses.
+  assert.is((await decodeImage(join(root, '10x/train/k/0.png'))).width, 64);
+});
+
+test.run();

@@ -1,0 +1,161 @@
+/**
+ * The training commands end to end on a tiny synthetic data set generated here: teacher
+ * training drives the loss down, `rbd distill` runs within a minute and records what it did,
+ * `rbd eval` writes consistent metrics, `--resume` reproduces an uninterrupted run bit for bit,
+ * and bad flags fail before any training with messages that name the problem.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gpu } from '../helpers/gpu.ts';
+import { synthesize } from '../../data/synth/synthesize.ts';
+import { readSafetensors } from '../../models/safetensors.ts';
+import { saveCheckpoint } from '../../models/checkpoint.ts';
+import { ResNet } from '../../models/resnet.ts';
+import { presetArch } from '../../models/arch.ts';
+import { readJson, readJsonl } from '../../train/files.ts';
+import { trainSupervised } from '../../train/supervised.ts';
+import { trainDistill } from '../../train/distill.ts';
+import { DEFAULT_DISTILL_LOSS } from '../../train/distill_loss.ts';
+import { evaluateCheckpoint, formatEval, type EvalResult } from '../../train/evaluate.ts';
+import { COMMON_DEFAULTS } from '../../train/common.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'rbd-train-'));
+const data = join(tmp, 'data');
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test.before(async () => {
+  await gpu();
+  // 3 classes x (8 train, 4 val, 4 test) + 8 unlabeled; 16 px at 10x -> 8 px at 5x -> 4 px at 2.5x.
+  await synthesize({ out: data, seed: 3, train: 8, val: 4, test: 4, unlabeled: 8, tile: 16, mags: ['10x', '5x', '2.5x'], classes: 'cd', workers: 0 });
+});
+
+/** Run the CLI in a child process (several may run at once). */
+function rbd(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/rbd.ts'), ...args], { cwd: root, env: { ...process.env } });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => resolve({ code, out: out.replace(/Warning: maxDynamic\w+ artificially reduced[^\n]*\n?/g, ''), err }));
+  });
+}
+
+const teacherDir = join(tmp, 'teacher');
+
+test('teacher training drives the loss down on a tiny synthetic set (no augmentation, 8 epochs)', async () => {
+  const s = await trainSupervised({ ...COMMON_DEFAULTS, data, out: teacherDir, epochs: 8, batch: 12, accum: 1, lr: 3e-3, augment: false, verbose: false, role: 'teacher', mag: '', allowUpsampled: false });
+  assert.is(s.mag, '10x', 'the teacher defaults to the top magnification');
+  const losses = s.records.map((r) => r.loss);
+  // Fitting 24 fixed images with Adam: the mean training loss of the last epoch must be well
+  // below the first epoch's (which starts near ln 3 = 1.10 for an untrained 3-class net).
+  assert.ok(losses[7] < 0.7 * losses[0], `loss did not go down enough: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+  for (const f of ['model.safetensors', 'best.safetensors', 'resume.safetensors', 'log.jsonl', 'config.json']) assert.ok(existsSync(join(teacherDir, f)), `${f} missing`);
+  assert.is(readJsonl(join(teacherDir, 'log.jsonl')).length, 8);
+});
+
+test('rbd distill end to end on a tiny data set within a minute; config records resolution and unlabeled use', async () => {
+  const out = join(tmp, 'kd');
+  const t0 = performance.now();
+  const r = await rbd('distill', '--teacher', join(teacherDir, 'best.safetensors'), '--data', data, '--mag', '5x', '--out', out, '--epochs', '2', '--batch', '8', '--unlabeled', '5', '--quiet');
+  const seconds = (performance.now() - t0) / 1000;
+  assert.is(r.code, 0, r.err);
+  assert.ok(seconds < 60, `rbd distill took ${seconds.toFixed(1)} s`);
+  assert.match(r.out, 'kd+unlabeled at 5x: input 8x8 px, 2 um/px');
+  const config = readJson<{ resolution: { inputSize: number; micronsPerPixel: number }; unlabeledCount: number; teacherMag: string; trainImages: number }>(join(out, 'config.json'));
+  assert.equal([config.resolution.inputSize, config.resolution.micronsPerPixel, config.unlabeledCount, config.teacherMag, config.trainImages], [8, 2, 5, '10x', 24]);
+  const log = readJsonl<{ parts: { soft: number; pixel: number } }>(join(out, 'log.jsonl'));
+  assert.is(log.length, 2);
+  assert.ok(log.every((e) => e.parts.soft >= 0 && e.parts.pixel >= 0), 'soft and pixel losses are logged');
+  // The student checkpoint records its own magnification, so rbd eval picks 5x by itself.
+  const meta = readSafetensors(join(out, 'best.safetensors')).metadata;
+  assert.is(JSON.parse(meta.magnification), 5);
+});
+
+test('eval: metrics per split, eval.json and plots; accuracy agrees with the confusion matrix', async () => {
+  const out = join(tmp, 'eval');
+  const r = await evaluateCheckpoint({ checkpoint: join(teacherDir, 'best.safetensors'), data, splits: ['val', 'test'], mag: '', batch: 8, resamples: 1000, seed: 0, out, allowUpsampled: false });
+  assert.match(formatEval(r), /test\s+12\s/);
+  const e = readJson<EvalResult>(join(out, 'eval.json'));
+  assert.is(e.mag, '10x');
+  for (const split of ['val', 'test']) {
+    const s = e.splits[split];
+    assert.is(s.count, 12);
+    assert.is(s.accuracy, s.confusion.reduce((acc, row, i) => acc + row[i], 0) / 12);
+    assert.ok(s.accuracyCI[0] <= s.accuracy && s.accuracy <= s.accuracyCI[1]);
+    assert.is(s.perClassAuc.length, 3);
+    for (const f of [`roc-${split}.svg`, `confusion-${split}.svg`]) assert.ok(existsSync(join(out, f)), `${f} missing`);
+  }
+});
+
+test('resume: 2 epochs, then --resume to 3, gives the same weights as 3 epochs at once (augmented, accum 2)', async () => {
+  const opts = (out: string, epochs: number, resume: boolean) => ({ ...COMMON_DEFAULTS, data, out, epochs, batch: 8, accum: 2, seed: 5, resume, verbose: false, role: 'baseline' as const, mag: '5x', allowUpsampled: false });
+  await trainSupervised(opts(join(tmp, 'straight'), 3, false));
+  await trainSupervised(opts(join(tmp, 'resumed'), 2, false));
+  const rest = await trainSupervised(opts(join(tmp, 'resumed'), 3, true));
+  assert.equal(rest.records.map((r) => r.epoch), [2]);
+  const a = readSafetensors(join(tmp, 'straight', 'model.safetensors')).tensors;
+  const b = readSafetensors(join(tmp, 'resumed', 'model.safetensors')).tensors;
+  assert.equal([...a.keys()], [...b.keys()]);
+  for (const [name, t] of a) assert.ok(Buffer.from(t.raw).equals(Buffer.from(b.get(name)!.raw)), `${name} differs after resume`);
+  assert.equal(readJsonl<{ epoch: number }>(join(tmp, 'resumed', 'log.jsonl')).map((r) => r.epoch), [0, 1, 2]);
+});
+
+test('bad flags fail before training, with messages that name the problem (CLI parsing)', async () => {
+  const teacher = join(teacherDir, 'best.safetensors');
+  const cases: [string[], RegExp][] = [
+    [['distill', '--teacher', teacher, '--data', data, '--mag', 'five'], /--mag 'five' is not a magnification/],
+    [['distill', '--data', data], /--teacher CKPT is required/],
+    [['teacher', '--data', data, '--epochs', '0'], /--epochs must be a whole number >= 1, got '0'/],
+    [['distill', '--teacher', teacher, '--data', data, '--resize', 'nearest'], /--resize must be one of maxpool, bicubic, maxpool\+bicubic/],
+    [['teacher', '--data', data, '--bogus'], /Unknown option '--bogus'/],
+    [['distill', '--teacher', join(tmp, 'nope.safetensors'), '--data', data, '--mag', '3x'], /unknown magnification '3x'.*has 10x, 5x, 2.5x/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => rbd(...args, '--out', join(tmp, 'bad-run'), '--quiet')));
+  results.forEach((r, i) => {
+    const args = cases[i][0].join(' ');
+    assert.is.not(r.code, 0, `rbd ${args} should fail`);
+    assert.match(r.err, cases[i][1], `rbd ${args}: got ${r.err}`);
+  });
+  assert.not.ok(existsSync(join(tmp, 'bad-run', 'log.jsonl')), 'a bad command started training');
+});
+
+test('bad settings fail before training: unknown magnification, missing teacher, teacher with other classes', async () => {
+  const teacher = join(teacherDir, 'best.safetensors');
+  const out = join(tmp, 'bad-inprocess');
+  const base = { ...COMMON_DEFAULTS, data, out, epochs: 1, verbose: false, allowUpsampled: false };
+  const distill = (over: Record<string, unknown>) => trainDistill({ ...base, ...DEFAULT_DISTILL_LOSS, teacher, mag: '5x', unlabeled: 0, cacheTeacher: false, ...over });
+  // A teacher trained on other classes: 5 classes (the LUAD set), and one with 3 differently named classes.
+  const luad = new ResNet(presetArch('rbd', { numClasses: 5 }), 0);
+  await saveCheckpoint(join(tmp, 'luad-teacher.safetensors'), luad, { classNames: ['acinar', 'lepidic', 'micropapillary', 'papillary', 'solid'], magnification: 10 });
+  luad.dispose();
+  const renamed = new ResNet(presetArch('rbd', { numClasses: 3 }), 0);
+  await saveCheckpoint(join(tmp, 'renamed-teacher.safetensors'), renamed, { classNames: ['a', 'b', 'c'], magnification: 10 });
+  renamed.dispose();
+  const cases: [() => Promise<unknown>, RegExp][] = [
+    [() => distill({ mag: '3x' }), /unknown magnification '3x'.*has 10x, 5x, 2.5x/],
+    [() => trainSupervised({ ...base, role: 'baseline', mag: '40x' }), /unknown magnification '40x'/],
+    [() => distill({ teacher: join(tmp, 'nope.safetensors') }), /teacher checkpoint .*nope\.safetensors does not exist; train one first/],
+    [() => distill({ mag: '10x' }), /student magnification 10x must be below the teacher's 10x/],
+    [() => distill({ cacheTeacher: true }), /--cache-teacher needs --no-augment/],
+    [() => distill({ data: join(tmp, 'no-such-data') }), /does not exist; generate one with 'rbd synth/],
+    [() => distill({ teacher: join(tmp, 'luad-teacher.safetensors') }), /trained on classes \[acinar, lepidic, micropapillary, papillary, solid\] but the data .* has \[abnormal, normal, sprue\]/],
+    [() => distill({ teacher: join(tmp, 'renamed-teacher.safetensors') }), /trained on classes \[a, b, c\] but the data/],
+  ];
+  for (const [call, pattern] of cases) {
+    let message = '';
+    try {
+      await call();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, pattern, `expected ${pattern}, got '${message}'`);
+    assert.not.ok(existsSync(join(out, 'log.jsonl')), `${pattern}: training started`);
+  }
+});
+
+test.run();
