@@ -42,16 +42,16 @@ export interface MagInput {
  * Errors name the flag: a magnification that is not a whole-number reduction of the top one, or
  * a tile that the factor does not divide.
  */
-export function magInputs(command: string, mags: string, tile: number): MagInput[] {
+export function magInputs(command: string, mags: string, tile: number, flag = '--mags'): MagInput[] {
   let parsed: Mag[];
   try {
-    parsed = mags.split(',').map((s) => s.trim()).filter(Boolean).map((s) => requireMag(s, '--mags'));
+    parsed = mags.split(',').map((s) => s.trim()).filter(Boolean).map((s) => requireMag(s, flag));
   } catch (e) {
     throw new UsageError(command, (e as Error).message);
   }
-  if (parsed.length === 0) throw new UsageError(command, `--mags lists no magnification (e.g. ${DEFAULT_MAGS})`);
+  if (parsed.length === 0) throw new UsageError(command, `${flag} lists no magnification (e.g. ${DEFAULT_MAGS})`);
   const names = new Set(parsed.map((m) => m.value));
-  if (names.size !== parsed.length) throw new UsageError(command, `--mags '${mags}' lists a magnification twice`);
+  if (names.size !== parsed.length) throw new UsageError(command, `${flag} '${mags}' lists a magnification twice`);
   parsed.sort(byDescendingMag);
   const top = parsed[0];
   return parsed.map((m) => {
@@ -59,7 +59,7 @@ export function magInputs(command: string, mags: string, tile: number): MagInput
     try {
       factor = downsampleFactor(top, m);
     } catch (e) {
-      throw new UsageError(command, `--mags: ${(e as Error).message}`);
+      throw new UsageError(command, `${flag}: ${(e as Error).message}`);
     }
     if (tile % factor !== 0) throw new UsageError(command, `--tile ${tile} is not divisible by ${factor} (${top.name} -> ${m.name}); choose a tile that is a multiple of ${factor}`);
     return { mag: m.name, value: m.value, factor, size: [tile / factor, tile / factor] };

@@ -27,7 +27,7 @@ import { Profiler, type ProfileResult, type ProfileClock, type DispatchTiming } 
 import type { Module, Layer } from '../models/module.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import type { MagInput } from './flops.ts';
+import { distillStepFlops, type MagInput } from './flops.ts';
 import { progress } from './harness.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
 
@@ -236,7 +236,7 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
   return {
     clock: p.clock, teacherInput: teacher.input, studentInput: student.input, batch,
     wallMs: sum(p.phases.map((ph) => ph.wallMs)), gpuBusyMs: busy, gpuSpanMs: span,
-    stepFlops: teacher.total.forwardFlops + student.total.forwardFlops + student.total.backwardFlops,
+    stepFlops: distillStepFlops(teacher, student),
     phases, ops, kernels, dispatches: p.dispatches,
   };
 }

@@ -10,7 +10,7 @@ import { readJson } from '../train/files.ts';
 import { parseFlags, UsageError } from '../cli/util.ts';
 import { adapterLine, type AdapterDescription } from './meta.ts';
 import type { SpeedRow } from './speed.ts';
-import type { StepProfile } from './profile.ts';
+import type { StepProfile, OpProfile } from './profile.ts';
 
 /** Render rows under a header; columns listed in `right` are right-aligned (numbers). */
 export function textTable(head: string[], rows: string[][], right: Set<number> = new Set()): string {
@@ -65,6 +65,11 @@ export interface ReportInputs {
   speed?: SpeedJson;
   /** A step profile (`rbd profile --json` output, or profileStep's result). */
   profile?: StepProfile;
+  /**
+   * A second profile with the student at a lower magnification (same teacher): the report then
+   * compares the student's ops between the two, showing where a small input's time goes.
+   */
+  profileLow?: StepProfile;
 }
 
 /** The fields of bench speed's JSON that the report reads. */
@@ -148,7 +153,7 @@ function speedBlocks(s: SpeedJson): Block[] {
     `Speed-up of the training step from ${top.mag} to ${lowest.mag}: ${fmtNum(lowest.trainSpeedup)}x measured against ${fmtNum(lowest.trainFlopRatio)}x fewer FLOPs; inference ${fmtNum(lowest.inferSpeedup)}x measured against ${fmtNum(lowest.inferFlopRatio)}x.`,
     `The teacher's forward pass at ${top.mag} is in every step, so the step's FLOP ratio is bounded however small the student's input gets; the inference ratio shows the student alone.`,
     `The step issues about the same number of dispatches at every size (${rows.map((r) => r.trainDispatches).join(', ')}).` + (overheadMs !== null
-      ? ` One dispatch of a trivial kernel costs ${fmtNum(s.dispatchOverheadUs!)} us on this adapter (measured in the same run), so at ${lowest.mag} launch overhead alone is about ${fmtNum(overheadMs)} ms of the ${fmtNum(lowest.trainMs.median)} ms step (${fmtPercent(overheadMs / lowest.trainMs.median)}): a fixed cost per kernel that no FLOP count sees.`
+      ? ` One dispatch of a trivial kernel costs ${fmtNum(s.dispatchOverheadUs!)} us on this adapter (measured in the same run), so at ${lowest.mag} launch overhead alone is about ${fmtNum(overheadMs)} ms of the ${fmtNum(lowest.trainMs.median)} ms step (${fmtPercent(overheadMs / lowest.trainMs.median)}) and ${fmtNum((s.dispatchOverheadUs! * lowest.inferDispatches) / 1000)} ms of the ${fmtNum(lowest.inferMs.median)} ms inference pass (${lowest.inferDispatches} dispatches): a fixed cost per kernel that no FLOP count sees.`
       : ''),
     'Small maps also give tiny grids: a 1x1 or 2x2 stage-4 map is a handful of workgroups, too few to occupy the cores, so each kernel runs at a small fraction of the GEMM rate.',
     'What would close the gap: batch more tiles per step at low magnification (the same dispatches, more work in each); fewer dispatches per step by fusing the elementwise chains (norm + ReLU + residual add) and updating all parameters in one optimizer kernel instead of one per tensor; split-K or smaller tiles for the deep layers so small maps still fill the device; and less CPU work per dispatch (bind groups cached across steps instead of created per dispatch; WebGPU has no reusable compute command bundles, so recording cost per dispatch must be made small instead).',
@@ -169,6 +174,27 @@ function profileBlocks(p: StepProfile): Block[] {
   return blocks;
 }
 
+/** The student's ops (forward and backward) in two profiles side by side: time, rate, dispatches. */
+function scalingBlocks(hi: StepProfile, lo: StepProfile): Block[] {
+  const key = (o: OpProfile) => `${o.phase}|${o.op}`;
+  const low = new Map(lo.ops.map((o) => [key(o), o]));
+  const rows = hi.ops.filter((o) => (o.phase === 'student forward' || o.phase === 'backward') && o.flops !== null && low.has(key(o)));
+  const idle = (p: StepProfile) => (p.gpuBusyMs === null ? null : 1 - p.gpuBusyMs / p.wallMs);
+  const size = (p: StepProfile) => p.studentInput.slice(2).join('x');
+  const blocks: Block[] = [heading(3, `Where a small input's time goes: student at ${size(hi)} vs ${size(lo)}`)];
+  const idleHi = idle(hi), idleLo = idle(lo);
+  if (idleHi !== null && idleLo !== null) {
+    blocks.push(paragraph(`GPU idle (waiting for the CPU to record and submit work) is ${fmtPercent(idleHi)} of the step's wall time with the student at ${size(hi)} and ${fmtPercent(idleLo)} at ${size(lo)}. Per op below: the FLOPs shrink with the input, the number of dispatches does not, and the rate (GFLOP/s) falls as the grids get small.`));
+  }
+  blocks.push(table(['phase', 'op', 'dispatches', `GPU ms ${size(hi)}`, `GPU ms ${size(lo)}`, 'time ratio', 'FLOP ratio', `GFLOP/s ${size(hi)}`, `GFLOP/s ${size(lo)}`],
+    rows.map((o) => {
+      const l = low.get(key(o))!;
+      const ratio = (a: number | null, b: number | null) => (a !== null && b ? `${fmtNum(a / b)}x` : '-');
+      return [o.phase, o.op, o.dispatches === l.dispatches ? String(o.dispatches) : `${o.dispatches} / ${l.dispatches}`, o.gpuMs === null ? '-' : fmtNum(o.gpuMs), l.gpuMs === null ? '-' : fmtNum(l.gpuMs), ratio(o.gpuMs, l.gpuMs), ratio(o.flops, l.flops), o.gflops === null ? '-' : fmtNum(o.gflops), l.gflops === null ? '-' : fmtNum(l.gflops)];
+    }), ['left', 'left', ...Array(7).fill('right')]));
+  return blocks;
+}
+
 /** Write DIR/bench-report.md, DIR/bench-report.html and the figures; returns the paths. */
 export function writeBenchReport(dir: string, inputs: ReportInputs): string[] {
   if (!inputs.speed && !inputs.profile) throw new Error('writeBenchReport: nothing to report; give a bench speed JSON and/or a profile JSON');
@@ -177,6 +203,7 @@ export function writeBenchReport(dir: string, inputs: ReportInputs): string[] {
   if (s) blocks.push(paragraph(`Run ${s.date ?? ''} at commit \`${s.git?.commit?.slice(0, 12) ?? 'unknown'}\`${s.git?.dirty ? ' (with uncommitted changes)' : ''}: \`${s.commandLine ?? ''}\`.`));
   if (s) blocks.push(...speedBlocks(s));
   if (inputs.profile) blocks.push(...profileBlocks(inputs.profile));
+  if (inputs.profile && inputs.profileLow) blocks.push(...scalingBlocks(inputs.profile, inputs.profileLow));
   writeDocument(dir, 'bench-report', 'rbd benchmark report', blocks);
   const figures = blocks.filter((b): b is Extract<Block, { kind: 'figure' }> => b.kind === 'figure').map((b) => join(dir, b.file));
   return [join(dir, 'bench-report.md'), join(dir, 'bench-report.html'), ...figures];
@@ -184,7 +211,7 @@ export function writeBenchReport(dir: string, inputs: ReportInputs): string[] {
 
 export const summary = 'Markdown + self-contained HTML report with plots from bench speed / profile JSON files';
 
-export const help = `usage: rbd bench report --out DIR [--speed FILE] [--profile FILE]
+export const help = `usage: rbd bench report --out DIR [--speed FILE] [--profile FILE] [--profile-low FILE]
 
 Writes DIR/bench-report.md and DIR/bench-report.html (one self-contained page, plots inline as
 SVG; the .svg files are also written for the Markdown): counted FLOPs against magnification,
@@ -195,12 +222,14 @@ time breakdown of one training step.
   --out DIR       where to write the report (created if missing)
   --speed FILE    a JSON written by 'rbd bench speed --json FILE'
   --profile FILE  a JSON written by 'rbd profile --json FILE'
+  --profile-low FILE  a second profile, the student at a lower magnification (same teacher); the
+                  report then compares the student's ops between the two
 (At least one of --speed and --profile. 'rbd bench speed --report DIR' does all of it in one run.)
 `;
 
 export async function run(argv: string[]): Promise<number> {
   const cmd = 'bench report';
-  const { values } = parseFlags(cmd, argv, { out: { type: 'string' }, speed: { type: 'string' }, profile: { type: 'string' } });
+  const { values } = parseFlags(cmd, argv, { out: { type: 'string' }, speed: { type: 'string' }, profile: { type: 'string' }, 'profile-low': { type: 'string' } });
   if (!values.out) throw new UsageError(cmd, '--out DIR is required');
   if (!values.speed && !values.profile) throw new UsageError(cmd, 'give --speed FILE and/or --profile FILE');
   const load = <T>(flag: string, path: string | undefined, field: string): T | undefined => {
@@ -214,7 +243,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!(field in doc)) throw new UsageError(cmd, `--${flag} '${path}' has no '${field}' field; pass a file written by 'rbd ${flag === 'speed' ? 'bench speed' : 'profile'} --json'`);
     return doc as T;
   };
-  const files = writeBenchReport(values.out, { speed: load<SpeedJson>('speed', values.speed, 'results'), profile: load<StepProfile>('profile', values.profile, 'kernels') });
+  const files = writeBenchReport(values.out, { speed: load<SpeedJson>('speed', values.speed, 'results'), profile: load<StepProfile>('profile', values.profile, 'kernels'), profileLow: load<StepProfile>('profile', values['profile-low'], 'kernels') });
   console.log(`wrote ${files.join(', ')}`);
   return 0;
 }

@@ -159,7 +159,8 @@ finish; median of --reps runs after --warmup runs, with min-max.
   --data DIR         also measure the data loader's images/s per magnification on DIR's train split
                      (decode + paired augmentation + normalization, no GPU; default: not measured)
   --json FILE        also write the results as JSON (adapter, rooflineGflops, results[], versions, commit, command)
-  --report DIR       also profile one step at the top magnification and write DIR/bench-report.md and .html
+  --report DIR       also profile one step with the student at the top and at the lowest magnification
+                     and write DIR/bench-report.md and .html (plots inline) with the .svg figures
   --adapter A        WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
 `;
 
@@ -249,8 +250,11 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`wrote ${values.json}`);
     }
     if (values.report) {
+      // One step with the student at the top magnification, one at the lowest: the kernel
+      // breakdown, and where the small input's time goes.
       const profile = await profileStep({ arch, inputs: [inputs[0], inputs[0]], batch, seed });
-      const files = writeBenchReport(values.report, { speed: result, profile });
+      const profileLow = inputs.length > 1 ? await profileStep({ arch, inputs: [inputs[0], inputs[inputs.length - 1]], batch, seed }) : undefined;
+      const files = writeBenchReport(values.report, { speed: result, profile, profileLow });
       console.log(`wrote ${files.join(', ')}`);
     }
     return 0;

@@ -17,7 +17,7 @@ const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
   eval: ['evaluate a checkpoint per split: loss, accuracy, per-class and macro AUC, confusion matrix, bootstrap CIs, ROC plots', () => import('./commands/eval.ts')],
   study: ['the main job (npm start): data, teacher, baseline/KD/KD+unlabeled per magnification, report', () => import('./commands/study.ts')],
   infer: ['run a checkpoint on a tensor file (--input/--out, for exact comparisons) or on images (class probabilities)', () => import('./commands/infer.ts')],
-  bench: ['benchmarks: `rbd bench kernels` times the conv2d passes and a 1024^3 matmul (GFLOP/s)', () => import('./commands/bench.ts')],
+  bench: ['benchmarks: kernels, flops, speed (vs the roofline), compare, report (`rbd bench --help`)', () => import('./commands/bench.ts')],
   profile: ['one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto', () => import('./commands/profile.ts')],
 };
 

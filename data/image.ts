@@ -61,7 +61,7 @@ export function areaDownsample(img: RgbImage, factor: number): RgbImage {
 }
 
 /**
- * Decode any image sharp reads into 8-bit RGB (alpha dropped, grey expanded, 16-bit scaled).
+ * Decode any image sharp reads into 8-bit RGB (alpha dropped, grey expanded to R = G = B).
  * An unreadable file is a DataError naming it.
  */
 export async function decodeImage(path: string): Promise<RgbImage> {

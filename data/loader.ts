@@ -18,7 +18,7 @@ import { applyColorJitter, applyGeometry, drawAugmentParams, IDENTITY_AUGMENT, t
 import { channelStats, listPairs, listSamples, loadSample, type Dataset, type Sample } from './dataset.ts';
 import { DataError } from './errors.ts';
 import type { RgbImage } from './image.ts';
-import { hashSeed } from './synth/fields.ts';
+import { hashSeed } from './seed.ts';
 import type { ChannelStats } from './synth/synthesize.ts';
 
 export interface LoaderOptions {
@@ -123,7 +123,13 @@ export class Loader {
     const inFlight: Promise<Batch | null>[] = [];
     let next = 0;
     const fill = () => {
-      while (next < batches.length && inFlight.length < this.opts.prefetch) inFlight.push(this.makeBatch(batches[next++], epoch, stats));
+      while (next < batches.length && inFlight.length < this.opts.prefetch) {
+        const batch = this.makeBatch(batches[next++], epoch, stats);
+        // A batch may fail while an earlier one is awaited, or after the consumer stopped: mark
+        // it handled now (awaiting it below still throws), so Node does not abort on it.
+        batch.catch(() => {});
+        inFlight.push(batch);
+      }
     };
     try {
       fill();
@@ -138,8 +144,6 @@ export class Loader {
         yield batch;
       }
     } finally {
-      // A consumer that stops early leaves batches in flight: let them settle, unobserved.
-      for (const p of inFlight) p.catch(() => {});
       this.stats.seconds += (performance.now() - started) / 1000;
       this.stats.imagesPerSecond = this.stats.seconds > 0 ? this.stats.images / this.stats.seconds : 0;
     }
@@ -163,31 +167,34 @@ export class Loader {
       kept.push({ item: this.items[index], images, params });
     });
     if (kept.length === 0) return null;
-    const views: View[] = this.opts.mags.map((mag, v) => {
-      const first = kept[0].images[v];
-      if (v === 0 && this.opts.size) {
-        const [h, w] = this.opts.size;
-        const bad = kept.find((k) => k.images[0].height !== h || k.images[0].width !== w);
-        if (bad) throw new DataError(`${bad.item.samples[0].file} is ${bad.images[0].width}x${bad.images[0].height} but this run needs ${w}x${h} images at ${mag}; crop or resize the data set, or change the run's tile size`);
-      }
-      for (const k of kept) {
-        const img = k.images[v];
-        if (img.width !== first.width || img.height !== first.height) {
-          throw new DataError(`images in one batch must have one size: ${k.item.samples[v].file} is ${img.width}x${img.height}, ${kept[0].item.samples[v].file} is ${first.width}x${first.height}; use batch size 1 for images of different sizes, or make them one size`);
-        }
-      }
-      // A quarter turn swaps height and width.
-      const odd = kept[0].params.rot90 % 2 === 1;
-      const sameTurn = kept.every((k) => k.params.rot90 % 2 === kept[0].params.rot90 % 2);
-      const square = first.width === first.height;
-      if (!sameTurn && !square) throw new DataError(`rotations by 90 degrees of non-square ${first.width}x${first.height} images cannot share a batch; use batch size 1 or augment with rotate90: false`);
-      const h = odd ? first.width : first.height;
-      const w = odd ? first.height : first.width;
-      const data = new Float32Array(kept.length * 3 * h * w);
-      kept.forEach((k, n) => data.set(toTensor(k.images[v], k.params, stats?.[v] ?? null, this.augment !== null), n * 3 * h * w));
-      return { mag, data, shape: [kept.length, 3, h, w] };
-    });
+    const views = this.opts.mags.map((mag, v) => this.packView(mag, v, kept, stats?.[v] ?? null));
     return { views, labels: Int32Array.from(kept.map((k) => k.item.label)), keys: kept.map((k) => k.item.key) };
+  }
+
+  /** View v of a batch: check sizes, then transform each image into its NCHW slot. */
+  private packView(mag: string, v: number, kept: { item: Item; images: RgbImage[]; params: AugmentParams }[], stats: ChannelStats | null): View {
+    const first = kept[0].images[v];
+    if (v === 0 && this.opts.size) {
+      const [h, w] = this.opts.size;
+      const bad = kept.find((k) => k.images[0].height !== h || k.images[0].width !== w);
+      if (bad) throw new DataError(`${bad.item.samples[0].file} is ${bad.images[0].width}x${bad.images[0].height} but this run needs ${w}x${h} images at ${mag}; crop or resize the data set, or change the run's tile size`);
+    }
+    for (const k of kept) {
+      const img = k.images[v];
+      if (img.width !== first.width || img.height !== first.height) {
+        throw new DataError(`images in one batch must have one size: ${k.item.samples[v].file} is ${img.width}x${img.height}, ${kept[0].item.samples[v].file} is ${first.width}x${first.height}; use batch size 1 for images of different sizes, or make them one size`);
+      }
+    }
+    // A quarter turn swaps height and width, so non-square images in one batch must turn alike.
+    const odd = kept[0].params.rot90 % 2 === 1;
+    if (first.width !== first.height && kept.some((k) => k.params.rot90 % 2 !== kept[0].params.rot90 % 2)) {
+      throw new DataError(`rotations by 90 degrees of non-square ${first.width}x${first.height} images cannot share a batch; use batch size 1 or augment with rotate90: false`);
+    }
+    const h = odd ? first.width : first.height;
+    const w = odd ? first.height : first.width;
+    const data = new Float32Array(kept.length * 3 * h * w);
+    kept.forEach((k, n) => data.set(toTensor(k.images[v], k.params, stats, this.augment !== null), n * 3 * h * w));
+    return { mag, data, shape: [kept.length, 3, h, w] };
   }
 
   /** The images of one item, or null when one is unreadable and skipBad is set. */

@@ -7,4 +7,18 @@ export { backward, noGrad, needsGrad, record, save, detach, zeroGrad, releaseGra
 export { listAdapters, chooseAdapter } from './device.ts';
 export { Profiler } from './profiler.ts';
 export type { ProfileResult, DispatchTiming, PhaseTiming, ProfileClock } from './profiler.ts';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.ts';
+export { matmul } from './ops/matmul.ts';
+export { linear } from './ops/linear.ts';
+export { relu } from './ops/relu.ts';
+export { scale } from './ops/scale.ts';
+export { reshape } from './ops/reshape.ts';
+export { sum, mean } from './ops/reduce.ts';
+export { groupNorm } from './ops/group_norm.ts';
+export { batchNorm, type BatchNormOptions } from './ops/batch_norm.ts';
+export { maxPool2d, type MaxPool2dOptions } from './ops/max_pool2d.ts';
+export { adaptiveAvgPool2d } from './ops/adaptive_avg_pool2d.ts';
+export { adaptiveMaxPool2d } from './ops/adaptive_max_pool2d.ts';
+export { bicubicResize } from './ops/bicubic_resize.ts';
+export { areaDownsample } from './ops/area_downsample.ts';
 export * from './errors.ts';

@@ -102,6 +102,11 @@ export class Profiler implements DispatchObserver {
   /** Become the runtime's dispatch observer. Only one profiler may be attached at a time. */
   attach() {
     if (this.rt.observer && this.rt.observer !== this) throw new Error('Profiler.attach(): another dispatch observer is attached to the runtime; detach it first');
+    // Op attribution reads source file names from stacks. In a bundle (dist/rbd.js) they exist
+    // only through its source map, which Node applies only when started with --enable-source-maps.
+    if (!/profiler\.ts/.test(new Error().stack ?? '')) {
+      console.error('profiler: stack traces show no source file names (a bundle run without --enable-source-maps?); ops will be reported as (unknown)');
+    }
     this.rt.observer = this;
     this.attached = true;
   }

@@ -14,8 +14,8 @@ struct Params { batch: u32, O: u32, S: u32 };
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  // The folded grid may hold a few extra workgroups; they still take part in no barrier of a
-  // real channel (each workgroup reduces on its own), so they can simply compute a dummy sum.
+  // A folded grid may hold a few workgroups past O: they sum nothing and store nothing, but
+  // still run workgroup_sum (its barriers need the whole workgroup, and o is workgroup-uniform).
   let o = linear_workgroup(wid, nwg);
   var s = 0.0;
   if (o < p.O) {

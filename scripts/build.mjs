@@ -11,7 +11,8 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
-  banner: { js: '#!/usr/bin/env node' },
+  // --enable-source-maps: stacks name the .ts files (errors, and rbd profile's op attribution).
+  banner: { js: '#!/usr/bin/env -S node --enable-source-maps' },
   sourcemap: true,
   logLevel: 'info',
 });

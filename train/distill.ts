@@ -96,6 +96,7 @@ export async function trainDistill(o: DistillOptions, preopened?: StudyData): Pr
     classes: data.classes, effectiveBatch: o.batch * o.accum, teacherCache: o.cacheTeacher ? 'used: teacher outputs computed once per tile (no augmentation)' : 'not used',
   };
   prepareRunDir(o.out, config);
+  if (o.verbose && o.cacheTeacher) console.log(`teacher cache: ${config.teacherCache}`);
   const extras = { classNames: data.classes, magnification: data.level(o.mag).value, normalization: data.normalization(o.mag), training: config };
   const cache = new Map<string, TeacherCacheEntry>();
   let featureShape: number[] = [];

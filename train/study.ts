@@ -47,8 +47,15 @@ export interface StudyPreset {
   val: number;
   test: number;
   unlabeled: number;
+  /** Epochs; with a time budget these are the most the plan may use. */
   teacherEpochs: number;
   studentEpochs: number;
+  /**
+   * Minutes of training and evaluation the plan must fit in, from the calibration on this
+   * adapter (null: use the preset's epochs as they are). Fewer epochs are used when the
+   * adapter is too slow for the maximum; the report states the epochs actually used.
+   */
+  budgetMinutes: number | null;
   batch: number;
   accum: number;
   lr: number;
@@ -62,9 +69,9 @@ export interface StudyPreset {
  * epochs, effective batch 32) for a real GPU.
  */
 export const STUDY_PRESETS: Record<string, StudyPreset> = {
-  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 36, teacherEpochs: 4, studentEpochs: 3, batch: 12, accum: 1, lr: 2e-3, sweep: [12] },
-  default: { name: 'default', classes: 'cd', tile: 64, mags: ['10x', '5x', '2.5x', '1.25x'], train: 40, val: 12, test: 30, unlabeled: 120, teacherEpochs: 8, studentEpochs: 5, batch: 16, accum: 1, lr: 2e-3, sweep: [40] },
-  full: { name: 'full', classes: 'cd', tile: 256, mags: ['10x', '5x', '2.5x', '1.25x', '0.625x'], train: 500, val: 100, test: 200, unlabeled: 3000, teacherEpochs: 100, studentEpochs: 100, batch: 16, accum: 2, lr: 1e-3, sweep: [500, 1000, 2000] },
+  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 36, teacherEpochs: 4, studentEpochs: 3, budgetMinutes: 2, batch: 12, accum: 1, lr: 2e-3, sweep: [12] },
+  default: { name: 'default', classes: 'cd', tile: 64, mags: ['10x', '5x', '2.5x', '1.25x'], train: 40, val: 12, test: 30, unlabeled: 120, teacherEpochs: 16, studentEpochs: 8, budgetMinutes: 12, batch: 16, accum: 1, lr: 2e-3, sweep: [40] },
+  full: { name: 'full', classes: 'cd', tile: 256, mags: ['10x', '5x', '2.5x', '1.25x', '0.625x'], train: 500, val: 100, test: 200, unlabeled: 3000, teacherEpochs: 100, studentEpochs: 100, budgetMinutes: null, batch: 16, accum: 2, lr: 1e-3, sweep: [500, 1000, 2000] },
 };
 
 export interface StudyOptions {
@@ -135,6 +142,24 @@ export function expectedSeconds(p: StudyPreset, classes: number, cal: Map<string
   return total;
 }
 
+export interface EpochPlan { teacherEpochs: number; studentEpochs: number; expectedSeconds: number; fitsBudget: boolean }
+
+/**
+ * The epochs to run: the preset's, or with a budget the most that fit it, keeping the
+ * teacher/student ratio of the preset, down to 2 teacher and 1 student epoch(s).
+ */
+export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Calibration>): EpochPlan {
+  const cost = (teacherEpochs: number, studentEpochs: number) => expectedSeconds({ ...p, teacherEpochs, studentEpochs }, classes, cal);
+  if (p.budgetMinutes === null) return { teacherEpochs: p.teacherEpochs, studentEpochs: p.studentEpochs, expectedSeconds: cost(p.teacherEpochs, p.studentEpochs), fitsBudget: true };
+  const ratio = p.teacherEpochs / p.studentEpochs;
+  for (let studentEpochs = p.studentEpochs; studentEpochs >= 1; studentEpochs--) {
+    const teacherEpochs = Math.max(2, Math.round(studentEpochs * ratio));
+    const seconds = cost(teacherEpochs, studentEpochs);
+    if (seconds <= p.budgetMinutes * 60) return { teacherEpochs, studentEpochs, expectedSeconds: seconds, fitsBudget: true };
+  }
+  return { teacherEpochs: 2, studentEpochs: 1, expectedSeconds: cost(2, 1), fitsBudget: false };
+}
+
 /** The data folder for a preset; generated (with a progress bar) when it has no manifest yet. */
 async function ensureData(p: StudyPreset, dir: string, seed: number, verbose: boolean): Promise<boolean> {
   if (existsSync(join(dir, 'manifest.json'))) return false;
@@ -153,6 +178,9 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     if (o.verbose) console.log(line);
   };
   say(`rbd study (${p.name} preset): data ${dataDir}, teacher ${p.mags[0]}, students ${p.mags.slice(1).join(', ')}`);
+  say(p.budgetMinutes !== null
+    ? `expected duration: about ${p.budgetMinutes} min of training and evaluation (the preset's budget), plus data generation on the first run and about a minute of calibration; the exact plan follows the calibration`
+    : `expected duration: set by the calibration below (preset ${p.name} has no time budget: ${p.teacherEpochs}/${p.studentEpochs} epochs)`);
   const generated = await ensureData(p, dataDir, o.seed, o.verbose);
   const data: StudyData = await openStudyData(dataDir);
   const classes = data.classes.length;
@@ -161,8 +189,12 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   // Calibration: expected duration and measured throughput per magnification.
   const cal = new Map<string, Calibration>();
   for (const mag of p.mags) cal.set(mag, await calibrate(classes, data.level(mag).tile, p.batch));
-  const expected = expectedSeconds(p, classes, cal);
-  say(`expected duration: about ${(expected / 60).toFixed(1)} min of training and evaluation (from timed steps on ${runtime().gpu.adapter.name}: ${p.mags.map((m) => `${m} ${data.level(m).tile}px ${(1 / cal.get(m)!.trainSecondsPerImage).toFixed(1)} train img/s`).join(', ')}); results in ${dir}`);
+  const plan = planEpochs(p, classes, cal);
+  const expected = plan.expectedSeconds;
+  const rates = p.mags.map((m) => `${m} ${data.level(m).tile}px ${(1 / cal.get(m)!.trainSecondsPerImage).toFixed(1)} train img/s`).join(', ');
+  say(`plan: teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs${p.budgetMinutes !== null ? ` (the most that fit the ${p.budgetMinutes} min budget; preset maximum ${p.teacherEpochs}/${p.studentEpochs})` : ''}`);
+  say(`expected duration: about ${(expected / 60).toFixed(1)} min of training and evaluation, from timed steps on ${runtime().gpu.adapter.name} (${rates}); results in ${dir}`);
+  if (!plan.fitsBudget) say(`warning: this adapter is too slow for the ${p.budgetMinutes} min budget even at the minimum epochs; expect about ${(expected / 60).toFixed(1)} min`);
 
   const common = (out: string, epochs: number): CommonTrainOptions => ({
     ...COMMON_DEFAULTS, data: dataDir, out, epochs, batch: p.batch, accum: p.accum, lr: p.lr, seed: o.seed, verbose: o.verbose,
@@ -184,20 +216,20 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   };
 
   const teacherMag = p.mags[0];
-  const teacher = await trainSupervised({ ...common(join(dir, `teacher-${teacherMag}`), p.teacherEpochs), role: 'teacher', mag: teacherMag, allowUpsampled: false }, data);
+  const teacher = await trainSupervised({ ...common(join(dir, `teacher-${teacherMag}`), plan.teacherEpochs), role: 'teacher', mag: teacherMag, allowUpsampled: false }, data);
   addRow('teacher', teacher, await evalTest(teacher));
 
   const sweep: SweepPoint[] = [];
   const lowest = p.mags[p.mags.length - 1];
   const pool = data.samples('unlabeled').length;
   const distill = async (mag: string, unlabeled: number, name: string) => {
-    const s = await trainDistill({ ...common(join(dir, name), p.studentEpochs), ...DEFAULT_DISTILL_LOSS, teacher: teacher.checkpoint, mag, unlabeled, cacheTeacher: false, allowUpsampled: false }, data);
+    const s = await trainDistill({ ...common(join(dir, name), plan.studentEpochs), ...DEFAULT_DISTILL_LOSS, teacher: teacher.checkpoint, mag, unlabeled, cacheTeacher: false, allowUpsampled: false }, data);
     return { s, e: await evalTest(s) };
   };
   const sweepPoint = (mag: string, s: TrainSummary, e: EvalResult) =>
     sweep.push({ mag: data.level(mag).value, unlabeledCount: s.unlabeledCount, testAccuracy: e.splits.test.accuracy, testAccuracyCI: e.splits.test.accuracyCI, testMacroAuc: e.splits.test.macroAuc, runDir: s.dir });
   for (const mag of p.mags.slice(1)) {
-    const base = await trainSupervised({ ...common(join(dir, `baseline-${mag}`), p.studentEpochs), role: 'baseline', mag, allowUpsampled: false }, data);
+    const base = await trainSupervised({ ...common(join(dir, `baseline-${mag}`), plan.studentEpochs), role: 'baseline', mag, allowUpsampled: false }, data);
     addRow('baseline', base, await evalTest(base));
     const kd = await distill(mag, 0, `kd-${mag}`);
     addRow('kd', kd.s, kd.e);
@@ -219,17 +251,17 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     expectedSeconds: expected, adapter: runtime().gpu.adapter.name, classes: data.classes, teacherMag: data.level(teacherMag).value,
     studentMags: p.mags.slice(1).map((m) => data.level(m).value),
     data: { dir: dataDir, train: data.samples('train').length, val: data.samples('val').length, test: data.samples('test').length, unlabeled: pool, tileMicrons: data.topLevel().tile * data.topLevel().micronsPerPixel, generated },
-    config: { ...p, seed: o.seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true },
-    rows, sweep, notes: studyNotes(p, cal),
+    config: { ...p, teacherEpochsUsed: plan.teacherEpochs, studentEpochsUsed: plan.studentEpochs, seed: o.seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true },
+    rows, sweep, notes: studyNotes(p, plan, cal),
   };
   writeStudyReport(dir, results);
   return { dir, results };
 }
 
-function studyNotes(p: StudyPreset, cal: Map<string, Calibration>): string[] {
+function studyNotes(p: StudyPreset, plan: EpochPlan, cal: Map<string, Calibration>): string[] {
   return [
     `Batching: the method feeds one image at a time and accumulates gradients over 32. Here tiles of one magnification share a size, so ${p.batch} go through together and ${p.accum} micro-batch(es) make one Adam step (effective batch ${p.batch * p.accum}); with GroupNorm a sample's activations do not depend on its batch-mates, so this matches one-at-a-time accumulation up to rounding.`,
-    `Optimizer: Adam, lr ${p.lr}, weight decay ${COMMON_DEFAULTS.weightDecay} added to the gradient (PyTorch Adam semantics), exponential decay gamma ${COMMON_DEFAULTS.gamma}; teacher ${p.teacherEpochs} epochs, students ${p.studentEpochs} epochs. The short schedules are what fits the time budget; the paper trains 100 epochs (preset full).`,
+    `Optimizer: Adam, lr ${p.lr}, weight decay ${COMMON_DEFAULTS.weightDecay} added to the gradient (PyTorch Adam semantics), exponential decay gamma ${COMMON_DEFAULTS.gamma}; teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs${p.budgetMinutes !== null ? `, the most that fit the preset's ${p.budgetMinutes} min budget on this adapter (preset maximum ${p.teacherEpochs}/${p.studentEpochs}), from timed steps before training` : ''}. The paper trains 100 epochs (preset full).`,
     `Distillation loss: soft KL (T = ${DEFAULT_DISTILL_LOSS.temperature}, batchmean, times T^2) + L2 pixel loss between the student's stage-4 map and the teacher's map resized by the average of adaptive max pooling and bicubic interpolation (the official code's branch logic applies only the max-pool half and halves it; we implement the intended average). No label term.`,
     'Labels: baseline and teacher train on labels; KD arms never see training labels. Every arm keeps the epoch with the best validation accuracy (validation labels are used for that choice only), and is evaluated once on the test split.',
     'Augmentation: random flips, 90-degree rotations and colour jitter (0.5/0.5/0.5/0.2), the same transform on the teacher and student views of a tile. The teacher-output cache was not used (augmented runs).',

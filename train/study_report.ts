@@ -77,7 +77,7 @@ function bestKd(r: StudyResults, mag: number): StudyRow | undefined {
   return cands.sort((a, b) => b.testAccuracy - a.testAccuracy)[0];
 }
 
-type Verdict = 'agrees' | 'partly agrees' | 'does not agree' | 'not tested';
+type Verdict = 'agrees' | 'partly agrees' | 'does not agree' | 'not tested' | 'not testable';
 
 interface ClaimCheck { claim: string; measured: string; verdict: Verdict }
 
@@ -86,10 +86,20 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   const teacher = row(r, r.teacherMag, 'teacher');
   const out: ClaimCheck[] = [];
   const points = (v: number) => `${(100 * v).toFixed(1)} points`;
+  // A teacher whose accuracy interval reaches down to chance has nothing to teach: comparing
+  // students with it would make "matches the teacher" trivially true.
+  const chance = 1 / r.classes.length;
+  const teacherLearned = !!teacher && teacher.testAccuracyCI[0] > chance;
+  const untestable = (claim: string): ClaimCheck => ({
+    claim,
+    measured: `the teacher did not learn beyond chance (test accuracy ${pct(teacher?.testAccuracy ?? NaN)}, 95% CI ${teacher ? ci(teacher.testAccuracyCI) : 'n/a'}, chance ${pct(chance)}), so matching it means nothing.`,
+    verdict: 'not testable',
+  });
   // 1. A student at 4x fewer FLOPs (half the magnification) beats or matches the teacher.
   const half = r.studentMags.find((m) => Math.abs(m - r.teacherMag / 2) < 1e-9);
   const s1 = half !== undefined ? bestKd(r, half) : undefined;
-  if (teacher && s1) {
+  if (teacher && s1 && !teacherLearned) out.push(untestable('CD: the student beats the high-resolution teacher while needing 4x fewer FLOPs.'));
+  else if (teacher && s1) {
     const d = s1.testAccuracy - teacher.testAccuracy;
     out.push({
       claim: 'CD: the student beats the high-resolution teacher while needing 4x fewer FLOPs.',
@@ -100,7 +110,8 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   // 2. The student at 1/8 the magnification (64x cheaper) is within 3% of the teacher.
   const eighth = r.studentMags.find((m) => Math.abs(m - r.teacherMag / 8) < 1e-9);
   const s2 = eighth !== undefined ? bestKd(r, eighth) : undefined;
-  if (teacher && s2) {
+  if (teacher && s2 && !teacherLearned) out.push(untestable('LUAD: the 1.25x student is within 3% of the 10x teacher, 64x cheaper.'));
+  else if (teacher && s2) {
     const d = s2.testAccuracy - teacher.testAccuracy;
     out.push({
       claim: 'LUAD: the 1.25x student is within 3% of the 10x teacher, 64x cheaper.',
@@ -189,7 +200,7 @@ function studyBlocks(r: StudyResults): Block[] {
     paragraph(
       'Thresholds used for the verdicts: claim 1 agrees when the best distilled student at half the teacher magnification is at least as accurate as the teacher, partly within 3 points; ' +
         'claim 2 agrees within 3 points, partly within 6; claim 3 agrees at +2 points or more, partly when positive; claim 4 agrees when the Spearman correlation exceeds 0.5 and the largest set beats the smallest, partly when only the latter holds. ' +
-        'With test sets of this size the confidence intervals are wide: differences inside them are not evidence either way.',
+        'Claims 1 and 2 are not testable when the teacher\'s accuracy interval reaches down to chance. With test sets of this size the confidence intervals are wide: differences inside them are not evidence either way.',
     ),
   );
   blocks.push(table(['claim (paper)', 'measured here', 'verdict'], checkClaims(r).map((c) => [c.claim, c.measured, `**${c.verdict}**`])));

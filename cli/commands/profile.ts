@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   const studentMag = values['student-mag'] ?? teacherMag;
   const [teacher, student] = [requireMag(teacherMag, '--teacher-mag'), requireMag(studentMag, '--student-mag')];
   if (student.value > teacher.value) throw new UsageError(cmd, `--student-mag ${student.name} is above --teacher-mag ${teacher.name}; the student sees the lower magnification`);
-  const inputs = magInputs(cmd, teacher.value === student.value ? teacher.name : `${teacher.name},${student.name}`, tile);
+  const inputs = magInputs(cmd, teacher.value === student.value ? teacher.name : `${teacher.name},${student.name}`, tile, '--teacher-mag/--student-mag');
   const pair: [MagInput, MagInput] = [inputs[0], inputs[inputs.length - 1]];
   const { name: archName, arch } = archFlag(cmd, values.arch);
   const rt = await openRuntime(values.adapter);

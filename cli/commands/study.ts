@@ -4,7 +4,9 @@ import { runStudy, STUDY_PRESETS } from '../../train/study.ts';
 
 const q = STUDY_PRESETS.quick, d = STUDY_PRESETS.default, f = STUDY_PRESETS.full;
 const describe = (p: typeof d) =>
-  `${p.tile} px tiles at ${p.mags[0]} (${p.classes} classes), ${p.train}/${p.val}/${p.test} train/val/test tiles per class, ${p.unlabeled} unlabeled; teacher ${p.teacherEpochs} epochs, students ${p.studentEpochs}; batch ${p.batch} x accum ${p.accum}, lr ${p.lr}; unlabeled sweep adds ${p.sweep.join(', ')}`;
+  `${p.tile} px tiles at ${p.mags[0]} (${p.classes} classes), ${p.train}/${p.val}/${p.test} train/val/test tiles per class, ${p.unlabeled} unlabeled; ` +
+  (p.budgetMinutes !== null ? `teacher up to ${p.teacherEpochs} epochs, students up to ${p.studentEpochs}, the most that fit a ${p.budgetMinutes} min budget on this adapter; ` : `teacher ${p.teacherEpochs} epochs, students ${p.studentEpochs}; `) +
+  `batch ${p.batch} x accum ${p.accum}, lr ${p.lr}; unlabeled sweep adds ${p.sweep.join(', ')}`;
 
 export const help = `usage: rbd study [--quick | --full] [flags]        (npm start [-- flags])
 
@@ -13,8 +15,9 @@ train the teacher at ${d.mags[0]}, then for each student magnification (${d.mags
 baseline, distillation on the labelled images (labels unused) and distillation adding the
 unlabeled pool, plus a sweep of the unlabeled-pool size at the lowest magnification; evaluate
 every model on the test split (bootstrap 95% CIs); write runs/<UTC time>/report.md, report.html
-(self-contained, inline SVG plots) and results.json. The expected duration is printed at the start,
-from timed training steps on this adapter.
+(self-contained, inline SVG plots) and results.json. Before training, a few timed steps on this
+adapter fix the epochs (for presets with a time budget, the most that fit it) and the expected
+duration, which is printed.
 
 presets:
   (default)   fits within 15 minutes on a 2-core CPU through lavapipe: ${describe(d)}

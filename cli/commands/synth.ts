@@ -83,14 +83,19 @@ export async function run(argv: string[]) {
     overwrite: values.overwrite ?? false,
   };
   const bar = progress({ label: 'synth', total: 0, unit: 'tiles' });
-  const result = await synthesize({
-    ...opts,
-    onProgress: (done, total) => {
-      bar.setTotal(total);
-      bar.update(done);
-    },
-  });
-  bar.done();
+  let result;
+  try {
+    result = await synthesize({
+      ...opts,
+      onProgress: (done, total) => {
+        bar.setTotal(total);
+        bar.update(done);
+      },
+    });
+  } finally {
+    // Ends the bar's line, so an error prints below it.
+    bar.done();
+  }
   const m = result.manifest;
   console.log(`wrote ${result.tiles} tiles (train ${m.counts.train}, val ${m.counts.val}, test ${m.counts.test}, unlabeled ${m.counts.unlabeled}) x ${m.magnifications.length} magnifications to ${opts.out}`);
   console.log(`classes (${m.classSet}): ${m.classes.join(', ')}`);

@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { DataError } from '../errors.ts';
 import { byDescendingMag, downsampleFactor, requireMag, magName } from '../mag.ts';
 import { CLASS_SETS, type ClassSetName } from './classes.ts';
-import { hashSeed } from './fields.ts';
+import { hashSeed } from '../seed.ts';
 import { DEFAULT_KNOBS, type RenderKnobs } from './render.ts';
 import { runTileJob, SPLITS, type RunConfig, type SplitName, type TileJob, type TileSums } from './tile_job.ts';
 

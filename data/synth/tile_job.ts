@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Rng } from '../../engine/random.ts';
 import { areaDownsample, encodePng, type RgbImage } from '../image.ts';
 import { CLASS_SETS, type ClassSetName } from './classes.ts';
-import { hashSeed } from './fields.ts';
+import { hashSeed } from '../seed.ts';
 import { drawSlideStain, renderTile, type RenderKnobs } from './render.ts';
 
 /** What every job of a run shares (sent once to each worker). */

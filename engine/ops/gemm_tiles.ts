@@ -7,10 +7,10 @@
  *  - 16 x 4 invocations (32 x 128 tiles): 64 invocations fit every adapter, including
  *    compatibility ones, and use no workgroup memory. Wide along N (pixels, the long side of
  *    every conv GEMM) so neighbouring invocations read neighbouring input values. Measured on
- *    lavapipe (2 cores, 1024^3 matmul, GFLOP per CPU-second, which is robust to other load):
- *    8x8 blocks in 16x4 workgroups 3.1; 8x8 in 8x8 2.3; 4x8 in 8x8 2.4; 4x4 blocks staged
- *    through 64x64 workgroup-memory tiles (16x16 invocations, BK 16) 0.8; 8x8 blocks staged
- *    through 64x64 tiles 1.6-1.8.
+ *    lavapipe (2 cores shared with other work, 1024^3 matmul, GFLOP per CPU-second of the
+ *    process, noisy): 8x8 blocks in 16x4 workgroups 2.5-3.5; 8x8 in 8x8 2.3; 4x8 in 8x8 2.4;
+ *    8x8 in 64x1 1.6-3.3 (no clear gain); 4x4 blocks staged through 64x64 workgroup-memory
+ *    tiles (16x16 invocations, BK 16) 0.8; 8x8 blocks staged through 64x64 tiles 1.6-1.8.
  *  - 8 x 8 and 8 x 4 for adapters whose per-dimension limits are smaller.
  * The values are override constants, part of the pipeline key; shapes never are.
  */
@@ -27,7 +27,7 @@ export interface GemmTiles {
 export const GEMM_BLOCK = 8;
 
 const CANDIDATES: GemmTiles[] = [
-  { WG_M: Number(process.env.K1_WGM ?? 4), WG_N: Number(process.env.K1_WGN ?? 16) },
+  { WG_M: 4, WG_N: 16 },
   { WG_M: 8, WG_N: 8 },
   { WG_M: 4, WG_N: 8 },
 ];

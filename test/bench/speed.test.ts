@@ -67,13 +67,16 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
       assert.ok(r.trainDispatches > 0 && r.inferDispatches > 0);
     });
     // The report renders from the same JSON, plots inline in the HTML.
-    const profile = await profileStep({ arch: tiny, inputs: [inputs[0], inputs[2]], batch: 1, seed: 5, warmup: 0 });
-    const files = writeBenchReport(dir, { speed: j, profile });
+    const profile = await profileStep({ arch: tiny, inputs: [inputs[0], inputs[0]], batch: 1, seed: 5, warmup: 0 });
+    const profileLow = await profileStep({ arch: tiny, inputs: [inputs[0], inputs[2]], batch: 1, seed: 5, warmup: 0 });
+    const files = writeBenchReport(dir, { speed: j, profile, profileLow });
     for (const f of files) assert.ok(existsSync(f), f);
     const html = readFileSync(join(dir, 'bench-report.html'), 'utf8');
     assert.ok((html.match(/<svg /g) ?? []).length >= (profile.clock === 'timestamp-query' ? 3 : 2), 'plots are inline SVG');
     assert.not.match(html, /<script|src="http/);
-    assert.match(readFileSync(join(dir, 'bench-report.md'), 'utf8'), /time-vs-flops\.svg/);
+    const md = readFileSync(join(dir, 'bench-report.md'), 'utf8');
+    assert.match(md, /time-vs-flops\.svg/);
+    assert.match(md, /Where a small input's time goes: student at 32x32 vs 8x8/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

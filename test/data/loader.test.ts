@@ -232,4 +232,45 @@ test('measureLoader: images/s of a loader alone over a synthetic-sized fixture (
   assert.is((await decodeImage(join(root, '10x/train/k/0.png'))).width, 64);
 });
 
+test('bug: batches failing behind the awaited one were unhandled rejections that aborted the process', async () => {
+  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
+  // Every batch fails (wrong size) and three are in flight when the first error reaches us.
+  const loader = new Loader(ds, { split: 'train', mags: ['10x'], size: [9, 9], prefetch: 3, skipBad: true, normalize: false });
+  let message = '';
+  try {
+    for await (const _ of loader.epoch(0)) {
+      // consume
+    }
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(message, /a1\.png is 8x8 but this run needs 9x9/);
+  // Give the other batches time to settle: an unhandled rejection would end the process here.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+});
+
+test('decodeImage reads lossless tif/webp and grey or RGBA png as the same 8-bit RGB: image 7x5', async () => {
+  const sharp = (await import('sharp')).default;
+  const rng = new Rng(8);
+  const img = randomImage(rng, 7, 5);
+  const raw = { raw: { width: 7, height: 5, channels: 3 as const } };
+  const dir = join(tmp.dir, 'formats');
+  mkdirSync(dir, { recursive: true });
+  await sharp(img.data, raw).tiff({ compression: 'lzw' }).toFile(join(dir, 'a.tif'));
+  await sharp(img.data, raw).webp({ lossless: true }).toFile(join(dir, 'a.webp'));
+  for (const f of ['a.tif', 'a.webp']) {
+    const back = await decodeImage(join(dir, f));
+    assert.equal([back.width, back.height], [7, 5], f);
+    assert.equal(Array.from(back.data), Array.from(img.data), `${f} pixels`);
+  }
+  // RGBA: alpha dropped. Grey: the one channel copied to R, G and B.
+  const rgba = new Uint8Array(7 * 5 * 4).map((_, i) => (i % 4 === 3 ? 128 : img.data[Math.floor(i / 4) * 3 + (i % 4)]));
+  await sharp(rgba, { raw: { width: 7, height: 5, channels: 4 } }).png().toFile(join(dir, 'rgba.png'));
+  assert.equal(Array.from((await decodeImage(join(dir, 'rgba.png'))).data), Array.from(img.data));
+  const grey = new Uint8Array(35).map((_, i) => img.data[3 * i]);
+  await sharp(grey, { raw: { width: 7, height: 5, channels: 1 } }).png().toFile(join(dir, 'grey.png'));
+  const g = await decodeImage(join(dir, 'grey.png'));
+  assert.equal(Array.from(g.data), Array.from(grey).flatMap((v) => [v, v, v]));
+});
+
 test.run();

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gpu } from '../helpers/gpu.ts';
+import { gpu, assertClose } from '../helpers/gpu.ts';
 import { synthesize } from '../../data/synth/synthesize.ts';
 import { readSafetensors } from '../../models/safetensors.ts';
 import { saveCheckpoint } from '../../models/checkpoint.ts';
@@ -74,6 +74,20 @@ test('rbd distill end to end on a tiny data set within a minute; config records 
   // The student checkpoint records its own magnification, so rbd eval picks 5x by itself.
   const meta = readSafetensors(join(out, 'best.safetensors')).metadata;
   assert.is(JSON.parse(meta.magnification), 5);
+});
+
+test('distill --cache-teacher (no augmentation) gives the losses of recomputing the teacher every step', async () => {
+  const run = (cacheTeacher: boolean) => trainDistill({
+    ...COMMON_DEFAULTS, ...DEFAULT_DISTILL_LOSS, data, out: join(tmp, `cache-${cacheTeacher}`), epochs: 2, batch: 8, augment: false, verbose: false,
+    teacher: join(teacherDir, 'best.safetensors'), mag: '5x', unlabeled: 4, cacheTeacher, allowUpsampled: false,
+  });
+  const fresh = await run(false);
+  const cached = await run(true);
+  // Same batches, same teacher outputs (GroupNorm makes each tile's outputs independent of its
+  // batch-mates), so the per-epoch mean losses agree to float32 rounding of the sums.
+  assertClose('epoch losses, cached vs recomputed teacher', cached.records.map((r) => r.loss), fresh.records.map((r) => r.loss), { atol: 1e-6, rtol: 1e-5 });
+  assert.match(readJson<{ teacherCache: string }>(join(tmp, 'cache-true', 'config.json')).teacherCache, /^used/);
+  assert.match(readJson<{ teacherCache: string }>(join(tmp, 'cache-false', 'config.json')).teacherCache, /^not used/);
 });
 
 test('eval: metrics per split, eval.json and plots; accuracy agrees with the confusion matrix', async () => {
