@@ -9,7 +9,7 @@ import { writeDocument, heading, paragraph, list, table, figure, type Block } fr
 import { readJson } from '../train/files.ts';
 import { parseFlags, UsageError } from '../cli/util.ts';
 import { adapterLine, type AdapterDescription } from './meta.ts';
-import type { SpeedRow } from './speed.ts';
+import type { SpeedRow, Spread } from './speed.ts';
 import type { StepProfile, OpProfile } from './profile.ts';
 
 /** Render rows under a header; columns listed in `right` are right-aligned (numbers). */
@@ -77,6 +77,8 @@ export interface SpeedJson {
   adapter: AdapterDescription | null;
   rooflineGflops: number;
   rooflineCopyGBps?: number;
+  /** The top magnification's step against the best GEMM, interleaved rounds (bench/speed.ts). */
+  pairedRooflineFraction?: { gemm: string; wall: Spread; cpu: Spread };
   /** Measured fixed cost of one dispatch, microseconds (bench/roofline.ts). */
   dispatchOverheadUs?: number;
   batch: number;
@@ -122,6 +124,10 @@ function speedBlocks(s: SpeedJson): Block[] {
       `${fmtNum(r.trainMs.median)} (${fmtNum(r.trainMs.min)}-${fmtNum(r.trainMs.max)})`, fmtNum(r.achievedGflops), fmtPercent(r.rooflineFraction), fmtPercent(r.rooflineFractionCpu), `${fmtNum(r.trainSpeedup)}x`, `${fmtNum(r.trainFlopRatio)}x`, String(r.trainDispatches)]),
     ['left', 'left', ...Array(11).fill('right')],
   ));
+  const paired = s.pairedRooflineFraction;
+  if (paired) {
+    blocks.push(paragraph(`**The ${top.mag} training step reaches ${fmtPercent(paired.wall.median)} of the roofline** (${paired.gemm}), measured in ${paired.wall.samples.length} interleaved rounds of one GEMM and one step, so both see the same load (per round: min ${fmtPercent(paired.wall.min)}, max ${fmtPercent(paired.wall.max)}; per CPU-second of the process: ${fmtPercent(paired.cpu.median)}).`));
+  }
   if (rows.some((r) => r.loaderImagesPerSec !== null && r.loaderImagesPerSec !== undefined)) {
     blocks.push(paragraph(`Data loader (decode + paired augmentation + normalization, no GPU), images/s: ${rows.map((r) => `${r.mag} ${r.loaderImagesPerSec == null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}. Where this is below the train images/s above, loading limits training.`));
   }

@@ -5,14 +5,14 @@
  * can do with these kernels; the same run measures both, so the fraction is not skewed by
  * other work on the machine changing between runs.
  *
- * GEMM: square matmul (kernels/matmul.wgsl through `gemm`), FLOPs = 2*M*N*K, and a 3x3 conv
- * layer (the implicit-GEMM conv kernel); the ceiling is the best median rate among them. Copy: `copyBufferToBuffer` of one buffer into another; bytes moved = 2 x size
+ * GEMM: square matmuls and a 3x3 conv layer (gemmCandidates); the ceiling is the best median
+ * rate among them. Copy: `copyBufferToBuffer` of one buffer into another; bytes moved = 2 x size
  * (each byte read once and written once), the same convention as the kernels' GB/s.
  * Memory-bound kernels (norm, ReLU, pooling, residual add) are timed on the network's real
  * activation shapes and reported in GB/s against the copy bandwidth: they do a few FLOPs per
  * byte, so bandwidth, not the GEMM rate, is their ceiling.
  */
-import { Tensor, shapeSize } from '../engine/tensor.ts';
+import { Tensor, shapeSize, disposeAll } from '../engine/tensor.ts';
 import { Rng } from '../engine/random.ts';
 import { runtime } from '../engine/runtime.ts';
 import { gemm } from '../engine/ops/matmul.ts';
@@ -56,33 +56,50 @@ export interface RooflineOptions {
   seed?: number;
 }
 
-export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
-  const rt = runtime();
-  const rng = new Rng(o.seed ?? 1);
-  const rows: BenchRow[] = [];
-  let best: BenchRow | null = null;
-  for (const n of o.gemmSizes ?? DEFAULT_GEMM_SIZES) {
+/** One GEMM the roofline tries: what it computes, its counted FLOPs and bytes, and a closure. */
+export interface GemmCandidate {
+  kernel: string;
+  shape: string;
+  flops: number;
+  bytes: number;
+  run: () => Tensor;
+  dispose(): void;
+}
+
+/**
+ * The GEMMs the compute ceiling is taken from: square matmuls of the given sizes (FLOPs 2*n^3;
+ * bytes a, b read once and c written once) and the conv kernel, the engine's other GEMM
+ * (implicit, im2col-free), on a 3x3 layer of the network's second stage (FLOPs
+ * 2*N*O*OH*OW*C*KH*KW; bytes x, w read once, y written once). Inputs are random, from `seed`.
+ */
+export function gemmCandidates(sizes: number[], seed: number): GemmCandidate[] {
+  const rng = new Rng(seed);
+  const out: GemmCandidate[] = sizes.map((n) => {
     const a = Tensor.from(rng.array(n * n), [n, n]);
     const b = Tensor.from(rng.array(n * n), [n, n]);
-    progress(`roofline: matmul ${n}^3 (${o.reps} reps)`);
-    const r = row('matmul (roofline)', `${n}x${n}x${n}`, await timeGpu(() => gemm({ t: a }, { t: b }), o.reps, o.warmup), 2 * n * n * n, 4 * 3 * n * n);
+    return { kernel: 'matmul', shape: `${n}x${n}x${n}`, flops: 2 * n * n * n, bytes: 4 * 3 * n * n, run: () => gemm({ t: a }, { t: b }), dispose: () => disposeAll([a, b]) };
+  });
+  const [n, c, h, w] = ROOFLINE_CONV_INPUT;
+  const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
+  const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
+  out.push({
+    kernel: 'conv2d 3x3', shape: `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`, flops: 2 * n * c * h * w * c * 9, bytes: 4 * (2 * n * c * h * w + c * c * 9),
+    run: () => conv2d(x, k, null, { padding: 1 }), dispose: () => disposeAll([x, k]),
+  });
+  return out;
+}
+
+export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
+  const rt = runtime();
+  const rows: BenchRow[] = [];
+  let best: BenchRow | null = null;
+  const candidates = gemmCandidates(o.gemmSizes ?? DEFAULT_GEMM_SIZES, o.seed ?? 1);
+  for (const c of candidates) {
+    progress(`roofline: ${c.kernel} ${c.shape} (${o.reps} reps)`);
+    const r = row(`${c.kernel} (roofline)`, c.shape, await timeGpu(c.run, o.reps, o.warmup), c.flops, c.bytes);
     rows.push(r);
     if (!best || r.gflops > best.gflops) best = r;
-    a.dispose();
-    b.dispose();
-  }
-  {
-    // The conv kernel is the engine's other GEMM (implicit, im2col-free): a 3x3 layer of the
-    // network's second stage. FLOPs = 2*N*O*OH*OW*C*KH*KW; bytes: x, w read once, y written once.
-    const [n, c, h, w] = ROOFLINE_CONV_INPUT;
-    const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
-    const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
-    progress(`roofline: conv2d 3x3 [${ROOFLINE_CONV_INPUT}] (${o.reps} reps)`);
-    const r = row('conv2d 3x3 (roofline)', `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`, await timeGpu(() => conv2d(x, k, null, { padding: 1 }), o.reps, o.warmup), 2 * n * c * h * w * c * 9, 4 * (2 * n * c * h * w + c * c * 9));
-    rows.push(r);
-    if (!best || r.gflops > best.gflops) best = r;
-    x.dispose();
-    k.dispose();
+    c.dispose();
   }
   const bytes = Math.min(o.copyBytes ?? DEFAULT_COPY_BYTES, rt.limits.maxBufferSize);
   const usage = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -97,6 +114,16 @@ export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
   if (!best) throw new Error('measureRoofline: no GEMM size given');
   const gemmCpuGflops = Math.max(...rows.filter((x) => x.flops > 0).map((x) => x.cpuGflops));
   return { gemmGflops: best.gflops, gemmCpuGflops, gemmShape: `${best.kernel.replace(' (roofline)', '')} ${best.shape}`, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows };
+}
+
+/** The better ceilings of two measurements (each taken from whichever reached it). */
+export function bestRoofline(a: Roofline, b: Roofline): Roofline {
+  const gemm = a.gemmGflops >= b.gemmGflops ? a : b;
+  const copyGBps = Math.max(a.copyGBps, b.copyGBps);
+  return {
+    gemmGflops: gemm.gemmGflops, gemmShape: gemm.gemmShape, gemmCpuGflops: Math.max(a.gemmCpuGflops, b.gemmCpuGflops),
+    copyGBps, ridgeFlopsPerByte: gemm.gemmGflops / copyGBps, rows: [...a.rows, ...b.rows],
+  };
 }
 
 interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; flops: number; bytes: number }

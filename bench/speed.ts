@@ -12,7 +12,8 @@
  * (bench/harness.ts timeGpu); the median is reported with the min and max as the spread.
  * achievedGflops = train-step FLOPs (bench/flops.ts, from the layer shapes) * N / median time;
  * rooflineFraction = achievedGflops / the best GEMM rate of the engine's own kernels, measured
- * just before (bench/roofline.ts). Other processes share the CPU: compare ratios within a run.
+ * before and after the model in the same run (bench/roofline.ts; the better of the two).
+ * Other processes share the CPU: compare ratios within a run.
  */
 import { tidy } from '../engine/tensor.ts';
 import { runtime } from '../engine/runtime.ts';
@@ -23,10 +24,10 @@ import { openDataset } from '../data/dataset.ts';
 import { measureLoader } from '../data/loader.ts';
 import { DataError } from '../data/errors.ts';
 import { openRuntime, closeRuntime, parseFlags, numberFlag, UsageError } from '../cli/util.ts';
-import { timeGpu, progress, type Timing } from './harness.ts';
+import { timeGpu, progress, median, type Timing } from './harness.ts';
 import { benchMeta, adapterLine } from './meta.ts';
 import { magInputs, archFlag, flopsRows, DEFAULT_MAGS, DEFAULT_TILE, type MagInput, type FlopsRow } from './flops.ts';
-import { measureRoofline, measureDispatchOverhead, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
+import { measureRoofline, bestRoofline, gemmCandidates, measureDispatchOverhead, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent, writeBenchReport } from './report.ts';
 import { distillSetup, distillPhases, profileStep } from './profile.ts';
 
@@ -34,6 +35,45 @@ export interface Spread { median: number; min: number; max: number; samples: num
 
 export function spreadOf(t: Timing): Spread {
   return { median: t.ms, min: Math.min(...t.samples), max: Math.max(...t.samples), samples: t.samples };
+}
+
+function spreadOfSamples(samples: number[]): Spread {
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples };
+}
+
+/**
+ * The top magnification's training step against the roofline's best GEMM, interleaved: each
+ * round times one GEMM and one step back to back (after `warmup` untimed rounds), so both see
+ * the same load from other processes. Per round: (step GFLOP/s) / (GEMM GFLOP/s), wall clock
+ * and per CPU-second; the median over rounds is the robust form of `rooflineFraction`.
+ */
+export async function pairedRooflineFraction(o: SpeedOptions, gemmShape: string, gemmSizes: number[]): Promise<{ gemm: string; wall: Spread; cpu: Spread }> {
+  const candidates = gemmCandidates(gemmSizes, o.seed);
+  const best = candidates.find((c) => `${c.kernel} ${c.shape}` === gemmShape);
+  if (!best) throw new Error(`pairedRooflineFraction: no GEMM candidate '${gemmShape}'`);
+  const top = o.inputs[0];
+  const d = distillSetup(o.arch, top, top, o.batch, o.seed);
+  const stepFlops = flopsRows(o.arch, [top])[0].trainStepFlops * o.batch;
+  const step = () => {
+    for (const [, run] of distillPhases(d)) run();
+  };
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  try {
+    for (let i = 0; i < o.warmup + o.reps; i++) {
+      progress(`${top.mag}: step and GEMM interleaved, round ${i + 1} of ${o.warmup + o.reps}`);
+      const g = await timeGpu(best.run, 1, 0);
+      const t = await timeGpu(step, 1, 0);
+      if (i < o.warmup) continue;
+      wall.push((stepFlops / t.ms) / (best.flops / g.ms));
+      cpu.push((stepFlops / t.cpuMs) / (best.flops / g.cpuMs));
+    }
+  } finally {
+    progress('');
+    d.dispose();
+    for (const c of candidates) c.dispose();
+  }
+  return { gemm: gemmShape, wall: spreadOfSamples(wall), cpu: spreadOfSamples(cpu) };
 }
 
 export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx' | 'forwardGflops' | 'trainStepGflops'> {
@@ -82,13 +122,16 @@ async function dispatchesOf(fn: () => unknown): Promise<number> {
   return rt.dispatches - before;
 }
 
+/** A speed row before it is set against the roofline. */
+export type MeasuredRow = Omit<SpeedRow, 'rooflineFraction' | 'rooflineFractionCpu'>;
+
 /**
- * Time inference and the training step at every magnification. `roofline` supplies the
- * ceilings the rates are divided by; `loaderImagesPerSec` (per magnification) is copied in.
+ * Time inference and the training step at every magnification; `loaderImagesPerSec` (per
+ * magnification) is copied in. `withRoofline` then divides the rates by the ceilings.
  */
-export async function measureSpeed(o: SpeedOptions, roofline: Pick<Roofline, 'gemmGflops' | 'gemmCpuGflops'>, loaderImagesPerSec: (number | null)[] | null = null): Promise<SpeedRow[]> {
+export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number | null)[] | null = null): Promise<MeasuredRow[]> {
   const flops = flopsRows(o.arch, o.inputs);
-  const out: Omit<SpeedRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
+  const out: Omit<MeasuredRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
   for (const [i, m] of o.inputs.entries()) {
     const d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
     const infer = () => noGrad(() => d.student.forward(d.lowRes));
@@ -108,9 +151,9 @@ export async function measureSpeed(o: SpeedOptions, roofline: Pick<Roofline, 'ge
     out.push({
       mag: m.mag, inputSize: m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
       inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
-      achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000), rooflineFraction: achievedGflops / roofline.gemmGflops,
+      achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
       inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
-      inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec, rooflineFractionCpu: achievedGflopsPerCpuSec / roofline.gemmCpuGflops,
+      inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec,
       loaderImagesPerSec: loaderImagesPerSec ? loaderImagesPerSec[i] : null,
     });
   }
@@ -121,6 +164,11 @@ export async function measureSpeed(o: SpeedOptions, roofline: Pick<Roofline, 'ge
     trainSpeedup: top.trainMs.median / r.trainMs.median, trainFlopRatio: top.trainStepGflops / r.trainStepGflops,
     inferSpeedup: top.inferMs.median / r.inferMs.median, inferFlopRatio: top.forwardGflops / r.forwardGflops,
   }));
+}
+
+/** The rows as fractions of the roofline: wall-clock rates, and rates per CPU-second. */
+export function withRoofline(rows: MeasuredRow[], r: Pick<Roofline, 'gemmGflops' | 'gemmCpuGflops'>): SpeedRow[] {
+  return rows.map((x) => ({ ...x, rooflineFraction: x.achievedGflops / r.gemmGflops, rooflineFractionCpu: x.achievedGflopsPerCpuSec / r.gemmCpuGflops }));
 }
 
 export function formatSpeedRows(rows: SpeedRow[]): string {
@@ -144,7 +192,8 @@ Measures, per magnification, student inference images/s and distillation trainin
 shapes, as in bench flops) and its fraction of the roofline measured in the same run (best GEMM
 rate of the engine's matmul and conv kernels; buffer copy bandwidth), also per CPU-second of this
 process (robust to other processes on a software adapter). Also: the fixed cost of one dispatch
-(a chain of trivial kernels), the speed-up from the top magnification next to the FLOP ratio,
+(a chain of trivial kernels), the top magnification's step against the best GEMM in interleaved
+rounds (both under the same load), the speed-up from the top magnification next to the FLOP ratio,
 the dispatches per step, and with --data the loader's images/s. Each timing waits for the GPU to
 finish; median of --reps runs after --warmup runs, with min-max.
 
@@ -204,15 +253,25 @@ export async function speedRun(o: SpeedRunOptions, log: (line: string) => void =
   const rt = runtime();
   const meta = benchMeta(rt, 'bench speed', { weights: o.seed, inputs: o.seed });
   log(`adapter: ${adapterLine(meta.adapter!)}; arch ${o.archName}; tile ${o.tile}px at ${o.inputs[0].mag}; batch ${o.batch}; ${o.reps} reps after ${o.warmup} warm-up`);
-  const roofline = await measureRoofline({ gemmSizes: o.gemmSizes, reps: o.reps, warmup: o.warmup, seed: o.seed });
-  log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (best: ${roofline.gemmShape}), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+  const rooflineOptions = { gemmSizes: o.gemmSizes, reps: o.reps, warmup: o.warmup, seed: o.seed };
+  const before = await measureRoofline(rooflineOptions);
+  log(`roofline (before): GEMM ${fmtNum(before.gemmGflops)} GFLOP/s (best: ${before.gemmShape}), copy ${fmtNum(before.copyGBps)} GB/s`);
   const overhead = await measureDispatchOverhead(o.reps, o.warmup);
   log(`dispatch overhead: ${fmtNum(overhead.usPerDispatch)} us per dispatch (chain of trivial kernels)`);
   const loader = o.data ? await measureLoaderRates(o.data, o.inputs, o.batch, o.loaderBatches ?? 8, o.seed) : null;
-  const rows = await measureSpeed(o, roofline, loader);
+  const measured = await measureSpeed(o, loader);
+  // Measured again after the model: the ceilings are the best rates seen in this run, so a
+  // burst of load from other processes during one measurement does not lower them.
+  const after = await measureRoofline(rooflineOptions);
+  log(`roofline (after): GEMM ${fmtNum(after.gemmGflops)} GFLOP/s (best: ${after.gemmShape}), copy ${fmtNum(after.copyGBps)} GB/s`);
+  const roofline = bestRoofline(before, after);
+  log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (${fmtNum(roofline.gemmCpuGflops)} per CPU-second), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+  const rows = withRoofline(measured, roofline);
+  const paired = await pairedRooflineFraction(o, roofline.gemmShape, o.gemmSizes);
+  log(`${o.inputs[0].mag} step vs ${paired.gemm}, interleaved (${o.reps} rounds): ${fmtPercent(paired.wall.median)} of its rate (min ${fmtPercent(paired.wall.min)}, max ${fmtPercent(paired.wall.max)}); per CPU-second ${fmtPercent(paired.cpu.median)}`);
   return {
     ...meta, arch: { preset: o.archName, ...o.arch }, tile: o.tile, batch: o.batch, reps: o.reps, warmup: o.warmup,
-    rooflineGflops: roofline.gemmGflops, rooflineCpuGflops: roofline.gemmCpuGflops, rooflineCopyGBps: roofline.copyGBps, roofline, dispatchOverheadUs: overhead.usPerDispatch, data: o.data ?? null, results: rows,
+    rooflineGflops: roofline.gemmGflops, rooflineCpuGflops: roofline.gemmCpuGflops, rooflineCopyGBps: roofline.copyGBps, roofline, rooflineMeasurements: [before, after], pairedRooflineFraction: paired, dispatchOverheadUs: overhead.usPerDispatch, data: o.data ?? null, results: rows,
   };
 }
 

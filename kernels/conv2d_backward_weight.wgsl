@@ -36,6 +36,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let HW = p.H * p.W;
   let m0 = wid.y * BM + lid.y * TM;
   let n0 = wid.x * BN + lid.x * TN;
+  // Invocations whose whole block lies past the output (small M, e.g. 3 input channels) have
+  // nothing to do; there are no barriers, so they can leave at once.
+  if (m0 >= M || n0 >= N) { return; }
   let k_begin = wid.z * p.k_split;
   let k_end = min(K, k_begin + p.k_split);
 

@@ -34,6 +34,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let HW = p.H * p.W;
   let m0 = wid.y * BM + lid.y * TM;
   let n0 = wid.x * BN + lid.x * TN;
+  // Invocations whose whole block lies past the output (small M, e.g. 3 input channels) have
+  // nothing to do; there are no barriers, so they can leave at once.
+  if (m0 >= M || n0 >= N) { return; }
 
   // Rows past M read the last weight row (a valid address); their results are never stored.
   var w_row: array<u32, 8>;

@@ -22,6 +22,9 @@ struct Params {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let m0 = wid.y * BM + lid.y * TM;
   let n0 = wid.x * BN + lid.x * TN;
+  // Invocations whose whole block lies past the output (small M, e.g. 3 input channels) have
+  // nothing to do; there are no barriers, so they can leave at once.
+  if (m0 >= p.M || n0 >= p.N) { return; }
   // Rows past M and columns past N read the last row / column (valid addresses); their results
   // are never stored.
   var a_row: array<u32, 8>;

@@ -10,15 +10,19 @@
  *
  * Batch layout: `data` is [N, 3, H, W] float32, row-major (NCHW), pixel values scaled to [0, 1],
  * then per channel (x - mean) / std of the training split at that magnification
- * (data/dataset.ts channelStats). All tiles of a batch must have the same size. Augmentation
- * (data/augment.ts: flips, 90-degree turns, colour jitter) is drawn per tile from the batch
- * seed and applied identically to both images of a teacher/student pair. Decoded tiles are
- * kept in memory (up to `cacheBytes`), so later epochs skip PNG decoding.
+ * (data/dataset.ts channelStats), converted by data/loader.ts `toTensor`. All tiles of a batch
+ * must have the same size. Augmentation (data/augment.ts: flips, 90-degree turns, colour
+ * jitter) is drawn per tile from the batch seed and applied identically to both images of a
+ * teacher/student pair. Decoded tiles are kept in memory (up to `cacheBytes`), so later epochs
+ * skip PNG decoding. (data/'s Loader iterates one split; training here mixes the labelled and
+ * unlabeled pools in one seeded plan and caches teacher outputs, so it assembles batches itself
+ * from the same pieces.)
  */
 import { Rng } from '../engine/random.ts';
 import type { RgbImage } from '../data/image.ts';
 import { openDataset, listSamples, loadSample, channelStats, UNLABELED, type Dataset, type Sample } from '../data/dataset.ts';
-import { drawAugmentParams, applyGeometry, applyColorJitter, type AugmentParams } from '../data/augment.ts';
+import { drawAugmentParams, IDENTITY_AUGMENT, type AugmentParams } from '../data/augment.ts';
+import { toTensor } from '../data/loader.ts';
 import { DataError } from '../data/errors.ts';
 
 export type SplitName = 'train' | 'val' | 'test' | 'unlabeled';
@@ -125,34 +129,19 @@ export class StudyData {
     return img;
   }
 
-  /** Planar CHW floats in [0, 1], augmented when params are given, then normalized. */
-  private toTensorData(img: RgbImage, mag: string, params: AugmentParams | null): { data: Float32Array; height: number; width: number } {
-    const n = img.width * img.height;
-    let chw: Float32Array = new Float32Array(3 * n);
-    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) chw[c * n + i] = img.data[i * 3 + c] / 255;
-    let height = img.height, width = img.width;
-    if (params) {
-      const g = applyGeometry(chw, 3, height, width, params);
-      chw = g.data;
-      height = g.height;
-      width = g.width;
-      applyColorJitter(chw, height, width, params);
-    }
-    const { mean, std } = this.normalization(mag);
-    for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) chw[c * n + i] = (chw[c * n + i] - mean[c]) / std[c];
-    return { data: chw, height, width };
-  }
-
   private async batchAt(mag: string, samples: SampleRef[], params: (AugmentParams | null)[]): Promise<ImageBatch> {
     this.level(mag);
     const images = await Promise.all(samples.map((s) => this.decode(mag, s)));
-    const tensors = images.map((img, k) => this.toTensorData(img, mag, params[k]));
-    const { height, width } = tensors[0];
-    const bad = tensors.findIndex((t) => t.height !== height || t.width !== width);
-    if (bad >= 0) throw new DataError(`batch at ${mag} mixes tile sizes: ${sampleId(samples[0])} is ${width}x${height}, ${sampleId(samples[bad])} is ${tensors[bad].width}x${tensors[bad].height}; use --batch 1 for data of mixed sizes`);
-    const data = new Float32Array(tensors.length * 3 * height * width);
-    tensors.forEach((t, k) => data.set(t.data, k * t.data.length));
-    return { data, shape: [tensors.length, 3, height, width] };
+    const { height, width } = images[0];
+    const bad = images.findIndex((t) => t.height !== height || t.width !== width);
+    if (bad >= 0) throw new DataError(`batch at ${mag} mixes tile sizes: ${sampleId(samples[0])} is ${width}x${height}, ${sampleId(samples[bad])} is ${images[bad].width}x${images[bad].height}; use --batch 1 for data of mixed sizes`);
+    // Quarter turns swap height and width, the same for every tile of a square batch only.
+    const turned = params.some((p) => p !== null && p.rot90 % 2 === 1);
+    if (turned && height !== width) throw new DataError(`tiles at ${mag} are ${width}x${height}: 90-degree rotations need square tiles; use --no-augment or square tiles`);
+    const stats = this.normalization(mag);
+    const data = new Float32Array(images.length * 3 * height * width);
+    images.forEach((img, k) => data.set(toTensor(img, params[k] ?? IDENTITY_AUGMENT, { mean: stats.mean as [number, number, number], std: stats.std as [number, number, number] }, params[k] !== null), k * 3 * height * width));
+    return { data, shape: [images.length, 3, height, width] };
   }
 
   private augmentParams(count: number, seed: number | null): (AugmentParams | null)[] {

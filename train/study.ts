@@ -69,8 +69,8 @@ export interface StudyPreset {
  * epochs, effective batch 32) for a real GPU.
  */
 export const STUDY_PRESETS: Record<string, StudyPreset> = {
-  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 36, teacherEpochs: 4, studentEpochs: 3, budgetMinutes: 2, batch: 12, accum: 1, lr: 2e-3, sweep: [12] },
-  default: { name: 'default', classes: 'cd', tile: 64, mags: ['10x', '5x', '2.5x', '1.25x'], train: 40, val: 12, test: 30, unlabeled: 120, teacherEpochs: 16, studentEpochs: 8, budgetMinutes: 12, batch: 16, accum: 1, lr: 2e-3, sweep: [40] },
+  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 36, teacherEpochs: 8, studentEpochs: 4, budgetMinutes: 2, batch: 12, accum: 1, lr: 2e-3, sweep: [12] },
+  default: { name: 'default', classes: 'cd', tile: 64, mags: ['10x', '5x', '2.5x', '1.25x'], train: 40, val: 12, test: 30, unlabeled: 120, teacherEpochs: 16, studentEpochs: 8, budgetMinutes: 11, batch: 16, accum: 1, lr: 2e-3, sweep: [40] },
   full: { name: 'full', classes: 'cd', tile: 256, mags: ['10x', '5x', '2.5x', '1.25x', '0.625x'], train: 500, val: 100, test: 200, unlabeled: 3000, teacherEpochs: 100, studentEpochs: 100, budgetMinutes: null, batch: 16, accum: 2, lr: 1e-3, sweep: [500, 1000, 2000] },
 };
 
@@ -125,39 +125,75 @@ export async function calibrate(classes: number, size: number, batch: number, re
   }
 }
 
-/** Seconds the study's training and evaluation should take, from the calibration. */
-export function expectedSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>): number {
+/** Seconds of the teacher's training, validation and test evaluation, from the calibration. */
+export function teacherSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number): number {
+  const c = cal.get(p.mags[0])!;
+  return epochs * p.train * classes * c.trainSecondsPerImage + (epochs * p.val + p.test) * classes * c.inferSecondsPerImage;
+}
+
+/** Seconds of every student run (baseline, KD, KD+unlabeled per magnification, the sweep), from the calibration. */
+export function studentSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number): number {
   const teacher = cal.get(p.mags[0])!;
-  const nTrain = p.train * classes, nVal = p.val * classes, nTest = p.test * classes;
-  const evalCost = (c: Calibration, epochs: number) => (epochs * nVal + nTest) * c.inferSecondsPerImage;
-  let total = p.teacherEpochs * nTrain * teacher.trainSecondsPerImage + evalCost(teacher, p.teacherEpochs);
+  const nTrain = p.train * classes;
+  const evalCost = (c: Calibration) => (epochs * p.val + p.test) * classes * c.inferSecondsPerImage;
   const lowest = p.mags[p.mags.length - 1];
+  let total = 0;
   for (const mag of p.mags.slice(1)) {
     const c = cal.get(mag)!;
-    const kd = (images: number) => p.studentEpochs * images * (c.trainSecondsPerImage + teacher.inferSecondsPerImage) + evalCost(c, p.studentEpochs);
-    total += p.studentEpochs * nTrain * c.trainSecondsPerImage + evalCost(c, p.studentEpochs);
+    // KD: a student training step plus a teacher forward per image.
+    const kd = (images: number) => epochs * images * (c.trainSecondsPerImage + teacher.inferSecondsPerImage) + evalCost(c);
+    total += epochs * nTrain * c.trainSecondsPerImage + evalCost(c);
     total += kd(nTrain) + kd(nTrain + p.unlabeled);
     if (mag === lowest) for (const u of p.sweep) total += kd(nTrain + u);
   }
   return total;
 }
 
+/** Seconds the study's training and evaluation should take, from the calibration. */
+export function expectedSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>): number {
+  return teacherSeconds(p, classes, cal, p.teacherEpochs) + studentSeconds(p, classes, cal, p.studentEpochs);
+}
+
+/**
+ * Real runs over calibrated bare steps: runs also decode and augment images, validate and write
+ * checkpoints every epoch. Measured at about 1.4 on the quick preset; the teacher's measured
+ * time replaces this guess for the students (replanStudents).
+ */
+export const RUN_OVERHEAD = 1.5;
+
 export interface EpochPlan { teacherEpochs: number; studentEpochs: number; expectedSeconds: number; fitsBudget: boolean }
 
 /**
- * The epochs to run: the preset's, or with a budget the most that fit it, keeping the
- * teacher/student ratio of the preset, down to 2 teacher and 1 student epoch(s).
+ * The epochs to run: the preset's, or with a budget the most that fit it (bare-step estimate
+ * times RUN_OVERHEAD), keeping about the teacher/student ratio of the preset, down to 2 teacher
+ * and 1 student epoch(s).
  */
 export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Calibration>): EpochPlan {
-  const cost = (teacherEpochs: number, studentEpochs: number) => expectedSeconds({ ...p, teacherEpochs, studentEpochs }, classes, cal);
+  const cost = (teacherEpochs: number, studentEpochs: number) => RUN_OVERHEAD * expectedSeconds({ ...p, teacherEpochs, studentEpochs }, classes, cal);
   if (p.budgetMinutes === null) return { teacherEpochs: p.teacherEpochs, studentEpochs: p.studentEpochs, expectedSeconds: cost(p.teacherEpochs, p.studentEpochs), fitsBudget: true };
+  // Step the teacher down one epoch at a time (its schedule matters most: students learn from
+  // it), the students following at the preset's ratio.
   const ratio = p.teacherEpochs / p.studentEpochs;
-  for (let studentEpochs = p.studentEpochs; studentEpochs >= 1; studentEpochs--) {
-    const teacherEpochs = Math.max(2, Math.round(studentEpochs * ratio));
+  for (let teacherEpochs = p.teacherEpochs; teacherEpochs >= 2; teacherEpochs--) {
+    const studentEpochs = Math.max(1, Math.round(teacherEpochs / ratio));
     const seconds = cost(teacherEpochs, studentEpochs);
     if (seconds <= p.budgetMinutes * 60) return { teacherEpochs, studentEpochs, expectedSeconds: seconds, fitsBudget: true };
   }
   return { teacherEpochs: 2, studentEpochs: 1, expectedSeconds: cost(2, 1), fitsBudget: false };
+}
+
+/**
+ * After the teacher: the calibration times bare steps, while a run also loads and augments
+ * images, validates and writes checkpoints, and the machine may be busier than when it was
+ * timed. The teacher's real time against its prediction gives that slowdown; the student epochs
+ * are re-planned (never above the plan) so the rest fits what is left of the budget.
+ */
+export function replanStudents(p: StudyPreset, classes: number, cal: Map<string, Calibration>, plan: EpochPlan, slowdown: number, secondsLeft: number): number {
+  if (p.budgetMinutes === null) return plan.studentEpochs;
+  for (let epochs = plan.studentEpochs; epochs > 1; epochs--) {
+    if (slowdown * studentSeconds(p, classes, cal, epochs) <= secondsLeft) return epochs;
+  }
+  return 1;
 }
 
 /** The data folder for a preset; generated (with a progress bar) when it has no manifest yet. */
@@ -216,20 +252,26 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   };
 
   const teacherMag = p.mags[0];
+  const trainingStarted = performance.now();
   const teacher = await trainSupervised({ ...common(join(dir, `teacher-${teacherMag}`), plan.teacherEpochs), role: 'teacher', mag: teacherMag, allowUpsampled: false }, data);
   addRow('teacher', teacher, await evalTest(teacher));
+  const teacherActual = (performance.now() - trainingStarted) / 1000;
+  const slowdown = teacherActual / teacherSeconds(p, classes, cal, plan.teacherEpochs);
+  const budgetLeft = p.budgetMinutes === null ? Infinity : p.budgetMinutes * 60 - teacherActual;
+  const studentEpochs = replanStudents(p, classes, cal, plan, slowdown, budgetLeft);
+  say(`teacher took ${teacherActual.toFixed(0)} s, ${slowdown.toFixed(2)}x the calibrated estimate; students: ${studentEpochs} epoch(s)${studentEpochs < plan.studentEpochs ? ` (re-planned from ${plan.studentEpochs} to fit the budget left)` : ''}, expected about ${((slowdown * studentSeconds(p, classes, cal, studentEpochs)) / 60).toFixed(1)} min more`);
 
   const sweep: SweepPoint[] = [];
   const lowest = p.mags[p.mags.length - 1];
   const pool = data.samples('unlabeled').length;
   const distill = async (mag: string, unlabeled: number, name: string) => {
-    const s = await trainDistill({ ...common(join(dir, name), plan.studentEpochs), ...DEFAULT_DISTILL_LOSS, teacher: teacher.checkpoint, mag, unlabeled, cacheTeacher: false, allowUpsampled: false }, data);
+    const s = await trainDistill({ ...common(join(dir, name), studentEpochs), ...DEFAULT_DISTILL_LOSS, teacher: teacher.checkpoint, mag, unlabeled, cacheTeacher: false, allowUpsampled: false }, data);
     return { s, e: await evalTest(s) };
   };
   const sweepPoint = (mag: string, s: TrainSummary, e: EvalResult) =>
     sweep.push({ mag: data.level(mag).value, unlabeledCount: s.unlabeledCount, testAccuracy: e.splits.test.accuracy, testAccuracyCI: e.splits.test.accuracyCI, testMacroAuc: e.splits.test.macroAuc, runDir: s.dir });
   for (const mag of p.mags.slice(1)) {
-    const base = await trainSupervised({ ...common(join(dir, `baseline-${mag}`), plan.studentEpochs), role: 'baseline', mag, allowUpsampled: false }, data);
+    const base = await trainSupervised({ ...common(join(dir, `baseline-${mag}`), studentEpochs), role: 'baseline', mag, allowUpsampled: false }, data);
     addRow('baseline', base, await evalTest(base));
     const kd = await distill(mag, 0, `kd-${mag}`);
     addRow('kd', kd.s, kd.e);
@@ -251,8 +293,8 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     expectedSeconds: expected, adapter: runtime().gpu.adapter.name, classes: data.classes, teacherMag: data.level(teacherMag).value,
     studentMags: p.mags.slice(1).map((m) => data.level(m).value),
     data: { dir: dataDir, train: data.samples('train').length, val: data.samples('val').length, test: data.samples('test').length, unlabeled: pool, tileMicrons: data.topLevel().tile * data.topLevel().micronsPerPixel, generated },
-    config: { ...p, teacherEpochsUsed: plan.teacherEpochs, studentEpochsUsed: plan.studentEpochs, seed: o.seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true },
-    rows, sweep, notes: studyNotes(p, plan, cal),
+    config: { ...p, teacherEpochsUsed: plan.teacherEpochs, studentEpochsUsed: studentEpochs, calibrationSlowdown: slowdown, seed: o.seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true },
+    rows, sweep, notes: studyNotes(p, { ...plan, studentEpochs }, cal),
   };
   writeStudyReport(dir, results);
   return { dir, results };

@@ -34,6 +34,8 @@ export interface ChartOptions {
   height?: number;
   /** A diagonal reference line from (xmin, ymin) to (xmax, ymax) (ROC chance line). */
   diagonal?: boolean;
+  /** Shift series i by (i - (count-1)/2) * dodge pixels along x, so error bars at the same x stay apart. */
+  dodge?: number;
 }
 
 function fmt(v: number): string {
@@ -59,7 +61,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const padX = o.xRange ? 0 : (x1 - x0) * 0.05;
   x0 -= padX;
   x1 += padX;
-  const px = (x: number) => m.left + ((tx(x) - x0) / (x1 - x0)) * pw;
+  const pxBase = (x: number) => m.left + ((tx(x) - x0) / (x1 - x0)) * pw;
   const py = (y: number) => m.top + ph - ((y - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
@@ -74,8 +76,8 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   }
   const ticks = o.xTicks ?? [...new Set(all.map((p) => p.x))].sort((a, b) => a - b).map((x) => ({ x, label: fmt(x) }));
   for (const t of ticks) {
-    out.push(`<line x1="${px(t.x)}" x2="${px(t.x)}" y1="${m.top + ph}" y2="${m.top + ph + 4}" stroke="black"/>`);
-    out.push(`<text x="${px(t.x)}" y="${m.top + ph + 16}" text-anchor="middle">${escapeXml(t.label)}</text>`);
+    out.push(`<line x1="${pxBase(t.x)}" x2="${pxBase(t.x)}" y1="${m.top + ph}" y2="${m.top + ph + 4}" stroke="black"/>`);
+    out.push(`<text x="${pxBase(t.x)}" y="${m.top + ph + 16}" text-anchor="middle">${escapeXml(t.label)}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="black"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
@@ -83,6 +85,8 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   if (o.diagonal) out.push(`<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top}" stroke="#999" stroke-dasharray="4 3"/>`);
   series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length];
+    const shift = (o.dodge ?? 0) * (i - (series.length - 1) / 2);
+    const px = (x: number) => pxBase(x) + shift;
     const pts = s.points.filter((p) => Number.isFinite(p.y));
     if (s.line !== false && pts.length > 1) {
       const d = pts.map((p, k) => `${k ? 'L' : 'M'}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join('');
@@ -113,7 +117,7 @@ export function rocChart(curves: RocPoint[][], classes: string[], aucs: number[]
 export function confusionChart(matrix: number[][], classes: string[], title: string): string {
   const cell = 56, left = 120, top = 56;
   const n = classes.length;
-  const W = left + n * cell + 20, H = top + n * cell + 60;
+  const W = left + n * cell + 20, H = top + n * cell + 16;
   const max = Math.max(1, ...matrix.flat());
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);

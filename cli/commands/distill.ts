@@ -30,7 +30,9 @@ Checkpoints, log, --resume and NaN handling as rbd teacher.
                         max pool), bicubic (align_corners false), or maxpool+bicubic, the average
                         of the two (default ${D.resize}; the official code's branch logic applies
                         only the max-pool half and halves it: we implement the intended average)
-  --ce-weight W         cross-entropy on labelled images, for comparison (default ${D.ceWeight}: none)
+  --ce-weight W         cross-entropy on labelled images, for comparison (default ${D.ceWeight}: none);
+                        applied to micro-batches made only of labelled images (with --unlabeled,
+                        batches that mix in unlabeled images get no label term)
   --unlabeled N         add up to N images of the data's unlabeled pool (default 0)
   --cache-teacher       compute the teacher's outputs once per tile and reuse them every epoch;
                         only with --no-augment (stated in config.json when used)

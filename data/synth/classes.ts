@@ -47,18 +47,18 @@ const nuc = (radius: number, aspect: number, atypia: number, chromatin: number):
  * ImageFolder orders them).
  */
 const LUAD: ClassSpec[] = [
-  { name: 'acinar', architecture: arch('glands', 48, 11, 9), nuclei: nuc(3.0, 1.35, 0.1, 0.25) },
-  { name: 'lepidic', architecture: arch('walls', 60, 1.5, 3), nuclei: nuc(2.3, 1.8, 0.05, 0.1) },
-  { name: 'micropapillary', architecture: arch('tufts', 26, 8, 0), nuclei: nuc(4.0, 1.1, 0.35, 0.7) },
-  { name: 'papillary', architecture: arch('fronds', 44, 4, 8), nuclei: nuc(3.4, 1.25, 0.2, 0.45) },
-  { name: 'solid', architecture: arch('sheet', 110, 1.5, 0), nuclei: nuc(4.8, 1.15, 0.45, 0.9) },
+  { name: 'acinar', architecture: arch('glands', 48, 11, 9), nuclei: nuc(3.0, 1.4, 0.1, 0.25) },
+  { name: 'lepidic', architecture: arch('walls', 60, 1.5, 3), nuclei: nuc(2.2, 2.0, 0.05, 0.1) },
+  { name: 'micropapillary', architecture: arch('tufts', 26, 8, 0), nuclei: nuc(4.2, 1.1, 0.35, 0.7) },
+  { name: 'papillary', architecture: arch('fronds', 44, 4, 8), nuclei: nuc(3.5, 1.25, 0.2, 0.45) },
+  { name: 'solid', architecture: arch('sheet', 110, 1.5, 0), nuclei: nuc(5.2, 1.1, 0.5, 1.0) },
 ];
 
 /** Celiac-disease-like biopsy classes. */
 const CD: ClassSpec[] = [
-  { name: 'abnormal', architecture: arch('villi', 50, 6, 12, 60), nuclei: nuc(3.6, 1.2, 0.3, 0.6) },
-  { name: 'normal', architecture: arch('villi', 54, 5, 11, 320), nuclei: nuc(2.6, 1.7, 0.05, 0.15) },
-  { name: 'sprue', architecture: arch('crypts', 30, 4, 11), nuclei: nuc(4.2, 1.1, 0.4, 0.85) },
+  { name: 'abnormal', architecture: arch('villi', 42, 6, 12, 100), nuclei: nuc(3.6, 1.25, 0.3, 0.6) },
+  { name: 'normal', architecture: arch('villi', 48, 5, 11, 320), nuclei: nuc(2.3, 2.0, 0.05, 0.1) },
+  { name: 'sprue', architecture: arch('crypts', 30, 4, 11), nuclei: nuc(5.0, 1.05, 0.45, 1.0) },
 ];
 
 export const CLASS_SETS: Record<ClassSetName, ClassSpec[]> = { luad: LUAD, cd: CD };

@@ -45,7 +45,17 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
     // The documented measurement fields.
     assert.type(j.rooflineGflops, 'number');
     assert.ok(j.rooflineGflops > 0 && j.roofline.copyGBps > 0);
+    // Measured before and after the model; the ceiling is the better of the two.
+    assert.is(j.rooflineMeasurements.length, 2);
+    assert.is(j.rooflineGflops, Math.max(...j.rooflineMeasurements.map((m: { gemmGflops: number }) => m.gemmGflops)));
+    assert.is(j.rooflineCopyGBps, Math.max(...j.rooflineMeasurements.map((m: { copyGBps: number }) => m.copyGBps)));
     assert.is(j.results.length, 3);
+    const paired = j.pairedRooflineFraction;
+    assert.is(paired.gemm, j.rooflineMeasurements[0].gemmGflops >= j.rooflineMeasurements[1].gemmGflops ? j.rooflineMeasurements[0].gemmShape : j.rooflineMeasurements[1].gemmShape);
+    for (const sp of [paired.wall, paired.cpu]) {
+      assert.is(sp.samples.length, 2, 'one ratio per timed round');
+      assert.ok(sp.min <= sp.median && sp.median <= sp.max);
+    }
     const flops = flopsRows(tiny, inputs);
     j.results.forEach((r: Record<string, any>, i: number) => {
       for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'inferImagesPerSec', 'trainImagesPerSec', 'achievedGflops']) assert.ok(k in r, `results[${i}].${k}`);

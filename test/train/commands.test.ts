@@ -79,7 +79,7 @@ test('rbd distill end to end on a tiny data set within a minute; config records 
 test('distill --cache-teacher (no augmentation) gives the losses of recomputing the teacher every step', async () => {
   const run = (cacheTeacher: boolean) => trainDistill({
     ...COMMON_DEFAULTS, ...DEFAULT_DISTILL_LOSS, data, out: join(tmp, `cache-${cacheTeacher}`), epochs: 2, batch: 8, augment: false, verbose: false,
-    teacher: join(teacherDir, 'best.safetensors'), mag: '5x', unlabeled: 4, cacheTeacher, allowUpsampled: false,
+    teacher: join(teacherDir, 'best.safetensors'), mag: '5x', unlabeled: 0, limit: 12, cacheTeacher, allowUpsampled: false,
   });
   const fresh = await run(false);
   const cached = await run(true);
@@ -106,17 +106,18 @@ test('eval: metrics per split, eval.json and plots; accuracy agrees with the con
   }
 });
 
-test('resume: 2 epochs, then --resume to 3, gives the same weights as 3 epochs at once (augmented, accum 2)', async () => {
-  const opts = (out: string, epochs: number, resume: boolean) => ({ ...COMMON_DEFAULTS, data, out, epochs, batch: 8, accum: 2, seed: 5, resume, verbose: false, role: 'baseline' as const, mag: '5x', allowUpsampled: false });
-  await trainSupervised(opts(join(tmp, 'straight'), 3, false));
-  await trainSupervised(opts(join(tmp, 'resumed'), 2, false));
-  const rest = await trainSupervised(opts(join(tmp, 'resumed'), 3, true));
-  assert.equal(rest.records.map((r) => r.epoch), [2]);
+test('resume: 1 epoch, then --resume to 2, gives the same weights as 2 epochs at once (augmented, accum 2, gamma 0.5)', async () => {
+  const opts = (out: string, epochs: number, resume: boolean) => ({ ...COMMON_DEFAULTS, data, out, epochs, batch: 8, accum: 2, gamma: 0.5, seed: 5, resume, verbose: false, role: 'baseline' as const, mag: '5x', allowUpsampled: false });
+  await trainSupervised(opts(join(tmp, 'straight'), 2, false));
+  await trainSupervised(opts(join(tmp, 'resumed'), 1, false));
+  const rest = await trainSupervised(opts(join(tmp, 'resumed'), 2, true));
+  assert.equal(rest.records.map((r) => r.epoch), [1]);
+  assert.is(rest.records[0].lr, COMMON_DEFAULTS.lr * 0.5, 'the resumed epoch uses the decayed learning rate');
   const a = readSafetensors(join(tmp, 'straight', 'model.safetensors')).tensors;
   const b = readSafetensors(join(tmp, 'resumed', 'model.safetensors')).tensors;
   assert.equal([...a.keys()], [...b.keys()]);
   for (const [name, t] of a) assert.ok(Buffer.from(t.raw).equals(Buffer.from(b.get(name)!.raw)), `${name} differs after resume`);
-  assert.equal(readJsonl<{ epoch: number }>(join(tmp, 'resumed', 'log.jsonl')).map((r) => r.epoch), [0, 1, 2]);
+  assert.equal(readJsonl<{ epoch: number }>(join(tmp, 'resumed', 'log.jsonl')).map((r) => r.epoch), [0, 1]);
 });
 
 test('bad flags fail before training, with messages that name the problem (CLI parsing)', async () => {
