@@ -67,7 +67,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let ih = ih0[j] + dh;
       let iw = iw0[j] + dw;
       var v = 0.0;
-      if (ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W)) { v = x[x_img[j] + chan + u32(ih) * p.W + u32(iw)]; }
+      // One unsigned compare per axis: a negative position wraps to a huge u32.
+      if (u32(ih) < p.H && u32(iw) < p.W) { v = x[x_img[j] + chan + u32(ih) * p.W + u32(iw)]; }
       b[j] = v;
     }
     block_update(&acc, &a, &b);

@@ -10,7 +10,7 @@
 //   rows    wy*BM + ty*TM .. + TM-1      columns wx*BN + tx*TN .. + TN-1
 // Why no workgroup-memory staging: on CPU adapters (lavapipe) a barrier is a switch between
 // coroutines and the staged copy is pure extra traffic; measured, staging 64x64 tiles through
-// workgroup memory ran 2-3x slower per CPU-second than reading through the caches (see
+// workgroup memory ran about half as fast per CPU-second as reading through the caches (see
 // engine/ops/gemm_tiles.ts). Neighbouring invocations read neighbouring columns, so their
 // loads share cache lines on GPUs too.
 //

@@ -43,6 +43,8 @@ export interface CommonTrainOptions {
   arch: string;
   /** Print per-epoch lines and a progress bar (false in tests). */
   verbose: boolean;
+  /** Asked after each epoch whether to go on (the study's time budget); absent: run all epochs. */
+  keepGoing?: (record: LoopEpochRecord) => boolean;
 }
 
 export const COMMON_DEFAULTS = {

@@ -145,10 +145,11 @@ export async function trainDistill(o: DistillOptions, preopened?: StudyData): Pr
       loadResume: async () => loadTrainState(o.out, student, optimizer),
       onBatch: (i) => bar?.update(i.epoch * samples.length + i.images),
       onEpoch,
+      keepGoing: o.keepGoing,
     });
     bar?.done();
     return {
-      dir: o.out, role: unlabeled.length ? 'kd+unlabeled' : 'kd', mag: o.mag, resolution, epochs: o.epochs, trainImages: labelled.length, unlabeledCount: unlabeled.length,
+      dir: o.out, role: unlabeled.length ? 'kd+unlabeled' : 'kd', mag: o.mag, resolution, epochs: state.epoch + 1, trainImages: labelled.length, unlabeledCount: unlabeled.length,
       seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
       checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
     };

@@ -88,6 +88,8 @@ export interface TrainLoopSpec<B extends PlannedBatch, L> {
   onBatch?(info: { epoch: number; batch: number; batches: number; images: number; loss: number; imagesPerSecond: number }): void;
   /** Called after each epoch with its log record. */
   onEpoch?(record: LoopEpochRecord): void;
+  /** After each epoch (checkpoints written): false ends the run before `epochs` (a time budget). */
+  keepGoing?(record: LoopEpochRecord): boolean;
 }
 
 /** A NaN/Inf loss: the run stopped, the last good checkpoint is kept. */
@@ -185,6 +187,7 @@ export async function trainLoop<B extends PlannedBatch, L>(spec: TrainLoopSpec<B
     appendJsonl(logPath, record);
     records.push(record);
     spec.onEpoch?.(record);
+    if (spec.keepGoing && !spec.keepGoing(record)) break;
   }
   return { records, state };
 }

@@ -184,16 +184,30 @@ export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Cal
 
 /**
  * After the teacher: the calibration times bare steps, while a run also loads and augments
- * images, validates and writes checkpoints, and the machine may be busier than when it was
- * timed. The teacher's real time against its prediction gives that slowdown; the student epochs
- * are re-planned (never above the plan) so the rest fits what is left of the budget.
+ * images, validates and writes checkpoints, and the machine may be busier or quieter than when
+ * it was timed. The teacher's real time against its prediction gives that slowdown; the student
+ * epochs are then the most (up to the preset's maximum) that fit what is left of the budget.
  */
 export function replanStudents(p: StudyPreset, classes: number, cal: Map<string, Calibration>, plan: EpochPlan, slowdown: number, secondsLeft: number): number {
   if (p.budgetMinutes === null) return plan.studentEpochs;
-  for (let epochs = plan.studentEpochs; epochs > 1; epochs--) {
+  for (let epochs = p.studentEpochs; epochs > 1; epochs--) {
     if (slowdown * studentSeconds(p, classes, cal, epochs) <= secondsLeft) return epochs;
   }
   return 1;
+}
+
+/**
+ * With a budget, the teacher trains past its planned epochs (up to the preset's maximum) while
+ * one more epoch, at its measured pace, still leaves the students their planned epochs at the
+ * measured slowdown. Without a budget it runs the preset's epochs.
+ */
+export function teacherMayContinue(p: StudyPreset, classes: number, cal: Map<string, Calibration>, plan: EpochPlan, epochsDone: number, elapsed: number): boolean {
+  if (epochsDone >= p.teacherEpochs) return false;
+  if (p.budgetMinutes === null) return true;
+  if (epochsDone < plan.teacherEpochs) return true;
+  const slowdown = elapsed / teacherSeconds(p, classes, cal, epochsDone);
+  const nextEpoch = elapsed / epochsDone;
+  return elapsed + nextEpoch + slowdown * studentSeconds(p, classes, cal, plan.studentEpochs) <= p.budgetMinutes * 60;
 }
 
 /** The data folder for a preset; generated (with a progress bar) when it has no manifest yet. */
@@ -228,7 +242,9 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   const plan = planEpochs(p, classes, cal);
   const expected = plan.expectedSeconds;
   const rates = p.mags.map((m) => `${m} ${data.level(m).tile}px ${(1 / cal.get(m)!.trainSecondsPerImage).toFixed(1)} train img/s`).join(', ');
-  say(`plan: teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs${p.budgetMinutes !== null ? ` (the most that fit the ${p.budgetMinutes} min budget; preset maximum ${p.teacherEpochs}/${p.studentEpochs})` : ''}`);
+  say(p.budgetMinutes !== null
+    ? `plan: teacher ${plan.teacherEpochs} epochs (more, up to ${p.teacherEpochs}, while its measured pace leaves time), students ${plan.studentEpochs} (re-planned after the teacher, up to ${p.studentEpochs}): what fits the ${p.budgetMinutes} min budget`
+    : `plan: teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs`);
   say(`expected duration: about ${(expected / 60).toFixed(1)} min of training and evaluation, from timed steps on ${runtime().gpu.adapter.name} (${rates}); results in ${dir}`);
   if (!plan.fitsBudget) say(`warning: this adapter is too slow for the ${p.budgetMinutes} min budget even at the minimum epochs; expect about ${(expected / 60).toFixed(1)} min`);
 
@@ -253,13 +269,16 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
 
   const teacherMag = p.mags[0];
   const trainingStarted = performance.now();
-  const teacher = await trainSupervised({ ...common(join(dir, `teacher-${teacherMag}`), plan.teacherEpochs), role: 'teacher', mag: teacherMag, allowUpsampled: false }, data);
+  const teacher = await trainSupervised({
+    ...common(join(dir, `teacher-${teacherMag}`), p.teacherEpochs), role: 'teacher', mag: teacherMag, allowUpsampled: false,
+    keepGoing: (r) => teacherMayContinue(p, classes, cal, plan, r.epoch + 1, (performance.now() - trainingStarted) / 1000),
+  }, data);
   addRow('teacher', teacher, await evalTest(teacher));
   const teacherActual = (performance.now() - trainingStarted) / 1000;
-  const slowdown = teacherActual / teacherSeconds(p, classes, cal, plan.teacherEpochs);
+  const slowdown = teacherActual / teacherSeconds(p, classes, cal, teacher.epochs);
   const budgetLeft = p.budgetMinutes === null ? Infinity : p.budgetMinutes * 60 - teacherActual;
   const studentEpochs = replanStudents(p, classes, cal, plan, slowdown, budgetLeft);
-  say(`teacher took ${teacherActual.toFixed(0)} s, ${slowdown.toFixed(2)}x the calibrated estimate; students: ${studentEpochs} epoch(s)${studentEpochs < plan.studentEpochs ? ` (re-planned from ${plan.studentEpochs} to fit the budget left)` : ''}, expected about ${((slowdown * studentSeconds(p, classes, cal, studentEpochs)) / 60).toFixed(1)} min more`);
+  say(`teacher: ${teacher.epochs} epochs in ${teacherActual.toFixed(0)} s, ${slowdown.toFixed(2)}x the calibrated estimate; students: ${studentEpochs} epoch(s)${studentEpochs !== plan.studentEpochs ? ` (re-planned from ${plan.studentEpochs} for the budget left)` : ''}, expected about ${((slowdown * studentSeconds(p, classes, cal, studentEpochs)) / 60).toFixed(1)} min more`);
 
   const sweep: SweepPoint[] = [];
   const lowest = p.mags[p.mags.length - 1];
@@ -293,8 +312,8 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     expectedSeconds: expected, adapter: runtime().gpu.adapter.name, classes: data.classes, teacherMag: data.level(teacherMag).value,
     studentMags: p.mags.slice(1).map((m) => data.level(m).value),
     data: { dir: dataDir, train: data.samples('train').length, val: data.samples('val').length, test: data.samples('test').length, unlabeled: pool, tileMicrons: data.topLevel().tile * data.topLevel().micronsPerPixel, generated },
-    config: { ...p, teacherEpochsUsed: plan.teacherEpochs, studentEpochsUsed: studentEpochs, calibrationSlowdown: slowdown, seed: o.seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true },
-    rows, sweep, notes: studyNotes(p, { ...plan, studentEpochs }, cal),
+    config: { ...p, teacherEpochsUsed: teacher.epochs, studentEpochsUsed: studentEpochs, calibrationSlowdown: slowdown, seed: o.seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true },
+    rows, sweep, notes: studyNotes(p, { ...plan, teacherEpochs: teacher.epochs, studentEpochs }, cal),
   };
   writeStudyReport(dir, results);
   return { dir, results };
@@ -303,7 +322,7 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
 function studyNotes(p: StudyPreset, plan: EpochPlan, cal: Map<string, Calibration>): string[] {
   return [
     `Batching: the method feeds one image at a time and accumulates gradients over 32. Here tiles of one magnification share a size, so ${p.batch} go through together and ${p.accum} micro-batch(es) make one Adam step (effective batch ${p.batch * p.accum}); with GroupNorm a sample's activations do not depend on its batch-mates, so this matches one-at-a-time accumulation up to rounding.`,
-    `Optimizer: Adam, lr ${p.lr}, weight decay ${COMMON_DEFAULTS.weightDecay} added to the gradient (PyTorch Adam semantics), exponential decay gamma ${COMMON_DEFAULTS.gamma}; teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs${p.budgetMinutes !== null ? `, the most that fit the preset's ${p.budgetMinutes} min budget on this adapter (preset maximum ${p.teacherEpochs}/${p.studentEpochs}), from timed steps before training` : ''}. The paper trains 100 epochs (preset full).`,
+    `Optimizer: Adam, lr ${p.lr}, weight decay ${COMMON_DEFAULTS.weightDecay} added to the gradient (PyTorch Adam semantics), exponential decay gamma ${COMMON_DEFAULTS.gamma}; teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs${p.budgetMinutes !== null ? `: what fit the preset's ${p.budgetMinutes} min budget on this adapter (preset maximum ${p.teacherEpochs}/${p.studentEpochs}), planned from timed steps before training, the teacher extended while time allowed and the students re-planned from the teacher's measured pace` : ''}. The paper trains 100 epochs (preset full).`,
     `Distillation loss: soft KL (T = ${DEFAULT_DISTILL_LOSS.temperature}, batchmean, times T^2) + L2 pixel loss between the student's stage-4 map and the teacher's map resized by the average of adaptive max pooling and bicubic interpolation (the official code's branch logic applies only the max-pool half and halves it; we implement the intended average). No label term.`,
     'Labels: baseline and teacher train on labels; KD arms never see training labels. Every arm keeps the epoch with the best validation accuracy (validation labels are used for that choice only), and is evaluated once on the test split.',
     'Augmentation: random flips, 90-degree rotations and colour jitter (0.5/0.5/0.5/0.2), the same transform on the teacher and student views of a tile. The teacher-output cache was not used (augmented runs).',

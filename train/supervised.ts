@@ -65,10 +65,11 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: StudyDat
       loadResume: async () => loadTrainState(o.out, model, optimizer),
       onBatch: (i) => bar?.update(i.epoch * samples.length + i.images),
       onEpoch,
+      keepGoing: o.keepGoing,
     });
     bar?.done();
     return {
-      dir: o.out, role: o.role, mag, resolution, epochs: o.epochs, trainImages: samples.length, unlabeledCount: 0,
+      dir: o.out, role: o.role, mag, resolution, epochs: state.epoch + 1, trainImages: samples.length, unlabeledCount: 0,
       seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
       checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
     };

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gpu, assertClose } from '../helpers/gpu.ts';
@@ -137,6 +137,26 @@ test('bad flags fail before training, with messages that name the problem (CLI p
     assert.match(r.err, cases[i][1], `rbd ${args}: got ${r.err}`);
   });
   assert.not.ok(existsSync(join(tmp, 'bad-run', 'log.jsonl')), 'a bad command started training');
+});
+
+test('honest resolution: a 5x folder holding upsampled (10x-sized) tiles is refused unless --allow-upsampled', async () => {
+  // Real-data layout without a manifest, where someone put the 16 px 10x tiles under 5x too.
+  const up = join(tmp, 'upsampled');
+  cpSync(join(data, '10x'), join(up, '10x'), { recursive: true });
+  cpSync(join(data, '10x'), join(up, '5x'), { recursive: true });
+  process.env.RBD_CACHE = join(tmp, 'cache'); // channel statistics of manifest-less data are cached here
+  const opts = { ...COMMON_DEFAULTS, data: up, out: join(tmp, 'up-run'), epochs: 1, limit: 6, batch: 6, verbose: false, role: 'baseline' as const, mag: '5x' };
+  let message = '';
+  try {
+    await trainSupervised({ ...opts, allowUpsampled: false });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(message, /images at 5x are 16 px, but a 16 px tile at 10x is 8 px at 5x: they were upsampled/);
+  assert.match(message, /--allow-upsampled/);
+  const s = await trainSupervised({ ...opts, allowUpsampled: true });
+  // What the network received is recorded as it was: 16 px at 5x's nominal 2 um/px.
+  assert.equal([s.resolution.inputSize, s.resolution.micronsPerPixel], [16, 2]);
 });
 
 test('bad settings fail before training: unknown magnification, missing teacher, teacher with other classes', async () => {

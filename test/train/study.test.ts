@@ -1,7 +1,7 @@
 /** The study's time plan: expected duration from a calibration, worked out by hand; epochs fitted to a budget. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { expectedSeconds, planEpochs, replanStudents, studentSeconds, RUN_OVERHEAD, STUDY_PRESETS, type StudyPreset, type Calibration } from '../../train/study.ts';
+import { expectedSeconds, planEpochs, replanStudents, teacherMayContinue, teacherSeconds, studentSeconds, RUN_OVERHEAD, STUDY_PRESETS, type StudyPreset, type Calibration } from '../../train/study.ts';
 
 const preset: StudyPreset = {
   name: 't', classes: 'cd', tile: 32, mags: ['10x', '5x'], train: 10, val: 5, test: 5, unlabeled: 30,
@@ -47,6 +47,21 @@ test('replanStudents: a slower-than-calibrated teacher cuts the student epochs t
   const left = 2 * studentSeconds(p, 2, cal, 2) + 0.01; // slowdown 2: exactly 2 epochs fit
   assert.is(replanStudents(p, 2, cal, plan, 2, left), 2);
   assert.is(replanStudents(p, 2, cal, plan, 100, 1), 1, 'never below one epoch');
+});
+
+test('teacherMayContinue: planned epochs always; beyond them only while the students keep their time', () => {
+  const p = { ...preset, teacherEpochs: 10, studentEpochs: 2, budgetMinutes: 1 };
+  const plan = { teacherEpochs: 2, studentEpochs: 2, expectedSeconds: 0, fitsBudget: true };
+  // At the calibrated pace teacherSeconds(e) = e x 20 x 0.1 + (e x 10 + 10) x 0.02, so one epoch adds 2.2 s.
+  const perEpoch = teacherSeconds(p, 2, cal, 2) - teacherSeconds(p, 2, cal, 1);
+  assert.ok(Math.abs(perEpoch - 2.2) < 1e-9);
+  assert.ok(teacherMayContinue(p, 2, cal, plan, 1, 1000), 'below the planned epochs it always continues');
+  // After 3 epochs on pace (slowdown 1): 3 epochs + 1 more + the students' 12.7 s must fit 60 s.
+  const elapsed3 = teacherSeconds(p, 2, cal, 3);
+  assert.is(teacherMayContinue(p, 2, cal, plan, 3, elapsed3), elapsed3 + elapsed3 / 3 + 12.7 <= 60);
+  // At 10x the pace nothing more fits; at the preset maximum it stops whatever the time.
+  assert.not.ok(teacherMayContinue(p, 2, cal, plan, 3, 10 * elapsed3));
+  assert.not.ok(teacherMayContinue({ ...p, budgetMinutes: 1000 }, 2, cal, plan, 10, 10 * perEpoch));
 });
 
 test('presets: default has a budget within 15 minutes, full has none and the paper schedule', () => {
