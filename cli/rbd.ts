@@ -5,7 +5,12 @@
  */
 import { formatError } from './util.ts';
 
-interface CommandModule { help: string; run(argv: string[]): Promise<number | void> }
+interface CommandModule {
+  help: string;
+  run(argv: string[]): Promise<number | void>;
+  /** True when the command has subcommands and prints their own --help itself. */
+  handlesHelp?: boolean;
+}
 
 /** name -> [one-line summary, loader]. Keep sorted by the order a user meets them. */
 const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
@@ -55,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const mod = await entry[1]();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (!mod.handlesHelp && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(mod.help.endsWith('\n') ? mod.help : mod.help + '\n');
     return 0;
   }
