@@ -1,42 +1,47 @@
 // The shared core of every GEMM-shaped kernel (conv2d forward and both backward passes, matmul):
-// C = A B with A: M x K, B: K x N, computed in register blocks. Each invocation owns a block of
-// TM x TN = 8 x 8 outputs of C and walks the whole reduction k once, loading per step the 8
-// values A[rows][k] and the 8 values B[k][columns] into registers and doing 64 multiply-adds
-// (as 16 vec4 fma). A workgroup of WG_N x WG_M invocations covers a BM x BN = (8*WG_M) x (8*WG_N)
-// tile. Only the loads differ between kernels (their implicit-GEMM indexing), so each kernel
-// writes its own loop around block_update.
+// C = A B with A: M x K, B: K x N, computed in register blocks. Only the loads differ between
+// kernels (their implicit-GEMM indexing), so each kernel writes its own loop around these helpers.
 //
-// Invocation layout: @workgroup_size(WG_N, WG_M); invocation (tx, ty) of workgroup (wx, wy) owns
-//   rows    wy*BM + ty*TM .. + TM-1      columns wx*BN + tx*TN .. + TN-1
-// Why no workgroup-memory staging: on CPU adapters (lavapipe) a barrier is a switch between
-// coroutines and the staged copy is pure extra traffic; measured, staging 64x64 tiles through
-// workgroup memory ran about half as fast per CPU-second as reading through the caches (see
-// engine/ops/gemm_tiles.ts). Neighbouring invocations read neighbouring columns, so their
-// loads share cache lines on GPUs too.
+// Layout: a workgroup of WG invocations (1-D) owns a tile of TM x (WG * TN) outputs: TM rows
+// shared by the whole workgroup, and per invocation TN columns strided by WG:
+//   rows    m0 + i,            m0 = wid.y * TM,  i < TM
+//   columns n0 + j * WG,       n0 = wid.x * WG * TN + local index,  j < TN
+// Every invocation walks the whole reduction k; per step it needs the TM values A[rows][k] (the
+// same for the whole workgroup) and its own TN values B[k][columns], then does TM x TN
+// multiply-adds into registers.
 //
-// Accumulator layout: acc[2*i + h] = C[row i][columns 4h .. 4h+3] of the block.
+// Why this shape (measured on lavapipe, where the bottleneck is clear-cut): a storage-buffer load
+// costs tens of instructions per invocation (lavapipe runs 8 invocations as one SIMD batch, but
+// fetches each lane's value on its own, with a bounds check), against one vector instruction for
+// 8 multiply-adds. So what counts is multiply-adds per load. Sharing the rows across the
+// workgroup lets the A values be fetched once per subgroup and handed out with subgroup shuffles
+// (gemm_rows_subgroup.wgsl: TM/8 loads instead of TM), which leaves TM/8 + TN loads per TM x TN
+// multiply-adds; 16 x 8 blocks keep 128 accumulators per invocation, about what the CPU's vector
+// registers and stack absorb before spills dominate. The columns are strided by WG so that
+// neighbouring invocations read neighbouring addresses (coalesced loads on GPUs).
+// Adapters without subgroups use gemm_rows_invocation.wgsl: every invocation loads its TM values
+// itself (uniform across the workgroup, so GPUs serve them from cache).
+//
+// Each kernel's entry point takes `@builtin(workgroup_id) wid` and `ids: GemmInvocation` (declared
+// by the rows snippet, since the subgroup lane builtin exists only with subgroups enabled; kept
+// apart from wid, which must stay uniform for the k loops) and is compiled with exactly one rows
+// snippet, which includes this file. The kernel loads A_LOADS values per step into `a_loaded`, from rows
+// m0 + a_load_row(r, ids) (r < A_LOADS), and reads row i of the block with a_value(&a_loaded, i).
+// Control flow around a_value must be uniform (subgroup operations); the k loops are.
+//
+// Accumulator layout: acc[i * TN + j] = C[m0 + i][n0 + j * WG].
 
-const TM: u32 = 8u;
+const TM: u32 = 16u;
 const TN: u32 = 8u;
-override WG_M: u32 = 4u;
-override WG_N: u32 = 16u;
-override BM: u32 = TM * WG_M;
-override BN: u32 = TN * WG_N;
+const BLOCK: u32 = TM * TN;   // accumulators per invocation
+override WG: u32 = 64u;
 
-// acc += a b^T for one k: a holds A[rows][k] (TM values), b holds B[k][columns] (TN values).
-fn block_update(acc: ptr<function, array<vec4<f32>, 16>>, a: ptr<function, array<f32, 8>>, b: ptr<function, array<f32, 8>>) {
-  let b0 = vec4<f32>((*b)[0], (*b)[1], (*b)[2], (*b)[3]);
-  let b1 = vec4<f32>((*b)[4], (*b)[5], (*b)[6], (*b)[7]);
+// acc += a b^T for one k: rows i < TM from the loaded A values, b holds B[k][columns] (TN values).
+fn block_update(acc: ptr<function, array<f32, BLOCK>>, a_loaded: ptr<function, array<f32, A_LOADS>>, b: ptr<function, array<f32, TN>>) {
   for (var i = 0u; i < TM; i++) {
-    let ai = vec4<f32>((*a)[i]);
-    (*acc)[2u * i] = fma(ai, b0, (*acc)[2u * i]);
-    (*acc)[2u * i + 1u] = fma(ai, b1, (*acc)[2u * i + 1u]);
+    let ai = a_value(a_loaded, i);
+    for (var j = 0u; j < TN; j++) { (*acc)[i * TN + j] = fma(ai, (*b)[j], (*acc)[i * TN + j]); }
   }
-}
-
-// C[row i][column j] of the block.
-fn block_value(acc: ptr<function, array<vec4<f32>, 16>>, i: u32, j: u32) -> f32 {
-  return (*acc)[2u * i + j / 4u][j % 4u];
 }
 
 // A mixed-radix counter for implicit-GEMM indices: digits (hi, mid, lo) with radices
@@ -55,4 +60,12 @@ fn radix_split(k: u32, r: vec3<u32>) -> vec3<u32> {
   let lo = k % r.z;
   let rest = k / r.z;
   return vec3<u32>(rest / r.y, rest % r.y, lo);
+}
+
+// The first row and the first column of this invocation.
+fn block_row0(wid: vec3<u32>) -> u32 {
+  return wid.y * TM;
+}
+fn block_col0(wid: vec3<u32>, ids: GemmInvocation) -> u32 {
+  return wid.x * WG * TN + ids.local;
 }

@@ -4,9 +4,8 @@
 //   c[m * N + n] = sum_k A[m][k] B[k][n] + (has_bias != 0 ? bias[n] : 0)      c: M,N
 // Linear layers use the strides for x w^T, dy^T x and dy w without transposing anything in memory.
 // When has_bias is 0, `bias` is bound to any f32 buffer and never read.
-// Register blocking and invocation layout: gemm_tile.wgsl.
-// Dispatch: [ceil(N/BN), ceil(M/BM)] workgroups of (WG_N, WG_M).
-#include "gemm_tile.wgsl"
+// Register blocks and invocation layout: gemm_tile.wgsl. Included by matmul_with_subgroups.wgsl /
+// matmul_without_subgroups.wgsl. Dispatch: [ceil(N / (WG*TN)), ceil(M / TM)] workgroups.
 
 struct Params {
   M: u32, N: u32, K: u32, has_bias: u32,
@@ -18,27 +17,25 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-@compute @workgroup_size(WG_N, WG_M)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m0 = wid.y * BM + lid.y * TM;
-  let n0 = wid.x * BN + lid.x * TN;
-  // Invocations whose whole block lies past the output (small M, e.g. 3 input channels) have
-  // nothing to do; there are no barriers, so they can leave at once.
-  if (m0 >= p.M || n0 >= p.N) { return; }
-  // Rows past M and columns past N read the last row / column (valid addresses); their results
-  // are never stored.
-  var a_row: array<u32, 8>;
-  for (var i = 0u; i < TM; i++) { a_row[i] = min(m0 + i, p.M - 1u) * p.a_sm; }
-  var b_col: array<u32, 8>;
-  for (var j = 0u; j < TN; j++) { b_col[j] = min(n0 + j, p.N - 1u) * p.b_sn; }
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
+  let m0 = block_row0(wid);
+  let n0 = block_col0(wid, ids);
+  // No early exit for invocations past the output: the row values are shared through subgroup
+  // operations, which need every invocation. Rows past M and columns past N read the last row /
+  // column (valid addresses); their results are never stored.
+  var a_row: array<u32, A_LOADS>;
+  for (var r = 0u; r < A_LOADS; r++) { a_row[r] = min(m0 + a_load_row(r, ids), p.M - 1u) * p.a_sm; }
+  var b_col: array<u32, TN>;
+  for (var j = 0u; j < TN; j++) { b_col[j] = min(n0 + j * WG, p.N - 1u) * p.b_sn; }
 
-  var acc: array<vec4<f32>, 16>;
-  var av: array<f32, 8>;
-  var bv: array<f32, 8>;
+  var acc: array<f32, BLOCK>;
+  var av: array<f32, A_LOADS>;
+  var bv: array<f32, TN>;
   for (var k = 0u; k < p.K; k++) {
     let ak = k * p.a_sk;
     let bk = k * p.b_sk;
-    for (var i = 0u; i < TM; i++) { av[i] = a[a_row[i] + ak]; }
+    for (var r = 0u; r < A_LOADS; r++) { av[r] = a[a_row[r] + ak]; }
     for (var j = 0u; j < TN; j++) { bv[j] = b[bk + b_col[j]]; }
     block_update(&acc, &av, &bv);
   }
@@ -47,9 +44,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let m = m0 + i;
     if (m >= p.M) { break; }
     for (var j = 0u; j < TN; j++) {
-      let n = n0 + j;
-      if (n >= p.N) { break; }
-      var v = block_value(&acc, i, j);
+      let n = n0 + j * WG;
+      if (n >= p.N) { continue; }
+      var v = acc[i * TN + j];
       if (p.has_bias != 0u) { v += bias[n]; }
       c[m * p.N + n] = v;
     }

@@ -142,6 +142,15 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
       verdict: rho > 0.5 && last.testAccuracy > first.testAccuracy ? 'agrees' : last.testAccuracy > first.testAccuracy ? 'partly agrees' : 'does not agree',
     });
   } else out.push({ claim: 'Student accuracy grows with the size of the unlabeled set.', measured: 'no sweep was run.', verdict: 'not tested' });
+  // Claims 3 and 4 are about distillation helping; from a teacher at chance it has nothing to
+  // pass on, so their numbers are shown but not judged.
+  if (teacher && !teacherLearned) {
+    for (const c of out.slice(2)) {
+      if (c.verdict === 'not tested') continue;
+      c.measured += ' The teacher did not learn beyond chance, so the distilled students had nothing to learn from.';
+      c.verdict = 'not testable';
+    }
+  }
   return out;
 }
 
@@ -200,7 +209,7 @@ function studyBlocks(r: StudyResults): Block[] {
     paragraph(
       'Thresholds used for the verdicts: claim 1 agrees when the best distilled student at half the teacher magnification is at least as accurate as the teacher, partly within 3 points; ' +
         'claim 2 agrees within 3 points, partly within 6; claim 3 agrees at +2 points or more, partly when positive; claim 4 agrees when the Spearman correlation exceeds 0.5 and the largest set beats the smallest, partly when only the latter holds. ' +
-        'Claims 1 and 2 are not testable when the teacher\'s accuracy interval reaches down to chance. With test sets of this size the confidence intervals are wide: differences inside them are not evidence either way.',
+        'No claim is testable when the teacher\'s accuracy interval reaches down to chance (the numbers are still shown). With test sets of this size the confidence intervals are wide: differences inside them are not evidence either way.',
     ),
   );
   blocks.push(table(['claim (paper)', 'measured here', 'verdict'], checkClaims(r).map((c) => [c.claim, c.measured, `**${c.verdict}**`])));

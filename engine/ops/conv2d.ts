@@ -16,7 +16,7 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
-import { gemmTiles, gemmOverrides, gemmGroups, type GemmTiles } from './gemm_tiles.ts';
+import { gemmTiles, gemmSpec, gemmGroups } from './gemm_tiles.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 
 export type Pair = number | [number, number];
@@ -71,10 +71,6 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Con
   return { batch, C, H, W, O, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w };
 }
 
-function gemmSpec(name: string, file: string, tiles: GemmTiles): KernelSpec {
-  return { name, file, overrides: gemmOverrides(tiles) };
-}
-
 /** y = conv2d(x, w) + b. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const g = conv2dGeometry(x, w, b, opts);
@@ -97,7 +93,7 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const tiles = gemmTiles();
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
-  dispatch(gemmSpec('conv2dForward', 'conv2d_forward.wgsl', tiles), { x, w, bias: b ?? w, y },
+  dispatch(gemmSpec('conv2dForward', 'conv2d_forward', tiles), { x, w, bias: b ?? w, y },
     { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles));
   return y;
 }
@@ -106,13 +102,13 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
   const tiles = gemmTiles();
-  dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input.wgsl', tiles), { dy, w, dx }, { ...g },
+  dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input', tiles), { dy, w, dx }, { ...g },
     gemmGroups(g.C, g.batch * g.H * g.W, tiles));
   return dx;
 }
 
 // Split-K for the weight gradient: its reduction (batch * OH * OW) is long while its output
-// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 3 tiles of 32 x 128.
+// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 2 tiles of 16 x 512.
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
 // so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;
@@ -128,11 +124,11 @@ export function splitK(K: number, tiles: number): [number, number] {
 /** dL/dw from the saved input and dL/dy. */
 export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  const tiles = gemmTiles();
+  const tiles = { ...gemmTiles(), ...(process.env.BWWG ? { WG_N: Number(process.env.BWWG) } : {}) };
   const M = g.O, N = g.C * g.KH * g.KW, K = g.batch * g.OH * g.OW;
   const grid = gemmGroups(M, N, tiles);
   const [splits, kSplit] = splitK(K, grid[0] * grid[1]);
-  const spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight.wgsl', tiles);
+  const spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight', tiles);
   if (splits === 1) {
     dispatch(spec, { x, dy, out: dw }, { ...g, k_split: kSplit }, grid);
     return dw;

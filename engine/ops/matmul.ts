@@ -8,8 +8,7 @@ import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import type { KernelSpec } from '../kernel.ts';
-import { gemmTiles, gemmOverrides, gemmGroups } from './gemm_tiles.ts';
+import { gemmTiles, gemmSpec, gemmGroups } from './gemm_tiles.ts';
 
 /** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */
 export interface GemmOperand {
@@ -28,8 +27,7 @@ export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null)
   const N = b.transposed ? br : bc;
   const c = Tensor.empty([M, N]);
   const tiles = gemmTiles();
-  const spec: KernelSpec = { name: 'matmul', file: 'matmul.wgsl', overrides: gemmOverrides(tiles) };
-  dispatch(spec, { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
+  dispatch(gemmSpec('matmul', 'matmul', tiles), { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
     M, N, K, has_bias: bias ? 1 : 0,
     // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
     a_sm: a.transposed ? 1 : K, a_sk: a.transposed ? M : 1,

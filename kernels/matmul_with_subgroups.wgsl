@@ -1,0 +1,3 @@
+// matmul with the row values of A shared through subgroups (see gemm_rows_subgroup.wgsl).
+#include "gemm_rows_subgroup.wgsl"
+#include "matmul.wgsl"
