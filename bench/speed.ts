@@ -9,7 +9,8 @@
  *               train/distill_loss.ts), backward, Adam step (lr 1e-3, weight decay 1e-4).
  *               Inputs are fixed random tensors already on the GPU: data loading is not timed.
  * Each is run `warmup` times untimed, then `reps` times, each timed until the GPU has finished
- * (bench/harness.ts timeGpu); the median is reported with the min and max as the spread.
+ * (bench/harness.ts timeGpu), round-robin over the magnifications (see measureSpeed); the
+ * median is reported with the min and max as the spread.
  * achievedGflops = train-step FLOPs (bench/flops.ts, from the layer shapes) * N / median time;
  * rooflineFraction = achievedGflops / the best GEMM rate of the engine's own kernels, measured
  * before and after the model in the same run (bench/roofline.ts; the better of the two).
@@ -35,6 +36,11 @@ export interface Spread { median: number; min: number; max: number; samples: num
 
 export function spreadOf(t: Timing): Spread {
   return { median: t.ms, min: Math.min(...t.samples), max: Math.max(...t.samples), samples: t.samples };
+}
+
+/** Single-run timings as one: median wall and CPU time over the runs, every wall sample kept. */
+function pooled(runs: Timing[]): Timing {
+  return { ms: median(runs.map((r) => r.ms)), samples: runs.map((r) => r.ms), cpuMs: median(runs.map((r) => r.cpuMs)) };
 }
 
 function spreadOfSamples(samples: number[]): Spread {
@@ -131,31 +137,47 @@ export type MeasuredRow = Omit<SpeedRow, 'rooflineFraction' | 'rooflineFractionC
  */
 export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number | null)[] | null = null): Promise<MeasuredRow[]> {
   const flops = flopsRows(o.arch, o.inputs);
-  const out: Omit<MeasuredRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
-  for (const [i, m] of o.inputs.entries()) {
+  // Every magnification is set up at once and the timed runs go round-robin (each round times
+  // every magnification once), so a change of load from other processes during the benchmark
+  // hits all magnifications alike and the ratios between them stay meaningful.
+  const cases = o.inputs.map((m) => {
     const d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
     const infer = () => noGrad(() => d.student.forward(d.lowRes));
     const step = () => {
       for (const [, run] of distillPhases(d)) run();
     };
-    progress(`${m.mag}: inference ${m.size.join('x')} x${o.batch} (${o.reps} reps)`);
-    const ti = await timeGpu(infer, o.reps, o.warmup);
-    progress(`${m.mag}: training step (${o.reps} reps)`);
-    const tt = await timeGpu(step, o.reps, o.warmup);
-    const inferDispatches = await dispatchesOf(infer);
-    const trainDispatches = await dispatchesOf(step);
-    d.dispose();
-    const f = flops[i];
-    const achievedGflops = (f.trainStepGflops * o.batch) / (tt.ms / 1000);
-    const achievedGflopsPerCpuSec = (f.trainStepGflops * o.batch) / (tt.cpuMs / 1000);
-    out.push({
-      mag: m.mag, inputSize: m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
-      inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
-      achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
-      inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
-      inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec,
-      loaderImagesPerSec: loaderImagesPerSec ? loaderImagesPerSec[i] : null,
-    });
+    return { m, d, infer, step, inferRuns: [] as Timing[], stepRuns: [] as Timing[] };
+  });
+  const out: Omit<MeasuredRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
+  try {
+    for (let round = 0; round < o.warmup + o.reps; round++) {
+      for (const c of cases) {
+        progress(`${c.m.mag}: inference and training step, ${round < o.warmup ? `warm-up ${round + 1} of ${o.warmup}` : `round ${round - o.warmup + 1} of ${o.reps}`}`);
+        const ti = await timeGpu(c.infer, 1, 0);
+        const tt = await timeGpu(c.step, 1, 0);
+        if (round < o.warmup) continue;
+        c.inferRuns.push(ti);
+        c.stepRuns.push(tt);
+      }
+    }
+    for (const [i, c] of cases.entries()) {
+      const ti = pooled(c.inferRuns), tt = pooled(c.stepRuns);
+      const inferDispatches = await dispatchesOf(c.infer);
+      const trainDispatches = await dispatchesOf(c.step);
+      const f = flops[i];
+      const achievedGflops = (f.trainStepGflops * o.batch) / (tt.ms / 1000);
+      const achievedGflopsPerCpuSec = (f.trainStepGflops * o.batch) / (tt.cpuMs / 1000);
+      out.push({
+        mag: c.m.mag, inputSize: c.m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
+        inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
+        achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
+        inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
+        inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec,
+        loaderImagesPerSec: loaderImagesPerSec ? loaderImagesPerSec[i] : null,
+      });
+    }
+  } finally {
+    for (const c of cases) c.d.dispose();
   }
   progress('');
   const top = out[0];
@@ -195,7 +217,8 @@ process (robust to other processes on a software adapter). Also: the fixed cost 
 (a chain of trivial kernels), the top magnification's step against the best GEMM in interleaved
 rounds (both under the same load), the speed-up from the top magnification next to the FLOP ratio,
 the dispatches per step, and with --data the loader's images/s. Each timing waits for the GPU to
-finish; median of --reps runs after --warmup runs, with min-max.
+finish; median of --reps runs after --warmup runs, with min-max; the runs go round-robin over the
+magnifications, so a change of load from other processes affects them all alike.
 
   --mags LIST        magnifications (default ${DEFAULT_MAGS}); the highest is the teacher's
   --tile N           tile side in pixels at the top magnification (default ${DEFAULT_TILE})

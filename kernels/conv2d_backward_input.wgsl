@@ -27,6 +27,10 @@ struct Params {
 // A position that no tap reaches: marks columns past N.
 const NO_PIXEL: i32 = -1073741824;
 
+// Set (an override constant, so the pipeline compiles one branch of `landing`) when both strides
+// are 1: every tap then lands on oh = t and only the range needs checking, as in the forward pass.
+override UNIT_STRIDE: bool = false;
+
 // The output row (or column) that a tap from input position `t` (already shifted by the padding
 // and the tap offset) lands on, or -1: it must be a whole multiple of the stride s and below
 // `limit`. Without branches or integer division (both are slow on CPU adapters, where every
@@ -35,6 +39,7 @@ const NO_PIXEL: i32 = -1073741824;
 // from an integer, far more than the rounding error), and q * s == t tests divisibility.
 // inv_s = 1 / s.
 fn landing(t: i32, s: i32, inv_s: f32, limit: u32) -> i32 {
+  if (UNIT_STRIDE) { return select(-1, t, u32(t) < limit); }
   let q = i32(floor((f32(t) + 0.5) * inv_s));
   return select(-1, q, (t >= 0) & (q * s == t) & (q < i32(limit)));
 }

@@ -91,7 +91,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
 /** The forward kernel alone (no graph); the benchmark times it through this. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
-  const tiles = gemmTiles();
+  const tiles = gemmTiles(g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
   dispatch(gemmSpec('conv2dForward', 'conv2d_forward', tiles), { x, w, bias: b ?? w, y },
     { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles));
@@ -101,14 +101,15 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
 /** dL/dx from dL/dy [N,O,OH,OW] and the weight. */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
-  const tiles = gemmTiles();
-  dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input', tiles), { dy, w, dx }, { ...g },
+  const tiles = gemmTiles(g.batch * g.H * g.W);
+  const unitStride = g.stride_h === 1 && g.stride_w === 1 ? 1 : 0;
+  dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input', tiles, { UNIT_STRIDE: unitStride }), { dy, w, dx }, { ...g },
     gemmGroups(g.C, g.batch * g.H * g.W, tiles));
   return dx;
 }
 
 // Split-K for the weight gradient: its reduction (batch * OH * OW) is long while its output
-// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 2 tiles of 16 x 512.
+// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 6 tiles of 16 x 128.
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
 // so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;
@@ -124,8 +125,8 @@ export function splitK(K: number, tiles: number): [number, number] {
 /** dL/dw from the saved input and dL/dy. */
 export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  const tiles = { ...gemmTiles(), ...(process.env.BWWG ? { WG_N: Number(process.env.BWWG) } : {}) };
   const M = g.O, N = g.C * g.KH * g.KW, K = g.batch * g.OH * g.OW;
+  const tiles = gemmTiles(N);
   const grid = gemmGroups(M, N, tiles);
   const [splits, kSplit] = splitK(K, grid[0] * grid[1]);
   const spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight', tiles);

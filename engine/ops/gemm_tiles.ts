@@ -24,6 +24,7 @@
  */
 import { runtime } from '../runtime.ts';
 import { LimitError } from '../errors.ts';
+import type { KernelSpec } from '../kernel.ts';
 
 export interface GemmTiles {
   /** Invocations along the output rows (always 1: the workgroup shares its rows) and columns. */
@@ -38,7 +39,8 @@ export const GEMM_BLOCK = 8;
 /** Output rows per workgroup (TM in gemm_tile.wgsl). */
 export const GEMM_ROWS = 16;
 
-const WORKGROUP_SIZES = process.env.GEMMWG ? [Number(process.env.GEMMWG)] : [64, 32];
+/** Workgroup sizes, largest first: 64 where allowed, narrower tiles for narrow outputs. */
+const WORKGROUP_SIZES = [64, 32, 16];
 
 /** Subgroups of at least 8 invocations: lane s % 8 fetches row s % 8 (gemm_rows_subgroup.wgsl). */
 function subgroupsUsable(): boolean {
@@ -47,19 +49,30 @@ function subgroupsUsable(): boolean {
   return gpu.caps.subgroups && (info.subgroupMinSize ?? 0) >= 8;
 }
 
-/** The tile configuration for this device. */
-export function gemmTiles(): GemmTiles {
+/**
+ * The tile configuration for an output `columns` wide (N) on this device: the workgroup size that
+ * leaves the fewest idle columns in the last tile, the largest on ties. Idle columns cost as much
+ * as real ones, and some outputs are narrow: the weight gradient of a 3x3 layer with 32 input
+ * channels is 288 wide, which fills 56% of a 512-wide tile but 75% of three 128-wide ones.
+ * At most three pipelines per kernel; the shapes themselves stay in uniforms.
+ */
+export function gemmTiles(columns = Infinity): GemmTiles {
   const l = runtime().limits;
-  const wg = WORKGROUP_SIZES.find((n) => n <= l.maxComputeInvocationsPerWorkgroup && n <= l.maxComputeWorkgroupSizeX);
-  if (wg === undefined) {
-    throw new LimitError(`the GEMM kernels need workgroups of at least 32 invocations; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} (x ${l.maxComputeWorkgroupSizeX})`);
+  const allowed = WORKGROUP_SIZES.filter((n) => n <= l.maxComputeInvocationsPerWorkgroup && n <= l.maxComputeWorkgroupSizeX);
+  if (!allowed.length) {
+    throw new LimitError(`the GEMM kernels need workgroups of at least ${WORKGROUP_SIZES.at(-1)} invocations; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} (x ${l.maxComputeWorkgroupSizeX})`);
   }
+  const idle = (wg: number) => (Number.isFinite(columns) ? Math.ceil(columns / (GEMM_BLOCK * wg)) * GEMM_BLOCK * wg - columns : 0);
+  const wg = allowed.reduce((best, n) => (idle(n) < idle(best) ? n : best));
   return { WG_M: 1, WG_N: wg, subgroups: subgroupsUsable() };
 }
 
-/** The kernel spec of one GEMM kernel (`base`: its body file in kernels/, without .wgsl). */
-export function gemmSpec(name: string, base: string, t: GemmTiles = gemmTiles()) {
-  return { name, file: `${base}_${t.subgroups ? 'with' : 'without'}_subgroups.wgsl`, overrides: { WG: t.WG_N } };
+/**
+ * The kernel spec of one GEMM kernel (`base`: its body file in kernels/, without .wgsl), plus any
+ * override constants of its own.
+ */
+export function gemmSpec(name: string, base: string, t: GemmTiles = gemmTiles(), overrides: Record<string, number> = {}): KernelSpec {
+  return { name, file: `${base}_${t.subgroups ? 'with' : 'without'}_subgroups.wgsl`, overrides: { WG: t.WG_N, ...overrides } };
 }
 
 /** Workgroup grid covering an M x N output: [column tiles, row tiles, splits]. */

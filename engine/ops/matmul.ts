@@ -26,7 +26,7 @@ export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null)
   const [M, K] = a.transposed ? [ac, ar] : [ar, ac];
   const N = b.transposed ? br : bc;
   const c = Tensor.empty([M, N]);
-  const tiles = gemmTiles();
+  const tiles = gemmTiles(N);
   dispatch(gemmSpec('matmul', 'matmul', tiles), { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
     M, N, K, has_bias: bias ? 1 : 0,
     // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
