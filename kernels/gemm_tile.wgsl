@@ -17,17 +17,22 @@
 // workgroup lets the A values be fetched once per subgroup and handed out with subgroup shuffles
 // (gemm_rows_subgroup.wgsl: TM/8 loads instead of TM), which leaves TM/8 + TN loads per TM x TN
 // multiply-adds; 16 x 8 blocks keep 128 accumulators per invocation, about what the CPU's vector
-// registers and stack absorb before spills dominate. The columns are strided by WG so that
-// neighbouring invocations read neighbouring addresses (coalesced loads on GPUs).
+// registers and stack absorb (32 x 8 ran 4x slower: its loops are no longer unrolled, so the
+// accumulators live in memory). The columns are strided by WG so that neighbouring invocations
+// read neighbouring addresses (coalesced loads on GPUs). The kernels' B loads are branch-free
+// (a tap outside the input reads offset 0 and is zeroed with select): on CPU adapters every
+// invocation of a SIMD batch walks both sides of a divergent branch.
 // Adapters without subgroups use gemm_rows_invocation.wgsl: every invocation loads its TM values
 // itself (uniform across the workgroup, so GPUs serve them from cache).
 //
-// Each kernel's entry point takes `@builtin(workgroup_id) wid` and `ids: GemmInvocation` (declared
-// by the rows snippet, since the subgroup lane builtin exists only with subgroups enabled; kept
-// apart from wid, which must stay uniform for the k loops) and is compiled with exactly one rows
-// snippet, which includes this file. The kernel loads A_LOADS values per step into `a_loaded`, from rows
-// m0 + a_load_row(r, ids) (r < A_LOADS), and reads row i of the block with a_value(&a_loaded, i).
-// Control flow around a_value must be uniform (subgroup operations); the k loops are.
+// Each kernel body (conv2d_forward.wgsl, ...) is compiled through one of two wrappers,
+// <kernel>_with_subgroups.wgsl or <kernel>_without_subgroups.wgsl, which include the rows snippet
+// (which includes this file) and then the body. The entry point takes `@builtin(workgroup_id) wid`
+// and `ids: GemmInvocation` (declared by the rows snippet, since the subgroup lane builtin exists
+// only with subgroups enabled; kept apart from wid, which must stay uniform for the k loops).
+// Per step the kernel loads A_LOADS values into `a_loaded`, from rows m0 + a_load_row(r, ids)
+// (r < A_LOADS), and block_update reads row i of the block with a_value(a_loaded, i). Control
+// flow around block_update must be uniform (subgroup operations); the k loops are.
 //
 // Accumulator layout: acc[i * TN + j] = C[m0 + i][n0 + j * WG].
 

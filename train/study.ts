@@ -163,12 +163,15 @@ export function expectedSeconds(p: StudyPreset, classes: number, cal: Map<string
  */
 export const RUN_OVERHEAD = 1.5;
 
+/** Student epochs a budgeted plan keeps for every student (the distillation losses settle within 2-3 epochs). */
+export const MIN_STUDENT_EPOCHS = 3;
+
 export interface EpochPlan { teacherEpochs: number; studentEpochs: number; expectedSeconds: number; fitsBudget: boolean }
 
 /**
  * The epochs to run: the preset's, or with a budget the most that fit it (bare-step estimate
- * times RUN_OVERHEAD), keeping about the teacher/student ratio of the preset, down to 2 teacher
- * and 1 student epoch(s).
+ * times RUN_OVERHEAD), keeping about the teacher/student ratio of the preset but at least
+ * MIN_STUDENT_EPOCHS per student, down to 2 teacher epochs; if even that does not fit, 2 and 1.
  */
 export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Calibration>): EpochPlan {
   const cost = (teacherEpochs: number, studentEpochs: number) => RUN_OVERHEAD * expectedSeconds({ ...p, teacherEpochs, studentEpochs }, classes, cal);
@@ -177,7 +180,7 @@ export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Cal
   // it), the students following at the preset's ratio.
   const ratio = p.teacherEpochs / p.studentEpochs;
   for (let teacherEpochs = p.teacherEpochs; teacherEpochs >= 2; teacherEpochs--) {
-    const studentEpochs = Math.max(1, Math.round(teacherEpochs / ratio));
+    const studentEpochs = Math.max(Math.min(MIN_STUDENT_EPOCHS, p.studentEpochs), Math.round(teacherEpochs / ratio));
     const seconds = cost(teacherEpochs, studentEpochs);
     if (seconds <= p.budgetMinutes * 60) return { teacherEpochs, studentEpochs, expectedSeconds: seconds, fitsBudget: true };
   }

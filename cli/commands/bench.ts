@@ -1,7 +1,7 @@
 /**
  * rbd bench <name>: the benchmarks. Each lives in bench/<name>.ts and exports `summary` (one
  * line), `help` (its flags) and `run(argv)`; adding one is one line in BENCHES.
- * `rbd bench --help` (and `rbd bench <name> --help`) prints every benchmark's help.
+ * `rbd bench --help` prints every benchmark's help; `rbd bench <name> --help` prints that one's.
  */
 import { UsageError } from '../util.ts';
 import * as kernels from '../../bench/kernels.ts';
@@ -27,11 +27,22 @@ ${Object.entries(BENCHES).map(([n, m]) => `  ${n.padEnd(10)} ${m.summary}`).join
 
 ${Object.values(BENCHES).map((m) => m.help).join('\n')}`;
 
+/** The CLI leaves --help to this command, so that each benchmark prints only its own flags. */
+export const handlesHelp = true;
+
 export async function run(argv: string[]): Promise<number | void> {
   const [name, ...rest] = argv;
   const names = Object.keys(BENCHES).join(', ');
-  if (!name) throw new UsageError('bench', `name a benchmark (${names})`);
+  const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+  if (!name || wantsHelp([name])) {
+    process.stdout.write(help.endsWith('\n') ? help : help + '\n');
+    return name ? 0 : 1;
+  }
   const mod = BENCHES[name];
   if (!mod) throw new UsageError('bench', `unknown benchmark '${name}' (have: ${names})`);
+  if (wantsHelp(rest)) {
+    process.stdout.write(`${mod.summary}\n\n${mod.help.endsWith('\n') ? mod.help : mod.help + '\n'}`);
+    return 0;
+  }
   return mod.run(rest);
 }

@@ -4,8 +4,8 @@
  *   x: [N,C,H,W]   w: [O,C,KH,KW]   b: [O] or null   ->   y: [N,O,OH,OW]
  *   OH = floor((H + 2*ph - dh*(KH-1) - 1) / sh) + 1   (OW likewise)
  * Backward (recorded when x, w or b requires grad), each its own kernel, only where needed:
- *   dx = conv2dBackwardInput(dy, w)    a transposed convolution; input positions no window
- *                                      reads get 0
+ *   dx = conv2dBackwardInput(dy, w)    a transposed convolution, one dispatch per stride phase;
+ *                                      input positions no window reads get 0
  *   dw = conv2dBackwardWeight(x, dy)   split-K over the batch and the map, then a fixed-order sum
  *   db = conv2dBackwardBias(dy)        sum over the batch and the map
  * All three big passes are tiled implicit GEMMs (kernels/gemm_tile.wgsl); see the kernel files
@@ -98,13 +98,50 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
   return y;
 }
 
-/** dL/dx from dL/dy [N,O,OH,OW] and the weight. */
+/**
+ * One stride phase of one axis for conv2dBackwardInput: the input positions i with
+ * (i + pad) % stride == phase (i = first + q*stride, q < count) and the taps that reach them,
+ * kernel index k0 + u*kStep (u < taps), which land on output position o0 + q - u*oStep.
+ */
+interface StridePhase { first: number; count: number; k0: number; kStep: number; taps: number; o0: number; oStep: number }
+
+function greatestCommonDivisor(a: number, b: number): number {
+  return b === 0 ? a : greatestCommonDivisor(b, a % b);
+}
+
+/** The stride phase `phase` of an axis of `size` inputs, `kernel` taps (see StridePhase). */
+function stridePhase(size: number, kernel: number, stride: number, pad: number, dilation: number, phase: number): StridePhase {
+  const first = (((phase - pad) % stride) + stride) % stride;
+  const count = first < size ? Math.ceil((size - first) / stride) : 0;
+  // Taps k with k*dilation = phase (mod stride): k0 + u*kStep, kStep = stride / gcd.
+  const g = greatestCommonDivisor(dilation, stride);
+  const kStep = stride / g;
+  let k0 = 0;
+  while (k0 < kStep && (k0 * dilation) % stride !== phase) k0++;
+  const taps = k0 < kStep && k0 < kernel ? Math.ceil((kernel - k0) / kStep) : 0;
+  // (first + pad - k0*dilation) is a multiple of the stride whenever a tap exists.
+  const o0 = taps ? (first + pad - k0 * dilation) / stride : 0;
+  return { first, count, k0, kStep, taps, o0, oStep: dilation / g };
+}
+
+/** dL/dx from dL/dy [N,O,OH,OW] and the weight: one dispatch per stride phase (sh * sw of them). */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
-  const tiles = gemmTiles(g.batch * g.H * g.W);
-  const unitStride = g.stride_h === 1 && g.stride_w === 1 ? 1 : 0;
-  dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input', tiles, { UNIT_STRIDE: unitStride }), { dy, w, dx }, { ...g },
-    gemmGroups(g.C, g.batch * g.H * g.W, tiles));
+  for (let rh = 0; rh < g.stride_h; rh++) {
+    const ph = stridePhase(g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, rh);
+    for (let rw = 0; rw < g.stride_w; rw++) {
+      const pw = stridePhase(g.W, g.KW, g.stride_w, g.pad_w, g.dil_w, rw);
+      const N = g.batch * ph.count * pw.count;
+      if (N === 0) continue;
+      const tiles = gemmTiles(N);
+      dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input', tiles), { dy, w, dx }, {
+        batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
+        stride_h: g.stride_h, stride_w: g.stride_w, ih_first: ph.first, iw_first: pw.first, QH: ph.count, QW: pw.count,
+        kh0: ph.k0, kw0: pw.k0, kh_step: ph.kStep, kw_step: pw.kStep, NKH: ph.taps, NKW: pw.taps,
+        oh0: ph.o0, ow0: pw.o0, oh_step: ph.oStep, ow_step: pw.oStep,
+      }, gemmGroups(g.C, N, tiles));
+    }
+  }
   return dx;
 }
 

@@ -16,11 +16,15 @@
  * load decide everything. The former 8x8 blocks in 16x4 workgroups (16 loads per 64 FMA):
  * 2.1-4.5; vec4 loads did not help (1.5-2.7: lavapipe fetches each component apart); 16x16
  * blocks 1.8 (spills); rows shared by the workgroup but loaded per invocation 0.9-2.1;
- * subgroup-shared rows: 8x8 4.5, 8x16 2.0, 16x8 8.8-9.4, 16x16 2.9, 24x8 6.2, 32x8 8.4,
- * 16x4 6.6, 32x4 8.0; 16x8 in workgroups of 32 / 64 / 128: 10.0 / 8.8 / 5.2.
- * 64 invocations: within every adapter's limits (compatibility included), a multiple of every
- * subgroup size up to 64, and a full wave on common GPUs; 32 where an adapter allows no more.
- * WG is an override constant, part of the pipeline key; shapes never are.
+ * subgroup-shared rows (explicitly unrolled test kernels): 8x8 4.5, 8x16 2.0, 16x8 8.8-9.4,
+ * 16x16 2.9, 24x8 6.2, 32x8 8.4, 16x4 6.6, 32x4 8.0; 16x8 in workgroups of 32 / 64 / 128:
+ * 10.0 / 8.8 / 5.2. In these kernels (loops, not unrolled by hand) 32x8 fell to ~1 (the
+ * accumulators leave registers), so 16x8 it is. The conv passes on the model's 3x3 layers
+ * (rbd bench kernels, batch 8) went from 1.1-2.1 GFLOP per CPU-second with the 8x8 blocks to
+ * 4.2-9.8 (the spread is the machine's load).
+ * Workgroups: 64 invocations by default (within every adapter's limits, compatibility included,
+ * and a full wave on common GPUs); 32 or 16 where the output is narrow (see gemmTiles) or the
+ * adapter allows no more. WG is an override constant, part of the pipeline key; shapes never are.
  */
 import { runtime } from '../runtime.ts';
 import { LimitError } from '../errors.ts';

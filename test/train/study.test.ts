@@ -1,7 +1,7 @@
 /** The study's time plan: expected duration from a calibration, worked out by hand; epochs fitted to a budget. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { expectedSeconds, planEpochs, replanStudents, teacherMayContinue, teacherSeconds, studentSeconds, RUN_OVERHEAD, STUDY_PRESETS, type StudyPreset, type Calibration } from '../../train/study.ts';
+import { expectedSeconds, planEpochs, replanStudents, teacherMayContinue, teacherSeconds, studentSeconds, RUN_OVERHEAD, MIN_STUDENT_EPOCHS, STUDY_PRESETS, type StudyPreset, type Calibration } from '../../train/study.ts';
 
 const preset: StudyPreset = {
   name: 't', classes: 'cd', tile: 32, mags: ['10x', '5x'], train: 10, val: 5, test: 5, unlabeled: 30,
@@ -26,12 +26,13 @@ test('planEpochs: no budget keeps the preset; a budget takes the most epochs tha
   assert.equal(planEpochs(preset, 2, cal), { teacherEpochs: 3, studentEpochs: 2, expectedSeconds: RUN_OVERHEAD * 19.5, fitsBudget: true });
   const big = { ...preset, teacherEpochs: 8, studentEpochs: 4, budgetMinutes: 100 };
   assert.equal([planEpochs(big, 2, cal).teacherEpochs, planEpochs(big, 2, cal).studentEpochs], [8, 4]);
-  // A budget of 0.5 min = 30 s: the chosen plan fits and one more teacher epoch would not.
-  const tight = { ...big, budgetMinutes: 0.5 };
+  // A budget of 1 min: the chosen plan fits, keeps MIN_STUDENT_EPOCHS, and one more teacher epoch would not fit.
+  const tight = { ...big, budgetMinutes: 1 };
   const plan = planEpochs(tight, 2, cal);
-  assert.ok(plan.fitsBudget && plan.expectedSeconds <= 30, `plan ${JSON.stringify(plan)}`);
-  const next = RUN_OVERHEAD * expectedSeconds({ ...tight, teacherEpochs: plan.teacherEpochs + 1, studentEpochs: Math.max(1, Math.round((plan.teacherEpochs + 1) / 2)) }, 2, cal);
-  assert.ok(next > 30, `a bigger plan (${next} s) would also have fit`);
+  assert.ok(plan.fitsBudget && plan.expectedSeconds <= 60 && plan.studentEpochs >= MIN_STUDENT_EPOCHS, `plan ${JSON.stringify(plan)}`);
+  const t = plan.teacherEpochs + 1;
+  const next = RUN_OVERHEAD * expectedSeconds({ ...tight, teacherEpochs: t, studentEpochs: Math.max(MIN_STUDENT_EPOCHS, Math.round(t / 2)) }, 2, cal);
+  assert.ok(next > 60, `a bigger plan (${next} s) would also have fit`);
   // Too slow for even the minimum: the minimum, flagged.
   const hopeless = planEpochs({ ...big, budgetMinutes: 0.01 }, 2, cal);
   assert.equal([hopeless.teacherEpochs, hopeless.studentEpochs, hopeless.fitsBudget], [2, 1, false]);
