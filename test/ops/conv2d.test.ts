@@ -37,6 +37,10 @@ const CASES: Case[] = [
   { x: [1, 256, 2, 2], w: [256, 256, 3, 3], p: 1, why: "the model's last 3x3: reduction 2304 long" },
   { x: [2, 7, 13, 67], w: [65, 7, 3, 3], p: 1, bias: true, why: 'rows longer than a tile, 65 outputs (tiles do not divide)' },
   { x: [2, 3, 40, 37], w: [4, 3, 3, 3], p: 1, gl: true, why: 'long weight-gradient reduction: split-K' },
+  // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
+  // some phases receive no tap at all and must still write zeros.
+  { x: [1, 3, 9, 10], w: [4, 3, 3, 3], s: 2, p: 2, d: 2, gl: true, why: 'stride 2 and dilation 2: odd phases get no taps' },
+  { x: [2, 2, 13, 11], w: [3, 2, 2, 3], s: [3, 2], p: [1, 0], d: [3, 2], why: 'stride = dilation per axis (3, 2): most phases empty' },
 ];
 
 function pairOf(v: P | undefined, fallback: number): [number, number] {
