@@ -18,6 +18,7 @@ import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { gemmTiles, gemmSpec, gemmGroups } from './gemm_tiles.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
+import { pair } from './launch.ts';
 
 export type Pair = number | [number, number];
 
@@ -39,14 +40,6 @@ export function convOutputSize(size: number, kernel: number, stride: number, pad
   return Math.floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
-function pairOf(what: string, v: Pair | undefined, fallback: number, min: number, shapes: string): [number, number] {
-  const p: number[] = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : Array.isArray(v) ? [...v] : [NaN];
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new ShapeError('conv2d', `${what} ${JSON.stringify(v)} must be a whole number >= ${min} or a pair [h, w] of them (${shapes})`);
-  }
-  return [p[0], p[1]];
-}
-
 /** Check a conv2d call and work out its geometry; throws ShapeError naming conv2d and the shapes. */
 export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): ConvGeometry {
   const shapes = `x ${shapeStr(x.shape)}, w ${shapeStr(w.shape)}${b ? `, b ${shapeStr(b.shape)}` : ''}`;
@@ -60,9 +53,9 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Con
   if (WC !== C) throw new ShapeError('conv2d', `input has ${C} channels but the weight expects ${WC} (${shapes}); groups are not supported`);
   if ([batch, C, H, W, O, KH, KW].some((d) => d < 1)) throw new ShapeError('conv2d', `every dimension must be >= 1 (${shapes})`);
   if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new ShapeError('conv2d', `bias must be [${O}] (one per output channel) (${shapes})`);
-  const [stride_h, stride_w] = pairOf('stride', opts.stride, 1, 1, shapes);
-  const [pad_h, pad_w] = pairOf('padding', opts.padding, 0, 0, shapes);
-  const [dil_h, dil_w] = pairOf('dilation', opts.dilation, 1, 1, shapes);
+  const [stride_h, stride_w] = pair('conv2d', 'stride', opts.stride ?? 1, 1, shapes);
+  const [pad_h, pad_w] = pair('conv2d', 'padding', opts.padding ?? 0, 0, shapes);
+  const [dil_h, dil_w] = pair('conv2d', 'dilation', opts.dilation ?? 1, 1, shapes);
   const OH = convOutputSize(H, KH, stride_h, pad_h, dil_h);
   const OW = convOutputSize(W, KW, stride_w, pad_w, dil_w);
   if (OH < 1 || OW < 1) {

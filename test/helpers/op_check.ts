@@ -6,6 +6,7 @@ import { Tensor } from '../../engine/tensor.ts';
 import { backward, zeroGrad } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
 import { assertClose, numericGrad, dot, FD_TOL } from './gpu.ts';
+import { randomF32 } from './f32.ts';
 
 /** n values uniform in [lo, hi), reproducible from seed. */
 export function randomData(seed: number, n: number, lo = -1, hi = 1): Float64Array {
@@ -49,5 +50,5 @@ export function checkAgainstFiniteDifferences(label: string, forward: (x: Float6
  * make the same choices).
  */
 export function randomF32Data(seed: number, n: number, lo = -1, hi = 1): Float64Array {
-  return Float64Array.from(Float32Array.from(randomData(seed, n, lo, hi)));
+  return randomF32(new Rng(seed), n, lo, hi);
 }
