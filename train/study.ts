@@ -71,8 +71,8 @@ export interface StudyPreset {
  * synthetic data a 64 px teacher needs tens of epochs to rise clearly above chance.
  */
 export const STUDY_PRESETS: Record<string, StudyPreset> = {
-  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 36, teacherEpochs: 12, studentEpochs: 2, budgetMinutes: 2, batch: 12, accum: 1, lr: 2e-3, sweep: [12] },
-  default: { name: 'default', classes: 'cd', tile: 64, mags: ['10x', '5x', '2.5x', '1.25x'], train: 40, val: 12, test: 30, unlabeled: 120, teacherEpochs: 40, studentEpochs: 4, budgetMinutes: 11, batch: 16, accum: 1, lr: 2e-3, sweep: [40] },
+  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 36, teacherEpochs: 12, studentEpochs: 3, budgetMinutes: 2, batch: 12, accum: 1, lr: 1e-3, sweep: [12] },
+  default: { name: 'default', classes: 'cd', tile: 64, mags: ['10x', '5x', '2.5x', '1.25x'], train: 40, val: 12, test: 30, unlabeled: 120, teacherEpochs: 60, studentEpochs: 6, budgetMinutes: 11, batch: 16, accum: 1, lr: 1e-3, sweep: [40] },
   full: { name: 'full', classes: 'cd', tile: 256, mags: ['10x', '5x', '2.5x', '1.25x', '0.625x'], train: 500, val: 100, test: 200, unlabeled: 3000, teacherEpochs: 100, studentEpochs: 100, budgetMinutes: null, batch: 16, accum: 2, lr: 1e-3, sweep: [500, 1000, 2000] },
 };
 
