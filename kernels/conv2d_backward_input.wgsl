@@ -50,16 +50,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   // w[o,c,kh,kw] = w[o*C*KHW + c*KHW + kh*KW + kw]: the row part c*KHW; rows past M read the last channel.
   var w_row: array<u32, A_LOADS>;
   for (var r = 0u; r < A_LOADS; r++) { w_row[r] = min(m0 + a_load_row(r, ids), M - 1u) * KHW; }
-  // Each column's first landing position in dy (for u = v = 0) and its offset in dy.
+  // Each column's first landing position in dy (for u = v = 0) and its offset in dy; and the
+  // column's input position's offset in dx (row 0), so the stores divide nothing.
+  let HW = p.H * p.W;
   var oh0: array<i32, TN>;
   var ow0: array<i32, TN>;
   var dy_corner: array<i32, TN>;
+  var dx_col: array<u32, TN>;
   for (var j = 0u; j < TN; j++) {
     let n = n0 + j * WG;
     let q = n % Q;
-    oh0[j] = select(NO_PIXEL, p.oh0 + i32(q / p.QW), n < N);
-    ow0[j] = p.ow0 + i32(q % p.QW);
-    dy_corner[j] = i32((n / Q) * p.O * OHW) + oh0[j] * i32(p.OW) + ow0[j];
+    let image = n / Q;
+    let qh = q / p.QW;
+    let qw = q % p.QW;
+    oh0[j] = select(NO_PIXEL, p.oh0 + i32(qh), n < N);
+    ow0[j] = p.ow0 + i32(qw);
+    dy_corner[j] = i32(image * p.O * OHW) + oh0[j] * i32(p.OW) + ow0[j];
+    dx_col[j] = image * M * HW + (p.ih_first + qh * p.stride_h) * p.W + p.iw_first + qw * p.stride_w;
   }
 
   var acc: array<f32, BLOCK>;
@@ -84,17 +91,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
     tap = radix_next(tap, radices);
   }
 
-  let HW = p.H * p.W;
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= M) { break; }
     for (var j = 0u; j < TN; j++) {
       let n = n0 + j * WG;
-      if (n >= N) { continue; }
-      let q = n % Q;
-      let ih = p.ih_first + (q / p.QW) * p.stride_h;
-      let iw = p.iw_first + (q % p.QW) * p.stride_w;
-      dx[((n / Q) * M + m) * HW + ih * p.W + iw] = acc[i * TN + j];
+      if (n < N) { dx[dx_col[j] + m * HW] = acc[i * TN + j]; }
     }
   }
 }

@@ -40,16 +40,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   var w_row: array<u32, A_LOADS>;
   for (var r = 0u; r < A_LOADS; r++) { w_row[r] = min(m0 + a_load_row(r, ids), M - 1u) * K; }
   // Each column's pixel: the input position of its window's corner, and that position's offset
-  // in x (it may lie in the padding; only the taps that land inside the image are read).
+  // in x (it may lie in the padding; only the taps that land inside the image are read); and the
+  // column's offset in y (row 0), so the stores divide nothing (TM x TN of them).
   var ih0: array<i32, TN>;
   var iw0: array<i32, TN>;
   var x_corner: array<i32, TN>;
+  var y_col: array<u32, TN>;
   for (var j = 0u; j < TN; j++) {
     let n = n0 + j * WG;
     let pixel = n % OHW;
+    let image = n / OHW;
     ih0[j] = select(NO_PIXEL, i32(pixel / p.OW) * p.stride_h - p.pad_h, n < N);
     iw0[j] = i32(pixel % p.OW) * p.stride_w - p.pad_w;
-    x_corner[j] = i32((n / OHW) * p.C * HW) + ih0[j] * i32(p.W) + iw0[j];
+    x_corner[j] = i32(image * p.C * HW) + ih0[j] * i32(p.W) + iw0[j];
+    y_col[j] = image * M * OHW + pixel;
   }
 
   var acc: array<f32, BLOCK>;
@@ -79,7 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
     if (p.has_bias != 0u) { b_m = bias[m]; }
     for (var j = 0u; j < TN; j++) {
       let n = n0 + j * WG;
-      if (n < N) { y[((n / OHW) * M + m) * OHW + n % OHW] = acc[i * TN + j] + b_m; }
+      if (n < N) { y[y_col[j] + m * OHW] = acc[i * TN + j] + b_m; }
     }
   }
 }

@@ -2,18 +2,26 @@
 // eps inside the square root, per-channel affine weight and bias).
 // Layouts: x, y, dx, dy: N,C,H,W.  weight, bias, dweight, dbias: C.
 //          stats: N,G,2 = (mean, rstd) per (sample, group), rstd = 1 / sqrt(var + eps).
+//          sums: N,C,2 = (sum of dy, sum of dy * xhat) over the map of each (sample, channel).
 // The block ("slab" below) of group g of sample n is contiguous: L = (C/G)*H*W elements from (n*G + g) * L.
 // Entry points (WG invocations per workgroup, a power of two, reducing in shared memory):
 //   forward:        one workgroup per (n, g): mean, then variance of the deviations (two passes
 //                   for accuracy), then y = (x - mean) * rstd * weight[c] + bias[c]; writes stats.
-//   backwardInput:  one workgroup per (n, g), with xhat = (x - mean) * rstd, g = dy * weight[c]:
-//                   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), means over the L elements.
-//   backwardParams: one workgroup per channel c: dweight[c] = sum over n, h, w of dy * xhat,
-//                   dbias[c] = sum of dy.
-// Dispatches: 1-D, N*G (forward, backwardInput) or C (backwardParams) workgroups.
+//   channelSums:    one workgroup per (n, c), with xhat = (x - mean) * rstd: writes sums. Both
+//                   backward entries need only these sums, so the backward pass reads dy and x
+//                   twice (here and for dx) instead of three times.
+//   backwardInput:  one workgroup per (n, g), with g = dy * weight[c]:
+//                   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), means over the L elements,
+//                   taken from sums (sum of g = sum over c of weight[c] * sum of dy, likewise g * xhat).
+//   backwardParams: one workgroup per channel c: dweight[c] = sum over n of sums[n,c,1],
+//                   dbias[c] = sum over n of sums[n,c,0].
+// Dispatches: 1-D, N*G (forward, backwardInput), N*C (channelSums) or C (backwardParams) workgroups.
+// Loops that need a per-channel value (weight[c], a block's mean and rstd) walk the channels (or
+// samples) in an outer loop and the H*W map in the inner one, so that value is loaded once per
+// channel rather than once per element: CPU adapters fetch every storage-buffer value lane by
+// lane, so on lavapipe the per-element loads of weight and bias cost as much as those of x.
 #include "common.wgsl"
 #include "workgroup_reduce.wgsl"
-#include "strided_cursor.wgsl"
 
 struct Params {
   slabs: u32,      // N * G
@@ -35,6 +43,8 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(11) var<storage, read_write> sums_out: array<f32>;
+@group(0) @binding(12) var<storage, read> sums: array<f32>;
 
 // WG (the workgroup size, a power of two) is declared by workgroup_reduce.wgsl.
 
@@ -56,17 +66,39 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let variance = workgroup_sum(q, lid) / f32(slab_len);
   let rstd = 1.0 / sqrt(variance + p.eps);
   let c0 = (slab % p.groups) * p.per_group;
-  // at.row: channel within the group, at.col: spatial index, of element i of the slab.
-  var at = cursor_at(lid, p.hw);
-  let step = cursor_at(WG, p.hw);
-  for (var i = lid; i < slab_len; i += WG) {
-    let c = c0 + at.row;
-    y[base + i] = (x[base + i] - mean) * rstd * weight[c] + bias[c];
-    at = cursor_advance(at, step, p.hw);
+  for (var c = 0u; c < p.per_group; c++) {
+    let scale = rstd * weight[c0 + c];
+    let shift = bias[c0 + c];
+    let row = base + c * p.hw;
+    for (var px = lid; px < p.hw; px += WG) { y[row + px] = (x[row + px] - mean) * scale + shift; }
   }
   if (lid == 0u) {
     stats_out[2u * slab] = mean;
     stats_out[2u * slab + 1u] = rstd;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn channelSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let plane = linear_workgroup(wid, nwg);   // n * C + c
+  if (plane >= p.batch * p.channels) { return; }
+  let slab = (plane / p.channels) * p.groups + (plane % p.channels) / p.per_group;
+  let mean = stats[2u * slab];
+  let rstd = stats[2u * slab + 1u];
+  let row = plane * p.hw;
+  var sum_dy = 0.0;
+  var sum_dy_xhat = 0.0;
+  for (var px = lid; px < p.hw; px += WG) {
+    let d = dy[row + px];
+    sum_dy += d;
+    sum_dy_xhat += d * (x[row + px] - mean) * rstd;
+  }
+  let total_dy = workgroup_sum(sum_dy, lid);
+  let total_dy_xhat = workgroup_sum(sum_dy_xhat, lid);
+  if (lid == 0u) {
+    sums_out[2u * plane] = total_dy;
+    sums_out[2u * plane + 1u] = total_dy_xhat;
   }
 }
 
@@ -80,27 +112,26 @@ fn backwardInput(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   let mean = stats[2u * slab];
   let rstd = stats[2u * slab + 1u];
   let c0 = (slab % p.groups) * p.per_group;
-  // Sums of g = dy * weight and of g * xhat over the slab.
+  // Means of g = dy * weight and of g * xhat over the slab. Channel c0 + c of this sample is
+  // plane slab * per_group + c (= n * C + c0 + c).
   var sum_g = 0.0;
   var sum_g_xhat = 0.0;
-  // at.row: channel within the group of element i of the slab (see forward).
-  let step = cursor_at(WG, p.hw);
-  var at = cursor_at(lid, p.hw);
-  for (var i = lid; i < slab_len; i += WG) {
-    let g = dy[base + i] * weight[c0 + at.row];
-    let xhat = (x[base + i] - mean) * rstd;
-    sum_g += g;
-    sum_g_xhat += g * xhat;
-    at = cursor_advance(at, step, p.hw);
+  for (var c = 0u; c < p.per_group; c++) {
+    let plane = slab * p.per_group + c;
+    let weight_c = weight[c0 + c];
+    sum_g += weight_c * sums[2u * plane];
+    sum_g_xhat += weight_c * sums[2u * plane + 1u];
   }
-  let mean_g = workgroup_sum(sum_g, lid) / f32(slab_len);
-  let mean_g_xhat = workgroup_sum(sum_g_xhat, lid) / f32(slab_len);
-  at = cursor_at(lid, p.hw);
-  for (var i = lid; i < slab_len; i += WG) {
-    let g = dy[base + i] * weight[c0 + at.row];
-    let xhat = (x[base + i] - mean) * rstd;
-    dx[base + i] = rstd * (g - mean_g - xhat * mean_g_xhat);
-    at = cursor_advance(at, step, p.hw);
+  let mean_g = sum_g / f32(slab_len);
+  let mean_g_xhat = sum_g_xhat / f32(slab_len);
+  for (var c = 0u; c < p.per_group; c++) {
+    let weight_c = weight[c0 + c];
+    let row = base + c * p.hw;
+    for (var px = lid; px < p.hw; px += WG) {
+      let g = dy[row + px] * weight_c;
+      let xhat = (x[row + px] - mean) * rstd;
+      dx[row + px] = rstd * (g - mean_g - xhat * mean_g_xhat);
+    }
   }
 }
 
@@ -109,21 +140,12 @@ fn backwardParams(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
                   @builtin(local_invocation_index) lid: u32) {
   let c = linear_workgroup(wid, nwg);
   if (c >= p.channels) { return; }
-  let slab_of_c = c / p.per_group;
-  // Sums of dy * xhat and of dy over j = n * hw + spatial index.
   var sum_dy_xhat = 0.0;
   var sum_dy = 0.0;
-  let count = p.batch * p.hw;
-  // at.row: sample n, at.col: spatial index, of element j.
-  var at = cursor_at(lid, p.hw);
-  let step = cursor_at(WG, p.hw);
-  for (var j = lid; j < count; j += WG) {
-    let idx = (at.row * p.channels + c) * p.hw + at.col;
-    let slab = at.row * p.groups + slab_of_c;
-    let xhat = (x[idx] - stats[2u * slab]) * stats[2u * slab + 1u];
-    sum_dy_xhat += dy[idx] * xhat;
-    sum_dy += dy[idx];
-    at = cursor_advance(at, step, p.hw);
+  for (var n = lid; n < p.batch; n += WG) {
+    let plane = n * p.channels + c;
+    sum_dy += sums[2u * plane];
+    sum_dy_xhat += sums[2u * plane + 1u];
   }
   let total_dy_xhat = workgroup_sum(sum_dy_xhat, lid);
   let total_dy = workgroup_sum(sum_dy, lid);

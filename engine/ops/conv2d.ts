@@ -139,7 +139,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
 }
 
 // Split-K for the weight gradient: its reduction (batch * OH * OW) is long while its output
-// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 6 tiles of 16 x 128.
+// (the weight) can be small, e.g. 32 x 288 for the first 3x3 layer: only 10 tiles of 16 x 64.
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
 // so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;

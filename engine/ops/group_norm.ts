@@ -13,8 +13,10 @@ import type { KernelSpec } from '../kernel.ts';
 import { nchw, longReductionWorkgroupSize } from './launch.ts';
 
 /** `length`: how many elements one workgroup reduces (its size is fitted to it). */
-function spec(entry: 'forward' | 'backwardInput' | 'backwardParams', length: number): KernelSpec {
-  const name = { forward: 'groupNormForward', backwardInput: 'groupNormBackwardInput', backwardParams: 'groupNormBackwardParams' }[entry];
+function spec(entry: 'forward' | 'channelSums' | 'backwardInput' | 'backwardParams', length: number): KernelSpec {
+  const name = {
+    forward: 'groupNormForward', channelSums: 'groupNormChannelSums', backwardInput: 'groupNormBackwardInput', backwardParams: 'groupNormBackwardParams',
+  }[entry];
   return { name, file: 'group_norm.wgsl', entry, overrides: { WG: longReductionWorkgroupSize(length) } };
 }
 
@@ -46,18 +48,22 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, groups: numbe
   stats.dispose();
   const [xSaved, weightSaved, statsSaved] = saved;
   record('groupNorm', y, [x, weight, bias], (dy) => {
+    // Per (sample, channel): sum of dy and of dy * xhat, all that dx's means and dweight, dbias need.
+    const sums = Tensor.empty([n, c, 2]);
+    dispatch(spec('channelSums', h * w), { x: xSaved, stats: statsSaved, dy, sums_out: sums }, uniforms, n * c);
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
-      dispatch(spec('backwardInput', slabLen), { x: xSaved, weight: weightSaved, stats: statsSaved, dy, dx }, uniforms, n * groups);
+      dispatch(spec('backwardInput', slabLen), { x: xSaved, weight: weightSaved, stats: statsSaved, sums, dy, dx }, uniforms, n * groups);
     }
     let dweight: Tensor | null = null;
     let dbias: Tensor | null = null;
     if (weight.requiresGrad || bias.requiresGrad) {
       dweight = Tensor.empty([c]);
       dbias = Tensor.empty([c]);
-      dispatch(spec('backwardParams', n * h * w), { x: xSaved, stats: statsSaved, dy, dweight, dbias }, uniforms, c);
+      dispatch(spec('backwardParams', n), { sums, dweight, dbias }, uniforms, c);
     }
+    sums.dispose();
     return [dx, weight.requiresGrad ? dweight : null, bias.requiresGrad ? dbias : null];
   }, saved);
   return y;
