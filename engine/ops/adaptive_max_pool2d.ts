@@ -5,8 +5,8 @@
  * accumulate. Keeps only the chosen indices (i32, N,C,OH,OW) for backward.
  */
 import { Tensor } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
-import { needsGrad, record, save } from '../autograd.ts';
+import { elementwiseWorkgroupSize } from '../runtime.ts';
+import { argmaxPool } from './argmax_pool.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { nchw, outputSize } from './launch.ts';
 
@@ -19,20 +19,5 @@ export function adaptiveMaxPool2d(x: Tensor, size: [number, number]): Tensor {
   const [n, c, h, w] = nchw('adaptiveMaxPool2d', x);
   const [oh, ow] = outputSize('adaptiveMaxPool2d', size, x);
   const uniforms = { planes: n * c, in_size: [h, w], out_size: [oh, ow] };
-  const wg = elementwiseWorkgroupSize();
-  const y = Tensor.empty([n, c, oh, ow]);
-  const argmax = Tensor.empty([n, c, oh, ow], 'i32');
-  dispatch(spec('forward'), { x, y, argmax }, uniforms, groupsFor(y.size, wg));
-  if (!needsGrad(x)) {
-    argmax.dispose();
-    return y;
-  }
-  const argmaxSaved = save(argmax);
-  argmax.dispose();
-  record('adaptiveMaxPool2d', y, [x], (dy) => {
-    const dx = Tensor.empty(x.shape);
-    dispatch(spec('backward'), { argmax_saved: argmaxSaved, dy, dx }, uniforms, groupsFor(x.size, wg));
-    return [dx];
-  }, [argmaxSaved]);
-  return y;
+  return argmaxPool('adaptiveMaxPool2d', { forward: spec('forward'), backward: spec('backward') }, x, [n, c, oh, ow], uniforms);
 }

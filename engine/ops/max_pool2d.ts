@@ -6,8 +6,8 @@
  * Keeps only the chosen indices (i32, N,C,OH,OW) for backward.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
-import { needsGrad, record, save } from '../autograd.ts';
+import { elementwiseWorkgroupSize } from '../runtime.ts';
+import { argmaxPool } from './argmax_pool.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { nchw, pair } from './launch.ts';
@@ -40,20 +40,5 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   const oh = Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1;
   const ow = Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1;
   const uniforms = { planes: n * c, in_size: [h, w], out_size: [oh, ow], kernel, stride, padding };
-  const wg = elementwiseWorkgroupSize();
-  const y = Tensor.empty([n, c, oh, ow]);
-  const argmax = Tensor.empty([n, c, oh, ow], 'i32');
-  dispatch(spec('forward'), { x, y, argmax }, uniforms, groupsFor(y.size, wg));
-  if (!needsGrad(x)) {
-    argmax.dispose();
-    return y;
-  }
-  const argmaxSaved = save(argmax);
-  argmax.dispose();
-  record('maxPool2d', y, [x], (dy) => {
-    const dx = Tensor.empty(x.shape);
-    dispatch(spec('backward'), { argmax_saved: argmaxSaved, dy, dx }, uniforms, groupsFor(x.size, wg));
-    return [dx];
-  }, [argmaxSaved]);
-  return y;
+  return argmaxPool('maxPool2d', { forward: spec('forward'), backward: spec('backward') }, x, [n, c, oh, ow], uniforms);
 }

@@ -1,0 +1,30 @@
+/**
+ * The forward/backward skeleton shared by the max pools (maxPool2d, adaptiveMaxPool2d): the
+ * forward kernel writes y and the chosen input index per output (argmax, i32, N,C,OH,OW, the
+ * index ih*W + iw within its plane); only argmax is kept for backward, where each input gathers
+ * the gradients of the outputs that chose it. The two ops differ only in their kernels (window
+ * vs. adaptive-bin geometry) and uniforms.
+ */
+import { Tensor } from '../tensor.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, type UniformValue } from '../runtime.ts';
+import { needsGrad, record, save } from '../autograd.ts';
+import type { KernelSpec } from '../kernel.ts';
+
+export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward: KernelSpec }, x: Tensor, outShape: number[], uniforms: Record<string, UniformValue>): Tensor {
+  const wg = elementwiseWorkgroupSize();
+  const y = Tensor.empty(outShape);
+  const argmax = Tensor.empty(outShape, 'i32');
+  dispatch(kernels.forward, { x, y, argmax }, uniforms, groupsFor(y.size, wg));
+  if (!needsGrad(x)) {
+    argmax.dispose();
+    return y;
+  }
+  const argmaxSaved = save(argmax);
+  argmax.dispose();
+  record(op, y, [x], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    dispatch(kernels.backward, { argmax_saved: argmaxSaved, dy, dx }, uniforms, groupsFor(x.size, wg));
+    return [dx];
+  }, [argmaxSaved]);
+  return y;
+}
