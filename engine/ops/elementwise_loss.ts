@@ -2,8 +2,10 @@
  * The shared body of the mean elementwise losses (mse_loss.ts, l1_loss.ts):
  *   loss = sum_i f(a[i] - b[i]) / n  as a [1] tensor,
  *   d loss / d a[i] = gradFactor * f'(a[i] - b[i]) / n,  d loss / d b[i] = the negative,
- * each only where that input requires grad. The kernel file supplies f and f' as two entry
- * points, `<kind>Partials` (per-workgroup partial sums of f) and `<kind>Backward`.
+ * each only where that input requires grad. The kernel file defines f and f' (`loss_term`,
+ * `loss_slope`) and includes kernels/elementwise_loss.wgsl, whose entry points `partialSums`
+ * (per-workgroup partial sums of f) and `backward` are dispatched here as `<kind>Partials` and
+ * `<kind>Backward`.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, elementwiseWorkgroupSize, groupsFor } from '../runtime.ts';
@@ -37,7 +39,7 @@ export function elementwiseMeanLoss(loss: ElementwiseLoss, a: Tensor, b: Tensor)
   const wg = reductionWorkgroupSize(n);
   const groups = Math.min(MAX_PARTIALS, groupsFor(n, wg));
   const partials = Tensor.empty([groups]);
-  const forward: KernelSpec = { name: `${loss.kind}Partials`, file: loss.file, entry: `${loss.kind}Partials`, overrides: { WG: wg } };
+  const forward: KernelSpec = { name: `${loss.kind}Partials`, file: loss.file, entry: 'partialSums', overrides: { WG: wg } };
   dispatch(forward, { a, b, partials }, { n, groups, scale: 0 }, groups);
   const out = scaledTotal(partials, 1 / n);
   partials.dispose();
@@ -45,7 +47,7 @@ export function elementwiseMeanLoss(loss: ElementwiseLoss, a: Tensor, b: Tensor)
     const sa = save(a);
     const sb = save(b);
     const ewg = elementwiseWorkgroupSize();
-    const backward: KernelSpec = { name: `${loss.kind}Backward`, file: loss.file, entry: `${loss.kind}Backward`, overrides: { WG: ewg } };
+    const backward: KernelSpec = { name: `${loss.kind}Backward`, file: loss.file, entry: 'backward', overrides: { WG: ewg } };
     const gradient = (gradLoss: Tensor, sign: number) => {
       const grad = Tensor.empty(a.shape);
       dispatch(backward, { a: sa, b: sb, grad_loss: gradLoss, grad }, { n, groups: 0, scale: (sign * loss.gradFactor) / n }, groupsFor(n, ewg));
