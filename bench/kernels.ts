@@ -14,7 +14,7 @@ import { gemm } from '../engine/ops/matmul.ts';
 import { gemmTiles, GEMM_BLOCK, GEMM_ROWS } from '../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, type Shape4 } from '../engine/reference/conv2d.ts';
 import { matmulRef } from '../engine/reference/matmul.ts';
-import { assertClose, TOL } from '../test/helpers/gpu.ts';
+import { assertClose, TOL } from '../engine/check.ts';
 import { openRuntime, closeRuntime, parseFlags, numberFlag } from '../cli/util.ts';
 import { timeGpu, row, printTable, writeJson, progress, type BenchRow } from './harness.ts';
 import { RBD_ARCH } from '../models/arch.ts';
