@@ -86,6 +86,29 @@ test('WGSL that reflects but fails Dawn validation is a KernelError naming the k
   assert.match(caught!.message, /kernel 'hugeWorkgroup'/);
 });
 
+test('a GPU validation error in a batch is a KernelError naming its kernels (destroyed buffer)', async () => {
+  const rt = runtime();
+  await rt.sync();
+  const a = Tensor.full([16], 1);
+  const out = Tensor.empty([16]);
+  // Destroy the GPU buffer behind a tensor: TypeScript-side checks pass, Dawn refuses the submit.
+  // (The tensors are never disposed, so the destroyed buffer never returns to the pool.)
+  a.buffer.destroy();
+  rt.dispatch(addSpec, { a, b: a, out }, { n: 16 }, 1);
+  let caught: Error | null = null;
+  try {
+    await rt.sync();
+  } catch (e) {
+    caught = e as Error;
+  }
+  assert.ok(caught, 'expected the destroyed buffer to raise an error');
+  assert.is(caught!.name, 'KernelError');
+  assert.match(caught!.message, /kernel 'addForward'/);
+  // The runtime stays usable afterwards.
+  const x = Tensor.full([4], 2);
+  assert.equal(Array.from(await add(x, x).read()), [4, 4, 4, 4]);
+});
+
 test('a dispatch beyond maxComputeWorkgroupsPerDimension is folded, not dropped (forced limit 9)', async () => {
   const rt = runtime();
   const saved = rt.limits.maxComputeWorkgroupsPerDimension;
