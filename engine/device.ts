@@ -82,7 +82,8 @@ function prepareEglEnvironment() {
 function describe(backend: BackendName, featureLevel: 'core' | 'compatibility', adapter: GPUAdapter): AdapterEntry {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const name = info.description || info.device || info.vendor || 'unknown adapter';
-  const isSoftware = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(name);
+  // Dawn's GL adapter reports Mesa's renderer only in `device` (e.g. 'llvmpipe-llvm-15-...').
+  const isSoftware = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(`${name} ${info.device ?? ''}`);
   const limits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) limits[k] = Number((adapter.limits as unknown as Record<string, number>)[k]);
   return {

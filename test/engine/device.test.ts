@@ -21,6 +21,16 @@ test('both software adapters are found (Vulkan core and GL compatibility)', asyn
   assert.ok(all.some((a) => a.backend === 'opengles' && a.featureLevel === 'compatibility'), 'no GL compatibility adapter');
 });
 
+test('Mesa llvmpipe adapters are recognised as software, GL included (it names llvmpipe only in info.device)', async () => {
+  const all = await listAdapters();
+  const mesaSoftware = all.filter((e) => /llvmpipe/i.test(`${e.name} ${e.adapter.info.device}`));
+  for (const a of mesaSoftware) assert.ok(a.isSoftware, `${a.name} (${a.backend}) runs on llvmpipe but is not marked software`);
+  // On a machine without a GPU (CI), both the Vulkan and the GL adapter are llvmpipe.
+  if (!all.some((e) => !/llvmpipe/i.test(`${e.name} ${e.adapter.info.device}`))) {
+    assert.ok(mesaSoftware.some((e) => e.backend === 'opengles'), 'expected the GL adapter to be llvmpipe here');
+  }
+});
+
 test('auto prefers a core adapter over a compatibility one', async () => {
   const all = await listAdapters();
   assert.is(chooseAdapter(all, 'auto')?.featureLevel, 'core');
