@@ -34,9 +34,10 @@ struct Bin { h0: u32, h1: u32, w0: u32, w1: u32, base: u32 };
 
 // The bin of output o (flat index into N,C,OH,OW) and the offset of its input plane.
 fn output_bin(o: u32) -> Bin {
-  let ow = o % p.out_size.y;
-  let oh = (o / p.out_size.y) % p.out_size.x;
-  let plane = o / (p.out_size.x * p.out_size.y);
+  let pos = plane_coords(o, p.out_size);
+  let plane = pos.x;
+  let oh = pos.y;
+  let ow = pos.z;
   return Bin(bin_start(oh, p.in_size.x, p.out_size.x), bin_end(oh, p.in_size.x, p.out_size.x),
              bin_start(ow, p.in_size.y, p.out_size.y), bin_end(ow, p.in_size.y, p.out_size.y),
              plane * p.in_size.x * p.in_size.y);
@@ -76,9 +77,10 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
   if (i >= p.planes * p.in_size.x * p.in_size.y) { return; }
-  let iw = i % p.in_size.y;
-  let ih = (i / p.in_size.y) % p.in_size.x;
-  let plane = i / (p.in_size.x * p.in_size.y);
+  let pos = plane_coords(i, p.in_size);
+  let plane = pos.x;
+  let ih = pos.y;
+  let iw = pos.z;
   let rows = bins_containing(ih, p.in_size.x, p.out_size.x);
   let cols = bins_containing(iw, p.in_size.y, p.out_size.y);
   var sum = 0.0;

@@ -26,9 +26,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
            @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * WG + lid;
   if (o >= p.planes * p.out_size.x * p.out_size.y) { return; }
-  let ow = o % p.out_size.y;
-  let oh = (o / p.out_size.y) % p.out_size.x;
-  let base = (o / (p.out_size.x * p.out_size.y)) * p.in_size.x * p.in_size.y;
+  let pos = plane_coords(o, p.out_size);
+  let oh = pos.y;
+  let ow = pos.z;
+  let base = pos.x * p.in_size.x * p.in_size.y;
   var sum = 0.0;
   for (var dh = 0u; dh < p.factor; dh++) {
     let row = base + (oh * p.factor + dh) * p.in_size.y + ow * p.factor;
@@ -42,9 +43,10 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
   if (i >= p.planes * p.in_size.x * p.in_size.y) { return; }
-  let oh = ((i / p.in_size.y) % p.in_size.x) / p.factor;
-  let ow = (i % p.in_size.y) / p.factor;
-  let plane = i / (p.in_size.x * p.in_size.y);
+  let pos = plane_coords(i, p.in_size);
+  let plane = pos.x;
+  let oh = pos.y / p.factor;
+  let ow = pos.z / p.factor;
   var g = 0.0;
   if (oh < p.out_size.x && ow < p.out_size.y) {
     g = dy[(plane * p.out_size.x + oh) * p.out_size.y + ow] / f32(p.factor * p.factor);

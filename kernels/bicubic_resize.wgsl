@@ -74,9 +74,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
            @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * WG + lid;
   if (o >= p.planes * p.out_size.x * p.out_size.y) { return; }
-  let ow = o % p.out_size.y;
-  let oh = (o / p.out_size.y) % p.out_size.x;
-  let base = (o / (p.out_size.x * p.out_size.y)) * p.in_size.x * p.in_size.y;
+  let pos = plane_coords(o, p.out_size);
+  let oh = pos.y;
+  let ow = pos.z;
+  let base = pos.x * p.in_size.x * p.in_size.y;
   let ty = taps(oh, p.in_size.x, p.out_size.x);
   let tx = taps(ow, p.in_size.y, p.out_size.y);
   var sum = 0.0;
@@ -109,9 +110,10 @@ fn backwardCols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                 @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
   if (i >= p.planes * p.in_size.x * p.in_size.y) { return; }
-  let iw = i % p.in_size.y;
-  let ih = (i / p.in_size.y) % p.in_size.x;
-  let plane = i / (p.in_size.x * p.in_size.y);
+  let pos = plane_coords(i, p.in_size);
+  let plane = pos.x;
+  let ih = pos.y;
+  let iw = pos.z;
   let range = outputs_reaching(ih, p.in_size.x, p.out_size.x);
   var sum = 0.0;
   for (var oh = range.x; oh <= range.y; oh++) {

@@ -32,9 +32,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
            @builtin(local_invocation_index) lid: u32) {
   let o = linear_workgroup(wid, nwg) * WG + lid;
   if (o >= p.planes * p.out_size.x * p.out_size.y) { return; }
-  let ow = o % p.out_size.y;
-  let oh = (o / p.out_size.y) % p.out_size.x;
-  let plane = o / (p.out_size.x * p.out_size.y);
+  let pos = plane_coords(o, p.out_size);
+  let plane = pos.x;
+  let oh = pos.y;
+  let ow = pos.z;
   let h0 = i32(oh * p.stride.x) - i32(p.padding.x);
   let w0 = i32(ow * p.stride.y) - i32(p.padding.y);
   let base = plane * p.in_size.x * p.in_size.y;
@@ -64,9 +65,10 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             @builtin(local_invocation_index) lid: u32) {
   let i = linear_workgroup(wid, nwg) * WG + lid;
   if (i >= p.planes * p.in_size.x * p.in_size.y) { return; }
-  let iw = i32(i % p.in_size.y);
-  let ih = i32((i / p.in_size.y) % p.in_size.x);
-  let plane = i / (p.in_size.x * p.in_size.y);
+  let pos = plane_coords(i, p.in_size);
+  let plane = pos.x;
+  let ih = i32(pos.y);
+  let iw = i32(pos.z);
   let at = ih * i32(p.in_size.y) + iw;
   // Windows containing row ih: oh * stride - padding <= ih <= oh * stride - padding + KH - 1.
   let rows = window_range(ih, i32(p.kernel.x), i32(p.stride.x), i32(p.padding.x), i32(p.out_size.x));
