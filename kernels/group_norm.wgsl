@@ -20,19 +20,12 @@
 // samples) in an outer loop and the H*W map in the inner one, so that value is loaded once per
 // channel rather than once per element: CPU adapters fetch every storage-buffer value lane by
 // lane, so on lavapipe the per-element loads of weight and bias cost as much as those of x.
+// Maps with H*W a multiple of 4 (every map of the network) run group_norm_vec4.wgsl instead:
+// the same math, 4 elements per access; this file serves every other shape.
 #include "common.wgsl"
 #include "workgroup_reduce.wgsl"
+#include "group_norm_params.wgsl"
 
-struct Params {
-  slabs: u32,      // N * G
-  groups: u32,     // G
-  channels: u32,   // C
-  per_group: u32,  // C / G
-  hw: u32,         // H * W
-  batch: u32,      // N
-  eps: f32,
-};
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

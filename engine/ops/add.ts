@@ -9,8 +9,9 @@ import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 
-function spec(entry: 'add' | 'accumulate'): KernelSpec {
-  return { name: entry === 'add' ? 'addForward' : 'accumulate', file: 'add.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
+/** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; ~2-3x faster on lavapipe). */
+function spec(entry: 'add' | 'accumulate', vec4: boolean): KernelSpec {
+  return { name: entry === 'add' ? 'addForward' : 'accumulate', file: 'add.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
 function sameShape(op: string, a: Tensor, b: Tensor) {
@@ -24,9 +25,10 @@ function sameShape(op: string, a: Tensor, b: Tensor) {
 export function add(a: Tensor, b: Tensor): Tensor {
   sameShape('add', a, b);
   const out = Tensor.empty(a.shape);
-  const s = spec('add');
+  const vec4 = a.size % 4 === 0;
+  const s = spec('add', vec4);
   // `acc` is unused by this entry point, so reflection leaves it out of the layout.
-  dispatch(s, { a, b, out }, { n: a.size }, groupsFor(a.size, s.overrides!.WG));
+  dispatch(s, vec4 ? { a4: a, b4: b, out4: out } : { a, b, out }, { n: a.size }, groupsFor(vec4 ? a.size / 4 : a.size, s.overrides!.WG));
   if (needsGrad(a, b)) {
     record('add', out, [a, b], (g) => [a.requiresGrad ? copyOf(g) : null, b.requiresGrad ? copyOf(g) : null]);
   }
@@ -36,8 +38,9 @@ export function add(a: Tensor, b: Tensor): Tensor {
 /** acc += b, in place (no graph). */
 export function accumulate(acc: Tensor, b: Tensor) {
   sameShape('accumulate', acc, b);
-  const s = spec('accumulate');
-  dispatch(s, { b, acc }, { n: acc.size }, groupsFor(acc.size, s.overrides!.WG));
+  const vec4 = acc.size % 4 === 0;
+  const s = spec('accumulate', vec4);
+  dispatch(s, vec4 ? { b4: b, acc4: acc } : { b, acc }, { n: acc.size }, groupsFor(vec4 ? acc.size / 4 : acc.size, s.overrides!.WG));
 }
 
 /** A fresh copy (gradients handed to autograd must not alias each other). */

@@ -10,7 +10,12 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize, type UniformValue } from
 import { needsGrad, record, save } from '../autograd.ts';
 import type { KernelSpec } from '../kernel.ts';
 
-export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward: KernelSpec }, x: Tensor, outShape: number[], uniforms: Record<string, UniformValue>): Tensor {
+/**
+ * `backwardInvocations`: how many invocations the backward kernel needs (default one per input
+ * element; maxPool2d's kernel takes a 4x4 cell of inputs per invocation); `dxBinding`: the name
+ * the backward kernel binds dx under (default 'dx'; 'dx4' for a vec4 view).
+ */
+export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward: KernelSpec; backwardInvocations?: number; dxBinding?: string }, x: Tensor, outShape: number[], uniforms: Record<string, UniformValue>): Tensor {
   const wg = elementwiseWorkgroupSize();
   const y = Tensor.empty(outShape);
   const argmax = Tensor.empty(outShape, 'i32');
@@ -23,7 +28,7 @@ export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward:
   argmax.dispose();
   record(op, y, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
-    dispatch(kernels.backward, { argmax_saved: argmaxSaved, dy, dx }, uniforms, groupsFor(x.size, wg));
+    dispatch(kernels.backward, { argmax_saved: argmaxSaved, dy, [kernels.dxBinding ?? 'dx']: dx }, uniforms, groupsFor(kernels.backwardInvocations ?? x.size, wg));
     return [dx];
   }, [argmaxSaved]);
   return y;

@@ -20,7 +20,7 @@ export interface MaxPool2dOptions {
   padding?: number | [number, number];
 }
 
-function spec(entry: 'forward' | 'backward'): KernelSpec {
+function spec(entry: 'forward' | 'backward' | 'backwardVec4'): KernelSpec {
   return { name: entry === 'forward' ? 'maxPool2dForward' : 'maxPool2dBackward', file: 'max_pool2d.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
@@ -40,5 +40,9 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   const oh = Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1;
   const ow = Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1;
   const uniforms = { planes: n * c, in_size: [h, w], out_size: [oh, ow], kernel, stride, padding };
-  return argmaxPool('maxPool2d', { forward: spec('forward'), backward: spec('backward') }, x, [n, c, oh, ow], uniforms);
+  // The backward kernel gathers for a 4x4 cell of inputs per invocation; with W % 4 == 0 each
+  // cell row is stored as one vec4 (binding dx4).
+  const cells = n * c * Math.ceil(h / 4) * Math.ceil(w / 4);
+  const backward = w % 4 === 0 ? { backward: spec('backwardVec4'), backwardInvocations: cells, dxBinding: 'dx4' } : { backward: spec('backward'), backwardInvocations: cells };
+  return argmaxPool('maxPool2d', { forward: spec('forward'), ...backward }, x, [n, c, oh, ow], uniforms);
 }

@@ -42,8 +42,13 @@ class AdamBase extends Optimizer {
 
   protected update(param: Tensor, grad: Tensor, slots: Record<string, Tensor>, step: number) {
     const wg = elementwiseWorkgroupSize();
-    const spec: KernelSpec = { name: this.entry, file: 'adam.wgsl', entry: this.entry, overrides: { WG: wg } };
-    dispatch(spec, { param, grad, exp_avg: slots.expAvg, exp_avg_sq: slots.expAvgSq }, {
+    // Sizes divisible by 4 (most parameters) take the vec4 entry points, one vec4 per invocation.
+    const vec4 = param.size % 4 === 0;
+    const spec: KernelSpec = { name: this.entry, file: 'adam.wgsl', entry: vec4 ? `${this.entry}Vec4` : this.entry, overrides: { WG: wg } };
+    const buffers: Record<string, Tensor> = vec4
+      ? { param4: param, grad4: grad, exp_avg4: slots.expAvg, exp_avg_sq4: slots.expAvgSq }
+      : { param, grad, exp_avg: slots.expAvg, exp_avg_sq: slots.expAvgSq };
+    dispatch(spec, buffers, {
       n: param.size,
       step_size: this.lr / (1 - Math.pow(this.beta1, step)),
       beta1: this.beta1,
@@ -54,7 +59,7 @@ class AdamBase extends Optimizer {
       weight_decay: this.weightDecay,
       decay_factor: 1 - this.lr * this.weightDecay,
       bias_correction2_sqrt: Math.sqrt(1 - Math.pow(this.beta2, step)),
-    }, groupsFor(param.size, wg));
+    }, groupsFor(vec4 ? param.size / 4 : param.size, wg));
   }
 }
 

@@ -8,8 +8,11 @@ import { Rng } from '../../engine/random.ts';
 import type { Optimizer } from '../../engine/optim/optimizer.ts';
 import { randomF32 } from './f32.ts';
 
-/** A matrix, a scalar, a vector longer than a workgroup, a conv weight. */
-export const PARAM_SHAPES: number[][] = [[3, 5], [1], [257], [7, 3, 3, 3]];
+/**
+ * A matrix, a scalar, a vector longer than a workgroup, a conv weight, and a matrix whose size
+ * divides by 4 (Adam's vec4 entry points) with more vec4s (260) than a workgroup of 256.
+ */
+export const PARAM_SHAPES: number[][] = [[3, 5], [1], [257], [7, 3, 3, 3], [8, 130]];
 
 /** Initial values (float32-exact) and their GPU tensors. */
 export function makeParams(seed: number): { host: Float64Array[]; tensors: Tensor[] } {

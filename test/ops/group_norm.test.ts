@@ -15,10 +15,14 @@ test.before(async () => {
 
 // [N, C, H, W, groups]: channels not a multiple of 4 (C=6, G=3), one channel per group (C=32,
 // G=32), 1x1 maps (including a single element per group, variance 0), odd H != W, batch 1, and
-// a group block (2 * 33 * 17 = 1122 elements) longer than a workgroup.
+// a group block (2 * 33 * 17 = 1122 elements) longer than a workgroup. Maps with H*W % 4 == 0
+// run the vec4 kernels (group_norm_vec4.wgsl): a 2x2 map, a 4x5 map with C not a multiple of 4,
+// 4x6, a 64x64 block (4096 elements: the longest reduced by one invocation) next to 1x4 maps,
+// and a 64x72 map in a 2-channel block (9216 elements: reduced by a workgroup).
 const CASES: [number, number, number, number, number][] = onGl
-  ? [[2, 6, 5, 7, 3], [1, 32, 3, 5, 32]]
-  : [[2, 6, 5, 7, 3], [1, 32, 3, 5, 32], [1, 4, 1, 1, 2], [2, 6, 1, 1, 6], [2, 8, 33, 17, 4], [3, 5, 4, 6, 1]];
+  ? [[2, 6, 5, 7, 3], [1, 32, 3, 5, 32], [2, 6, 4, 5, 3]]
+  : [[2, 6, 5, 7, 3], [1, 32, 3, 5, 32], [1, 4, 1, 1, 2], [2, 6, 1, 1, 6], [2, 8, 33, 17, 4], [3, 5, 4, 6, 1],
+    [1, 4, 2, 2, 2], [2, 6, 4, 5, 3], [1, 2, 64, 64, 2], [3, 12, 1, 4, 4], [1, 2, 64, 72, 1]];
 
 for (const [n, c, h, w, groups] of CASES) {
   test(`groupNorm forward+backward x=[${n},${c},${h},${w}] groups=${groups}`, async () => {
@@ -47,6 +51,27 @@ for (const [n, c, h, w, groups] of CASES) {
     for (const t of [x, weight, bias, y]) t.dispose();
   });
 }
+
+test('groupNorm of values far from zero (mean 100, spread 0.5) x=[2,6,4,8] groups=3', async () => {
+  // The vec4 forward gathers mean and squared deviations in one pass; this checks that it does
+  // not lose the variance to cancellation when the mean is large against the spread.
+  const s: GroupNormShape = { n: 2, c: 6, h: 4, w: 8, groups: 3, eps: 1e-5 };
+  const size = 2 * 6 * 4 * 8;
+  // Rounded to f32 first, so the reference sees the very inputs the kernel does (at 100 the
+  // rounding alone moves an element by ~3e-5 of the spread).
+  const xData = Float64Array.from(Float32Array.from(randomData(31, size, 100, 100.5)));
+  const wData = randomData(32, 6, 0.5, 1.5);
+  const bData = randomData(33, 6);
+  const x = leaf(xData, [2, 6, 4, 8]);
+  const weight = leaf(wData, [6]);
+  const bias = leaf(bData, [6]);
+  const y = groupNorm(x, weight, bias, 3);
+  // The vec4 forward takes deviations from the slab's first element (exact here), so its mean
+  // keeps the digits that rounding a mean near 100 to f32 loses (~4e-5 in y: what the scalar
+  // kernel's x - mean shows on this case).
+  assertClose('groupNorm forward, mean 100 [2,6,4,8] G=3', await y.read(), groupNormForward(xData, wData, bData, s), TOL.forLength(128));
+  for (const t of [x, weight, bias, y]) t.dispose();
+});
 
 test('groupNorm computes only the gradients required (weight and bias frozen)', async () => {
   const s: GroupNormShape = { n: 1, c: 6, h: 3, w: 2, groups: 3, eps: 1e-5 };

@@ -17,14 +17,19 @@ test.before(async () => {
 type Case = { x: [number, number, number, number]; kernel: [number, number]; stride: [number, number]; padding: [number, number] };
 // The ResNet stem pool (3x3 s2 p1) on odd H != W; per-axis kernel/stride/padding; heavily
 // overlapping windows (s1); 1x1 map and kernel; non-overlapping 2x2; planes larger than a workgroup.
+// Backward gathers per 4x4 cell of inputs, storing vec4 rows when W % 4 == 0: cells cut by the
+// bottom edge (H = 9, 6) on that path, and windows wider than a cell (k=5 s=1).
 const CASES: Case[] = [
   { x: [2, 3, 7, 5], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
   { x: [1, 5, 9, 6], kernel: [3, 2], stride: [1, 2], padding: [1, 0] },
+  { x: [1, 3, 9, 8], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
   ...(onGl ? [] : [
     { x: [1, 2, 5, 5], kernel: [3, 3], stride: [1, 1], padding: [1, 1] },
     { x: [1, 1, 1, 1], kernel: [1, 1], stride: [1, 1], padding: [0, 0] },
     { x: [2, 3, 4, 4], kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
     { x: [1, 2, 40, 37], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
+    { x: [2, 2, 6, 12], kernel: [5, 5], stride: [1, 1], padding: [2, 2] },
+    { x: [1, 2, 13, 10], kernel: [2, 3], stride: [3, 2], padding: [1, 1] },
   ] as Case[]),
 ];
 

@@ -14,8 +14,9 @@ test.before(async () => {
 });
 
 // Sizes that do not divide the workgroup (256) or the 4 items per invocation, a single element,
-// and more elements than one workgroup covers (257 * 4 + 3).
-const SHAPES = [[1], [2, 3, 7, 5], [1, 1, 1, 1], [1031], [3, 1, 17, 19]];
+// and more elements than one workgroup covers (257 * 4 + 3). Sizes divisible by 4 run the vec4
+// entry points: 4 elements, 2 * 4 * 257 * 4 (more vec4s than one workgroup covers), and 3*4*5*7.
+const SHAPES = [[1], [2, 3, 7, 5], [1, 1, 1, 1], [1031], [3, 1, 17, 19], [4], [2, 4, 257, 4], [3, 4, 5, 7]];
 
 // relu is exact in float32 (a comparison): the `values` preset against the float64 reference
 // of the same float32 inputs leaves wide room.
