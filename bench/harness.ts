@@ -23,28 +23,45 @@ export interface Timing {
   cpuMs: number;
 }
 
-export async function timeGpu(run: () => unknown, reps: number, warmup = 2): Promise<Timing> {
+/** One timed run: [wall ms, CPU ms of this process], the GPU idle before and finished after. */
+async function timeOnce(run: () => unknown): Promise<[number, number]> {
   const rt = runtime();
-  const once = async (): Promise<[number, number]> => {
-    await rt.sync();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const out = tidy(run);
-    await rt.sync();
-    const ms = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    disposeAll(out);
-    return [ms, (cpu.user + cpu.system) / 1000];
-  };
-  for (let i = 0; i < warmup; i++) await once();
-  const samples: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const [ms, cpuMs] = await once();
-    samples.push(ms);
-    cpu.push(cpuMs);
-  }
+  await rt.sync();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const out = tidy(run);
+  await rt.sync();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  disposeAll(out);
+  return [ms, (cpu.user + cpu.system) / 1000];
+}
+
+function timingOf(samples: number[], cpu: number[]): Timing {
   return { ms: median(samples), samples, cpuMs: median(cpu) };
+}
+
+export async function timeGpu(run: () => unknown, reps: number, warmup = 2): Promise<Timing> {
+  return (await timeGpuRoundRobin([run], reps, warmup))[0];
+}
+
+/**
+ * Time several runs with their repetitions interleaved (rep 1 of every run, then rep 2, ...), so
+ * that a slow spell of a shared machine (other load, a noisy neighbour) spreads over all of them
+ * instead of landing on one run's repetitions. Each run is warmed up first.
+ */
+export async function timeGpuRoundRobin(runs: (() => unknown)[], reps: number, warmup = 2): Promise<Timing[]> {
+  for (const run of runs) for (let i = 0; i < warmup; i++) await timeOnce(run);
+  const samples = runs.map(() => [] as number[]);
+  const cpu = runs.map(() => [] as number[]);
+  for (let i = 0; i < reps; i++) {
+    for (const [j, run] of runs.entries()) {
+      const [ms, cpuMs] = await timeOnce(run);
+      samples[j].push(ms);
+      cpu[j].push(cpuMs);
+    }
+  }
+  return runs.map((_, j) => timingOf(samples[j], cpu[j]));
 }
 
 export function median(xs: number[]): number {
@@ -58,6 +75,9 @@ export interface BenchRow {
   shape: string;
   /** Median milliseconds per call. */
   ms: number;
+  /** Fastest call (milliseconds) and its rate: what the kernel does when the machine is quiet. */
+  bestMs: number;
+  bestGflops: number;
   /** FLOPs per call as counted by the benchmark (2 per multiply-add). */
   flops: number;
   gflops: number;
@@ -73,14 +93,14 @@ export interface BenchRow {
 export function row(kernel: string, shape: string, timing: Timing, flops: number, bytes: number): BenchRow {
   const s = timing.ms / 1000;
   return {
-    kernel, shape, ms: timing.ms, flops, gflops: flops / s / 1e9, cpuMs: timing.cpuMs, cpuGflops: flops / (timing.cpuMs / 1000) / 1e9,
+    kernel, shape, ms: timing.ms, bestMs: Math.min(...timing.samples), bestGflops: flops / Math.min(...timing.samples) / 1e6, flops, gflops: flops / s / 1e9, cpuMs: timing.cpuMs, cpuGflops: flops / (timing.cpuMs / 1000) / 1e9,
     bytes, gbps: bytes / s / 1e9, reps: timing.samples.length,
   };
 }
 
 export function printTable(rows: BenchRow[], notes: string[] = []) {
-  const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.gbps.toFixed(2), r.cpuGflops.toFixed(2)]);
-  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'GFLOP/cpu-s'];
+  const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.bestGflops.toFixed(2), r.gbps.toFixed(2), r.cpuGflops.toFixed(2)]);
+  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'best GFLOP/s', 'GB/s', 'GFLOP/cpu-s'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ');
   console.log(line(head));

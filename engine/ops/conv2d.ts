@@ -4,8 +4,9 @@
  *   x: [N,C,H,W]   w: [O,C,KH,KW]   b: [O] or null   ->   y: [N,O,OH,OW]
  *   OH = floor((H + 2*ph - dh*(KH-1) - 1) / sh) + 1   (OW likewise)
  * Backward (recorded when x, w or b requires grad), each its own kernel, only where needed:
- *   dx = conv2dBackwardInput(dy, w)    a transposed convolution, one dispatch per stride phase;
- *                                      input positions no window reads get 0
+ *   dx = conv2dBackwardInput(dy, w)    a transposed convolution: at stride 1 (3-wide rows) the
+ *                                      forward row3 kernel on the flipped weight; otherwise one
+ *                                      dispatch per stride phase; positions no window reads get 0
  *   dw = conv2dBackwardWeight(x, dy)   split-K over the batch and the map, then a fixed-order sum
  *   db = conv2dBackwardBias(dy)        sum over the batch and the map
  * All three big passes are tiled implicit GEMMs (kernels/gemm_tile.wgsl); see the kernel files
@@ -16,7 +17,7 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
-import { gemmTiles, gemmSpec, gemmGroups } from './gemm_tiles.ts';
+import { gemmTiles, gemmSpec, gemmGroups, GEMM_BLOCK, GEMM_ROWS } from './gemm_tiles.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
 
@@ -81,14 +82,51 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   return y;
 }
 
+/**
+ * Which forward kernel a geometry runs: 'row3' (kernels/conv2d_forward_row3.wgsl: KW = 3 along a
+ * stride-1, undilated row; each invocation owns 8 consecutive pixels of an output row, so rows
+ * shorter than that leave lanes idle: used only where at most a quarter of the columns idle, e.g.
+ * not for 4x4 maps) or 'general' (kernels/conv2d_forward.wgsl, any geometry).
+ */
+export function conv2dForwardKernel(g: ConvGeometry): 'row3' | 'general' {
+  if (g.KW !== 3 || g.stride_w !== 1 || g.dil_w !== 1) return 'general';
+  const padded = Math.ceil(g.OW / GEMM_BLOCK) * GEMM_BLOCK;
+  return (padded - g.OW) * 4 <= padded ? 'row3' : 'general';
+}
+
 /** The forward kernel alone (no graph); the benchmark times it through this. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
-  const tiles = gemmTiles(g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
+  const uniforms = { ...g, has_bias: b ? 1 : 0 };
+  if (conv2dForwardKernel(g) === 'row3') {
+    const segments = g.batch * g.OH * Math.ceil(g.OW / GEMM_BLOCK);
+    const tiles = gemmTiles(segments * GEMM_BLOCK);
+    dispatch(gemmSpec('conv2dForwardRow3', 'conv2d_forward_row3', tiles), { x, w, bias: b ?? w, y }, uniforms,
+      [Math.ceil(segments / tiles.WG_N), Math.ceil(g.O / GEMM_ROWS), 1]);
+    return y;
+  }
+  const tiles = gemmTiles(g.batch * g.OH * g.OW);
   dispatch(gemmSpec('conv2dForward', 'conv2d_forward', tiles), { x, w, bias: b ?? w, y },
-    { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles));
+    uniforms, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles));
   return y;
+}
+
+/**
+ * The geometry of a stride-1 layer's input gradient as a forward correlation, when the row3
+ * kernel can run it: dx = conv2d(dy, flip(w), padding dil*(K-1) - pad) with flip(w)[c,o,kh,kw] =
+ * w[o,c,KH-1-kh,KW-1-kw] (a full correlation of dy cut back to the input's size). Null where that
+ * does not hold (stride > 1, padding beyond the kernel's reach, or not a row3 geometry).
+ */
+function backwardInputAsForward(g: ConvGeometry): ConvGeometry | null {
+  if (g.stride_h !== 1 || g.stride_w !== 1) return null;
+  const pad_h = g.dil_h * (g.KH - 1) - g.pad_h, pad_w = g.dil_w * (g.KW - 1) - g.pad_w;
+  if (pad_h < 0 || pad_w < 0) return null;
+  const t: ConvGeometry = {
+    batch: g.batch, C: g.O, H: g.OH, W: g.OW, O: g.C, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW,
+    stride_h: 1, stride_w: 1, pad_h, pad_w, dil_h: g.dil_h, dil_w: g.dil_w,
+  };
+  return conv2dForwardKernel(t) === 'row3' ? t : null;
 }
 
 /**
@@ -119,6 +157,16 @@ function stridePhase(size: number, kernel: number, stride: number, pad: number, 
 
 /** dL/dx from dL/dy [N,O,OH,OW] and the weight: one dispatch per stride phase (sh * sw of them). */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const asForward = backwardInputAsForward(g);
+  if (asForward) {
+    const flipped = Tensor.empty([g.C, g.O, g.KH, g.KW]);
+    const wg = elementwiseWorkgroupSize();
+    dispatch({ name: 'conv2dFlipWeight', file: 'conv2d_flip_weight.wgsl', overrides: { WG: wg } }, { w, flipped },
+      { O: g.O, C: g.C, KH: g.KH, KW: g.KW }, groupsFor(flipped.size, wg));
+    const dx = conv2dForward(dy, flipped, null, asForward);
+    flipped.dispose();
+    return dx;
+  }
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
   for (let rh = 0; rh < g.stride_h; rh++) {
     const ph = stridePhase(g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, rh);
@@ -143,6 +191,8 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
 // so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;
+/** Input rows (c, kh) per invocation in conv2d_backward_weight_row3.wgsl (PAIRS there). */
+const ROW3_WEIGHT_PAIRS = 3;
 const MIN_SPLIT_K = 512;
 
 /** How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split]. */
@@ -155,17 +205,40 @@ export function splitK(K: number, tiles: number): [number, number] {
 /** dL/dw from the saved input and dL/dy. */
 export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  const M = g.O, N = g.C * g.KH * g.KW, K = g.batch * g.OH * g.OW;
-  const tiles = gemmTiles(N);
-  const grid = gemmGroups(M, N, tiles);
-  const [splits, kSplit] = splitK(K, grid[0] * grid[1]);
-  const spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight', tiles);
+  const M = g.O, N = g.C * g.KH * g.KW;
+  let spec: KernelSpec, grid: [number, number, number], splits: number, uniforms: Record<string, number>;
+  if (conv2dForwardKernel(g) === 'row3') {
+    // kernels/conv2d_backward_weight_row3.wgsl: 3 input rows (c, kh) per invocation, the reduction
+    // in chunks of 8 pixels of an output row (split-K counts chunks).
+    const invocations = Math.ceil((g.C * g.KH) / ROW3_WEIGHT_PAIRS);
+    const tiles = gemmTiles(invocations * GEMM_BLOCK);
+    const segments = Math.ceil(g.OW / GEMM_BLOCK);
+    const chunks = g.batch * g.OH * segments;
+    const tileCount = Math.ceil(invocations / tiles.WG_N) * Math.ceil(M / GEMM_ROWS);
+    const chunkSplit = Math.ceil(splitK(chunks * GEMM_BLOCK, tileCount)[1] / GEMM_BLOCK);
+    splits = Math.ceil(chunks / chunkSplit);
+    spec = gemmSpec('conv2dBackwardWeightRow3', 'conv2d_backward_weight_row3', tiles);
+    grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / GEMM_ROWS), splits];
+    uniforms = {
+      batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH,
+      stride_h: g.stride_h, pad_h: g.pad_h, pad_w: g.pad_w, dil_h: g.dil_h, k_split: chunkSplit,
+    };
+  } else {
+    const tiles = gemmTiles(N);
+    const K = g.batch * g.OH * g.OW;
+    const tileGrid = gemmGroups(M, N, tiles);
+    const [s, kSplit] = splitK(K, tileGrid[0] * tileGrid[1]);
+    splits = s;
+    spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight', tiles);
+    grid = gemmGroups(M, N, tiles, splits);
+    uniforms = { ...g, k_split: kSplit };
+  }
   if (splits === 1) {
-    dispatch(spec, { x, dy, out: dw }, { ...g, k_split: kSplit }, grid);
+    dispatch(spec, { x, dy, out: dw }, uniforms, grid);
     return dw;
   }
   const partial = Tensor.empty([splits, M * N]);
-  dispatch(spec, { x, dy, out: partial }, { ...g, k_split: kSplit }, gemmGroups(M, N, tiles, splits));
+  dispatch(spec, { x, dy, out: partial }, uniforms, grid);
   const wg = elementwiseWorkgroupSize();
   const sumSpec: KernelSpec = { name: 'conv2dBackwardWeightSum', file: 'split_k_sum.wgsl', overrides: { WG: wg } };
   dispatch(sumSpec, { partial, out: dw }, { n: M * N, splits }, groupsFor(M * N, wg));

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { gpu, onGl, assertClose, numericGrad, dot, TOL, FD_TOL } from '../helpers/gpu.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { conv2d, splitK } from '../../engine/ops/conv2d.ts';
+import { conv2d, splitK, conv2dForwardKernel, conv2dGeometry } from '../../engine/ops/conv2d.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { Rng } from '../../engine/random.ts';
 
@@ -37,6 +37,12 @@ const CASES: Case[] = [
   { x: [1, 256, 2, 2], w: [256, 256, 3, 3], p: 1, why: "the model's last 3x3: reduction 2304 long" },
   { x: [2, 7, 13, 67], w: [65, 7, 3, 3], p: 1, bias: true, why: 'rows longer than a tile, 65 outputs (tiles do not divide)' },
   { x: [2, 3, 40, 37], w: [4, 3, 3, 3], p: 1, gl: true, why: 'long weight-gradient reduction: split-K' },
+  // The row3 forward kernel (3-wide stride-1 rows, 8 output pixels per invocation), which also
+  // runs the input gradient at stride 1 on the flipped weight.
+  { x: [2, 5, 7, 14], w: [6, 5, 3, 3], p: 1, bias: true, gl: true, why: 'row3: rows of 14 (one segment part-filled), 6 outputs' },
+  { x: [1, 3, 8, 7], w: [17, 3, 3, 3], s: [2, 1], p: 1, why: 'row3 with stride 2 along H only, 17 outputs' },
+  { x: [1, 3, 6, 6], w: [4, 3, 3, 3], p: [1, 2], gl: true, why: 'row3, padding 2 along W: the input gradient needs no padding' },
+  { x: [2, 4, 11, 10], w: [5, 4, 2, 3], d: [2, 1], why: 'row3 with a dilated 2-tap H axis and no padding' },
   // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
   // some phases receive no tap at all and must still write zeros.
   { x: [1, 3, 9, 10], w: [4, 3, 3, 3], s: 2, p: 2, d: 2, gl: true, why: 'stride 2 and dilation 2: odd phases get no taps' },
@@ -133,6 +139,23 @@ if (!onGl) {
     });
   });
 }
+
+test('the row3 kernel is chosen for 3-wide stride-1 rows that fill its segments, the general one elsewhere', () => {
+  const kernelOf = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) =>
+    tidy(() => conv2dForwardKernel(conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts)));
+  // The cases above that must exercise row3 (forward; and the input gradient where stride is 1).
+  assert.is(kernelOf([2, 5, 7, 14], [6, 5, 3, 3], { padding: 1 }), 'row3');
+  assert.is(kernelOf([1, 3, 8, 7], [17, 3, 3, 3], { stride: [2, 1], padding: 1 }), 'row3');
+  assert.is(kernelOf([1, 3, 6, 6], [4, 3, 3, 3], { padding: [1, 2] }), 'row3');
+  assert.is(kernelOf([2, 4, 11, 10], [5, 4, 2, 3], { dilation: [2, 1] }), 'row3');
+  assert.is(kernelOf([2, 7, 13, 67], [65, 7, 3, 3], { padding: 1 }), 'row3');
+  // Not 3-wide, strided or dilated along W, or rows so short that most of a segment would idle.
+  assert.is(kernelOf([1, 5, 9, 11], [6, 5, 3, 3], { padding: 1 }), 'general');
+  assert.is(kernelOf([2, 64, 6, 5], [64, 64, 3, 3], { padding: 1 }), 'general');
+  assert.is(kernelOf([2, 32, 9, 7], [64, 32, 3, 3], { stride: 2, padding: 1 }), 'general');
+  assert.is(kernelOf([2, 3, 10, 9], [5, 3, 3, 2], { stride: [2, 1], padding: [0, 2], dilation: [1, 2] }), 'general');
+  assert.is(kernelOf([1, 3, 19, 17], [32, 3, 7, 7], { stride: 2, padding: 3 }), 'general');
+});
 
 test('bad conv2d calls throw before dispatch, naming conv2d and the shapes', () => {
   tidy(() => {

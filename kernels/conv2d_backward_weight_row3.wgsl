@@ -1,0 +1,140 @@
+// conv2dBackwardWeightRow3: conv2d's weight gradient (as conv2d_backward_weight.wgsl) for the
+// common case KW = 3, stride_w = 1, dil_w = 1 (every 3x3 stride-1 layer; H is free).
+//   x: N,C,H,W   dy: N,O,OH,OW   dw: O,C,KH,3
+//   dw[o,c,kh,kw] = sum_{b,oh,ow} dy[b,o,oh,ow] * x[b,c, oh*sh - ph + kh*dh, ow - pw + kw]
+// GEMM view: m = o (M = O), n = (c*KH + kh)*3 + kw (N = C*KH*3), k = the output pixels. Each
+// invocation owns the TM = 16 rows of its workgroup (shared through subgroups, as in gemm_tile.wgsl)
+// and PAIRS = 3 consecutive input rows q = c*KH + kh with their 3 taps each: 9 columns. The
+// reduction walks chunks of TP = 8 consecutive output pixels of one output row,
+//   chunk = (b*OH + oh)*SEGS + seg, SEGS = ceil(OW / TP), pixels ow = seg*TP + t (t < TP; past OW dy
+//   counts as 0),
+// so that the 3 taps of one input row read one span of TP + 2 values of x:
+//   span[q][u] = x[b, c, oh*sh - ph + kh*dh, seg*TP - pw + u], u < TP + 2; tap kw of pixel t reads u = t + kw.
+// Per chunk: 3 * (TP + 2) = 30 loads of x and 16 * TP / 8 = 16 of dy (with subgroups) for
+// 16 * 9 * TP = 1152 multiply-adds (the general kernel: 10 loads per 128). Each accumulator
+// takes the sum over the chunk's 8 pixels at once: on lavapipe every accumulator update inside a
+// loop is a masked blend plus a round trip to the stack.
+// Split-K over chunks: workgroup z reduces chunks [z*k_split, min(chunks, (z+1)*k_split)) into
+// out[z, M, N]; with several splits conv2dBackwardWeightSum adds the slices in a fixed order.
+// Dispatch: [ceil(C*KH / (PAIRS*WG)), ceil(M / TM), splits] workgroups.
+// Included by conv2d_backward_weight_row3_with_subgroups.wgsl / _without_subgroups.wgsl.
+
+struct Params {
+  batch: u32, C: u32, H: u32, W: u32,
+  O: u32, OH: u32, OW: u32, KH: u32,
+  stride_h: i32, pad_h: i32, pad_w: i32, dil_h: i32,
+  k_split: u32,
+};
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+const PAIRS: u32 = 3u;                 // input rows (c, kh) per invocation
+const TP: u32 = 8u;                    // output pixels per reduction chunk
+const SPAN: u32 = TP + 2u;             // input values the 3 taps of one row read per chunk
+const COLS: u32 = PAIRS * 3u;          // columns per invocation
+const BLOCK_ROW3: u32 = TM * COLS;     // accumulators per invocation
+const SPANS: u32 = PAIRS * SPAN;
+// The dy values one invocation loads per chunk: [pixel t][load r] (row a_load_row(r) of the block).
+alias DyChunk = array<array<f32, A_LOADS>, TP>;
+// An input row far above the image: pairs past C*KH read nothing.
+const NO_ROW: i32 = -1073741824;
+
+// acc[i][col] += sum over t < TP of A[row i][pixel t] * span[pair][t + kw], col = pair*3 + kw.
+// dyt[t] holds the loaded dy values of pixel t. Rows in four loops of 4: NIR unrolls a loop only
+// while its body times its trip count stays small; a loop left rolled would index the
+// accumulators dynamically and push them to memory.
+fn block_update_weight_row3(acc: ptr<function, array<f32, BLOCK_ROW3>>, dyt: ptr<function, DyChunk>,
+                            span: ptr<function, array<f32, SPANS>>) {
+  for (var i = 0u; i < 4u; i++) { row_update_weight_row3(acc, i, dyt, span); }
+  for (var i = 4u; i < 8u; i++) { row_update_weight_row3(acc, i, dyt, span); }
+  for (var i = 8u; i < 12u; i++) { row_update_weight_row3(acc, i, dyt, span); }
+  for (var i = 12u; i < 16u; i++) { row_update_weight_row3(acc, i, dyt, span); }
+}
+
+fn row_update_weight_row3(acc: ptr<function, array<f32, BLOCK_ROW3>>, i: u32, dyt: ptr<function, DyChunk>,
+                          span: ptr<function, array<f32, SPANS>>) {
+  var a: array<f32, TP>;
+  for (var t = 0u; t < TP; t++) {
+    var at = (*dyt)[t];
+    a[t] = a_value(&at, i);
+  }
+  for (var col = 0u; col < COLS; col++) {
+    let u0 = (col / 3u) * SPAN + col % 3u;
+    var s = 0.0;
+    for (var t = 0u; t < TP; t++) { s += a[t] * (*span)[u0 + t]; }
+    (*acc)[i * COLS + col] += s;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
+  let M = p.O;
+  let QN = p.C * p.KH;                 // input rows (c, kh)
+  let N = QN * 3u;
+  let OHW = p.OH * p.OW;
+  let HW = p.H * p.W;
+  let segs = (p.OW + TP - 1u) / TP;
+  let chunks = p.batch * p.OH * segs;
+  let m0 = block_row0(wid);
+  let q0 = (wid.x * WG + ids.local) * PAIRS;
+  let chunk_begin = wid.z * p.k_split;
+  let chunk_end = min(chunks, chunk_begin + p.k_split);
+
+  // No early exit: the dy values are shared through subgroup operations, which need every
+  // invocation. Rows past M read the last channel and pairs past QN read nothing; neither is stored.
+  var dy_row: array<u32, A_LOADS>;
+  for (var r = 0u; r < A_LOADS; r++) { dy_row[r] = min(m0 + a_load_row(r, ids), M - 1u) * OHW; }
+  // Each pair's input row relative to an output row (oh*sh), and its channel plane in x.
+  var row_shift: array<i32, PAIRS>;
+  var plane: array<u32, PAIRS>;
+  for (var r = 0u; r < PAIRS; r++) {
+    let q = q0 + r;
+    row_shift[r] = select(NO_ROW, i32(q % p.KH) * p.dil_h - p.pad_h, q < QN);
+    plane[r] = min(q / p.KH, p.C - 1u) * HW;
+  }
+
+  var acc: array<f32, BLOCK_ROW3>;
+  var dyt: DyChunk;
+  var span: array<f32, SPANS>;
+  var seg = chunk_begin % segs;
+  var out_row = chunk_begin / segs;    // b*OH + oh
+  for (var chunk = chunk_begin; chunk < chunk_end; chunk++) {
+    let oh = out_row % p.OH;
+    let image = out_row / p.OH;
+    let ow0 = seg * TP;
+    let dy_pix = image * M * OHW + oh * p.OW + ow0;
+    for (var t = 0u; t < TP; t++) {
+      let inside = ow0 + t < p.OW;
+      for (var r = 0u; r < A_LOADS; r++) {
+        dyt[t][r] = select(0.0, dy[select(0u, dy_row[r] + dy_pix + t, inside)], inside);
+      }
+    }
+    let iw0 = i32(ow0) - p.pad_w;
+    let x_image = image * p.C * HW;
+    for (var r = 0u; r < PAIRS; r++) {
+      let ih = i32(oh) * p.stride_h + row_shift[r];
+      let row_inside = u32(ih) < p.H;
+      let row_start = i32(x_image + plane[r]) + ih * i32(p.W) + iw0;
+      for (var u = 0u; u < SPAN; u++) {
+        // Branch-free: outside the image reads offset 0 and is zeroed.
+        let inside = row_inside & (u32(iw0 + i32(u)) < p.W);
+        span[r * SPAN + u] = select(0.0, x[select(0u, u32(row_start + i32(u)), inside)], inside);
+      }
+    }
+    block_update_weight_row3(&acc, &dyt, &span);
+    seg += 1u;
+    if (seg == segs) { seg = 0u; out_row += 1u; }
+  }
+
+  let slice = wid.z * M * N;
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    for (var col = 0u; col < COLS; col++) {
+      let n = q0 * 3u + col;
+      if (n < N) { out[slice + m * N + n] = acc[i * COLS + col]; }
+    }
+  }
+}

@@ -1,0 +1,3 @@
+// conv2d_forward_row3 for adapters without subgroups (see gemm_rows_invocation.wgsl).
+#include "gemm_rows_invocation.wgsl"
+#include "conv2d_forward_row3.wgsl"
