@@ -1,7 +1,8 @@
 // conv2dBackwardWeightRow3: conv2d's weight gradient (as conv2d_backward_weight.wgsl) for the
-// common case KW = 3, stride_w = 1, dil_w = 1 (every 3x3 stride-1 layer; H is free).
-//   x: N,C,H,W   dy: N,O,OH,OW   dw: O,C,KH,3
-//   dw[o,c,kh,kw] = sum_{b,oh,ow} dy[b,o,oh,ow] * x[b,c, oh*sh - ph + kh*dh, ow - pw + kw]
+// common case KW = 3, stride_w = 1, dil_w = 1, pad_w = PAD_W <= 4, W % 4 == 0 and OW % 4 == 0
+// (the model's 3x3 stride-1 layers; H is free).
+//   x4: N,C,H,W/4 (x as vec4 along W)   dy4: N,O,OH,OW/4   dw: O,C,KH,3
+//   dw[o,c,kh,kw] = sum_{b,oh,ow} dy[b,o,oh,ow] * x[b,c, oh*sh - ph + kh*dh, ow - PAD_W + kw]
 // GEMM view: m = o (M = O), n = (c*KH + kh)*3 + kw (N = C*KH*3), k = the output pixels. Each
 // invocation owns the TM = 16 rows of its workgroup (shared through subgroups, as in gemm_tile.wgsl)
 // and PAIRS = 3 consecutive input rows q = c*KH + kh with their 3 taps each: 9 columns. The
@@ -9,11 +10,12 @@
 //   chunk = (b*OH + oh)*SEGS + seg, SEGS = ceil(OW / TP), pixels ow = seg*TP + t (t < TP; past OW dy
 //   counts as 0),
 // so that the 3 taps of one input row read one span of TP + 2 values of x:
-//   span[q][u] = x[b, c, oh*sh - ph + kh*dh, seg*TP - pw + u], u < TP + 2; tap kw of pixel t reads u = t + kw.
-// Per chunk: 3 * (TP + 2) = 30 loads of x and 16 * TP / 8 = 16 of dy (with subgroups) for
-// 16 * 9 * TP = 1152 multiply-adds (the general kernel: 10 loads per 128). Each accumulator
-// takes the sum over the chunk's 8 pixels at once: on lavapipe every accumulator update inside a
-// loop is a masked blend plus a round trip to the stack.
+//   span[q][u] = x[b, c, oh*sh - ph + kh*dh, seg*TP - PAD_W + u], u < TP + 2; tap kw of pixel t reads u = t + kw.
+// Loads are aligned vec4s (lavapipe pays per access, not per byte; see conv2d_forward_row3.wgsl):
+// per chunk 4 per input row (conv2d_row3_span.wgsl) and 2 per dy row, i.e. 3 * 4 + 2 * 2 = 16 accesses (with subgroups)
+// for 16 * 9 * TP = 1152 multiply-adds (the general kernel: 10 per 128). Each accumulator takes
+// the sum over the chunk's 8 pixels at once: on lavapipe every accumulator update inside a loop
+// is a masked blend plus a round trip to the stack.
 // Split-K over chunks: workgroup z reduces chunks [z*k_split, min(chunks, (z+1)*k_split)) into
 // out[z, M, N]; with several splits conv2dBackwardWeightSum adds the slices in a fixed order.
 // Dispatch: [ceil(C*KH / (PAIRS*WG)), ceil(M / TM), splits] workgroups.
@@ -22,17 +24,20 @@
 struct Params {
   batch: u32, C: u32, H: u32, W: u32,
   O: u32, OH: u32, OW: u32, KH: u32,
-  stride_h: i32, pad_h: i32, pad_w: i32, dil_h: i32,
+  stride_h: i32, pad_h: i32, dil_h: i32,
   k_split: u32,
 };
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy4: array<vec4<f32>>;
+
+override PAD_W: u32 = 1u;
+
+#include "conv2d_row3_span.wgsl"
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 const PAIRS: u32 = 3u;                 // input rows (c, kh) per invocation
 const TP: u32 = 8u;                    // output pixels per reduction chunk
-const SPAN: u32 = TP + 2u;             // input values the 3 taps of one row read per chunk
 const COLS: u32 = PAIRS * 3u;          // columns per invocation
 const BLOCK_ROW3: u32 = TM * COLS;     // accumulators per invocation
 const SPANS: u32 = PAIRS * SPAN;
@@ -74,7 +79,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   let QN = p.C * p.KH;                 // input rows (c, kh)
   let N = QN * 3u;
   let OHW = p.OH * p.OW;
-  let HW = p.H * p.W;
   let segs = (p.OW + TP - 1u) / TP;
   let chunks = p.batch * p.OH * segs;
   let m0 = block_row0(wid);
@@ -84,15 +88,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
 
   // No early exit: the dy values are shared through subgroup operations, which need every
   // invocation. Rows past M read the last channel and pairs past QN read nothing; neither is stored.
-  var dy_row: array<u32, A_LOADS>;
-  for (var r = 0u; r < A_LOADS; r++) { dy_row[r] = min(m0 + a_load_row(r, ids), M - 1u) * OHW; }
-  // Each pair's input row relative to an output row (oh*sh), and its channel plane in x.
+  // dy[b,o,oh,ow] as vec4: (b*M*OHW + o*OHW + oh*OW + ow) / 4, every term a multiple of 4.
+  var dy_row4: array<u32, A_LOADS>;
+  for (var r = 0u; r < A_LOADS; r++) { dy_row4[r] = min(m0 + a_load_row(r, ids), M - 1u) * (OHW / 4u); }
+  // Each pair's input row relative to an output row (oh*sh), and its channel plane in x4.
+  let W4 = p.W / 4u;
+  let HW4 = p.H * W4;
   var row_shift: array<i32, PAIRS>;
-  var plane: array<u32, PAIRS>;
+  var plane4: array<u32, PAIRS>;
   for (var r = 0u; r < PAIRS; r++) {
     let q = q0 + r;
     row_shift[r] = select(NO_ROW, i32(q % p.KH) * p.dil_h - p.pad_h, q < QN);
-    plane[r] = min(q / p.KH, p.C - 1u) * HW;
+    plane4[r] = min(q / p.KH, p.C - 1u) * HW4;
   }
 
   var acc: array<f32, BLOCK_ROW3>;
@@ -103,25 +110,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   for (var chunk = chunk_begin; chunk < chunk_end; chunk++) {
     let oh = out_row % p.OH;
     let image = out_row / p.OH;
-    let ow0 = seg * TP;
-    let dy_pix = image * M * OHW + oh * p.OW + ow0;
-    for (var t = 0u; t < TP; t++) {
-      let inside = ow0 + t < p.OW;
-      for (var r = 0u; r < A_LOADS; r++) {
-        dyt[t][r] = select(0.0, dy[select(0u, dy_row[r] + dy_pix + t, inside)], inside);
-      }
+    let seg4 = seg * (TP / 4u);
+    // Pixels ow0 .. ow0 + 3 always exist; ow0 + 4 .. ow0 + 7 only if OW reaches them.
+    let high_inside = seg4 + 1u < p.OW / 4u;
+    let dy_pix4 = image * M * (OHW / 4u) + oh * (p.OW / 4u) + seg4;
+    for (var r = 0u; r < A_LOADS; r++) {
+      let low = dy4[dy_row4[r] + dy_pix4];
+      let high = select(vec4<f32>(), dy4[select(0u, dy_row4[r] + dy_pix4 + 1u, high_inside)], high_inside);
+      dyt[0][r] = low.x; dyt[1][r] = low.y; dyt[2][r] = low.z; dyt[3][r] = low.w;
+      dyt[4][r] = high.x; dyt[5][r] = high.y; dyt[6][r] = high.z; dyt[7][r] = high.w;
     }
-    let iw0 = i32(ow0) - p.pad_w;
-    let x_image = image * p.C * HW;
+    let x_image4 = image * p.C * HW4;
     for (var r = 0u; r < PAIRS; r++) {
       let ih = i32(oh) * p.stride_h + row_shift[r];
-      let row_inside = u32(ih) < p.H;
-      let row_start = i32(x_image + plane[r]) + ih * i32(p.W) + iw0;
-      for (var u = 0u; u < SPAN; u++) {
-        // Branch-free: outside the image reads offset 0 and is zeroed.
-        let inside = row_inside & (u32(iw0 + i32(u)) < p.W);
-        span[r * SPAN + u] = select(0.0, x[select(0u, u32(row_start + i32(u)), inside)], inside);
-      }
+      // A row outside the image (a negative one wraps to a huge u32) reads nothing.
+      let row_span = load_span(x_image4 + plane4[r] + u32(ih) * W4, seg4, W4, u32(ih) < p.H);
+      for (var u = 0u; u < SPAN; u++) { span[r * SPAN + u] = row_span[u]; }
     }
     block_update_weight_row3(&acc, &dyt, &span);
     seg += 1u;

@@ -1,21 +1,25 @@
 // conv2dForwardRow3: conv2d forward (same semantics and Params as conv2d_forward.wgsl) for the
-// common case KW = 3, stride_w = 1, dil_w = 1 (every 3x3 stride-1 layer; stride, padding and
-// dilation along H are free). Also runs conv2dBackwardInput of such layers (engine/ops/conv2d.ts):
-// at stride 1 the input gradient is this correlation of dy with the flipped, transposed weight.
-//   x: N,C,H,W   w: O,C,KH,3   bias: O   y: N,O,OH,OW
+// common case KW = 3, stride_w = 1, dil_w = 1, pad_w = PAD_W <= 4 and W % 4 == 0 (every 3x3
+// stride-1 layer of the model; stride, padding and dilation along H are free). Also runs
+// conv2dBackwardInput of such layers (engine/ops/conv2d.ts): at stride 1 the input gradient is
+// this correlation of dy with the flipped, transposed weight.
+//   x4: N,C,H,W/4 (x as vec4 along W)   w4: C,KH,O (vec4: taps kw = 0, 1, 2 and a 0)
+//   bias: O   y: N,O,OH,OW
+// The weight comes packed by conv2d_row3_weight.wgsl, so one (o, c, kh) row of taps is one vec4.
 // GEMM view as in conv2d_forward.wgsl (m = o, k = (c*KH + kh)*3 + kw), but each invocation owns
 // TN = 8 consecutive output pixels of one output row (a "segment") instead of 8 pixels strided
-// across the map, so that its three taps along a row read one patch of TN + 2 input values:
+// across the map, so that its three taps along a row read one span of TN + 2 input values:
 //   segment s = (b*OH + oh)*SEGS + seg, SEGS = ceil(OW / TN), pixels ow = seg*TN + j, j < TN
-//   patch[t] = x[b, c, oh*sh - ph + kh*dh, seg*TN - pw + t], t < TN + 2   (0 outside the image)
-//   tap kw of pixel j reads patch[j + kw]
-// Per (c, kh): TN + 2 = 10 input loads and 3 * TM weight values (3 * TM / 8 loads with
-// subgroups) for 3 * TM * TN multiply-adds, against 3 * (TN + TM / 8) loads in the general
-// kernel. The three taps are summed in temporaries before they touch the accumulators: on
-// lavapipe every accumulator update inside the loop is a masked blend plus a round trip to the
-// stack (128 accumulators do not fit in registers), so one update per three multiply-adds
-// instead of one per multiply-add. Measured on lavapipe, batch 8, 64ch 32x32: 14.7-16.6 against
-// 12.1-15.6 GFLOP/s for the general kernel (best of 5 alternating rounds, same process).
+//   span[t] = x[b, c, oh*sh - ph + kh*dh, seg*TN - PAD_W + t], t < TN + 2   (0 outside the image)
+//   tap kw of pixel j reads span[j + kw]
+// The span comes from the 4 aligned vec4s around the segment (conv2d_row3_span.wgsl): lavapipe (and CPU adapters in
+// general) fetch a storage value lane by lane at a cost per access, not per byte, so per
+// (c, kh) this is 4 + 2 accesses (input, weight with subgroups) for 3 * TM * TN multiply-adds,
+// against 3 * (TN + TM / 8) = 30 in the general kernel. The three taps are summed in temporaries
+// before they touch the accumulators: on lavapipe every accumulator update inside the loop is a
+// masked blend plus a round trip to the stack (128 accumulators do not fit in registers).
+// Measured on lavapipe, batch 8, 3x3 layers, interleaved in one process, median GFLOP/s general
+// -> row3 with scalar loads -> row3 with vec4 loads: see engine/ops/conv2d.ts.
 // Dispatch: [ceil(S / WG), ceil(O / TM)] workgroups, S = N*OH*SEGS.
 // Included by conv2d_forward_row3_with_subgroups.wgsl / _without_subgroups.wgsl.
 
@@ -26,15 +30,16 @@ struct Params {
   pad_w: i32, dil_h: i32, dil_w: i32, has_bias: u32,
 };
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;
+
+override PAD_W: u32 = 1u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 // A row far above the image: an invocation past the last segment reads nothing.
 const NO_PIXEL: i32 = -1073741824;
-// Input values one segment's three taps read along a row.
-const SPAN: u32 = TN + 2u;
+#include "conv2d_row3_span.wgsl"
 
 // acc[i][j] += sum over kw < 3 of A[row i][k + kw] * span[j + kw] (wk holds the loaded A values
 // of the three taps). Rows in two loops of 8: NIR unrolls a loop only while its body times its
@@ -57,8 +62,6 @@ fn row_update_row3(acc: ptr<function, array<f32, BLOCK>>, i: u32, a0: f32, a1: f
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   let M = p.O;
   let OHW = p.OH * p.OW;
-  let K = p.C * p.KH * 3u;
-  let HW = p.H * p.W;
   let segs = (p.OW + TN - 1u) / TN;
   let m0 = block_row0(wid);
   // No early exit past the last segment: the weight values are shared through subgroup
@@ -71,37 +74,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   let image = min(out_row / p.OH, p.batch - 1u);
   let ow0 = seg * TN;
   let ih0 = select(NO_PIXEL, i32(oh) * p.stride_h - p.pad_h, valid);
-  let iw0 = i32(ow0) - p.pad_w;
+  // The output channel of each loaded row (rows past M read the last one and are never stored).
   var w_row: array<u32, A_LOADS>;
-  for (var r = 0u; r < A_LOADS; r++) { w_row[r] = min(m0 + a_load_row(r, ids), M - 1u) * K; }
+  for (var r = 0u; r < A_LOADS; r++) { w_row[r] = min(m0 + a_load_row(r, ids), M - 1u); }
 
   var acc: array<f32, BLOCK>;
   var wk0: array<f32, A_LOADS>;
   var wk1: array<f32, A_LOADS>;
   var wk2: array<f32, A_LOADS>;
   var span: array<f32, SPAN>;
-  var k = 0u;                          // (c*KH + kh)*3
-  var x_plane = i32(image * p.C * HW);
+  let W4 = p.W / 4u;
+  let seg4 = ow0 / 4u;                 // the vec4 of the segment's first column
+  var plane4 = image * p.C * p.H * W4;
+  var k4 = 0u;                         // (c*KH + kh)*O: the reduction step's first vec4 in w4
   for (var c = 0u; c < p.C; c++) {
     for (var kh = 0u; kh < p.KH; kh++) {
       let ih = ih0 + i32(kh) * p.dil_h;
-      let row_inside = u32(ih) < p.H;
-      let row_start = x_plane + ih * i32(p.W) + iw0;
-      for (var t = 0u; t < SPAN; t++) {
-        // Branch-free: outside the image reads offset 0 and is zeroed (a negative position wraps
-        // to a huge u32, so one compare per axis).
-        let inside = row_inside & (u32(iw0 + i32(t)) < p.W);
-        span[t] = select(0.0, x[select(0u, u32(row_start + i32(t)), inside)], inside);
-      }
+      // A row outside the image (a negative one wraps to a huge u32) reads nothing.
+      span = load_span(plane4 + u32(ih) * W4, seg4, W4, u32(ih) < p.H);
       for (var r = 0u; r < A_LOADS; r++) {
-        wk0[r] = w[w_row[r] + k];
-        wk1[r] = w[w_row[r] + k + 1u];
-        wk2[r] = w[w_row[r] + k + 2u];
+        let taps = w4[k4 + w_row[r]];
+        wk0[r] = taps.x;
+        wk1[r] = taps.y;
+        wk2[r] = taps.z;
       }
       block_update_row3(&acc, &wk0, &wk1, &wk2, &span);
-      k += 3u;
+      k4 += M;
     }
-    x_plane += i32(HW);
+    plane4 += p.H * W4;
   }
 
   if (!valid) { return; }

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { gpu, onGl, assertClose, numericGrad, dot, TOL, FD_TOL } from '../helpers/gpu.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
-import { conv2d, splitK, conv2dForwardKernel, conv2dGeometry } from '../../engine/ops/conv2d.ts';
+import { conv2d, splitK, conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dGeometry } from '../../engine/ops/conv2d.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { Rng } from '../../engine/random.ts';
 
@@ -37,12 +37,16 @@ const CASES: Case[] = [
   { x: [1, 256, 2, 2], w: [256, 256, 3, 3], p: 1, why: "the model's last 3x3: reduction 2304 long" },
   { x: [2, 7, 13, 67], w: [65, 7, 3, 3], p: 1, bias: true, why: 'rows longer than a tile, 65 outputs (tiles do not divide)' },
   { x: [2, 3, 40, 37], w: [4, 3, 3, 3], p: 1, gl: true, why: 'long weight-gradient reduction: split-K' },
-  // The row3 forward kernel (3-wide stride-1 rows, 8 output pixels per invocation), which also
-  // runs the input gradient at stride 1 on the flipped weight.
-  { x: [2, 5, 7, 14], w: [6, 5, 3, 3], p: 1, bias: true, gl: true, why: 'row3: rows of 14 (one segment part-filled), 6 outputs' },
-  { x: [1, 3, 8, 7], w: [17, 3, 3, 3], s: [2, 1], p: 1, why: 'row3 with stride 2 along H only, 17 outputs' },
-  { x: [1, 3, 6, 6], w: [4, 3, 3, 3], p: [1, 2], gl: true, why: 'row3, padding 2 along W: the input gradient needs no padding' },
-  { x: [2, 4, 11, 10], w: [5, 4, 2, 3], d: [2, 1], why: 'row3 with a dilated 2-tap H axis and no padding' },
+  // The row3 kernels (3-wide stride-1 rows read as vec4s, 8 output pixels per invocation): the
+  // forward also runs the input gradient at stride 1 on the flipped weight; the weight gradient
+  // needs output rows of whole vec4s too. Which pass takes which kernel: the selection test below.
+  { x: [2, 5, 7, 12], w: [6, 5, 3, 3], p: 1, bias: true, gl: true, why: 'row3, all three passes: rows of 12 (a half-filled segment), 6 outputs' },
+  { x: [2, 64, 6, 8], w: [64, 64, 3, 3], p: 1, why: "row3, all three passes, at the model's 64 channels" },
+  { x: [2, 3, 40, 36], w: [4, 3, 3, 3], p: 1, why: 'row3 weight gradient with a long reduction: split-K over chunks' },
+  { x: [1, 3, 8, 8], w: [17, 3, 3, 3], s: [2, 1], p: 1, why: 'row3 forward and weight gradient, stride 2 along H, 17 outputs' },
+  { x: [1, 3, 6, 8], w: [4, 3, 3, 3], p: [1, 3], why: 'row3 forward and weight gradient with padding 3 along W' },
+  { x: [2, 4, 11, 8], w: [5, 4, 2, 3], d: [2, 1], why: 'row3 forward with no padding and a dilated 2-tap H axis' },
+  { x: [1, 3, 5, 14], w: [4, 3, 3, 3], p: [1, 2], why: 'row3 input gradient with no padding (forward padding 2 along W)' },
   // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
   // some phases receive no tap at all and must still write zeros.
   { x: [1, 3, 9, 10], w: [4, 3, 3, 3], s: 2, p: 2, d: 2, gl: true, why: 'stride 2 and dilation 2: odd phases get no taps' },
@@ -140,21 +144,26 @@ if (!onGl) {
   });
 }
 
-test('the row3 kernel is chosen for 3-wide stride-1 rows that fill its segments, the general one elsewhere', () => {
-  const kernelOf = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) =>
-    tidy(() => conv2dForwardKernel(conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts)));
-  // The cases above that must exercise row3 (forward; and the input gradient where stride is 1).
-  assert.is(kernelOf([2, 5, 7, 14], [6, 5, 3, 3], { padding: 1 }), 'row3');
-  assert.is(kernelOf([1, 3, 8, 7], [17, 3, 3, 3], { stride: [2, 1], padding: 1 }), 'row3');
-  assert.is(kernelOf([1, 3, 6, 6], [4, 3, 3, 3], { padding: [1, 2] }), 'row3');
-  assert.is(kernelOf([2, 4, 11, 10], [5, 4, 2, 3], { dilation: [2, 1] }), 'row3');
-  assert.is(kernelOf([2, 7, 13, 67], [65, 7, 3, 3], { padding: 1 }), 'row3');
-  // Not 3-wide, strided or dilated along W, or rows so short that most of a segment would idle.
-  assert.is(kernelOf([1, 5, 9, 11], [6, 5, 3, 3], { padding: 1 }), 'general');
-  assert.is(kernelOf([2, 64, 6, 5], [64, 64, 3, 3], { padding: 1 }), 'general');
-  assert.is(kernelOf([2, 32, 9, 7], [64, 32, 3, 3], { stride: 2, padding: 1 }), 'general');
-  assert.is(kernelOf([2, 3, 10, 9], [5, 3, 3, 2], { stride: [2, 1], padding: [0, 2], dilation: [1, 2] }), 'general');
-  assert.is(kernelOf([1, 3, 19, 17], [32, 3, 7, 7], { stride: 2, padding: 3 }), 'general');
+test('the row3 kernels run the 3-wide stride-1 cases above, the general ones the rest', () => {
+  const passes = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) => tidy(() => {
+    const g = conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts);
+    return [conv2dForwardKernel(g), conv2dBackwardInputKernel(g), conv2dBackwardWeightKernel(g)].join(' ');
+  });
+  // forward, input gradient, weight gradient
+  assert.is(passes([2, 5, 7, 12], [6, 5, 3, 3], { padding: 1 }), 'row3 row3 row3');
+  assert.is(passes([2, 64, 6, 8], [64, 64, 3, 3], { padding: 1 }), 'row3 row3 row3');
+  assert.is(passes([2, 3, 40, 36], [4, 3, 3, 3], { padding: 1 }), 'row3 row3 row3');
+  assert.is(passes([1, 3, 8, 8], [17, 3, 3, 3], { stride: [2, 1], padding: 1 }), 'row3 general row3');
+  assert.is(passes([1, 3, 6, 8], [4, 3, 3, 3], { padding: [1, 3] }), 'row3 general row3');
+  assert.is(passes([2, 4, 11, 8], [5, 4, 2, 3], { dilation: [2, 1] }), 'row3 general general');
+  assert.is(passes([1, 3, 5, 14], [4, 3, 3, 3], { padding: [1, 2] }), 'general row3 general');
+  // Rows not of whole vec4s, rows so short that most of a segment would idle, strided, dilated
+  // or not 3 wide along W.
+  assert.is(passes([2, 7, 13, 67], [65, 7, 3, 3], { padding: 1 }), 'general general general');
+  assert.is(passes([2, 4, 1, 1], [3, 4, 3, 3], { padding: 1 }), 'general general general');
+  assert.is(passes([2, 32, 8, 8], [64, 32, 3, 3], { stride: 2, padding: 1 }), 'general general general');
+  assert.is(passes([2, 3, 10, 8], [5, 3, 3, 3], { dilation: [1, 2], padding: 2 }), 'general general general');
+  assert.is(passes([1, 3, 16, 16], [32, 3, 7, 7], { stride: 2, padding: 3 }), 'general general general');
 });
 
 test('bad conv2d calls throw before dispatch, naming conv2d and the shapes', () => {
