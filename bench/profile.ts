@@ -13,7 +13,7 @@
  * norm, ...): teacher forward = the teacher's forward counts at its input, student forward and
  * backward = the student's. Kernel FLOPs: conv2dForward, conv2dBackwardInput (counter's conv
  * backward minus the weight-gradient part) and conv2dBackwardWeight (one forward's worth per conv
- * layer) exactly; any other kernel only when it is the sole kernel of its (phase, op). Ops the
+ * layer), and their Row3 / Row7s2 variants, exactly (each layer's passes go to the kernel its geometry picks); any other kernel only when it is the sole kernel of its (phase, op). Ops the
  * counter does not count (the loss, the optimizer, gradient accumulation) have no FLOPs.
  */
 import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
@@ -27,6 +27,7 @@ import { Profiler, type ProfileResult, type ProfileClock, type DispatchTiming } 
 import type { Module, Layer } from '../models/module.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
+import { conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, type ConvGeometry, type ConvKernel } from '../engine/ops/conv2d.ts';
 import { distillStepFlops, type MagInput } from './flops.ts';
 import { progress } from './harness.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
@@ -171,15 +172,29 @@ function opFlops(phase: string, op: string, teacher: FlopReport, student: FlopRe
   return v > 0 ? v : null;
 }
 
-/** Exact FLOPs of the three conv kernels over the step (see the file comment). */
+/**
+ * Exact FLOPs of the conv kernels over the step (see the file comment). Each pass of each layer
+ * goes to the kernel the op picks for its geometry (engine/ops/conv2d.ts): the general
+ * conv2dForward / conv2dBackwardInput / conv2dBackwardWeight or their Row3 counterparts.
+ */
 function convKernelFlops(teacher: FlopReport, student: FlopReport): Record<string, number> {
-  const convs = (r: FlopReport) => r.layers.filter((l) => l.kind === 'conv');
-  const fwd = (r: FlopReport) => convs(r).reduce((s, l) => s + l.forwardFlops, 0);
-  return {
-    conv2dForward: fwd(teacher) + fwd(student),
-    conv2dBackwardWeight: fwd(student),
-    conv2dBackwardInput: convs(student).reduce((s, l) => s + l.backwardFlops - l.forwardFlops, 0),
-  };
+  const flops: Record<string, number> = {};
+  const add = (kernel: string, v: number) => { flops[kernel] = (flops[kernel] ?? 0) + v; };
+  const row3 = (k: ConvKernel) => ({ row3: 'Row3', row7s2: 'Row7s2', general: '' })[k];
+  for (const [report, trained] of [[teacher, false], [student, true]] as const) {
+    for (const l of report.layers) {
+      if (l.kind !== 'conv' || !l.conv) continue;
+      const [batch, C, H, W] = l.conv.input;
+      const [, O, OH, OW] = l.output;
+      const { kernel: k, stride: s, padding: p } = l.conv;
+      const g: ConvGeometry = { batch, C, H, W, O, OH, OW, KH: k, KW: k, stride_h: s, stride_w: s, pad_h: p, pad_w: p, dil_h: 1, dil_w: 1 };
+      add(`conv2dForward${row3(conv2dForwardKernel(g))}`, l.forwardFlops);
+      if (!trained) continue;
+      add(`conv2dBackwardWeight${row3(conv2dBackwardWeightKernel(g))}`, l.forwardFlops);
+      if (l.backwardFlops > l.forwardFlops) add(`conv2dBackwardInput${row3(conv2dBackwardInputKernel(g))}`, l.backwardFlops - l.forwardFlops);
+    }
+  }
+  return flops;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

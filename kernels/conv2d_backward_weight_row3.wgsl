@@ -11,8 +11,8 @@
 //   counts as 0),
 // so that the 3 taps of one input row read one span of TP + 2 values of x:
 //   span[q][u] = x[b, c, oh*sh - ph + kh*dh, seg*TP - PAD_W + u], u < TP + 2; tap kw of pixel t reads u = t + kw.
-// Loads are aligned vec4s (lavapipe pays per access, not per byte; see conv2d_forward_row3.wgsl):
-// per chunk 4 per input row (conv2d_row3_span.wgsl) and 2 per dy row, i.e. 3 * 4 + 2 * 2 = 16 accesses (with subgroups)
+// Loads are aligned vec4s (lavapipe pays per access, not per byte; see conv2d_forward_row.wgsl):
+// per chunk 4 per input row (conv2d_row_span.wgsl) and 2 per dy row, i.e. 3 * 4 + 2 * 2 = 16 accesses (with subgroups)
 // for 16 * 9 * TP = 1152 multiply-adds (the general kernel: 10 per 128). Each accumulator takes
 // the sum over the chunk's 8 pixels at once: on lavapipe every accumulator update inside a loop
 // is a masked blend plus a round trip to the stack.
@@ -33,9 +33,12 @@ struct Params {
 
 override PAD_W: u32 = 1u;
 
-#include "conv2d_row3_span.wgsl"
+#include "conv2d_row_span.wgsl"
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
+// The span snippet's row geometry: 3 taps at stride 1.
+const ROW_TAPS: u32 = 3u;
+const ROW_STRIDE: u32 = 1u;
 const PAIRS: u32 = 3u;                 // input rows (c, kh) per invocation
 const TP: u32 = 8u;                    // output pixels per reduction chunk
 const COLS: u32 = PAIRS * 3u;          // columns per invocation

@@ -45,6 +45,8 @@ export interface LayerCount {
   backwardFlops: number;
   /** Bytes of this layer's float32 output kept for the backward pass. */
   activationBytes: number;
+  /** Conv layers: the input shape (NCHW) and the square kernel, stride and padding. */
+  conv?: { input: number[]; kernel: number; stride: number; padding: number };
 }
 
 export interface FlopReport {
@@ -103,6 +105,7 @@ export function countFlops(arch: ResNetArch, [h, w]: [number, number], opts: Flo
     const y = [n, out, convOutSize(ih, k, stride, pad), convOutSize(iw, k, stride, pad)];
     const macs = prod(y) * c * k * k;
     push(name, 'conv', y, out * c * k * k, 2 * macs, imageGrad ? 4 * macs : 2 * macs);
+    layers[layers.length - 1].conv = { input: x, kernel: k, stride, padding: pad };
     return y;
   };
   const norm = (name: string, x: number[]) => {

@@ -82,10 +82,10 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   return y;
 }
 
-export type ConvKernel = 'row3' | 'general';
+export type ConvKernel = 'row3' | 'row7s2' | 'general';
 
 /**
- * Whether output rows `width` pixels long fill the row3 kernels' segments of 8 consecutive
+ * Whether output rows `width` pixels long fill the row kernels' segments of 8 consecutive
  * pixels well enough: at most a quarter of the lanes idle (not, e.g., for 4x4 maps).
  */
 function segmentsFill(width: number): boolean {
@@ -94,16 +94,19 @@ function segmentsFill(width: number): boolean {
 }
 
 /**
- * Which forward kernel a geometry runs: 'row3' (kernels/conv2d_forward_row3.wgsl) for 3-wide,
- * stride-1, undilated rows read as whole vec4s (W % 4 == 0) with at most 4 columns of padding,
- * where the output rows fill its segments; 'general' (kernels/conv2d_forward.wgsl) otherwise.
- * Measured on lavapipe (batch 8, the model's 3x3 layers, interleaved in one process, median
- * GFLOP/s): general 12.0 / 13.7 / 12.2 / 12.4 for 32 / 64 / 128 / 256 channels, row3 with
- * vec4 loads 14.2 / 17.2 / 10.3 / 13.9 (GFLOP per CPU-second 6.6-6.9 -> 6.1-10.7).
+ * Which forward kernel a geometry runs. The row kernels (kernels/conv2d_forward_row.wgsl) need
+ * undilated rows read as whole vec4s (W % 4 == 0), at most 4 columns of padding, and output rows
+ * that fill their segments: 'row3' for 3 taps at stride 1 (the 3x3 layers), 'row7s2' for 7 taps
+ * at stride 2 (the stem). 'general' (kernels/conv2d_forward.wgsl) runs everything else.
+ * Measured on lavapipe (batch 8, the model's 3x3 layers at 32 / 64 / 128 / 256 channels,
+ * interleaved in one process, median GFLOP/s): general 9.2 / 8.8 / 9.1 / 9.6, row3 14.0 / 14.1 /
+ * 13.5 / 12.5.
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
-  const row3 = g.KW === 3 && g.stride_w === 1 && g.dil_w === 1 && g.W % 4 === 0 && g.pad_w <= 4 && segmentsFill(g.OW);
-  return row3 ? 'row3' : 'general';
+  if (g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
+  if (g.KW === 3 && g.stride_w === 1) return 'row3';
+  if (g.KW === 7 && g.stride_w === 2) return 'row7s2';
+  return 'general';
 }
 
 /** The weight gradient's kernel: row3 (kernels/conv2d_backward_weight_row3.wgsl) also reads dy as vec4s. */
@@ -113,9 +116,10 @@ export function conv2dBackwardWeightKernel(g: ConvGeometry): ConvKernel {
 
 /** The forward kernel alone (no graph); the benchmark times it through this. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
-  if (conv2dForwardKernel(g) === 'row3') {
-    const w4 = packRow3Weight(w, 'pack', g.O, g.C, g.KH);
-    const y = conv2dForwardRow3(x, w4, b, g);
+  const kernel = conv2dForwardKernel(g);
+  if (kernel !== 'general') {
+    const w4 = packRowWeight(w, 'pack', g);
+    const y = conv2dForwardRow(kernel, x, w4, b, g);
     w4.dispose();
     return y;
   }
@@ -128,24 +132,32 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
 }
 
 /**
- * A 3-wide weight [O,C,KH,3] packed one vec4 per row of taps (kernels/conv2d_row3_weight.wgsl):
- * reduction-major: 'pack' gives [C,KH,O,4]; 'packFlipped' the input gradient's weight [O,KH,C,4].
+ * The weight [O,C,KH,KW] packed for the row kernels (kernels/conv2d_row_weight.wgsl), each row of
+ * taps as ceil(KW/4) vec4s, reduction-major: 'pack' gives [C,KH,O,V4*4]; 'packFlipped' the
+ * input gradient's weight [O,KH,C,V4*4].
  */
-function packRow3Weight(w: Tensor, entry: 'pack' | 'packFlipped', O: number, C: number, KH: number): Tensor {
-  const w4 = Tensor.empty(entry === 'pack' ? [C, KH, O, 4] : [O, KH, C, 4]);
+function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry): Tensor {
+  const v4 = Math.ceil(g.KW / 4);
+  const w4 = Tensor.empty(entry === 'pack' ? [g.C, g.KH, g.O, v4 * 4] : [g.O, g.KH, g.C, v4 * 4]);
   const wg = elementwiseWorkgroupSize();
   const name = entry === 'pack' ? 'conv2dPackWeight' : 'conv2dPackFlippedWeight';
-  dispatch({ name, file: 'conv2d_row3_weight.wgsl', entry, overrides: { WG: wg } }, { w, w4 }, { O, C, KH }, groupsFor(O * C * KH, wg));
+  dispatch({ name, file: 'conv2d_row_weight.wgsl', entry, overrides: { WG: wg } }, { w, w4 },
+    { O: g.O, C: g.C, KH: g.KH, KW: g.KW }, groupsFor(g.O * g.C * g.KH * v4, wg));
   return w4;
 }
 
-/** y = conv2d(x, w) + b by conv2d_forward_row3.wgsl, from the packed weight. */
-function conv2dForwardRow3(x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+/**
+ * y = conv2d(x, w) + b by a row kernel (conv2d_forward_row.wgsl), from the packed weight. The
+ * dispatch is labelled conv2dForwardRow3 / conv2dForwardRow7s2, or `name` (the input gradient
+ * runs the row3 kernel as conv2dBackwardInputRow3).
+ */
+function conv2dForwardRow(kernel: 'row3' | 'row7s2', x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry,
+  name = kernel === 'row3' ? 'conv2dForwardRow3' : 'conv2dForwardRow7s2'): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const segments = g.batch * g.OH * Math.ceil(g.OW / GEMM_BLOCK);
   const tiles = gemmTiles(segments * GEMM_BLOCK);
   // Without a bias the kernel never reads `bias`; the input stands in for the binding.
-  dispatch(gemmSpec('conv2dForwardRow3', 'conv2d_forward_row3', tiles, { PAD_W: g.pad_w }), { x4: x, w4, bias: b ?? x, y },
+  dispatch(gemmSpec(name, `conv2d_forward_${kernel}`, tiles, { PAD_W: g.pad_w }), { x4: x, w4, bias: b ?? x, y },
     { ...g, has_bias: b ? 1 : 0 }, [Math.ceil(segments / tiles.WG_N), Math.ceil(g.O / GEMM_ROWS), 1]);
   return y;
 }
@@ -205,8 +217,8 @@ export function conv2dBackwardInputKernel(g: ConvGeometry): ConvKernel {
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const asForward = backwardInputAsForward(g);
   if (asForward) {
-    const w4 = packRow3Weight(w, 'packFlipped', g.O, g.C, g.KH);
-    const dx = conv2dForwardRow3(dy, w4, null, asForward);
+    const w4 = packRowWeight(w, 'packFlipped', g);
+    const dx = conv2dForwardRow('row3', dy, w4, null, asForward, 'conv2dBackwardInputRow3');
     w4.dispose();
     return dx;
   }

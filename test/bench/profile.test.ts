@@ -16,8 +16,9 @@ import { magInputs } from '../../bench/flops.ts';
 import { profileStep, toTrace, formatProfile, TRACE_LEVELS, type StepProfile, type TraceFile } from '../../bench/profile.ts';
 
 const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
-// Teacher 10x at 36px, student 5x at 18px: odd stage maps (18 -> 9 -> 5 -> 3), batch 1.
-const inputs = magInputs('test', '10x,5x', 36) as [ReturnType<typeof magInputs>[0], ReturnType<typeof magInputs>[0]];
+// Teacher 10x at 64px, student 5x at 32px, batch 1: stage maps 16 and 8 (the row3 conv kernels)
+// and 4 (the general ones).
+const inputs = magInputs('test', '10x,5x', 64) as [ReturnType<typeof magInputs>[0], ReturnType<typeof magInputs>[0]];
 const PHASES = ['teacher forward', 'student forward', 'loss', 'backward', 'optimizer step'];
 
 let timed: StepProfile;
@@ -38,7 +39,7 @@ test('opFromStack: the outermost engine/ops file; else the concrete optimizer; e
   assert.is(opFromStack('Error'), '(unknown)');
 });
 
-test('profile tiny ResNet 36px->18px: phases in order, every dispatch attributed, observer detached', () => {
+test('profile tiny ResNet 64px->32px: phases in order, every dispatch attributed, observer detached', () => {
   assert.is(runtime().observer, null);
   for (const s of [timed, wall]) {
     assert.equal(s.phases.map((p) => p.name), PHASES);
@@ -68,9 +69,14 @@ test('profile FLOPs equal the model counter: per (phase, op) by layer kind, conv
   assert.is(op('backward', 'conv2d'), s.byKind.conv.backward);
   assert.is(op('backward', 'group_norm'), s.byKind.norm.backward);
   assert.is(op('optimizer step', 'adam'), null, 'the counter does not count the optimizer');
-  const k = (name: string) => timed.kernels.find((x) => x.kernel === name)!.flops!;
-  assert.is(k('conv2dForward'), t.byKind.conv.forward + s.byKind.conv.forward);
-  assert.is(k('conv2dBackwardWeight') + k('conv2dBackwardInput'), s.byKind.conv.backward);
+  // Each conv pass runs the general kernel or its Row3 variant, by layer geometry; FLOPs go only
+  // to kernels that ran, so a wrong attribution would lose FLOPs here.
+  const k = (name: string) => timed.kernels.find((x) => x.kernel === name)?.flops ?? 0;
+  // 64 px at 10x and 32 px at 5x: stems on rows of 64 and 32 (row7s2), maps of 16x16 and 8x8
+  // (row3) and 4x4 (general).
+  for (const name of ['conv2dForward', 'conv2dForwardRow3', 'conv2dForwardRow7s2', 'conv2dBackwardWeightRow3', 'conv2dBackwardInputRow3']) assert.ok(k(name) > 0, `${name} ran and got FLOPs`);
+  assert.is(k('conv2dForward') + k('conv2dForwardRow3') + k('conv2dForwardRow7s2'), t.byKind.conv.forward + s.byKind.conv.forward);
+  assert.is(k('conv2dBackwardWeight') + k('conv2dBackwardWeightRow3') + k('conv2dBackwardInput') + k('conv2dBackwardInputRow3'), s.byKind.conv.backward);
   assert.is(timed.stepFlops, t.total.forwardFlops + s.total.forwardFlops + s.total.backwardFlops);
 });
 

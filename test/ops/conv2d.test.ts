@@ -37,7 +37,7 @@ const CASES: Case[] = [
   { x: [1, 256, 2, 2], w: [256, 256, 3, 3], p: 1, why: "the model's last 3x3: reduction 2304 long" },
   { x: [2, 7, 13, 67], w: [65, 7, 3, 3], p: 1, bias: true, why: 'rows longer than a tile, 65 outputs (tiles do not divide)' },
   { x: [2, 3, 40, 37], w: [4, 3, 3, 3], p: 1, gl: true, why: 'long weight-gradient reduction: split-K' },
-  // The row3 kernels (3-wide stride-1 rows read as vec4s, 8 output pixels per invocation): the
+  // The row kernels (3-wide stride-1 and 7-wide stride-2 rows read as vec4s, 8 output pixels per invocation): the
   // forward also runs the input gradient at stride 1 on the flipped weight; the weight gradient
   // needs output rows of whole vec4s too. Which pass takes which kernel: the selection test below.
   { x: [2, 5, 7, 12], w: [6, 5, 3, 3], p: 1, bias: true, gl: true, why: 'row3, all three passes: rows of 12 (a half-filled segment), 6 outputs' },
@@ -47,6 +47,8 @@ const CASES: Case[] = [
   { x: [1, 3, 6, 8], w: [4, 3, 3, 3], p: [1, 3], why: 'row3 forward and weight gradient with padding 3 along W' },
   { x: [2, 4, 11, 8], w: [5, 4, 2, 3], d: [2, 1], why: 'row3 forward with no padding and a dilated 2-tap H axis' },
   { x: [1, 3, 5, 14], w: [4, 3, 3, 3], p: [1, 2], why: 'row3 input gradient with no padding (forward padding 2 along W)' },
+  { x: [1, 3, 19, 32], w: [32, 3, 7, 7], s: 2, p: 3, gl: true, why: 'row7s2: the stem on rows of 32 (outputs 16 wide)' },
+  { x: [2, 3, 9, 28], w: [5, 3, 7, 7], s: [1, 2], p: [0, 2], bias: true, why: 'row7s2 with stride 1 along H, padding 2 along W, 13-wide outputs' },
   // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
   // some phases receive no tap at all and must still write zeros.
   { x: [1, 3, 9, 10], w: [4, 3, 3, 3], s: 2, p: 2, d: 2, gl: true, why: 'stride 2 and dilation 2: odd phases get no taps' },
@@ -144,7 +146,7 @@ if (!onGl) {
   });
 }
 
-test('the row3 kernels run the 3-wide stride-1 cases above, the general ones the rest', () => {
+test('the row kernels run the 3-wide stride-1 and 7-wide stride-2 cases above, the general ones the rest', () => {
   const passes = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) => tidy(() => {
     const g = conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts);
     return [conv2dForwardKernel(g), conv2dBackwardInputKernel(g), conv2dBackwardWeightKernel(g)].join(' ');
@@ -157,13 +159,15 @@ test('the row3 kernels run the 3-wide stride-1 cases above, the general ones the
   assert.is(passes([1, 3, 6, 8], [4, 3, 3, 3], { padding: [1, 3] }), 'row3 general row3');
   assert.is(passes([2, 4, 11, 8], [5, 4, 2, 3], { dilation: [2, 1] }), 'row3 general general');
   assert.is(passes([1, 3, 5, 14], [4, 3, 3, 3], { padding: [1, 2] }), 'general row3 general');
+  assert.is(passes([1, 3, 19, 32], [32, 3, 7, 7], { stride: 2, padding: 3 }), 'row7s2 general general');
+  assert.is(passes([2, 3, 9, 28], [5, 3, 7, 7], { stride: [1, 2], padding: [0, 2] }), 'row7s2 general general');
   // Rows not of whole vec4s, rows so short that most of a segment would idle, strided, dilated
   // or not 3 wide along W.
   assert.is(passes([2, 7, 13, 67], [65, 7, 3, 3], { padding: 1 }), 'general general general');
   assert.is(passes([2, 4, 1, 1], [3, 4, 3, 3], { padding: 1 }), 'general general general');
   assert.is(passes([2, 32, 8, 8], [64, 32, 3, 3], { stride: 2, padding: 1 }), 'general general general');
   assert.is(passes([2, 3, 10, 8], [5, 3, 3, 3], { dilation: [1, 2], padding: 2 }), 'general general general');
-  assert.is(passes([1, 3, 16, 16], [32, 3, 7, 7], { stride: 2, padding: 3 }), 'general general general');
+  assert.is(passes([1, 3, 17, 17], [32, 3, 7, 7], { stride: 2, padding: 3 }), 'general general general');
 });
 
 test('bad conv2d calls throw before dispatch, naming conv2d and the shapes', () => {
