@@ -10,12 +10,7 @@
 // pick how the weight rows are shared. Dispatch: [ceil(N / (WG*TN)), ceil(M / TM)] workgroups.
 // Bias: added when has_bias != 0; otherwise `bias` is bound to any f32 buffer and never read.
 
-struct Params {
-  batch: u32, C: u32, H: u32, W: u32,
-  O: u32, OH: u32, OW: u32, KH: u32,
-  KW: u32, stride_h: i32, stride_w: i32, pad_h: i32,
-  pad_w: i32, dil_h: i32, dil_w: i32, has_bias: u32,
-};
+#include "conv2d_forward_params.wgsl"
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;

@@ -23,12 +23,7 @@
 // (128 accumulators do not fit in registers).
 // Dispatch: [ceil(S / WG), ceil(O / TM)] workgroups, S = N*OH*SEGS.
 
-struct Params {
-  batch: u32, C: u32, H: u32, W: u32,
-  O: u32, OH: u32, OW: u32, KH: u32,
-  KW: u32, stride_h: i32, stride_w: i32, pad_h: i32,
-  pad_w: i32, dil_h: i32, dil_w: i32, has_bias: u32,
-};
+#include "conv2d_forward_params.wgsl"
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;

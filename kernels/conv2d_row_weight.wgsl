@@ -8,6 +8,7 @@
 // stride-1 layer's input gradient (engine/ops/conv2d.ts conv2dBackwardInput): channel axes
 // swapped, taps reversed.
 // One invocation per vec4; 1-D dispatch of ceil(O*C*KH*V4 / WG) workgroups (possibly folded to 2-D).
+// The override FLIPPED picks packFlipped.
 #include "common.wgsl"
 
 struct Params { O: u32, C: u32, KH: u32, KW: u32 };
@@ -17,37 +18,30 @@ struct Params { O: u32, C: u32, KH: u32, KW: u32 };
 
 override WG: u32 = 256;
 
-// Taps kw0 .. kw0+3 of row (o, c, kh) of w, reversed when flip, 0 past the row.
-fn taps4(o: u32, c: u32, kh: u32, kw0: u32, flip: bool) -> vec4<f32> {
-  let row = ((o * p.C + c) * p.KH + kh) * p.KW;
-  var v = vec4<f32>();
-  for (var q = 0u; q < 4u; q++) {
-    let kw = kw0 + q;
-    if (kw < p.KW) { v[q] = w[row + select(kw, p.KW - 1u - kw, flip)]; }
-  }
-  return v;
-}
+// 'packFlipped' when set (an override: the two layouts are two pipelines of one kernel).
+override FLIPPED: bool = false;
 
 @compute @workgroup_size(WG)
-fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+  // The packed weight's own axes: rows m of its output channels (O, or C when flipped) within
+  // (input channel, kh) blocks. i = ((cin*KH + kh)*M + m)*V4 + v.
   let V4 = (p.KW + 3u) / 4u;
-  let i = linear_workgroup(wid, nwg) * WG + lid;   // ((c*KH + kh)*O + o)*V4 + v
+  let M = select(p.O, p.C, FLIPPED);
+  let i = linear_workgroup(wid, nwg) * WG + lid;
   if (i >= p.O * p.C * p.KH * V4) { return; }
   let v = i % V4;
-  let o = (i / V4) % p.O;
-  let ckh = i / (V4 * p.O);
-  w4[i] = taps4(o, ckh / p.KH, ckh % p.KH, 4u * v, false);
-}
-
-@compute @workgroup_size(WG)
-fn packFlipped(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-  let V4 = (p.KW + 3u) / 4u;
-  let i = linear_workgroup(wid, nwg) * WG + lid;   // ((o*KH + kh)*C + c)*V4 + v
-  if (i >= p.O * p.C * p.KH * V4) { return; }
-  let v = i % V4;
-  let c = (i / V4) % p.C;
-  let okh = i / (V4 * p.C);
-  w4[i] = taps4(okh / p.KH, c, p.KH - 1u - okh % p.KH, 4u * v, true);
+  let m = (i / V4) % M;
+  let cin_kh = i / (V4 * M);
+  let cin = cin_kh / p.KH;
+  let kh = cin_kh % p.KH;
+  let o = select(m, cin, FLIPPED);
+  let c = select(cin, m, FLIPPED);
+  let row = ((o * p.C + c) * p.KH + select(kh, p.KH - 1u - kh, FLIPPED)) * p.KW;
+  var taps = vec4<f32>();
+  for (var q = 0u; q < 4u; q++) {
+    let kw = 4u * v + q;
+    if (kw < p.KW) { taps[q] = w[row + select(kw, p.KW - 1u - kw, FLIPPED)]; }
+  }
+  w4[i] = taps;
 }

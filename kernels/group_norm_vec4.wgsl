@@ -73,6 +73,56 @@ fn workgroup_sum_pair(v: vec2<f32>, lid: u32) -> vec2<f32> {
   return total;
 }
 
+// The runs below serve both layouts: a workgroup per slab or plane (invocation lid walks the
+// elements lid, lid + WG, ...) and one invocation per slab or plane (first 0, step 1).
+
+// Moments of one invocation's run of a slab's x - origin, one vec4 at a time: the 4 values' own
+// mean and squared deviations (in registers), merged into the running moments.
+fn run_moments(base: u32, len4: u32, origin: f32, first: u32, step: u32) -> Moments {
+  var m = Moments(0.0, 0.0, 0.0);
+  for (var i = first; i < len4; i += step) {
+    let v = x4[base + i] - origin;
+    let chunk_mean = dot(v, vec4<f32>(0.25));
+    let d = v - chunk_mean;
+    m = merge_moments(m, Moments(4.0, chunk_mean, dot(d, d)));
+  }
+  return m;
+}
+
+// y = (x - mean) * rstd * weight[c] + bias[c] over one invocation's run of the slab (channel by
+// channel, so weight and bias are loaded once per channel), mean = origin + shifted_mean taken
+// apart so that x - origin keeps its digits; and the slab's stats (by the run that starts at 0).
+fn write_normalized(slab: u32, base: u32, origin: f32, shifted_mean: f32, rstd: f32, first: u32, step: u32) {
+  let hw4 = p.hw / 4u;
+  let c0 = (slab % p.groups) * p.per_group;
+  for (var c = 0u; c < p.per_group; c++) {
+    let scale = rstd * weight[c0 + c];
+    let shift = bias[c0 + c];
+    let row = base + c * hw4;
+    for (var px = first; px < hw4; px += step) { y4[row + px] = ((x4[row + px] - origin) - shifted_mean) * scale + shift; }
+  }
+  if (first == 0u) {
+    stats_out[2u * slab] = origin + shifted_mean;
+    stats_out[2u * slab + 1u] = rstd;
+  }
+}
+
+// (sum of dy, sum of dy * xhat) over one invocation's run of plane n*C + c (slab: its group).
+fn plane_sums(plane: u32, slab: u32, first: u32, step: u32) -> vec2<f32> {
+  let mean = stats[2u * slab];
+  let rstd = stats[2u * slab + 1u];
+  let hw4 = p.hw / 4u;
+  let row = plane * hw4;
+  var sum_dy = vec4<f32>(0.0);
+  var sum_dy_xhat = vec4<f32>(0.0);
+  for (var px = first; px < hw4; px += step) {
+    let d = dy4[row + px];
+    sum_dy += d;
+    sum_dy_xhat += d * (x4[row + px] - mean) * rstd;
+  }
+  return vec2<f32>(dot(sum_dy, vec4<f32>(1.0)), dot(sum_dy_xhat, vec4<f32>(1.0)));
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -85,29 +135,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   // of the order of the spread, so it carries the digits that an f32 mean far from zero (say
   // 100 +- 0.1) would round away; y uses it directly.
   let origin = x4[base].x;
-  // This invocation's run, one vec4 at a time: the 4 values' own mean and squared deviations
-  // (in registers), merged into the running moments.
-  var m = Moments(0.0, 0.0, 0.0);
-  for (var i = lid; i < slab_len4; i += WG) {
-    let v = x4[base + i] - origin;
-    let chunk_mean = dot(v, vec4<f32>(0.25));
-    let d = v - chunk_mean;
-    m = merge_moments(m, Moments(4.0, chunk_mean, dot(d, d)));
-  }
-  let total = workgroup_moments(m, lid);
+  let total = workgroup_moments(run_moments(base, slab_len4, origin, lid, WG), lid);
   let shifted_mean = total.mean;
   let rstd = 1.0 / sqrt(total.m2 / total.count + p.eps);
-  let c0 = (slab % p.groups) * p.per_group;
-  for (var c = 0u; c < p.per_group; c++) {
-    let scale = rstd * weight[c0 + c];
-    let shift = bias[c0 + c];
-    let row = base + c * hw4;
-    for (var px = lid; px < hw4; px += WG) { y4[row + px] = ((x4[row + px] - origin) - shifted_mean) * scale + shift; }
-  }
-  if (lid == 0u) {
-    stats_out[2u * slab] = origin + shifted_mean;
-    stats_out[2u * slab + 1u] = rstd;
-  }
+  write_normalized(slab, base, origin, shifted_mean, rstd, lid, WG);
 }
 
 @compute @workgroup_size(WG)
@@ -116,18 +147,7 @@ fn channelSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let plane = linear_workgroup(wid, nwg);   // n * C + c
   if (plane >= p.batch * p.channels) { return; }
   let slab = (plane / p.channels) * p.groups + (plane % p.channels) / p.per_group;
-  let mean = stats[2u * slab];
-  let rstd = stats[2u * slab + 1u];
-  let hw4 = p.hw / 4u;
-  let row = plane * hw4;
-  var sum_dy = vec4<f32>(0.0);
-  var sum_dy_xhat = vec4<f32>(0.0);
-  for (var px = lid; px < hw4; px += WG) {
-    let d = dy4[row + px];
-    sum_dy += d;
-    sum_dy_xhat += d * (x4[row + px] - mean) * rstd;
-  }
-  let totals = workgroup_sum_pair(vec2<f32>(dot(sum_dy, vec4<f32>(1.0)), dot(sum_dy_xhat, vec4<f32>(1.0))), lid);
+  let totals = workgroup_sum_pair(plane_sums(plane, slab, lid, WG), lid);
   if (lid == 0u) {
     sums_out[2u * plane] = totals.x;
     sums_out[2u * plane + 1u] = totals.y;
@@ -178,19 +198,9 @@ fn channelSumsPerPlane(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   let plane = linear_workgroup(wid, nwg) * WG + lid;   // n * C + c
   if (plane >= p.batch * p.channels) { return; }
   let slab = (plane / p.channels) * p.groups + (plane % p.channels) / p.per_group;
-  let mean = stats[2u * slab];
-  let rstd = stats[2u * slab + 1u];
-  let hw4 = p.hw / 4u;
-  let row = plane * hw4;
-  var sum_dy = vec4<f32>(0.0);
-  var sum_dy_xhat = vec4<f32>(0.0);
-  for (var px = 0u; px < hw4; px++) {
-    let d = dy4[row + px];
-    sum_dy += d;
-    sum_dy_xhat += d * (x4[row + px] - mean) * rstd;
-  }
-  sums_out[2u * plane] = dot(sum_dy, vec4<f32>(1.0));
-  sums_out[2u * plane + 1u] = dot(sum_dy_xhat, vec4<f32>(1.0));
+  let totals = plane_sums(plane, slab, 0u, 1u);
+  sums_out[2u * plane] = totals.x;
+  sums_out[2u * plane + 1u] = totals.y;
 }
 
 // forward for small slabs: one invocation per (n, g), no workgroup reduction (see
@@ -204,22 +214,8 @@ fn forwardPerSlab(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let slab_len4 = p.per_group * hw4;
   let base = slab * slab_len4;
   let origin = x4[base].x;   // as in forward: moments of x - origin
-  var m = Moments(0.0, 0.0, 0.0);
-  for (var i = 0u; i < slab_len4; i++) {
-    let v = x4[base + i] - origin;
-    let chunk_mean = dot(v, vec4<f32>(0.25));
-    let d = v - chunk_mean;
-    m = merge_moments(m, Moments(4.0, chunk_mean, dot(d, d)));
-  }
+  let m = run_moments(base, slab_len4, origin, 0u, 1u);
   let shifted_mean = m.mean;
   let rstd = 1.0 / sqrt(m.m2 / m.count + p.eps);
-  let c0 = (slab % p.groups) * p.per_group;
-  for (var c = 0u; c < p.per_group; c++) {
-    let scale = rstd * weight[c0 + c];
-    let shift = bias[c0 + c];
-    let row = base + c * hw4;
-    for (var px = 0u; px < hw4; px++) { y4[row + px] = ((x4[row + px] - origin) - shifted_mean) * scale + shift; }
-  }
-  stats_out[2u * slab] = origin + shifted_mean;
-  stats_out[2u * slab + 1u] = rstd;
+  write_normalized(slab, base, origin, shifted_mean, rstd, 0u, 1u);
 }

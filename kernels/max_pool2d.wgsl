@@ -13,6 +13,11 @@
 //             load done lane by lane on CPU adapters (measured on lavapipe: ~3x faster with
 //             2x2 cells, more with 4x4 cells and vec4 stores).
 //   backwardVec4: backward for W % 4 == 0, storing each cell row as one vec4 (binding dx4).
+//   forward3x3s2: forward for the ResNet stem pool (kernel 3, stride 2, padding 1) with W % 8 == 0:
+//             one invocation per 4 consecutive outputs of a row (planes * OH * OW/4 of them)
+//             reads the 3 input rows as 3 aligned vec4s each (9 accesses for 4 outputs, against
+//             36 with one invocation per output) and stores y and argmax as vec4s (bindings x4,
+//             y4, argmax4); the same tie rule, taps visited in row-major window order.
 #include "common.wgsl"
 
 struct Params {
@@ -31,6 +36,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read_write> argmax4: array<vec4<i32>>;
 
 override WG: u32 = 256;
 
@@ -154,4 +162,49 @@ fn window_range(i: i32, k: i32, s: i32, pad: i32, out: i32) -> vec2<i32> {
   if (lowest_start > 0) { first = (lowest_start + s - 1) / s; }
   let last = min(out - 1, (i + pad) / s);
   return vec2<i32>(first, last);
+}
+
+// forward for kernel 3, stride 2, padding 1 and W % 8 == 0 (so OW = W / 2 is a multiple of 4).
+// Outputs ow0 .. ow0 + 3 (ow0 = 4q) of row oh read input columns 8q - 1 .. 8q + 7 of rows
+// 2*oh - 1 .. 2*oh + 1: the vec4s at columns 8q - 4 (only its last column), 8q and 8q + 4.
+// Only column -1 (q = 0) and rows -1 and H can fall outside; the right edge never does.
+@compute @workgroup_size(WG)
+fn forward3x3s2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+  let quads = p.out_size.y / 4u;
+  let i = linear_workgroup(wid, nwg) * WG + lid;   // (plane*OH + oh)*quads + q
+  if (i >= p.planes * p.out_size.x * quads) { return; }
+  let q = i % quads;
+  let out_row = i / quads;
+  let oh = out_row % p.out_size.x;
+  let plane = out_row / p.out_size.x;
+  let h = p.in_size.x;
+  let w = p.in_size.y;
+  let w4 = w / 4u;
+  var best = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  var best_at = array<i32, 4>(-1, -1, -1, -1);
+  for (var kh = 0u; kh < 3u; kh++) {
+    let ih = 2u * oh + kh - 1u;        // wraps to a huge u32 above row 0
+    let row_in = ih < h;
+    let at = (plane * h + ih) * w4 + 2u * q;
+    let left_in = row_in & (q > 0u);
+    let v0 = select(vec4<f32>(), x4[select(0u, at - 1u, left_in)], left_in);
+    let v1 = select(vec4<f32>(), x4[select(0u, at, row_in)], row_in);
+    let v2 = select(vec4<f32>(), x4[select(0u, at + 1u, row_in)], row_in);
+    // Columns 8q - 1 .. 8q + 7 as cols[0 .. 8].
+    let cols = array<f32, 9>(v0.w, v1.x, v1.y, v1.z, v1.w, v2.x, v2.y, v2.z, v2.w);
+    for (var j = 0u; j < 4u; j++) {
+      for (var kw = 0u; kw < 3u; kw++) {
+        let t = 2u * j + kw;           // column 8q - 1 + t
+        let inside = row_in & (t > 0u || q > 0u);
+        let v = cols[t];
+        // Strictly greater: a later equal value does not replace the first maximum.
+        let take = inside & (best_at[j] < 0 || v > best[j]);
+        best[j] = select(best[j], v, take);
+        best_at[j] = select(best_at[j], i32(ih * w + 8u * q + t) - 1, take);
+      }
+    }
+  }
+  y4[i] = vec4<f32>(best[0], best[1], best[2], best[3]);
+  argmax4[i] = vec4<i32>(best_at[0], best_at[1], best_at[2], best_at[3]);
 }

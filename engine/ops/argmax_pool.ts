@@ -13,13 +13,16 @@ import type { KernelSpec } from '../kernel.ts';
 /**
  * `backwardInvocations`: how many invocations the backward kernel needs (default one per input
  * element; maxPool2d's kernel takes a 4x4 cell of inputs per invocation); `dxBinding`: the name
- * the backward kernel binds dx under (default 'dx'; 'dx4' for a vec4 view).
+ * the backward kernel binds dx under (default 'dx'; 'dx4' for a vec4 view). Likewise
+ * `forwardInvocations` (default one per output) and `vec4Forward` (the forward binds x4, y4,
+ * argmax4: vec4 views).
  */
-export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward: KernelSpec; backwardInvocations?: number; dxBinding?: string }, x: Tensor, outShape: number[], uniforms: Record<string, UniformValue>): Tensor {
+export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward: KernelSpec; forwardInvocations?: number; vec4Forward?: boolean; backwardInvocations?: number; dxBinding?: string }, x: Tensor, outShape: number[], uniforms: Record<string, UniformValue>): Tensor {
   const wg = elementwiseWorkgroupSize();
   const y = Tensor.empty(outShape);
   const argmax = Tensor.empty(outShape, 'i32');
-  dispatch(kernels.forward, { x, y, argmax }, uniforms, groupsFor(y.size, wg));
+  const forwardBuffers: Record<string, Tensor> = kernels.vec4Forward ? { x4: x, y4: y, argmax4: argmax } : { x, y, argmax };
+  dispatch(kernels.forward, forwardBuffers, uniforms, groupsFor(kernels.forwardInvocations ?? y.size, wg));
   if (!needsGrad(x)) {
     argmax.dispose();
     return y;

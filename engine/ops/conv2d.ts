@@ -141,7 +141,7 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
   const w4 = Tensor.empty(entry === 'pack' ? [g.C, g.KH, g.O, v4 * 4] : [g.O, g.KH, g.C, v4 * 4]);
   const wg = elementwiseWorkgroupSize();
   const name = entry === 'pack' ? 'conv2dPackWeight' : 'conv2dPackFlippedWeight';
-  dispatch({ name, file: 'conv2d_row_weight.wgsl', entry, overrides: { WG: wg } }, { w, w4 },
+  dispatch({ name, file: 'conv2d_row_weight.wgsl', overrides: { WG: wg, FLIPPED: entry === 'packFlipped' ? 1 : 0 } }, { w, w4 },
     { O: g.O, C: g.C, KH: g.KH, KW: g.KW }, groupsFor(g.O * g.C * g.KH * v4, wg));
   return w4;
 }

@@ -20,8 +20,8 @@ export interface MaxPool2dOptions {
   padding?: number | [number, number];
 }
 
-function spec(entry: 'forward' | 'backward' | 'backwardVec4'): KernelSpec {
-  return { name: entry === 'forward' ? 'maxPool2dForward' : 'maxPool2dBackward', file: 'max_pool2d.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
+function spec(entry: 'forward' | 'forward3x3s2' | 'backward' | 'backwardVec4'): KernelSpec {
+  return { name: entry.startsWith('forward') ? 'maxPool2dForward' : 'maxPool2dBackward', file: 'max_pool2d.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
@@ -44,5 +44,9 @@ export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   // cell row is stored as one vec4 (binding dx4).
   const cells = n * c * Math.ceil(h / 4) * Math.ceil(w / 4);
   const backward = w % 4 === 0 ? { backward: spec('backwardVec4'), backwardInvocations: cells, dxBinding: 'dx4' } : { backward: spec('backward'), backwardInvocations: cells };
-  return argmaxPool('maxPool2d', { forward: spec('forward'), ...backward }, x, [n, c, oh, ow], uniforms);
+  // The stem pool (3x3, stride 2, padding 1) on rows of whole vec4 pairs: 4 outputs per
+  // invocation from vec4 loads (kernels/max_pool2d.wgsl forward3x3s2).
+  const stemPool = kernel.every((k) => k === 3) && stride.every((s) => s === 2) && padding.every((p) => p === 1) && w % 8 === 0;
+  const forward = stemPool ? { forward: spec('forward3x3s2'), forwardInvocations: n * c * oh * (ow / 4), vec4Forward: true } : { forward: spec('forward') };
+  return argmaxPool('maxPool2d', { ...forward, ...backward }, x, [n, c, oh, ow], uniforms);
 }

@@ -18,11 +18,14 @@ type Case = { x: [number, number, number, number]; kernel: [number, number]; str
 // The ResNet stem pool (3x3 s2 p1) on odd H != W; per-axis kernel/stride/padding; heavily
 // overlapping windows (s1); 1x1 map and kernel; non-overlapping 2x2; planes larger than a workgroup.
 // Backward gathers per 4x4 cell of inputs, storing vec4 rows when W % 4 == 0: cells cut by the
-// bottom edge (H = 9, 6) on that path, and windows wider than a cell (k=5 s=1).
+// bottom edge (H = 9, 6) on that path, and windows wider than a cell (k=5 s=1). The stem pool
+// on rows of W % 8 == 0 runs the vec4 forward (4 outputs per invocation): W = 8 (one quad per
+// row, its left column in the padding), 16 and 24 (quads inside the row), odd H.
 const CASES: Case[] = [
   { x: [2, 3, 7, 5], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
   { x: [1, 5, 9, 6], kernel: [3, 2], stride: [1, 2], padding: [1, 0] },
   { x: [1, 3, 9, 8], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
+  { x: [2, 3, 5, 16], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
   ...(onGl ? [] : [
     { x: [1, 2, 5, 5], kernel: [3, 3], stride: [1, 1], padding: [1, 1] },
     { x: [1, 1, 1, 1], kernel: [1, 1], stride: [1, 1], padding: [0, 0] },
@@ -30,6 +33,7 @@ const CASES: Case[] = [
     { x: [1, 2, 40, 37], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
     { x: [2, 2, 6, 12], kernel: [5, 5], stride: [1, 1], padding: [2, 2] },
     { x: [1, 2, 13, 10], kernel: [2, 3], stride: [3, 2], padding: [1, 1] },
+    { x: [1, 2, 6, 24], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
   ] as Case[]),
 ];
 
@@ -73,18 +77,34 @@ test('maxPool2d ties go to the first maximum in row-major order x=[1,1,4,5] k=3 
   for (const t of [x, y, flat, pooled]) t.dispose();
 });
 
-test('maxPool2d padding acts as -infinity: all-negative input x=[1,2,3,4] k=3 s=2 p=1', async () => {
-  // Were padding zeros, every border window would output 0 instead of a negative input.
-  const xData = randomF32Data(31, 24, -3, -1);
-  const s: MaxPoolShape = { n: 1, c: 2, h: 3, w: 4, kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
-  const x = Tensor.from(xData, [1, 2, 3, 4]);
+test('maxPool2d ties on the vec4 stem-pool path x=[1,1,5,16] k=3 s=2 p=1', async () => {
+  // Runs of equal values across the quads' vec4 boundaries: the first maximum in row-major
+  // window order must win, as in the reference.
+  const xData = Float64Array.from({ length: 80 }, (_, i) => Math.floor(i / 3) % 4);
+  const s: MaxPoolShape = { n: 1, c: 1, h: 5, w: 16, kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
+  const x = leaf(xData, [1, 1, 5, 16]);
   const y = maxPool2d(x, { kernel: 3, stride: 2, padding: 1 });
-  const out = await y.read();
-  assert.ok(out.every((v) => v < 0), 'every output is one of the (negative) inputs');
-  assertClose('maxPool2d all-negative forward', out, maxPoolForward(xData, s).y, TOL.values);
-  x.dispose();
-  y.dispose();
+  assertClose('maxPool2d vec4 ties forward', await y.read(), maxPoolForward(xData, s).y, TOL.values);
+  const dout = randomData(98, y.size);
+  const [dx] = await gpuGrads(y, dout, [x]);
+  assertClose('maxPool2d vec4 ties backward', dx!, maxPoolBackward(xData, dout, s), TOL.values);
+  for (const t of [x, y]) t.dispose();
 });
+
+for (const w of [4, 8]) {
+  test(`maxPool2d padding acts as -infinity: all-negative input x=[1,2,3,${w}] k=3 s=2 p=1${w === 8 ? ' (vec4 path)' : ''}`, async () => {
+    // Were padding zeros, every border window would output 0 instead of a negative input.
+    const xData = randomF32Data(31, 6 * w, -3, -1);
+    const s: MaxPoolShape = { n: 1, c: 2, h: 3, w, kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
+    const x = Tensor.from(xData, [1, 2, 3, w]);
+    const y = maxPool2d(x, { kernel: 3, stride: 2, padding: 1 });
+    const out = await y.read();
+    assert.ok(out.every((v) => v < 0), 'every output is one of the (negative) inputs');
+    assertClose('maxPool2d all-negative forward', out, maxPoolForward(xData, s).y, TOL.values);
+    x.dispose();
+    y.dispose();
+  });
+}
 
 test('reference maxPool2d gradient vs finite differences x=[1,2,4,5] k=3 s=2 p=1', () => {
   const s: MaxPoolShape = { n: 1, c: 2, h: 4, w: 5, kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
