@@ -19,7 +19,8 @@
 // Split-K over chunks: workgroup z reduces chunks [z*k_split, min(chunks, (z+1)*k_split)) into
 // out[z, M, N]; with several splits conv2dBackwardWeightSum adds the slices in a fixed order.
 // Dispatch: [ceil(C*KH / (PAIRS*WG)), ceil(M / TM), splits] workgroups.
-// Included by conv2d_backward_weight_row3_with_subgroups.wgsl / _without_subgroups.wgsl.
+// Included by conv2d_backward_weight_row3_with_subgroups.wgsl (subgroups required, as for the
+// forward row kernels: engine/ops/conv2d.ts).
 
 struct Params {
   batch: u32, C: u32, H: u32, W: u32,

@@ -5,7 +5,8 @@
 //          gradient of such layers (engine/ops/conv2d.ts): at stride 1 it is this correlation of
 //          dy with the flipped, transposed weight;
 //   row7s2 (ROW_TAPS 7, ROW_STRIDE 2): the 7x7 stride-2 stem.
-// The wrappers conv2d_forward_<row3|row7s2>_<with|without>_subgroups.wgsl set the two constants.
+// The wrappers conv2d_forward_<row3|row7s2>_with_subgroups.wgsl set the two constants. Subgroups
+// are required (engine/ops/conv2d.ts: without them the general kernel is faster).
 //   x4: N,C,H,W/4 (x as vec4 along W)   w4: C,KH,O,V4 (the row of KW taps of (o, c, kh) as
 //   V4 = ceil(KW / 4) vec4s, zero-padded; packed by conv2d_row_weight.wgsl)   bias: O   y: N,O,OH,OW
 // GEMM view as in conv2d_forward.wgsl (m = o, k = (c*KH + kh)*KW + kw), but each invocation owns

@@ -94,6 +94,16 @@ function segmentsFill(width: number): boolean {
 }
 
 /**
+ * The row kernels share each reduction step's weight values through subgroups. Without
+ * subgroups every invocation would load all 16 rows' taps itself, and they would stay in memory
+ * rather than registers: on the OpenGL ES adapter (llvmpipe, no subgroups) the row3 forward ran
+ * 1.1 GFLOP/s, about 5x slower than the general kernel there. So they run only with subgroups.
+ */
+function rowKernelsUsable(): boolean {
+  return gemmTiles().subgroups;
+}
+
+/**
  * Which forward kernel a geometry runs. The row kernels (kernels/conv2d_forward_row.wgsl) need
  * undilated rows read as whole vec4s (W % 4 == 0), at most 4 columns of padding, and output rows
  * that fill their segments: 'row3' for 3 taps at stride 1 (the 3x3 layers), 'row7s2' for 7 taps
@@ -103,7 +113,7 @@ function segmentsFill(width: number): boolean {
  * 13.5 / 12.5.
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
-  if (g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
+  if (!rowKernelsUsable() || g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
   if (g.KW === 3 && g.stride_w === 1) return 'row3';
   if (g.KW === 7 && g.stride_w === 2) return 'row7s2';
   return 'general';
