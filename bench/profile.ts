@@ -13,7 +13,7 @@
  * norm, ...): teacher forward = the teacher's forward counts at its input, student forward and
  * backward = the student's. Kernel FLOPs: conv2dForward, conv2dBackwardInput (counter's conv
  * backward minus the weight-gradient part) and conv2dBackwardWeight (one forward's worth per conv
- * layer), and their Row3 / Row7s2 variants, exactly (each layer's passes go to the kernel its geometry picks); any other kernel only when it is the sole kernel of its (phase, op). Ops the
+ * layer), and their row-kernel variants (Row3, Row3s2, Row7s2), exactly (each layer's passes go to the kernel its geometry picks); any other kernel only when it is the sole kernel of its (phase, op). Ops the
  * counter does not count (the loss, the optimizer, gradient accumulation) have no FLOPs.
  */
 import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
@@ -180,7 +180,7 @@ function opFlops(phase: string, op: string, teacher: FlopReport, student: FlopRe
 function convKernelFlops(teacher: FlopReport, student: FlopReport): Record<string, number> {
   const flops: Record<string, number> = {};
   const add = (kernel: string, v: number) => { flops[kernel] = (flops[kernel] ?? 0) + v; };
-  const row3 = (k: ConvKernel) => ({ row3: 'Row3', row7s2: 'Row7s2', general: '' })[k];
+  const row3 = (k: ConvKernel) => (k === 'general' ? '' : `${k[0].toUpperCase()}${k.slice(1)}`);
   for (const [report, trained] of [[teacher, false], [student, true]] as const) {
     for (const l of report.layers) {
       if (l.kind !== 'conv' || !l.conv) continue;

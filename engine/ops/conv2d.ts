@@ -82,7 +82,12 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   return y;
 }
 
-export type ConvKernel = 'row3' | 'row7s2' | 'general';
+/** The row kernels (kernels/conv2d_forward_row.wgsl): taps per row and stride along W. */
+// (A 1-tap stride-2 variant for the 1x1 projections ran slower than the general kernel, 3.3-3.9
+// against 3.9-9.3 GFLOP/s: with one tap there is no sum to fold into an accumulator update.)
+const ROW_KERNELS = { row3: [3, 1], row3s2: [3, 2], row7s2: [7, 2] } as const;
+export type RowKernel = keyof typeof ROW_KERNELS;
+export type ConvKernel = RowKernel | 'general';
 
 /**
  * Whether output rows `width` pixels long fill the row kernels' segments of 8 consecutive
@@ -106,17 +111,19 @@ function rowKernelsUsable(): boolean {
 /**
  * Which forward kernel a geometry runs. The row kernels (kernels/conv2d_forward_row.wgsl) need
  * undilated rows read as whole vec4s (W % 4 == 0), at most 4 columns of padding, and output rows
- * that fill their segments: 'row3' for 3 taps at stride 1 (the 3x3 layers), 'row7s2' for 7 taps
- * at stride 2 (the stem). 'general' (kernels/conv2d_forward.wgsl) runs everything else.
+ * that fill their segments: 'row3' for 3 taps at stride 1 (the 3x3 layers), 'row3s2' for 3 taps
+ * at stride 2 (the downsampling 3x3 layers), 'row7s2' for 7 taps at stride 2 (the stem).
+ * 'general' (kernels/conv2d_forward.wgsl) runs everything else. Row3s2 against general, batch 8,
+ * the model's stride-2 3x3 layers 32->64 @64, 64->128 @32, 128->256 @16, one process: 10.5 / 7.0
+ * / 9.2 against 7.1 / 6.8 / 6.6 GFLOP/s.
  * Measured on lavapipe (batch 8, the model's 3x3 layers at 32 / 64 / 128 / 256 channels,
  * interleaved in one process, median GFLOP/s): general 9.2 / 8.8 / 9.1 / 9.6, row3 14.0 / 14.1 /
  * 13.5 / 12.5.
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
   if (!rowKernelsUsable() || g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
-  if (g.KW === 3 && g.stride_w === 1) return 'row3';
-  if (g.KW === 7 && g.stride_w === 2) return 'row7s2';
-  return 'general';
+  const row = (Object.keys(ROW_KERNELS) as RowKernel[]).find((k) => ROW_KERNELS[k][0] === g.KW && ROW_KERNELS[k][1] === g.stride_w);
+  return row ?? 'general';
 }
 
 /** The weight gradient's kernel: row3 (kernels/conv2d_backward_weight_row3.wgsl) also reads dy as vec4s. */
@@ -158,11 +165,11 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
 
 /**
  * y = conv2d(x, w) + b by a row kernel (conv2d_forward_row.wgsl), from the packed weight. The
- * dispatch is labelled conv2dForwardRow3 / conv2dForwardRow7s2, or `name` (the input gradient
- * runs the row3 kernel as conv2dBackwardInputRow3).
+ * dispatch is labelled conv2dForwardRow3, conv2dForwardRow3s2, ..., or `name` (the input
+ * gradient runs the row3 kernel as conv2dBackwardInputRow3).
  */
-function conv2dForwardRow(kernel: 'row3' | 'row7s2', x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry,
-  name = kernel === 'row3' ? 'conv2dForwardRow3' : 'conv2dForwardRow7s2'): Tensor {
+function conv2dForwardRow(kernel: RowKernel, x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry,
+  name = `conv2dForward${kernel[0].toUpperCase()}${kernel.slice(1)}`): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const segments = g.batch * g.OH * Math.ceil(g.OW / GEMM_BLOCK);
   const tiles = gemmTiles(segments * GEMM_BLOCK);

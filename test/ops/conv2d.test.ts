@@ -38,7 +38,7 @@ const CASES: Case[] = [
   { x: [1, 256, 2, 2], w: [256, 256, 3, 3], p: 1, why: "the model's last 3x3: reduction 2304 long" },
   { x: [2, 7, 13, 67], w: [65, 7, 3, 3], p: 1, bias: true, why: 'rows longer than a tile, 65 outputs (tiles do not divide)' },
   { x: [2, 3, 40, 37], w: [4, 3, 3, 3], p: 1, gl: true, why: 'long weight-gradient reduction: split-K' },
-  // The row kernels (3-wide stride-1 and 7-wide stride-2 rows read as vec4s, 8 output pixels per invocation): the
+  // The row kernels (3-wide stride-1, 3- and 7-wide stride-2 rows read as vec4s, 8 output pixels per invocation): the
   // forward also runs the input gradient at stride 1 on the flipped weight; the weight gradient
   // needs output rows of whole vec4s too. Which pass takes which kernel: the selection test below.
   { x: [2, 5, 7, 12], w: [6, 5, 3, 3], p: 1, bias: true, gl: true, why: 'row3, all three passes: rows of 12 (a half-filled segment), 6 outputs' },
@@ -50,6 +50,8 @@ const CASES: Case[] = [
   { x: [1, 3, 5, 14], w: [4, 3, 3, 3], p: [1, 2], why: 'row3 input gradient with no padding (forward padding 2 along W)' },
   { x: [1, 3, 19, 32], w: [32, 3, 7, 7], s: 2, p: 3, gl: true, why: 'row7s2: the stem on rows of 32 (outputs 16 wide)' },
   { x: [2, 3, 9, 28], w: [5, 3, 7, 7], s: [1, 2], p: [0, 2], bias: true, why: 'row7s2 with stride 1 along H, padding 2 along W, 13-wide outputs' },
+  { x: [2, 5, 9, 16], w: [7, 5, 3, 3], s: 2, p: 1, why: 'row3s2: a downsampling 3x3 on rows of 16 (outputs 8 wide), odd H' },
+  { x: [1, 3, 6, 32], w: [4, 3, 3, 3], s: [1, 2], p: [1, 0], bias: true, why: 'row3s2 with no padding along W (15-wide outputs), stride 1 along H' },
   // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
   // some phases receive no tap at all and must still write zeros.
   { x: [1, 3, 9, 10], w: [4, 3, 3, 3], s: 2, p: 2, d: 2, gl: true, why: 'stride 2 and dilation 2: odd phases get no taps' },
@@ -147,7 +149,7 @@ if (!onGl) {
   });
 }
 
-test('the row kernels run the 3-wide stride-1 and 7-wide stride-2 cases above, the general ones the rest', () => {
+test('the row kernels run the row-shaped cases above (3-wide stride 1; 3-, 7-wide stride 2), the general ones the rest', () => {
   // The row kernels need subgroups (the GL adapter has none: everything runs the general kernels).
   const subgroups = gemmTiles().subgroups;
   const passes = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) => tidy(() => {
@@ -166,6 +168,9 @@ test('the row kernels run the 3-wide stride-1 and 7-wide stride-2 cases above, t
   expectPasses([1, 3, 5, 14], [4, 3, 3, 3], { padding: [1, 2] }, 'general row3 general');
   expectPasses([1, 3, 19, 32], [32, 3, 7, 7], { stride: 2, padding: 3 }, 'row7s2 general general');
   expectPasses([2, 3, 9, 28], [5, 3, 7, 7], { stride: [1, 2], padding: [0, 2] }, 'row7s2 general general');
+  expectPasses([2, 5, 9, 16], [7, 5, 3, 3], { stride: 2, padding: 1 }, 'row3s2 general general');
+  expectPasses([1, 3, 6, 32], [4, 3, 3, 3], { stride: [1, 2], padding: [1, 0] }, 'row3s2 general general');
+  expectPasses([2, 6, 7, 28], [9, 6, 1, 1], { stride: 2 }, 'general general general');
   // Rows not of whole vec4s, rows so short that most of a segment would idle, strided, dilated
   // or not 3 wide along W.
   expectPasses([2, 7, 13, 67], [65, 7, 3, 3], { padding: 1 }, 'general general general');
