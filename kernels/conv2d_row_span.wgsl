@@ -1,5 +1,5 @@
 // The input values one row-kernel segment reads along one input row (conv2d_forward_row.wgsl,
-// conv2d_backward_weight_row3.wgsl): 8 consecutive output pixels from column ow0 = 8*s, with
+// conv2d_backward_weight_row.wgsl): 8 consecutive output pixels from column ow0 = 8*s, with
 // ROW_TAPS taps each at stride ROW_STRIDE, need SPAN columns from ow0*ROW_STRIDE - PAD_W. They
 // are cut from the SPAN_VEC4 aligned vec4s that start 4 columns left of ow0*ROW_STRIDE (a
 // multiple of 8, and PAD_W <= 4); with W % 4 == 0 each vec4 lies wholly inside or outside the

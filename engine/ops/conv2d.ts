@@ -126,9 +126,18 @@ export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
   return row ?? 'general';
 }
 
-/** The weight gradient's kernel: row3 (kernels/conv2d_backward_weight_row3.wgsl) also reads dy as vec4s. */
+/**
+ * The weight gradient's kernel: the forward's row kernel (kernels/conv2d_backward_weight_row.wgsl,
+ * which also reads dy as vec4s: OW % 4 == 0) or the general one.
+ */
 export function conv2dBackwardWeightKernel(g: ConvGeometry): ConvKernel {
-  return conv2dForwardKernel(g) === 'row3' && g.OW % 4 === 0 ? 'row3' : 'general';
+  const kernel = conv2dForwardKernel(g);
+  return kernel !== 'general' && g.OW % 4 === 0 ? kernel : 'general';
+}
+
+/** 'row3s2' -> 'Row3s2': the suffix of a row kernel's dispatch names. */
+function rowSuffix(kernel: RowKernel): string {
+  return `${kernel[0].toUpperCase()}${kernel.slice(1)}`;
 }
 
 /** The forward kernel alone (no graph); the benchmark times it through this. */
@@ -169,7 +178,7 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
  * gradient runs the row3 kernel as conv2dBackwardInputRow3).
  */
 function conv2dForwardRow(kernel: RowKernel, x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry,
-  name = `conv2dForward${kernel[0].toUpperCase()}${kernel.slice(1)}`): Tensor {
+  name = `conv2dForward${rowSuffix(kernel)}`): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const segments = g.batch * g.OH * Math.ceil(g.OW / GEMM_BLOCK);
   const tiles = gemmTiles(segments * GEMM_BLOCK);
@@ -263,8 +272,11 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
 // so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;
-/** Input rows (c, kh) per invocation in conv2d_backward_weight_row3.wgsl (PAIRS there). */
-const ROW3_WEIGHT_PAIRS = 3;
+/**
+ * Input rows (c, kh) per invocation of the row weight-gradient kernels (PAIRS in
+ * kernels/conv2d_backward_weight_<kernel>_with_subgroups.wgsl): 3 rows of 3 taps, 1 row of 7.
+ */
+const ROW_WEIGHT_PAIRS: Record<RowKernel, number> = { row3: 3, row3s2: 3, row7s2: 1 };
 const MIN_SPLIT_K = 512;
 
 /** How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split]. */
@@ -280,17 +292,18 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
   const M = g.O, N = g.C * g.KH * g.KW;
   let spec: KernelSpec, grid: [number, number, number], splits: number, uniforms: Record<string, number>;
   let inputs: Record<string, Tensor>;
-  if (conv2dBackwardWeightKernel(g) === 'row3') {
-    // kernels/conv2d_backward_weight_row3.wgsl: 3 input rows (c, kh) per invocation, the reduction
-    // in chunks of 8 pixels of an output row (split-K counts chunks).
-    const invocations = Math.ceil((g.C * g.KH) / ROW3_WEIGHT_PAIRS);
+  const kernel = conv2dBackwardWeightKernel(g);
+  if (kernel !== 'general') {
+    // kernels/conv2d_backward_weight_row.wgsl: PAIRS input rows (c, kh) per invocation, the
+    // reduction in chunks of 8 pixels of an output row (split-K counts chunks).
+    const invocations = Math.ceil((g.C * g.KH) / ROW_WEIGHT_PAIRS[kernel]);
     const tiles = gemmTiles(invocations * GEMM_BLOCK);
     const segments = Math.ceil(g.OW / GEMM_BLOCK);
     const chunks = g.batch * g.OH * segments;
     const tileCount = Math.ceil(invocations / tiles.WG_N) * Math.ceil(M / GEMM_ROWS);
     const chunkSplit = Math.ceil(splitK(chunks * GEMM_BLOCK, tileCount)[1] / GEMM_BLOCK);
     splits = Math.ceil(chunks / chunkSplit);
-    spec = gemmSpec('conv2dBackwardWeightRow3', 'conv2d_backward_weight_row3', tiles, { PAD_W: g.pad_w });
+    spec = gemmSpec(`conv2dBackwardWeight${rowSuffix(kernel)}`, `conv2d_backward_weight_${kernel}`, tiles, { PAD_W: g.pad_w });
     grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / GEMM_ROWS), splits];
     uniforms = {
       batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH,

@@ -9,7 +9,7 @@
  *    row values of each reduction step are loaded 2 per invocation and handed out with subgroup
  *    shuffles (kernels/gemm_rows_subgroup.wgsl);
  *  - without: every invocation loads the 16 values itself (kernels/gemm_rows_invocation.wgsl).
- * (The conv row kernels, kernels/conv2d_forward_row.wgsl and conv2d_backward_weight_row3.wgsl,
+ * (The conv row kernels, kernels/conv2d_forward_row.wgsl and conv2d_backward_weight_row.wgsl,
  * exist only with subgroups: engine/ops/conv2d.ts falls back to the general kernels without.)
  *
  * Why (measured on lavapipe in one process, 512^3 matmul, GFLOP per CPU-second, best of 2,

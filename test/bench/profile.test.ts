@@ -76,7 +76,7 @@ test('profile FLOPs equal the model counter: per (phase, op) by layer kind, conv
   // 64 px at 10x and 32 px at 5x: stems on rows of 64 and 32 (row7s2), maps of 16x16 and 8x8
   // (row3; the 16 -> 8 downsampling 3x3: row3s2) and 4x4 (general)
   // (the row kernels need subgroups: on the GL adapter only the general ones run)
-  const rowKernels = gemmTiles().subgroups ? ['conv2dForwardRow3', 'conv2dForwardRow3s2', 'conv2dForwardRow7s2', 'conv2dBackwardWeightRow3', 'conv2dBackwardInputRow3'] : [];
+  const rowKernels = gemmTiles().subgroups ? ['conv2dForwardRow3', 'conv2dForwardRow3s2', 'conv2dForwardRow7s2', 'conv2dBackwardWeightRow3', 'conv2dBackwardWeightRow7s2', 'conv2dBackwardInputRow3'] : [];
   for (const name of ['conv2dForward', ...rowKernels]) assert.ok(k(name) > 0, `${name} ran and got FLOPs`);
   const byPrefix = (prefix: string) => timed.kernels.filter((x) => x.kernel.startsWith(prefix)).reduce((a, x) => a + (x.flops ?? 0), 0);
   assert.is(byPrefix('conv2dForward'), t.byKind.conv.forward + s.byKind.conv.forward);

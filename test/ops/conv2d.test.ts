@@ -48,9 +48,9 @@ const CASES: Case[] = [
   { x: [1, 3, 6, 8], w: [4, 3, 3, 3], p: [1, 3], why: 'row3 forward and weight gradient with padding 3 along W' },
   { x: [2, 4, 11, 8], w: [5, 4, 2, 3], d: [2, 1], why: 'row3 forward with no padding and a dilated 2-tap H axis' },
   { x: [1, 3, 5, 14], w: [4, 3, 3, 3], p: [1, 2], why: 'row3 input gradient with no padding (forward padding 2 along W)' },
-  { x: [1, 3, 19, 32], w: [32, 3, 7, 7], s: 2, p: 3, gl: true, why: 'row7s2: the stem on rows of 32 (outputs 16 wide)' },
+  { x: [1, 3, 19, 32], w: [32, 3, 7, 7], s: 2, p: 3, gl: true, why: 'row7s2 forward and weight gradient: the stem on rows of 32 (outputs 16 wide)' },
   { x: [2, 3, 9, 28], w: [5, 3, 7, 7], s: [1, 2], p: [0, 2], bias: true, why: 'row7s2 with stride 1 along H, padding 2 along W, 13-wide outputs' },
-  { x: [2, 5, 9, 16], w: [7, 5, 3, 3], s: 2, p: 1, why: 'row3s2: a downsampling 3x3 on rows of 16 (outputs 8 wide), odd H' },
+  { x: [2, 5, 9, 16], w: [7, 5, 3, 3], s: 2, p: 1, why: 'row3s2 forward and weight gradient: a downsampling 3x3 on rows of 16 (outputs 8 wide), odd H' },
   { x: [1, 3, 6, 32], w: [4, 3, 3, 3], s: [1, 2], p: [1, 0], bias: true, why: 'row3s2 with no padding along W (15-wide outputs), stride 1 along H' },
   // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
   // some phases receive no tap at all and must still write zeros.
@@ -166,9 +166,9 @@ test('the row kernels run the row-shaped cases above (3-wide stride 1; 3-, 7-wid
   expectPasses([1, 3, 6, 8], [4, 3, 3, 3], { padding: [1, 3] }, 'row3 general row3');
   expectPasses([2, 4, 11, 8], [5, 4, 2, 3], { dilation: [2, 1] }, 'row3 general general');
   expectPasses([1, 3, 5, 14], [4, 3, 3, 3], { padding: [1, 2] }, 'general row3 general');
-  expectPasses([1, 3, 19, 32], [32, 3, 7, 7], { stride: 2, padding: 3 }, 'row7s2 general general');
+  expectPasses([1, 3, 19, 32], [32, 3, 7, 7], { stride: 2, padding: 3 }, 'row7s2 general row7s2');
   expectPasses([2, 3, 9, 28], [5, 3, 7, 7], { stride: [1, 2], padding: [0, 2] }, 'row7s2 general general');
-  expectPasses([2, 5, 9, 16], [7, 5, 3, 3], { stride: 2, padding: 1 }, 'row3s2 general general');
+  expectPasses([2, 5, 9, 16], [7, 5, 3, 3], { stride: 2, padding: 1 }, 'row3s2 general row3s2');
   expectPasses([1, 3, 6, 32], [4, 3, 3, 3], { stride: [1, 2], padding: [1, 0] }, 'row3s2 general general');
   expectPasses([2, 6, 7, 28], [9, 6, 1, 1], { stride: 2 }, 'general general general');
   // Rows not of whole vec4s, rows so short that most of a segment would idle, strided, dilated

@@ -1,26 +1,26 @@
-// conv2dBackwardWeightRow3: conv2d's weight gradient (as conv2d_backward_weight.wgsl) for the
-// common case KW = 3, stride_w = 1, dil_w = 1, pad_w = PAD_W <= 4, W % 4 == 0 and OW % 4 == 0
-// (the model's 3x3 stride-1 layers; H is free).
-//   x4: N,C,H,W/4 (x as vec4 along W)   dy4: N,O,OH,OW/4   dw: O,C,KH,3
-//   dw[o,c,kh,kw] = sum_{b,oh,ow} dy[b,o,oh,ow] * x[b,c, oh*sh - ph + kh*dh, ow - PAD_W + kw]
-// GEMM view: m = o (M = O), n = (c*KH + kh)*3 + kw (N = C*KH*3), k = the output pixels. Each
+// conv2dBackwardWeightRow3 / Row3s2 / Row7s2: conv2d's weight gradient (as
+// conv2d_backward_weight.wgsl) for the row kernels' geometries (conv2d_forward_row.wgsl):
+// ROW_TAPS = KW taps at stride ROW_STRIDE = stride_w along W, undilated, pad_w = PAD_W <= 4,
+// W % 4 == 0 and OW % 4 == 0; H is free. The wrappers conv2d_backward_weight_<row3|row3s2|row7s2>
+// _with_subgroups.wgsl set ROW_TAPS, ROW_STRIDE and PAIRS (subgroups required).
+//   x4: N,C,H,W/4 (x as vec4 along W)   dy4: N,O,OH,OW/4   dw: O,C,KH,KW
+//   dw[o,c,kh,kw] = sum_{b,oh,ow} dy[b,o,oh,ow] * x[b,c, oh*sh - ph + kh*dh, ow*ROW_STRIDE - PAD_W + kw]
+// GEMM view: m = o (M = O), n = (c*KH + kh)*KW + kw (N = C*KH*KW), k = the output pixels. Each
 // invocation owns the TM = 16 rows of its workgroup (shared through subgroups, as in gemm_tile.wgsl)
-// and PAIRS = 3 consecutive input rows q = c*KH + kh with their 3 taps each: 9 columns. The
+// and PAIRS consecutive input rows q = c*KH + kh with their KW taps each: PAIRS*KW columns. The
 // reduction walks chunks of TP = 8 consecutive output pixels of one output row,
 //   chunk = (b*OH + oh)*SEGS + seg, SEGS = ceil(OW / TP), pixels ow = seg*TP + t (t < TP; past OW dy
 //   counts as 0),
-// so that the 3 taps of one input row read one span of TP + 2 values of x:
-//   span[q][u] = x[b, c, oh*sh - ph + kh*dh, seg*TP - PAD_W + u], u < TP + 2; tap kw of pixel t reads u = t + kw.
+// so that the taps of one input row read one span of x (conv2d_row_span.wgsl):
+//   span[q][u] = x[b, c, oh*sh - ph + kh*dh, seg*TP*ROW_STRIDE - PAD_W + u]; tap kw of pixel t reads u = t*ROW_STRIDE + kw.
 // Loads are aligned vec4s (lavapipe pays per access, not per byte; see conv2d_forward_row.wgsl):
-// per chunk 4 per input row (conv2d_row_span.wgsl) and 2 per dy row, i.e. 3 * 4 + 2 * 2 = 16 accesses (with subgroups)
-// for 16 * 9 * TP = 1152 multiply-adds (the general kernel: 10 per 128). Each accumulator takes
-// the sum over the chunk's 8 pixels at once: on lavapipe every accumulator update inside a loop
-// is a masked blend plus a round trip to the stack.
+// per chunk SPAN_VEC4 per input row and 2 per dy row; row3 (PAIRS 3): 3 * 4 + 2 * 2 = 16
+// accesses (with subgroups) for 16 * 9 * TP = 1152 multiply-adds (the general kernel: 10 per
+// 128). Each accumulator takes the sum over the chunk's 8 pixels at once: on lavapipe every
+// accumulator update inside a loop is a masked blend plus a round trip to the stack.
 // Split-K over chunks: workgroup z reduces chunks [z*k_split, min(chunks, (z+1)*k_split)) into
 // out[z, M, N]; with several splits conv2dBackwardWeightSum adds the slices in a fixed order.
 // Dispatch: [ceil(C*KH / (PAIRS*WG)), ceil(M / TM), splits] workgroups.
-// Included by conv2d_backward_weight_row3_with_subgroups.wgsl (subgroups required, as for the
-// forward row kernels: engine/ops/conv2d.ts).
 
 struct Params {
   batch: u32, C: u32, H: u32, W: u32,
@@ -37,32 +37,28 @@ override PAD_W: u32 = 1u;
 #include "conv2d_row_span.wgsl"
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-// The span snippet's row geometry: 3 taps at stride 1.
-const ROW_TAPS: u32 = 3u;
-const ROW_STRIDE: u32 = 1u;
-const PAIRS: u32 = 3u;                 // input rows (c, kh) per invocation
 const TP: u32 = 8u;                    // output pixels per reduction chunk
-const COLS: u32 = PAIRS * 3u;          // columns per invocation
-const BLOCK_ROW3: u32 = TM * COLS;     // accumulators per invocation
+const COLS: u32 = PAIRS * ROW_TAPS;    // columns per invocation
+const BLOCK_ROW: u32 = TM * COLS;      // accumulators per invocation
 const SPANS: u32 = PAIRS * SPAN;
 // The dy values one invocation loads per chunk: [pixel t][load r] (row a_load_row(r) of the block).
 alias DyChunk = array<array<f32, A_LOADS>, TP>;
 // An input row far above the image: pairs past C*KH read nothing.
 const NO_ROW: i32 = -1073741824;
 
-// acc[i][col] += sum over t < TP of A[row i][pixel t] * span[pair][t + kw], col = pair*3 + kw.
+// acc[i][col] += sum over t < TP of A[row i][pixel t] * span[pair][t*ROW_STRIDE + kw], col = pair*KW + kw.
 // dyt[t] holds the loaded dy values of pixel t. Rows in four loops of 4: NIR unrolls a loop only
 // while its body times its trip count stays small; a loop left rolled would index the
 // accumulators dynamically and push them to memory.
-fn block_update_weight_row3(acc: ptr<function, array<f32, BLOCK_ROW3>>, dyt: ptr<function, DyChunk>,
+fn block_update_weight_row(acc: ptr<function, array<f32, BLOCK_ROW>>, dyt: ptr<function, DyChunk>,
                             span: ptr<function, array<f32, SPANS>>) {
-  for (var i = 0u; i < 4u; i++) { row_update_weight_row3(acc, i, dyt, span); }
-  for (var i = 4u; i < 8u; i++) { row_update_weight_row3(acc, i, dyt, span); }
-  for (var i = 8u; i < 12u; i++) { row_update_weight_row3(acc, i, dyt, span); }
-  for (var i = 12u; i < 16u; i++) { row_update_weight_row3(acc, i, dyt, span); }
+  for (var i = 0u; i < 4u; i++) { row_update_weight_row(acc, i, dyt, span); }
+  for (var i = 4u; i < 8u; i++) { row_update_weight_row(acc, i, dyt, span); }
+  for (var i = 8u; i < 12u; i++) { row_update_weight_row(acc, i, dyt, span); }
+  for (var i = 12u; i < 16u; i++) { row_update_weight_row(acc, i, dyt, span); }
 }
 
-fn row_update_weight_row3(acc: ptr<function, array<f32, BLOCK_ROW3>>, i: u32, dyt: ptr<function, DyChunk>,
+fn row_update_weight_row(acc: ptr<function, array<f32, BLOCK_ROW>>, i: u32, dyt: ptr<function, DyChunk>,
                           span: ptr<function, array<f32, SPANS>>) {
   var a: array<f32, TP>;
   for (var t = 0u; t < TP; t++) {
@@ -70,9 +66,9 @@ fn row_update_weight_row3(acc: ptr<function, array<f32, BLOCK_ROW3>>, i: u32, dy
     a[t] = a_value(&at, i);
   }
   for (var col = 0u; col < COLS; col++) {
-    let u0 = (col / 3u) * SPAN + col % 3u;
-    var s = 0.0;
-    for (var t = 0u; t < TP; t++) { s += a[t] * (*span)[u0 + t]; }
+    let u0 = (col / ROW_TAPS) * SPAN + col % ROW_TAPS;
+    var s = a[0] * (*span)[u0];
+    for (var t = 1u; t < TP; t++) { s += a[t] * (*span)[u0 + t * ROW_STRIDE]; }
     (*acc)[i * COLS + col] += s;
   }
 }
@@ -81,7 +77,7 @@ fn row_update_weight_row3(acc: ptr<function, array<f32, BLOCK_ROW3>>, i: u32, dy
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   let M = p.O;
   let QN = p.C * p.KH;                 // input rows (c, kh)
-  let N = QN * 3u;
+  let N = QN * ROW_TAPS;
   let OHW = p.OH * p.OW;
   let segs = (p.OW + TP - 1u) / TP;
   let chunks = p.batch * p.OH * segs;
@@ -106,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
     plane4[r] = min(q / p.KH, p.C - 1u) * HW4;
   }
 
-  var acc: array<f32, BLOCK_ROW3>;
+  var acc: array<f32, BLOCK_ROW>;
   var dyt: DyChunk;
   var span: array<f32, SPANS>;
   var seg = chunk_begin % segs;
@@ -128,10 +124,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
     for (var r = 0u; r < PAIRS; r++) {
       let ih = i32(oh) * p.stride_h + row_shift[r];
       // A row outside the image (a negative one wraps to a huge u32) reads nothing.
-      let row_span = load_span(x_image4 + plane4[r] + u32(ih) * W4, seg4, W4, u32(ih) < p.H);
+      let row_span = load_span(x_image4 + plane4[r] + u32(ih) * W4, seg4 * ROW_STRIDE, W4, u32(ih) < p.H);
       for (var u = 0u; u < SPAN; u++) { span[r * SPAN + u] = row_span[u]; }
     }
-    block_update_weight_row3(&acc, &dyt, &span);
+    block_update_weight_row(&acc, &dyt, &span);
     seg += 1u;
     if (seg == segs) { seg = 0u; out_row += 1u; }
   }
@@ -141,7 +137,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
     let m = m0 + i;
     if (m >= M) { break; }
     for (var col = 0u; col < COLS; col++) {
-      let n = q0 * 3u + col;
+      let n = q0 * ROW_TAPS + col;
       if (n < N) { out[slice + m * N + n] = acc[i * COLS + col]; }
     }
   }
