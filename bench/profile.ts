@@ -27,7 +27,7 @@ import { Profiler, type ProfileResult, type ProfileClock, type DispatchTiming } 
 import type { Module, Layer } from '../models/module.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import { conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, type ConvGeometry, type ConvKernel } from '../engine/ops/conv2d.ts';
+import { conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, convKernelSuffix, type ConvGeometry } from '../engine/ops/conv2d.ts';
 import { distillStepFlops, type MagInput } from './flops.ts';
 import { progress } from './harness.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
@@ -180,7 +180,6 @@ function opFlops(phase: string, op: string, teacher: FlopReport, student: FlopRe
 function convKernelFlops(teacher: FlopReport, student: FlopReport): Record<string, number> {
   const flops: Record<string, number> = {};
   const add = (kernel: string, v: number) => { flops[kernel] = (flops[kernel] ?? 0) + v; };
-  const row3 = (k: ConvKernel) => (k === 'general' ? '' : `${k[0].toUpperCase()}${k.slice(1)}`);
   for (const [report, trained] of [[teacher, false], [student, true]] as const) {
     for (const l of report.layers) {
       if (l.kind !== 'conv' || !l.conv) continue;
@@ -188,10 +187,10 @@ function convKernelFlops(teacher: FlopReport, student: FlopReport): Record<strin
       const [, O, OH, OW] = l.output;
       const { kernel: k, stride: s, padding: p } = l.conv;
       const g: ConvGeometry = { batch, C, H, W, O, OH, OW, KH: k, KW: k, stride_h: s, stride_w: s, pad_h: p, pad_w: p, dil_h: 1, dil_w: 1 };
-      add(`conv2dForward${row3(conv2dForwardKernel(g))}`, l.forwardFlops);
+      add(`conv2dForward${convKernelSuffix(conv2dForwardKernel(g))}`, l.forwardFlops);
       if (!trained) continue;
-      add(`conv2dBackwardWeight${row3(conv2dBackwardWeightKernel(g))}`, l.forwardFlops);
-      if (l.backwardFlops > l.forwardFlops) add(`conv2dBackwardInput${row3(conv2dBackwardInputKernel(g))}`, l.backwardFlops - l.forwardFlops);
+      add(`conv2dBackwardWeight${convKernelSuffix(conv2dBackwardWeightKernel(g))}`, l.forwardFlops);
+      if (l.backwardFlops > l.forwardFlops) add(`conv2dBackwardInput${convKernelSuffix(conv2dBackwardInputKernel(g))}`, l.backwardFlops - l.forwardFlops);
     }
   }
   return flops;

@@ -82,9 +82,11 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   return y;
 }
 
-/** The row kernels (kernels/conv2d_forward_row.wgsl): taps per row and stride along W. */
-// (A 1-tap stride-2 variant for the 1x1 projections ran slower than the general kernel, 3.3-3.9
-// against 3.9-9.3 GFLOP/s: with one tap there is no sum to fold into an accumulator update.)
+/**
+ * The row kernels (kernels/conv2d_forward_row.wgsl): taps per row and stride along W. (A 1-tap
+ * stride-2 variant for the 1x1 projections ran slower than the general kernel, 3.3-3.9 against
+ * 3.9-9.3 GFLOP/s: with one tap there is no sum to fold into an accumulator update.)
+ */
 const ROW_KERNELS = { row3: [3, 1], row3s2: [3, 2], row7s2: [7, 2] } as const;
 export type RowKernel = keyof typeof ROW_KERNELS;
 export type ConvKernel = RowKernel | 'general';
@@ -113,12 +115,11 @@ function rowKernelsUsable(): boolean {
  * undilated rows read as whole vec4s (W % 4 == 0), at most 4 columns of padding, and output rows
  * that fill their segments: 'row3' for 3 taps at stride 1 (the 3x3 layers), 'row3s2' for 3 taps
  * at stride 2 (the downsampling 3x3 layers), 'row7s2' for 7 taps at stride 2 (the stem).
- * 'general' (kernels/conv2d_forward.wgsl) runs everything else. Row3s2 against general, batch 8,
- * the model's stride-2 3x3 layers 32->64 @64, 64->128 @32, 128->256 @16, one process: 10.5 / 7.0
- * / 9.2 against 7.1 / 6.8 / 6.6 GFLOP/s.
- * Measured on lavapipe (batch 8, the model's 3x3 layers at 32 / 64 / 128 / 256 channels,
- * interleaved in one process, median GFLOP/s): general 9.2 / 8.8 / 9.1 / 9.6, row3 14.0 / 14.1 /
- * 13.5 / 12.5.
+ * 'general' (kernels/conv2d_forward.wgsl) runs everything else.
+ * Measured on lavapipe (batch 8, interleaved in one process, median GFLOP/s, general -> row):
+ * the 3x3 stride-1 layers at 32 / 64 / 128 / 256 channels 9.2 / 8.8 / 9.1 / 9.6 -> 14.0 / 14.1 /
+ * 13.5 / 12.5; the stride-2 3x3 layers 32->64 @64, 64->128 @32, 128->256 @16 7.1 / 6.8 / 6.6 ->
+ * 10.5 / 7.0 / 9.2.
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
   if (!rowKernelsUsable() || g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
@@ -135,9 +136,12 @@ export function conv2dBackwardWeightKernel(g: ConvGeometry): ConvKernel {
   return kernel !== 'general' && g.OW % 4 === 0 ? kernel : 'general';
 }
 
-/** 'row3s2' -> 'Row3s2': the suffix of a row kernel's dispatch names. */
-function rowSuffix(kernel: RowKernel): string {
-  return `${kernel[0].toUpperCase()}${kernel.slice(1)}`;
+/**
+ * The suffix a kernel choice gives the conv dispatch names: '' for the general kernels,
+ * 'row3s2' -> 'Row3s2' (conv2dForwardRow3s2, conv2dBackwardWeightRow3s2, ...).
+ */
+export function convKernelSuffix(kernel: ConvKernel): string {
+  return kernel === 'general' ? '' : `${kernel[0].toUpperCase()}${kernel.slice(1)}`;
 }
 
 /** The forward kernel alone (no graph); the benchmark times it through this. */
@@ -178,7 +182,7 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
  * gradient runs the row3 kernel as conv2dBackwardInputRow3).
  */
 function conv2dForwardRow(kernel: RowKernel, x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry,
-  name = `conv2dForward${rowSuffix(kernel)}`): Tensor {
+  name = `conv2dForward${convKernelSuffix(kernel)}`): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const segments = g.batch * g.OH * Math.ceil(g.OW / GEMM_BLOCK);
   const tiles = gemmTiles(segments * GEMM_BLOCK);
@@ -244,7 +248,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
   const asForward = backwardInputAsForward(g);
   if (asForward) {
     const w4 = packRowWeight(w, 'packFlipped', g);
-    const dx = conv2dForwardRow('row3', dy, w4, null, asForward, 'conv2dBackwardInputRow3');
+    const dx = conv2dForwardRow('row3', dy, w4, null, asForward, `conv2dBackwardInput${convKernelSuffix('row3')}`);
     w4.dispose();
     return dx;
   }
@@ -303,7 +307,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
     const tileCount = Math.ceil(invocations / tiles.WG_N) * Math.ceil(M / GEMM_ROWS);
     const chunkSplit = Math.ceil(splitK(chunks * GEMM_BLOCK, tileCount)[1] / GEMM_BLOCK);
     splits = Math.ceil(chunks / chunkSplit);
-    spec = gemmSpec(`conv2dBackwardWeight${rowSuffix(kernel)}`, `conv2d_backward_weight_${kernel}`, tiles, { PAD_W: g.pad_w });
+    spec = gemmSpec(`conv2dBackwardWeight${convKernelSuffix(kernel)}`, `conv2d_backward_weight_${kernel}`, tiles, { PAD_W: g.pad_w });
     grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / GEMM_ROWS), splits];
     uniforms = {
       batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH,
