@@ -21,8 +21,8 @@ import { runtime } from '../engine/runtime.ts';
 import { noGrad } from '../engine/autograd.ts';
 import type { ResNetArch } from '../models/arch.ts';
 import { writeJson } from '../train/files.ts';
-import { openDataset } from '../data/dataset.ts';
-import { measureLoader } from '../data/loader.ts';
+import { DEFAULT_AUGMENT } from '../data/augment.ts';
+import { Loader, measureLoader, openDataSource } from '../data/loader.ts';
 import { DataError } from '../data/errors.ts';
 import { openRuntime, closeRuntime, parseFlags, numberFlag, UsageError } from '../cli/util.ts';
 import { timeGpu, progress, median, type Timing } from './harness.ts';
@@ -249,6 +249,7 @@ magnifications, so a change of load from other processes affects them all alike.
   --seed N           seed of the weights and inputs (default 1)
   --data DIR         also measure the data loader's images/s per magnification on DIR's train split
                      (decode + paired augmentation + normalization, no GPU; default: not measured)
+  --skip-bad         with --data: skip unreadable images, naming each once, instead of stopping
   --json FILE        also write the results as JSON (adapter, rooflineGflops, results[], versions, commit, command)
   --report DIR       also profile one step with the student at the top and at the lowest magnification
                      and write DIR/bench-report.md and .html (plots inline) with the .svg figures
@@ -263,6 +264,8 @@ export interface SpeedRunOptions extends SpeedOptions {
   data?: string;
   /** Batches the loader runs per magnification (default 8). */
   loaderBatches?: number;
+  /** Skip unreadable images in `data` instead of failing. */
+  skipBad?: boolean;
 }
 
 /**
@@ -270,13 +273,17 @@ export interface SpeedRunOptions extends SpeedOptions {
  * of [teacher, student] views from `dir`'s train split, no GPU work, per student magnification.
  * Null for a magnification the dataset cannot provide.
  */
-async function measureLoaderRates(dir: string, inputs: MagInput[], batch: number, batches: number, seed: number): Promise<(number | null)[]> {
-  const ds = openDataset(dir);
+async function measureLoaderRates(dir: string, inputs: MagInput[], batch: number, batches: number, seed: number, skipBad: boolean): Promise<(number | null)[]> {
+  const source = await openDataSource(dir, { skipBad, cacheBytes: 0 });
+  const train = source.samples('train');
   const out: (number | null)[] = [];
   for (const m of inputs) {
     progress(`${m.mag}: loader (${batches} batches of ${batch})`);
     try {
-      const r = await measureLoader(ds, { split: 'train', mags: m.mag === inputs[0].mag ? [m.mag] : [inputs[0].mag, m.mag], batchSize: batch, shuffle: true, seed, augment: true }, batches);
+      // The training path (train/common.ts trainingLoader): shuffled, paired augmentation; no
+      // decoded-image cache, so every batch pays its decoding as a first epoch does.
+      const mags = m.mag === inputs[0].mag ? [m.mag] : [inputs[0].mag, m.mag];
+      const r = await measureLoader(new Loader(source, train, { mags, batchSize: batch, shuffle: true, seed, augment: DEFAULT_AUGMENT }), batches);
       out.push(r.imagesPerSecond);
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
@@ -300,7 +307,7 @@ export async function speedRun(o: SpeedRunOptions, log: (line: string) => void =
   log(`roofline (before): GEMM ${fmtNum(before.gemmGflops)} GFLOP/s (best: ${before.gemmShape}), copy ${fmtNum(before.copyGBps)} GB/s`);
   const overhead = await measureDispatchOverhead(o.reps, o.warmup);
   log(`dispatch overhead: ${fmtNum(overhead.usPerDispatch)} us per dispatch (chain of trivial kernels)`);
-  const loader = o.data ? await measureLoaderRates(o.data, o.inputs, o.batch, o.loaderBatches ?? 8, o.seed) : null;
+  const loader = o.data ? await measureLoaderRates(o.data, o.inputs, o.batch, o.loaderBatches ?? 8, o.seed, o.skipBad ?? false) : null;
   const measured = await measureSpeed(o, loader);
   // Measured again after the model: the ceilings are the best rates seen in this run, so a
   // burst of load from other processes during one measurement does not lower them.
@@ -329,7 +336,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(cmd, argv, {
     mags: { type: 'string' }, tile: { type: 'string' }, batch: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' },
     arch: { type: 'string' }, 'gemm-sizes': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' },
-    data: { type: 'string' },
+    data: { type: 'string' }, 'skip-bad': { type: 'boolean' },
   });
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const inputs = magInputs(cmd, values.mags ?? DEFAULT_MAGS, tile);
@@ -341,7 +348,7 @@ export async function run(argv: string[]): Promise<number> {
   const { name: archName, arch } = archFlag(cmd, values.arch);
   await openRuntime(values.adapter);
   try {
-    const result = await speedRun({ arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data }, (line) => console.log(line));
+    const result = await speedRun({ arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data, skipBad: Boolean(values['skip-bad']) }, (line) => console.log(line));
     console.log(formatSpeedRows(result.results));
     if (values.data) console.log(`loader img/s (decode + paired augmentation, ${values.data}, train split): ${result.results.map((r) => `${r.mag} ${r.loaderImagesPerSec === null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}`);
     console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs.');

@@ -25,6 +25,7 @@ export const COMMON_OPTIONS = {
   limit: { type: 'string' },
   arch: { type: 'string' },
   'allow-upsampled': { type: 'boolean' },
+  'skip-bad': { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -44,6 +45,7 @@ export function commonHelp(defaultOut: string): string {
   --limit N             use at most N labelled training images, 0 = all (default ${d.limit})
   --arch NAME           architecture preset: rbd (the method's ResNet) or resnet18 (default ${d.arch})
   --allow-upsampled     accept images larger than their magnification implies (upsampled; refused by default)
+  --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
   --quiet               no progress bar or per-epoch lines
   --adapter NAME        WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)`;
 }
@@ -71,6 +73,7 @@ export function commonOptions(command: string, v: Values, defaultOut: string): C
     limit: int('limit', d.limit, 0),
     arch: (v.arch as string | undefined) ?? d.arch,
     verbose: !v.quiet,
+    skipBad: Boolean(v['skip-bad']),
   };
 }
 

@@ -12,6 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/random.ts';
+import { hashSeed } from '../data/seed.ts';
 import { Tensor, tidy } from '../engine/tensor.ts';
 import { noGrad } from '../engine/autograd.ts';
 import { Adam } from '../engine/optim/adam.ts';
@@ -21,8 +22,9 @@ import { countFlops } from '../models/flops.ts';
 import { progress, type Progress } from '../cli/progress.ts';
 import { writeJson } from './files.ts';
 import { classificationReport, type ClassificationReport } from './metrics.ts';
-import type { LoopEpochRecord, PlannedBatch } from './loop.ts';
-import type { StudyData, SampleRef, SplitName } from './data_source.ts';
+import type { LoopEpochRecord } from './loop.ts';
+import { Loader, openDataSource, type DataSource, type SampleRef, type SplitName } from '../data/loader.ts';
+import { DEFAULT_AUGMENT } from '../data/augment.ts';
 
 export interface CommonTrainOptions {
   /** Data folder (ImageFolder layout per magnification, see data/). */
@@ -43,41 +45,34 @@ export interface CommonTrainOptions {
   arch: string;
   /** Print per-epoch lines and a progress bar (false in tests). */
   verbose: boolean;
+  /** Skip unreadable images (each named once in a warning) instead of stopping. */
+  skipBad: boolean;
   /** Asked after each epoch whether to go on (the study's time budget); absent: run all epochs. */
   keepGoing?: (record: LoopEpochRecord) => boolean;
 }
 
 export const COMMON_DEFAULTS = {
-  epochs: 10, batch: 16, accum: 2, lr: 1e-3, weightDecay: 1e-4, gamma: 1, seed: 0, augment: true, resume: false, limit: 0, arch: 'rbd', verbose: true,
+  epochs: 10, batch: 16, accum: 2, lr: 1e-3, weightDecay: 1e-4, gamma: 1, seed: 0, augment: true, resume: false, limit: 0, arch: 'rbd', verbose: true, skipBad: false,
 } as const;
 
-/** One micro-batch: which samples, and the seed of their (shared, paired) augmentation. */
-export interface SampleBatch extends PlannedBatch {
-  samples: SampleRef[];
-  augmentSeed: number;
-}
-
 /**
- * The micro-batches of one epoch: a shuffle seeded by (seed, epoch), cut into `batch`-sized
- * pieces; each piece gets its own augmentation seed. Depends on nothing else, so a resumed run
- * replays exactly the epochs an uninterrupted one would.
+ * The loader of a training run: shuffled per epoch, augmented per tile (paired across `mags`),
+ * both seeded by the run's seed (data/loader.ts), `batch` tiles per micro-batch.
  */
-export function planEpoch(samples: SampleRef[], batch: number, seed: number, epoch: number): SampleBatch[] {
-  const rng = new Rng(seed * 1000003 + epoch * 7919 + 17);
-  const order = rng.shuffle([...samples]);
-  const out: SampleBatch[] = [];
-  for (let i = 0; i < order.length; i += batch) {
-    const chunk = order.slice(i, i + batch);
-    out.push({ samples: chunk, size: chunk.length, augmentSeed: rng.int(2 ** 31) });
-  }
-  return out;
+export function trainingLoader(data: DataSource, refs: SampleRef[], mags: string[], o: Pick<CommonTrainOptions, 'batch' | 'seed' | 'augment'>, augmentSet?: number): Loader {
+  return new Loader(data, refs, { mags, batchSize: o.batch, shuffle: true, seed: o.seed, augment: o.augment ? DEFAULT_AUGMENT : false, augmentSet: o.augment ? augmentSet : undefined });
 }
 
 /** The labelled training samples, capped at `limit` (a seeded, class-interleaved subset). */
-export function trainingSamples(data: StudyData, limit: number, seed: number): SampleRef[] {
+export function trainingSamples(data: DataSource, limit: number, seed: number): SampleRef[] {
   const all = data.samples('train');
   if (!limit || limit >= all.length) return all;
-  return new Rng(seed + 1).shuffle([...all]).slice(0, limit);
+  return new Rng(hashSeed(seed, 0x11e7)).shuffle([...all]).slice(0, limit);
+}
+
+/** Open a run's data folder (warnings printed once, here). */
+export function openTrainingData(o: Pick<CommonTrainOptions, 'data' | 'skipBad'>): Promise<DataSource> {
+  return openDataSource(o.data, { skipBad: o.skipBad });
 }
 
 export function buildModel(arch: string, classes: number, seed: number): ResNet {
@@ -104,7 +99,7 @@ export interface ResolutionRecord {
  * cost the FLOPs of a higher magnification while carrying only m's information: refused
  * unless `allowUpsampled`.
  */
-export function resolutionOf(data: StudyData, mag: string, arch: ResNetArch, allowUpsampled: boolean): ResolutionRecord {
+export function resolutionOf(data: DataSource, mag: string, arch: ResNetArch, allowUpsampled: boolean): ResolutionRecord {
   const level = data.level(mag);
   const top = data.topLevel();
   const honest = Math.floor((top.tile * level.value) / top.value);
@@ -118,39 +113,40 @@ export function resolutionOf(data: StudyData, mag: string, arch: ResNetArch, all
   return { magnification: mag, inputSize: level.tile, micronsPerPixel: level.micronsPerPixel, forwardGflops: flops.total.forwardFlops / 1e9 };
 }
 
-/** Logits [N, C] of a model on a split at one magnification (eval mode, no graph, batched, no augmentation). */
-export async function predict(model: ResNet, data: StudyData, mag: string, samples: SampleRef[], batch: number): Promise<Float32Array> {
+/** Logits [N, C] of a model on tiles at one magnification (eval mode, no graph, batched, no augmentation). */
+export async function predict(model: ResNet, data: DataSource, mag: string, samples: SampleRef[], batch: number): Promise<{ logits: Float32Array; refs: SampleRef[] }> {
   const classes = model.arch.numClasses;
-  const out = new Float32Array(samples.length * classes);
+  const parts: Float32Array[] = [];
+  const refs: SampleRef[] = [];
   model.eval();
   try {
-    for (let i = 0; i < samples.length; i += batch) {
-      const chunk = samples.slice(i, i + batch);
-      const images = await data.loadBatch(mag, chunk, null);
-      const logits = noGrad(() =>
-        tidy(() => {
-          const x = Tensor.from(images.data, images.shape);
-          return model.forward(x).logits;
-        }),
-      );
-      out.set((await logits.read()) as Float32Array, i * classes);
+    for await (const b of new Loader(data, samples, { mags: [mag], batchSize: batch }).epoch(0)) {
+      const view = b.views[0];
+      const logits = noGrad(() => tidy(() => model.forward(Tensor.from(view.data, view.shape)).logits));
+      parts.push((await logits.read()) as Float32Array);
       logits.dispose();
+      refs.push(...b.refs);
     }
   } finally {
     model.train();
   }
-  return out;
+  const out = new Float32Array(refs.length * classes);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return { logits: out, refs };
 }
 
 /** Full metrics of a model on one split. */
-export async function evaluateSplit(model: ResNet, data: StudyData, mag: string, split: SplitName, batch: number, opts: { resamples?: number; seed?: number } = {}): Promise<ClassificationReport> {
-  const samples = data.samples(split);
-  const logits = await predict(model, data, mag, samples, batch);
-  return classificationReport(logits, samples.map((s) => s.label), data.classes.length, opts);
+export async function evaluateSplit(model: ResNet, data: DataSource, mag: string, split: SplitName, batch: number, opts: { resamples?: number; seed?: number } = {}): Promise<ClassificationReport> {
+  const { logits, refs } = await predict(model, data, mag, data.samples(split), batch);
+  return classificationReport(logits, refs.map((s) => s.label), data.classes.length, opts);
 }
 
 /** Validation accuracy (the metric that picks best.safetensors); no bootstrap. */
-export async function validationAccuracy(model: ResNet, data: StudyData, mag: string, batch: number): Promise<{ metric: number; values: Record<string, number> }> {
+export async function validationAccuracy(model: ResNet, data: DataSource, mag: string, batch: number): Promise<{ metric: number; values: Record<string, number> }> {
   const r = await evaluateSplit(model, data, mag, 'val', batch, { resamples: 0 });
   return { metric: r.accuracy, values: { valAccuracy: r.accuracy, valLoss: r.loss, valMacroAuc: r.macroAuc } };
 }

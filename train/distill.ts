@@ -15,17 +15,18 @@ import { presetArch } from '../models/arch.ts';
 import { Tensor } from '../engine/tensor.ts';
 import { noGrad } from '../engine/autograd.ts';
 import { Rng } from '../engine/random.ts';
+import { hashSeed } from '../data/seed.ts';
 import { loadCheckpoint } from '../models/checkpoint.ts';
 import type { ResNet, ResNetOutput } from '../models/resnet.ts';
 import { trainLoop } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import { distillLoss, type DistillLossOptions } from './distill_loss.ts';
 import {
-  type CommonTrainOptions, type SampleBatch, planEpoch, trainingSamples, buildModel, buildOptimizer, resolutionOf,
-  validationAccuracy, prepareRunDir, trainingProgress,
+  type CommonTrainOptions, trainingSamples, trainingLoader, buildModel, buildOptimizer, resolutionOf,
+  validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
 } from './common.ts';
 import type { TrainSummary } from './supervised.ts';
-import { openStudyData, sampleId, type StudyData, type ImageBatch, type SampleRef } from './data_source.ts';
+import { sampleId, type DataSource, type SampleRef, type PlannedBatch, type View } from '../data/loader.ts';
 
 export interface DistillOptions extends CommonTrainOptions, DistillLossOptions {
   teacher: string;
@@ -42,17 +43,19 @@ interface TeacherCacheEntry { logits: Float32Array; features: Float32Array }
 interface CachedTeacherBatch { logits: Float32Array; features: Float32Array; featureShape: number[] }
 
 interface LoadedPair {
-  student: ImageBatch;
+  size: number;
+  labels: Int32Array;
+  student: View;
   /** The teacher's images, or its cached outputs. */
-  teacher: ImageBatch | CachedTeacherBatch;
+  teacher: View | CachedTeacherBatch;
 }
 
-function isCached(t: ImageBatch | CachedTeacherBatch): t is CachedTeacherBatch {
+function isCached(t: View | CachedTeacherBatch): t is CachedTeacherBatch {
   return 'logits' in t;
 }
 
 /** Load the teacher and check it fits the data: same classes, a magnification the data has, above the student's. */
-export function loadTeacher(path: string, data: StudyData, studentMag: string): { model: ResNet; mag: string } {
+export function loadTeacher(path: string, data: DataSource, studentMag: string): { model: ResNet; mag: string } {
   if (!existsSync(path)) throw new Error(`teacher checkpoint ${path} does not exist; train one first with 'rbd teacher --out DIR' (it writes DIR/best.safetensors)`);
   const { model, info } = loadCheckpoint(path);
   const same = info.classNames.length === data.classes.length && info.classNames.every((c, i) => c === data.classes[i]);
@@ -77,8 +80,8 @@ export function loadTeacher(path: string, data: StudyData, studentMag: string): 
   return { model, mag: mag.name };
 }
 
-export async function trainDistill(o: DistillOptions, preopened?: StudyData): Promise<TrainSummary> {
-  const data = preopened ?? (await openStudyData(o.data));
+export async function trainDistill(o: DistillOptions, preopened?: DataSource): Promise<TrainSummary> {
+  const data = preopened ?? (await openTrainingData(o));
   const classes = data.classes.length;
   data.level(o.mag); // unknown magnification: throws naming the ones available
   if (o.cacheTeacher && o.augment) throw new Error('--cache-teacher needs --no-augment: with augmentation the teacher sees a different image every epoch');
@@ -86,9 +89,10 @@ export async function trainDistill(o: DistillOptions, preopened?: StudyData): Pr
   const teacher = loadTeacher(o.teacher, data, o.mag);
   const labelled = trainingSamples(data, o.limit, o.seed);
   const pool = data.samples('unlabeled');
-  const unlabeled = new Rng(o.seed + 2).shuffle([...pool]).slice(0, Math.min(o.unlabeled, pool.length));
+  const unlabeled = new Rng(hashSeed(o.seed, 0x0b1)).shuffle([...pool]).slice(0, Math.min(o.unlabeled, pool.length));
   // Labels are dropped: the distillation loss never sees them (only the optional CE term does).
   const samples: SampleRef[] = [...labelled.map((s) => ({ ...s, label: o.ceWeight > 0 ? s.label : -1 })), ...unlabeled];
+  const loader = trainingLoader(data, samples, [teacher.mag, o.mag], o);
   const student = buildModel(o.arch, classes, o.seed);
   const optimizer = buildOptimizer(student, o);
   const config = {
@@ -97,18 +101,23 @@ export async function trainDistill(o: DistillOptions, preopened?: StudyData): Pr
   };
   prepareRunDir(o.out, config);
   if (o.verbose && o.cacheTeacher) console.log(`teacher cache: ${config.teacherCache}`);
-  const extras = { classNames: data.classes, magnification: data.level(o.mag).value, normalization: data.normalization(o.mag), training: config };
+  const extras = { classNames: data.classes, magnification: data.level(o.mag).value, normalization: await data.normalization(o.mag), training: config };
   const cache = new Map<string, TeacherCacheEntry>();
   let featureShape: number[] = [];
   const { bar, onEpoch } = trainingProgress(`distill ${teacher.mag}->${o.mag}`, o.verbose, o.epochs * samples.length);
   const started = performance.now();
 
-  async function load(b: SampleBatch): Promise<LoadedPair> {
-    if (!o.cacheTeacher) return data.loadPairBatch(teacher.mag, o.mag, b.samples, o.augment ? b.augmentSeed : null);
-    const missing = b.samples.filter((s) => !cache.has(sampleId(s)));
+  async function load(b: PlannedBatch): Promise<LoadedPair> {
+    if (!o.cacheTeacher) {
+      const pair = await loader.load(b);
+      return { size: pair.size, labels: pair.labels, teacher: pair.views[0], student: pair.views[1] };
+    }
+    const batch = await loader.load(b, [o.mag]);
+    const missing = batch.refs.filter((s) => !cache.has(sampleId(s)));
     if (missing.length) {
-      const images = await data.loadBatch(teacher.mag, missing, null);
-      const out = noGrad(() => teacher.model.forward(Tensor.from(images.data, images.shape)));
+      const images = await loader.load({ refs: missing, params: missing.map(() => null), augmentIds: null, size: missing.length }, [teacher.mag]);
+      const view = images.views[0];
+      const out = noGrad(() => teacher.model.forward(Tensor.from(view.data, view.shape)));
       const logits = (await out.logits.read()) as Float32Array;
       const features = (await out.features.read()) as Float32Array;
       featureShape = [...out.features.shape.slice(1)];
@@ -117,27 +126,27 @@ export async function trainDistill(o: DistillOptions, preopened?: StudyData): Pr
       out.logits.dispose();
       out.features.dispose();
     }
-    const entries = b.samples.map((s) => cache.get(sampleId(s))!);
+    const entries = batch.refs.map((s) => cache.get(sampleId(s))!);
     return {
-      student: await data.loadBatch(o.mag, b.samples, null),
+      size: batch.size, labels: batch.labels, student: batch.views[0],
       teacher: { logits: concat(entries.map((e) => e.logits)), features: concat(entries.map((e) => e.features)), featureShape },
     };
   }
 
-  function forward(l: LoadedPair, b: SampleBatch) {
+  function forward(l: LoadedPair) {
     const tb = l.teacher;
     const t: ResNetOutput = isCached(tb)
-      ? { logits: Tensor.from(tb.logits, [b.size, classes]), features: Tensor.from(tb.features, [b.size, ...tb.featureShape]) }
+      ? { logits: Tensor.from(tb.logits, [l.size, classes]), features: Tensor.from(tb.features, [l.size, ...tb.featureShape]) }
       : noGrad(() => teacher.model.forward(Tensor.from(tb.data, tb.shape)));
     const s = student.forward(Tensor.from(l.student.data, l.student.shape));
-    const labels = b.samples.every((x) => x.label >= 0) ? b.samples.map((x) => x.label) : undefined;
+    const labels = l.labels.every((x) => x >= 0) ? l.labels : undefined;
     return distillLoss(s, t, o, labels);
   }
 
   try {
-    const { records, state } = await trainLoop<SampleBatch, LoadedPair>({
+    const { records, state } = await trainLoop<PlannedBatch, LoadedPair>({
       outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
-      plan: (epoch) => planEpoch(samples, o.batch, o.seed, epoch),
+      plan: (epoch) => loader.plan(epoch),
       load,
       forward,
       validate: () => validationAccuracy(student, data, o.mag, o.batch),

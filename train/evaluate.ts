@@ -11,7 +11,7 @@ import { magName } from '../data/mag.ts';
 import { writeFileAtomic, writeJson } from './files.ts';
 import { rocChart, confusionChart } from './svg.ts';
 import { evaluateSplit, resolutionOf, type ResolutionRecord } from './common.ts';
-import { openStudyData, type SplitName, type StudyData } from './data_source.ts';
+import { openDataSource, type SplitName, type DataSource } from '../data/loader.ts';
 import type { ClassificationReport } from './metrics.ts';
 
 export interface EvalOptions {
@@ -26,6 +26,8 @@ export interface EvalOptions {
   /** Folder for eval.json and the plots; null = <checkpoint folder>/eval-<mag>; '' = none written. */
   out: string | null;
   allowUpsampled: boolean;
+  /** Skip unreadable images (each named once in a warning) instead of stopping. */
+  skipBad: boolean;
 }
 
 export interface EvalResult {
@@ -38,9 +40,9 @@ export interface EvalResult {
   splits: Record<string, ClassificationReport>;
 }
 
-export async function evaluateCheckpoint(o: EvalOptions, preopened?: StudyData): Promise<EvalResult> {
+export async function evaluateCheckpoint(o: EvalOptions, preopened?: DataSource): Promise<EvalResult> {
   if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist; pass the best.safetensors or model.safetensors of a training run`);
-  const data = preopened ?? (await openStudyData(o.data));
+  const data = preopened ?? (await openDataSource(o.data, { skipBad: o.skipBad }));
   const { model, info } = loadCheckpoint(o.checkpoint);
   try {
     const same = info.classNames.length === data.classes.length && info.classNames.every((c, i) => c === data.classes[i]);

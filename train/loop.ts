@@ -28,7 +28,7 @@ export interface LoopOptimizer {
   zeroGrad(): void;
 }
 
-/** One micro-batch as planned: how many images it holds, plus whatever the task needs. */
+/** One micro-batch as planned, or as loaded: how many images it holds, plus whatever the task needs. */
 export interface PlannedBatch {
   size: number;
 }
@@ -61,7 +61,7 @@ export interface LoopCheckpointState {
   bestMetric: number | null;
 }
 
-export interface TrainLoopSpec<B extends PlannedBatch, L> {
+export interface TrainLoopSpec<B extends PlannedBatch, L extends PlannedBatch> {
   outDir: string;
   epochs: number;
   accum: number;
@@ -70,8 +70,14 @@ export interface TrainLoopSpec<B extends PlannedBatch, L> {
   optimizer: LoopOptimizer;
   /** The micro-batches of one epoch; must depend only on the epoch (and fixed settings). */
   plan(epoch: number): B[];
-  /** Read and prepare one micro-batch (decode, augment); the loop loads the next one while the GPU works. */
+  /**
+   * Read and prepare one micro-batch (decode, augment: data/loader.ts); the loop keeps
+   * `prefetch` micro-batches loading while the GPU works. A loaded batch may hold fewer images
+   * than planned (unreadable ones skipped); one that holds none is left out.
+   */
   load(batch: B, epoch: number, index: number): Promise<L>;
+  /** Micro-batches loading ahead (default 2). */
+  prefetch?: number;
   /** Forward pass of one loaded micro-batch (called synchronously inside tidy()). */
   forward(loaded: L, batch: B): StepLosses;
   /** Validation after an epoch: numbers to log; `metric` (higher is better) selects best.safetensors. */
@@ -105,7 +111,7 @@ export class DivergedError extends Error {
 }
 
 /** Run (or resume) the loop; returns the log records of every epoch run now. */
-export async function trainLoop<B extends PlannedBatch, L>(spec: TrainLoopSpec<B, L>): Promise<{ records: LoopEpochRecord[]; state: LoopCheckpointState }> {
+export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(spec: TrainLoopSpec<B, L>): Promise<{ records: LoopEpochRecord[]; state: LoopCheckpointState }> {
   const logPath = join(spec.outDir, 'log.jsonl');
   let state: LoopCheckpointState = { epoch: -1, steps: 0, bestMetric: null };
   let lastGood: string | null = null;
@@ -126,42 +132,53 @@ export async function trainLoop<B extends PlannedBatch, L>(spec: TrainLoopSpec<B
     let images = 0, lossSum = 0, steps = 0;
     const partSums: Record<string, number> = {};
     spec.optimizer.zeroGrad();
-    // One batch ahead; marked handled so a failure surfaces where it is awaited, not as an unhandled rejection.
-    const loadAhead = (i: number): Promise<L> | null => {
-      if (i >= batches.length) return null;
-      const p = spec.load(batches[i], epoch, i);
-      p.catch(() => undefined);
-      return p;
+    // `prefetch` batches ahead; each marked handled so a failure surfaces where it is awaited, not as an unhandled rejection.
+    const ahead = Math.max(spec.prefetch ?? 2, 1);
+    const loading: Promise<L>[] = [];
+    let requested = 0;
+    const fill = () => {
+      while (requested < batches.length && loading.length < ahead) {
+        const p = spec.load(batches[requested], epoch, requested);
+        p.catch(() => undefined);
+        loading.push(p);
+        requested++;
+      }
     };
-    let next = loadAhead(0);
+    fill();
     for (let g = 0; g < batches.length; g += spec.accum) {
-      const group = batches.slice(g, g + spec.accum);
-      const groupImages = group.reduce((s, b) => s + b.size, 0);
+      const planned = batches.slice(g, g + spec.accum);
+      const loaded: L[] = [];
+      for (let k = 0; k < planned.length; k++) {
+        loaded.push(await loading.shift()!);
+        fill();
+      }
+      const group = planned.map((b, k) => ({ batch: b, loaded: loaded[k], index: g + k })).filter((x) => x.loaded.size > 0);
+      if (group.length === 0) continue;
+      const groupImages = group.reduce((s, x) => s + x.loaded.size, 0);
       // Forward and backward of every micro-batch of the step are recorded without waiting for
       // the GPU; the loss values are read once, before the step, so the GPU never idles on a
       // round trip per micro-batch and a NaN is still caught before it reaches the weights.
       const outs: StepLosses[] = [];
       try {
-        for (let k = 0; k < group.length; k++) {
-          const loaded = await next!;
-          next = loadAhead(g + k + 1);
-          const out = tidy(() => spec.forward(loaded, group[k]));
+        for (const x of group) {
+          const out = tidy(() => spec.forward(x.loaded, x.batch));
           outs.push(out);
           // d(step loss)/d(micro loss) = its share of the step's images.
-          const weight = Tensor.full(out.loss.shape, group[k].size / groupImages);
+          const weight = Tensor.full(out.loss.shape, x.loaded.size / groupImages);
           backward(out.loss, weight);
           weight.dispose();
         }
         for (let k = 0; k < group.length; k++) {
+          const size = group[k].loaded.size;
           const value = await outs[k].loss.item();
           if (!Number.isFinite(value)) {
             spec.optimizer.zeroGrad();
-            throw new DivergedError(epoch, g + k, value, lastGood);
+            throw new DivergedError(epoch, group[k].index, value, lastGood);
           }
-          for (const [name, t] of Object.entries(outs[k].parts ?? {})) partSums[name] = (partSums[name] ?? 0) + (await t.item()) * group[k].size;
-          lossSum += value * group[k].size;
-          images += group[k].size;
-          spec.onBatch?.({ epoch, batch: g + k, batches: batches.length, images, loss: value, imagesPerSecond: images / ((performance.now() - start) / 1000) });
+          for (const [name, t] of Object.entries(outs[k].parts ?? {})) partSums[name] = (partSums[name] ?? 0) + (await t.item()) * size;
+          lossSum += value * size;
+          images += size;
+          spec.onBatch?.({ epoch, batch: group[k].index, batches: batches.length, images, loss: value, imagesPerSecond: images / ((performance.now() - start) / 1000) });
         }
       } finally {
         for (const o of outs) disposeAll(o);

@@ -31,7 +31,7 @@ import { trainSupervised, type TrainSummary } from './supervised.ts';
 import { trainDistill } from './distill.ts';
 import { DEFAULT_DISTILL_LOSS } from './distill_loss.ts';
 import { evaluateCheckpoint, type EvalResult } from './evaluate.ts';
-import { openStudyData, type StudyData } from './data_source.ts';
+import { openDataSource, type DataSource } from '../data/loader.ts';
 import { writeStudyReport, type StudyResults, type StudyRow, type SweepPoint, type Arm } from './study_report.ts';
 import { Adam } from '../engine/optim/adam.ts';
 
@@ -84,6 +84,8 @@ export interface StudyOptions {
   runsRoot: string;
   seed: number;
   verbose: boolean;
+  /** Skip unreadable images (each named once in a warning) instead of stopping. */
+  skipBad?: boolean;
 }
 
 /** Seconds per image of one training step and of a forward pass, at one input size. */
@@ -237,7 +239,7 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     ? `expected duration: about ${p.budgetMinutes} min of training and evaluation (the preset's budget), plus data generation on the first run and about a minute of calibration; the exact plan follows the calibration`
     : `expected duration: set by the calibration below (preset ${p.name} has no time budget: ${p.teacherEpochs}/${p.studentEpochs} epochs)`);
   const generated = await ensureData(p, dataDir, o.seed, o.verbose);
-  const data: StudyData = await openStudyData(dataDir);
+  const data: DataSource = await openDataSource(dataDir, { skipBad: o.skipBad });
   const classes = data.classes.length;
   const dir = timestampedDir(o.runsRoot);
 
@@ -254,9 +256,9 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   if (!plan.fitsBudget) say(`warning: this adapter is too slow for the ${p.budgetMinutes} min budget even at the minimum epochs; expect about ${(expected / 60).toFixed(1)} min`);
 
   const common = (out: string, epochs: number): CommonTrainOptions => ({
-    ...COMMON_DEFAULTS, data: dataDir, out, epochs, batch: p.batch, accum: p.accum, lr: p.lr, seed: o.seed, verbose: o.verbose,
+    ...COMMON_DEFAULTS, data: dataDir, out, epochs, batch: p.batch, accum: p.accum, lr: p.lr, seed: o.seed, verbose: o.verbose, skipBad: o.skipBad ?? false,
   });
-  const evalTest = (s: TrainSummary) => evaluateCheckpoint({ checkpoint: s.checkpoint, data: dataDir, splits: ['test'], mag: s.mag, batch: p.batch, resamples: 1000, seed: o.seed, out: s.dir, allowUpsampled: false }, data);
+  const evalTest = (s: TrainSummary) => evaluateCheckpoint({ checkpoint: s.checkpoint, data: dataDir, splits: ['test'], mag: s.mag, batch: p.batch, resamples: 1000, seed: o.seed, out: s.dir, allowUpsampled: false, skipBad: o.skipBad ?? false }, data);
 
   const rows: StudyRow[] = [];
   let teacherGflops = 0;

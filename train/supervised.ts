@@ -9,10 +9,10 @@ import { crossEntropy } from '../engine/ops/cross_entropy.ts';
 import { trainLoop, type LoopEpochRecord } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import {
-  type CommonTrainOptions, type SampleBatch, type ResolutionRecord, planEpoch, trainingSamples, buildModel, buildOptimizer,
-  resolutionOf, validationAccuracy, prepareRunDir, trainingProgress,
+  type CommonTrainOptions, type ResolutionRecord, trainingSamples, trainingLoader, buildModel, buildOptimizer,
+  resolutionOf, validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
 } from './common.ts';
-import { openStudyData, type StudyData, type ImageBatch } from './data_source.ts';
+import type { DataSource, PlannedBatch, Batch } from '../data/loader.ts';
 import { join } from 'node:path';
 
 export interface SupervisedOptions extends CommonTrainOptions {
@@ -38,27 +38,28 @@ export interface TrainSummary {
   lastCheckpoint: string;
 }
 
-export async function trainSupervised(o: SupervisedOptions, preopened?: StudyData): Promise<TrainSummary> {
-  const data = preopened ?? (await openStudyData(o.data));
+export async function trainSupervised(o: SupervisedOptions, preopened?: DataSource): Promise<TrainSummary> {
+  const data = preopened ?? (await openTrainingData(o));
   const mag = o.mag || data.topLevel().name;
   const classes = data.classes.length;
   const resolution = resolutionOf(data, mag, presetArch(o.arch, { numClasses: classes }), o.allowUpsampled);
   const samples = trainingSamples(data, o.limit, o.seed);
+  const loader = trainingLoader(data, samples, [mag], o);
   const model = buildModel(o.arch, classes, o.seed);
   const optimizer = buildOptimizer(model, o);
   const config = { command: o.role, ...o, mag, resolution, trainImages: samples.length, classes: data.classes, effectiveBatch: o.batch * o.accum };
   prepareRunDir(o.out, config);
-  const extras = { classNames: data.classes, magnification: data.level(mag).value, normalization: data.normalization(mag), training: config };
+  const extras = { classNames: data.classes, magnification: data.level(mag).value, normalization: await data.normalization(mag), training: config };
   const { bar, onEpoch } = trainingProgress(`${o.role} ${mag}`, o.verbose, o.epochs * samples.length);
   const started = performance.now();
   try {
-    const { records, state } = await trainLoop<SampleBatch, ImageBatch>({
+    const { records, state } = await trainLoop<PlannedBatch, Batch>({
       outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
-      plan: (epoch) => planEpoch(samples, o.batch, o.seed, epoch),
-      load: (b) => data.loadBatch(mag, b.samples, o.augment ? b.augmentSeed : null),
-      forward: (images, b) => {
-        const x = Tensor.from(images.data, images.shape);
-        return { loss: crossEntropy(model.forward(x).logits, b.samples.map((s) => s.label)) };
+      plan: (epoch) => loader.plan(epoch),
+      load: (b) => loader.load(b),
+      forward: (batch) => {
+        const x = Tensor.from(batch.views[0].data, batch.views[0].shape);
+        return { loss: crossEntropy(model.forward(x).logits, batch.labels) };
       },
       validate: () => validationAccuracy(model, data, mag, o.batch),
       saveEpoch: (state, improved) => saveTrainState(o.out, model, optimizer, state, improved, extras),

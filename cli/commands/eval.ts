@@ -2,7 +2,7 @@
 import { parseFlags, openRuntime, closeRuntime, numberFlag, UsageError } from '../util.ts';
 import { DEFAULT_DATA, magFlag } from '../../train/cli_flags.ts';
 import { evaluateCheckpoint, formatEval } from '../../train/evaluate.ts';
-import type { SplitName } from '../../train/data_source.ts';
+import type { SplitName } from '../../data/loader.ts';
 
 const SPLITS: SplitName[] = ['train', 'val', 'test'];
 const DEFAULTS = { split: 'test', batch: 32, resamples: 1000, seed: 0 };
@@ -23,13 +23,14 @@ split's images). Prints a table; writes eval.json, roc-<split>.svg and confusion
   --seed N              bootstrap seed (default ${DEFAULTS.seed})
   --out DIR             where eval.json and the plots go (default: <checkpoint folder>/eval-<mag>)
   --allow-upsampled     accept images larger than their magnification implies
+  --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
   --adapter NAME        WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)
 `;
 
 export async function run(argv: string[]) {
   const { values } = parseFlags('eval', argv, {
     checkpoint: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, mag: { type: 'string' }, batch: { type: 'string' },
-    resamples: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'allow-upsampled': { type: 'boolean' },
+    resamples: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'allow-upsampled': { type: 'boolean' }, 'skip-bad': { type: 'boolean' },
   });
   if (!values.checkpoint) throw new UsageError('eval', '--checkpoint CKPT is required');
   const splitFlag = values.split ?? DEFAULTS.split;
@@ -43,7 +44,7 @@ export async function run(argv: string[]) {
       checkpoint: values.checkpoint, data: values.data ?? DEFAULT_DATA, splits, mag,
       batch: numberFlag('eval', 'batch', values.batch, DEFAULTS.batch, { integer: true, min: 1 }), resamples,
       seed: numberFlag('eval', 'seed', values.seed, DEFAULTS.seed, { integer: true, min: 0 }),
-      out: values.out ?? null, allowUpsampled: Boolean(values['allow-upsampled']),
+      out: values.out ?? null, allowUpsampled: Boolean(values['allow-upsampled']), skipBad: Boolean(values['skip-bad']),
     });
     console.log(formatEval(r));
   } finally {

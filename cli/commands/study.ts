@@ -29,16 +29,17 @@ flags:
   --runs DIR        where the run folder goes (default runs)
   --seed N          seed of data generation, initialization, shuffling, augmentation, bootstrap (default 0)
   --quiet           only the final lines
+  --skip-bad        skip unreadable images, naming each once, instead of stopping (default: stop)
   --adapter NAME    WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)
 `;
 
 export async function run(argv: string[]) {
-  const { values } = parseFlags('study', argv, { quick: { type: 'boolean' }, full: { type: 'boolean' }, data: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' } });
+  const { values } = parseFlags('study', argv, { quick: { type: 'boolean' }, full: { type: 'boolean' }, data: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' }, 'skip-bad': { type: 'boolean' } });
   if (values.quick && values.full) throw new UsageError('study', '--quick and --full are exclusive');
   const preset = values.quick ? q : values.full ? f : d;
   await openRuntime(values.adapter);
   try {
-    const { dir, results } = await runStudy({ preset, data: values.data ?? null, runsRoot: values.runs ?? 'runs', seed: numberFlag('study', 'seed', values.seed, 0, { integer: true, min: 0 }), verbose: !values.quiet });
+    const { dir, results } = await runStudy({ preset, data: values.data ?? null, runsRoot: values.runs ?? 'runs', seed: numberFlag('study', 'seed', values.seed, 0, { integer: true, min: 0 }), verbose: !values.quiet, skipBad: Boolean(values['skip-bad']) });
     console.log(`study done in ${(results.durationSeconds / 60).toFixed(1)} min (expected ${(results.expectedSeconds / 60).toFixed(1)}): ${dir}/report.md, report.html, results.json`);
   } finally {
     await closeRuntime();

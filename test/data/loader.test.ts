@@ -1,9 +1,10 @@
 /**
  * Reading data: a tiny ImageFolder fixture written at test time with a corrupt image, an empty
- * class folder, a class missing from a split and a non-image file; the loader's batches
- * (layout, labels, normalization) against values computed here; --skip-bad; derived lower
- * magnifications (memory and disk cache) paired with the top; fixed-size and mixed-size
- * errors; and the data set folder left untouched.
+ * class folder, a class missing from a split and a non-image file; the warnings printed once
+ * when the data source opens; the loader's batches (layout, labels, normalization) against
+ * values computed here; --skip-bad; derived lower magnifications (memory and disk cache)
+ * paired with the top; augmentation seeded per tile (independent of batching) and the fixed
+ * augmentation table; mixed-size errors; and the data set folder left untouched.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,7 +12,9 @@ import { mkdirSync, writeFileSync, readFileSync, statSync, existsSync } from 'no
 import { join } from 'node:path';
 import { Rng } from '../../engine/random.ts';
 import { openDataset, listSamples, listPairs, channelStats } from '../../data/dataset.ts';
-import { Loader, measureLoader } from '../../data/loader.ts';
+import { applyGeometry } from '../../data/augment.ts';
+import { Loader, DataSource, measureLoader, augmentTable, type LoaderOptions, type SplitName } from '../../data/loader.ts';
+import { IDENTITY_AUGMENT } from '../../data/augment.ts';
 import { encodePng, decodeImage, type RgbImage } from '../../data/image.ts';
 import { DataError } from '../../data/errors.ts';
 import { tempDir, listFiles, blockMeans } from './fixtures.ts';
@@ -62,6 +65,23 @@ test.before(async () => {
 
 const cacheDir = () => join(tmp.dir, 'cache');
 
+/** A data source on `root` whose warnings are collected instead of printed. */
+async function open(root: string, opts: { skipBad?: boolean; derive?: 'memory' | 'disk' } = {}) {
+  const warnings: string[] = [];
+  const source = await DataSource.open(root, { cacheDir: cacheDir(), warn: (w) => warnings.push(w), ...opts });
+  return { source, warnings };
+}
+
+/** A loader over one split of a source. */
+const loaderOf = (source: DataSource, split: SplitName, options: Partial<LoaderOptions> & { mags: string[] }) =>
+  new Loader(source, source.samples(split), { batchSize: 1, ...options });
+
+async function drain(loader: Loader) {
+  for await (const _ of loader.epoch(0)) {
+    // consume
+  }
+}
+
 test('openDataset: classes sorted, warnings name the empty class, the missing class and the non-image file', () => {
   const ds = openDataset(ROOT, { cacheDir: cacheDir() });
   assert.equal(ds.classes, ['a', 'b', 'c']);
@@ -76,18 +96,35 @@ test('openDataset: classes sorted, warnings name the empty class, the missing cl
   assert.equal(listSamples(ds, { mag: '10x', split: 'unlabeled' }).map((s) => s.label), [-1, -1]);
 });
 
-test('a corrupt image is an error naming the file and --skip-bad', async () => {
-  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
-  const loader = new Loader(ds, { split: 'train', mags: ['10x'], batchSize: 2, normalize: false });
+test('DataSource prints the data set warnings once, when it opens', async () => {
+  const { source, warnings } = await open(ROOT, { skipBad: true });
+  assert.equal(warnings, source.warnings);
+  assert.is(warnings.length, 3);
+  await drain(loaderOf(source, 'train', { mags: ['10x'], batchSize: 2 }));
+  // The unreadable file adds exactly one warning, naming it, however often it is asked for.
+  await drain(loaderOf(source, 'train', { mags: ['10x'], batchSize: 2 }));
+  assert.is(warnings.length, 4);
+  assert.match(warnings[3], /skipped unreadable image \(--skip-bad\): .*corrupt\.png/);
+});
+
+test('a corrupt image is an error naming the file and --skip-bad: at open (training mean/std) and in a batch', async () => {
+  const strict = await DataSource.open(ROOT, { cacheDir: join(tmp.dir, 'fresh-cache'), warn: () => {} }).catch((e) => e as Error);
+  assert.instance(strict, DataError);
+  assert.match((strict as Error).message, /cannot read image .*10x\/train\/b\/corrupt\.png.*--skip-bad/s);
+  // A readable training split and a corrupt validation image: the loader meets it.
+  const root = join(tmp.dir, 'bad-val');
+  const rng = new Rng(2);
+  mkdirSync(join(root, '10x/train/a'), { recursive: true });
+  mkdirSync(join(root, '10x/val/a'), { recursive: true });
+  writeFileSync(join(root, '10x/train/a/t.png'), await encodePng(randomImage(rng, 8, 8)));
+  writeFileSync(join(root, '10x/val/a/v.png'), (await encodePng(randomImage(rng, 8, 8))).subarray(0, 20));
+  const { source } = await open(root);
   try {
-    for await (const _ of loader.epoch(0)) {
-      // consume
-    }
+    await drain(loaderOf(source, 'val', { mags: ['10x'] }));
     assert.unreachable('the corrupt file should stop the epoch');
   } catch (e) {
     assert.instance(e, DataError);
-    assert.match((e as Error).message, /cannot read image .*10x\/train\/b\/corrupt\.png/);
-    assert.match((e as Error).message, /--skip-bad/);
+    assert.match((e as Error).message, /cannot read image .*10x\/val\/a\/v\.png.*pass --skip-bad/s);
   }
 });
 
@@ -101,14 +138,15 @@ test('loader with skipBad: batch [N,3,8,8] NCHW values (x/255 - mean)/std with m
   for (let c = 0; c < 3; c++) {
     assert.ok(Math.abs(stats.mean[c] - mean[c]) < 1e-12 && Math.abs(stats.std[c] - std[c]) < 1e-12, `channel ${c}: ${stats.mean[c]}/${stats.std[c]} vs ${mean[c]}/${std[c]}`);
   }
-  const loader = new Loader(ds, { split: 'train', mags: ['10x'], batchSize: 4, skipBad: true, prefetch: 3 });
+  const { source } = await open(ROOT, { skipBad: true });
+  const loader = loaderOf(source, 'train', { mags: ['10x'], batchSize: 4, prefetch: 3 });
   const seen: string[] = [];
   let worst = 0;
   for await (const batch of loader.epoch(0)) {
     const [view] = batch.views;
     assert.equal(view.shape.slice(1), [3, 8, 8]);
     assert.is(view.data.length, view.shape[0] * 3 * 64);
-    batch.keys.forEach((key, n) => {
+    batch.refs.forEach(({ key }, n) => {
       seen.push(key);
       assert.is(batch.labels[n], key.startsWith('a/') ? 0 : 1);
       const img = images.get(`10x/train/${key}.png`)!;
@@ -125,8 +163,8 @@ test('loader with skipBad: batch [N,3,8,8] NCHW values (x/255 - mean)/std with m
   assert.ok(worst < 1e-6, `worst ${worst}`);
   assert.equal(seen, ['a/a1', 'a/a2', 'a/a3', 'b/b1', 'b/b2']);
   assert.is(loader.stats.images, 5);
-  assert.is(loader.stats.skipped.length, 1);
-  assert.match(loader.stats.skipped[0], /corrupt\.png/);
+  assert.is(source.skipped.size, 1);
+  assert.match([...source.skipped.keys()][0], /corrupt\.png/);
   assert.ok(loader.stats.imagesPerSecond > 0);
 });
 
@@ -134,7 +172,8 @@ test('pairs 10x + derived 5x (memory): same keys and labels, student = area down
   const ds = openDataset(ROOT, { cacheDir: cacheDir() });
   const pairs = listPairs(ds, { teacherMag: '10x', studentMag: '5x', split: 'val' });
   assert.equal(pairs.map((p) => [p.key, p.label, p.student.factor]), [['a/a9', 0, 2], ['b/b9', 1, 2]]);
-  const loader = new Loader(ds, { split: 'val', mags: ['10x', '5x'], batchSize: 2, normalize: false, augment: { brightness: 0, contrast: 0, saturation: 0, hue: 0 }, seed: 9 });
+  const { source } = await open(ROOT, { skipBad: true });
+  const loader = loaderOf(source, 'val', { mags: ['10x', '5x'], batchSize: 2, normalize: false, augment: { brightness: 0, contrast: 0, saturation: 0, hue: 0 }, seed: 9, shuffle: true });
   let checked = 0;
   for (let epoch = 0; epoch < 4; epoch++) {
     for await (const batch of loader.epoch(epoch)) {
@@ -150,7 +189,7 @@ test('pairs 10x + derived 5x (memory): same keys and labels, student = area down
           for (let p = 0; p < 16; p++) {
             // The student was rounded to whole grey levels once (0.5) before the transform.
             const diff = Math.abs(student.data[(n * 3 + c) * 16 + p] * 255 - ref.data[3 * p + c]);
-            assert.ok(diff <= 0.5 + 1e-4, `epoch ${epoch} pair ${batch.keys[n]} c=${c} p=${p}: ${diff}`);
+            assert.ok(diff <= 0.5 + 1e-4, `epoch ${epoch} pair ${batch.refs[n].key} c=${c} p=${p}: ${diff}`);
           }
         }
         checked++;
@@ -161,56 +200,50 @@ test('pairs 10x + derived 5x (memory): same keys and labels, student = area down
 });
 
 test('derive to disk: derived images cached under cacheDir, identical to memory, and the data set folder is untouched', async () => {
-  const mem = openDataset(ROOT, { cacheDir: cacheDir() });
-  const disk = openDataset(ROOT, { cacheDir: cacheDir(), derive: 'disk' });
-  const opts = { split: 'train', mags: ['10x', '2.5x'], batchSize: 1, skipBad: true, normalize: false } as const;
-  const collect = async (ds: typeof mem) => {
+  const collect = async (derive: 'memory' | 'disk') => {
+    // A fresh source each time: its in-memory image cache would hide the disk cache.
+    const { source } = await open(ROOT, { skipBad: true, derive });
     const out: number[][] = [];
-    for await (const b of new Loader(ds, { ...opts, mags: [...opts.mags] }).epoch(0)) out.push(Array.from(b.views[1].data));
+    for await (const b of loaderOf(source, 'train', { mags: ['10x', '2.5x'], normalize: false }).epoch(0)) out.push(Array.from(b.views[1].data));
     return out;
   };
-  const fromMemory = await collect(mem);
-  const firstDisk = await collect(disk);
+  const fromMemory = await collect('memory');
+  const firstDisk = await collect('disk');
   const cached = listFiles(cacheDir()).filter((f) => f.startsWith('derived'));
-  assert.is(cached.length, 5, `cached: ${cached.join(', ')}`);
-  const secondDisk = await collect(disk); // read back from the cache
+  // The 5 readable training images, plus the 2.5x derivations that channelStats made at open.
+  assert.ok(cached.length >= 5, `cached: ${cached.join(', ')}`);
+  const secondDisk = await collect('disk'); // read back from the cache
   assert.equal(firstDisk, fromMemory);
   assert.equal(secondDisk, fromMemory);
   assert.is(snapshot(ROOT), before, 'the data set folder changed');
 });
 
-test('fixed size and mixed sizes give clear errors; an underivable magnification and a bad split too', async () => {
+test('mixed sizes give clear errors; an underivable magnification and a bad split too', async () => {
   const ds = openDataset(ROOT, { cacheDir: cacheDir() });
-  const run = async (loader: Loader) => {
-    for await (const _ of loader.epoch(0)) {
-      // consume
-    }
-  };
-  try {
-    await run(new Loader(ds, { split: 'val', mags: ['10x'], size: [16, 16], normalize: false }));
-    assert.unreachable('size mismatch');
-  } catch (e) {
-    assert.match((e as Error).message, /10x\/val\/a\/a9\.png is 8x8 but this run needs 16x16 images at 10x/);
-  }
+  const { source } = await open(ROOT, { skipBad: true });
   const mixed = join(tmp.dir, 'mixed');
   mkdirSync(join(mixed, '10x/train/x'), { recursive: true });
   const rng = new Rng(1);
   writeFileSync(join(mixed, '10x/train/x/big.png'), await encodePng(randomImage(rng, 12, 10)));
   writeFileSync(join(mixed, '10x/train/x/small.png'), await encodePng(randomImage(rng, 8, 8)));
-  const mds = openDataset(mixed, { cacheDir: cacheDir() });
+  const { source: mds } = await open(mixed);
   try {
-    await run(new Loader(mds, { split: 'train', mags: ['10x'], batchSize: 2, normalize: false }));
+    await drain(loaderOf(mds, 'train', { mags: ['10x'], batchSize: 2, normalize: false }));
     assert.unreachable('mixed sizes');
   } catch (e) {
-    assert.match((e as Error).message, /images in one batch must have one size: .*small\.png is 8x8, .*big\.png is 12x10; use batch size 1/);
+    assert.match((e as Error).message, /images in one batch must have one size: train\/x\/small at 10x is 8x8, train\/x\/big is 12x10; use --batch 1/);
   }
   // Batch size 1 takes images of any size (the paper's one-at-a-time training).
   const shapes: number[][] = [];
-  for await (const b of new Loader(mds, { split: 'train', mags: ['10x'], normalize: false }).epoch(0)) shapes.push(b.views[0].shape);
+  for await (const b of loaderOf(mds, 'train', { mags: ['10x'], normalize: false }).epoch(0)) shapes.push(b.views[0].shape);
   assert.equal(shapes, [[1, 3, 10, 12], [1, 3, 8, 8]]);
   assert.throws(() => listSamples(ds, { mag: '3x', split: 'train' }), /3x is not a whole-number reduction of 10x/);
   assert.throws(() => listSamples(ds, { mag: '20x', split: 'train' }), /higher than the highest/);
-  assert.throws(() => new Loader(ds, { split: 'tset', mags: ['10x'] }), /split 'tset' not found at 10x .* splits there: train, val, unlabeled/);
+  assert.throws(() => source.samples('tset' as SplitName), /has no 'tset' split \(it has train, val, unlabeled\)/);
+  assert.throws(() => loaderOf(source, 'train', { mags: ['7x'] }), /unknown magnification '7x': .* has 10x, and 7x is not a whole-number reduction of 10x/);
+  assert.throws(() => loaderOf(source, 'train', { mags: ['seven'] }), /unknown magnification 'seven'/);
+  // A derivable magnification becomes a level of its own: a quarter of the side, four times the microns per pixel.
+  assert.equal(source.level('2.5x'), { name: '2.5x', value: 2.5, micronsPerPixel: 4 * source.level('10x').micronsPerPixel, tile: 2 });
   assert.throws(() => openDataset(join(tmp.dir, 'nowhere')), /does not exist; generate one with 'rbd synth/);
 });
 
@@ -221,8 +254,8 @@ test('measureLoader: images/s of a loader alone over a synthetic-sized fixture (
     mkdirSync(join(root, '10x/train/k'), { recursive: true });
     writeFileSync(join(root, `10x/train/k/${i}.png`), await encodePng(randomImage(rng, 64, 64)));
   }
-  const ds = openDataset(root, { cacheDir: cacheDir() });
-  const r = await measureLoader(ds, { split: 'train', mags: ['10x', '2.5x'], batchSize: 4, augment: true, shuffle: true });
+  const { source } = await open(root);
+  const r = await measureLoader(loaderOf(source, 'train', { mags: ['10x', '2.5x'], batchSize: 4, augment: {}, shuffle: true }));
   console.log(`    loader alone: ${r.images} pairs (64 px + derived 16 px, augmented) in ${r.seconds.toFixed(3)} s = ${r.imagesPerSecond.toFixed(0)} pairs/s`);
   assert.is(r.images, 16);
   assert.ok(r.imagesPerSecond > 0);
@@ -233,20 +266,60 @@ test('measureLoader: images/s of a loader alone over a synthetic-sized fixture (
 });
 
 test('bug: batches failing behind the awaited one were unhandled rejections that aborted the process', async () => {
-  const ds = openDataset(ROOT, { cacheDir: cacheDir() });
-  // Every batch fails (wrong size) and three are in flight when the first error reaches us.
-  const loader = new Loader(ds, { split: 'train', mags: ['10x'], size: [9, 9], prefetch: 3, skipBad: true, normalize: false });
+  const { source: mds } = await open(join(tmp.dir, 'mixed'));
+  // Every batch of this loader fails (mixed sizes), and three are in flight when the first error reaches us.
+  const refs = mds.samples('train');
+  const loader = new Loader(mds, [...refs, ...refs, ...refs, ...refs], { mags: ['10x'], batchSize: 2, prefetch: 3, normalize: false });
   let message = '';
   try {
-    for await (const _ of loader.epoch(0)) {
-      // consume
-    }
+    await drain(loader);
   } catch (e) {
     message = (e as Error).message;
   }
-  assert.match(message, /a1\.png is 8x8 but this run needs 9x9/);
+  assert.match(message, /images in one batch must have one size/);
   // Give the other batches time to settle: an unhandled rejection would end the process here.
   await new Promise((resolve) => setTimeout(resolve, 100));
+});
+
+test('augmentation is seeded per tile: the same tile gets the same view whatever the batch size; epochs differ', async () => {
+  const { source } = await open(ROOT, { skipBad: true });
+  const views = async (batchSize: number, epoch: number) => {
+    const out = new Map<string, number[]>();
+    const loader = loaderOf(source, 'train', { mags: ['10x', '5x'], batchSize, augment: {}, seed: 3, shuffle: true });
+    for await (const b of loader.epoch(epoch)) {
+      const per = 3 * 4 * 4;
+      b.refs.forEach((r, n) => out.set(r.key, Array.from(b.views[1].data.subarray(n * per, (n + 1) * per))));
+    }
+    return out;
+  };
+  const [two, three, nextEpoch] = [await views(2, 0), await views(3, 0), await views(2, 1)];
+  assert.is(two.size, 5);
+  for (const [key, v] of two) assert.equal(three.get(key), v, `tile ${key}`);
+  assert.ok([...two].some(([key, v]) => JSON.stringify(nextEpoch.get(key)) !== JSON.stringify(v)), 'epoch 1 drew the same augmentation for every tile');
+});
+
+test('augmentTable: 8 distinct symmetries per colour draw, entry 0 the identity, the same table every time; the loader reports the ids it drew', async () => {
+  const table = augmentTable(24);
+  assert.is(table.length, 24);
+  assert.equal(table[0], IDENTITY_AUGMENT);
+  assert.equal(augmentTable(24), table);
+  // The 8 geometries of each colour draw map a 3x2 test pattern to 8 different images.
+  const pattern = Float32Array.from({ length: 9 }, (_, i) => i);
+  for (let j = 0; j < 3; j++) {
+    const seen = new Set(table.slice(8 * j, 8 * j + 8).map((p) => Array.from(applyGeometry(pattern, 1, 3, 3, p).data).join(',')));
+    assert.is(seen.size, 8, `colour draw ${j}`);
+    const colours = new Set(table.slice(8 * j, 8 * j + 8).map((p) => JSON.stringify([p.order, p.brightness, p.contrast, p.saturation, p.hue])));
+    assert.is(colours.size, 1, `one colour per draw ${j}`);
+  }
+  assert.throws(() => augmentTable(12), /multiple of 8/);
+  const { source } = await open(ROOT, { skipBad: true });
+  const loader = loaderOf(source, 'val', { mags: ['10x'], batchSize: 2, augment: {}, augmentSet: 24, seed: 4, normalize: false });
+  const plan = loader.plan(0);
+  const ids = plan.flatMap((b) => b.augmentIds!);
+  assert.ok(ids.every((id) => Number.isInteger(id) && id >= 0 && id < 24));
+  plan.forEach((b) => b.params.forEach((p, k) => assert.equal(p, table[b.augmentIds![k]])));
+  const batch = await loader.load(plan[0]);
+  assert.equal(batch.augmentIds, plan[0].augmentIds);
 });
 
 test('decodeImage reads lossless tif/webp and grey or RGBA png as the same 8-bit RGB: image 7x5', async () => {

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, cpSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, cpSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gpu, assertClose } from '../helpers/gpu.ts';
@@ -92,7 +92,7 @@ test('distill --cache-teacher (no augmentation) gives the losses of recomputing 
 
 test('eval: metrics per split, eval.json and plots; accuracy agrees with the confusion matrix', async () => {
   const out = join(tmp, 'eval');
-  const r = await evaluateCheckpoint({ checkpoint: join(teacherDir, 'best.safetensors'), data, splits: ['val', 'test'], mag: '', batch: 8, resamples: 1000, seed: 0, out, allowUpsampled: false });
+  const r = await evaluateCheckpoint({ checkpoint: join(teacherDir, 'best.safetensors'), data, splits: ['val', 'test'], mag: '', batch: 8, resamples: 1000, seed: 0, out, allowUpsampled: false, skipBad: false });
   assert.match(formatEval(r), /test\s+12\s/);
   const e = readJson<EvalResult>(join(out, 'eval.json'));
   assert.is(e.mag, '10x');
@@ -157,6 +157,28 @@ test('honest resolution: a 5x folder holding upsampled (10x-sized) tiles is refu
   const s = await trainSupervised({ ...opts, allowUpsampled: true });
   // What the network received is recorded as it was: 16 px at 5x's nominal 2 um/px.
   assert.equal([s.resolution.inputSize, s.resolution.micronsPerPixel], [16, 2]);
+});
+
+test('an unreadable image: every data command names it and --skip-bad; with --skip-bad it is skipped with one warning', async () => {
+  const bad = join(tmp, 'with-corrupt');
+  cpSync(data, bad, { recursive: true });
+  // Half a PNG among the validation images at the teacher's magnification (read by teacher, eval and distill).
+  writeFileSync(join(bad, '10x/val/normal/corrupt.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+  const teacher = join(teacherDir, 'best.safetensors');
+  const commands = [
+    ['teacher', '--data', bad, '--epochs', '1', '--limit', '6', '--out', join(tmp, 'skip-teacher'), '--quiet'],
+    ['eval', '--checkpoint', teacher, '--data', bad, '--split', 'val', '--out', join(tmp, 'skip-eval')],
+  ];
+  for (const args of commands) {
+    const strict = await rbd(...args);
+    assert.is(strict.code, 1, `rbd ${args[0]} without --skip-bad`);
+    assert.match(strict.err, /corrupt\.png.*--skip-bad/s, `rbd ${args[0]}: ${strict.err}`);
+    const lenient = await rbd(...args, '--skip-bad');
+    assert.is(lenient.code, 0, `rbd ${args[0]} --skip-bad: ${lenient.err}`);
+    const warnings = lenient.err.split('\n').filter((l) => /skipped unreadable image/.test(l));
+    assert.is(warnings.length, 1, `rbd ${args[0]}: one warning per bad file, got ${warnings.length}`);
+    assert.match(warnings[0], /10x\/val\/normal\/corrupt\.png/);
+  }
 });
 
 test('bad settings fail before training: unknown magnification, missing teacher, teacher with other classes', async () => {

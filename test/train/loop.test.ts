@@ -53,9 +53,9 @@ function makeSpec(dir: string, model: ResNet, opt: Adam, epochs: number, resume:
     load: async (b: Batch, epoch: number, index: number) => {
       const data = new Float32Array(b.size * 3 * SIZE * SIZE);
       b.rows.forEach((r, k) => data.set(images[r], k * 3 * SIZE * SIZE));
-      return { data, labels: b.rows.map((r) => labels[r]), epoch, index };
+      return { data, labels: b.rows.map((r) => labels[r]), epoch, index, size: b.size };
     },
-    forward: (l: { data: Float32Array; labels: number[]; epoch: number; index: number }, b: Batch) => {
+    forward: (l: { data: Float32Array; labels: number[]; epoch: number; index: number; size: number }, b: Batch) => {
       const x = Tensor.from(l.data, [b.size, 3, SIZE, SIZE]);
       const loss = crossEntropy(model.forward(x).logits, l.labels);
       if (poison && l.epoch === poison.epoch && l.index === poison.index) {
