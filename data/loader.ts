@@ -307,6 +307,11 @@ export class Loader {
     return this.o.mags;
   }
 
+  /** The fixed augmentation table the ids index (with augmentSet), else null. */
+  get augmentTable(): AugmentParams[] | null {
+    return this.table;
+  }
+
   /** Tiles in one epoch (before skipping bad ones). */
   get length(): number {
     return this.refs.length;

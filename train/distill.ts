@@ -6,8 +6,10 @@
  * plus up to `unlabeled` images of the unlabeled pool. Validation accuracy (labels of the val
  * split) only picks which epoch's weights are kept as best.safetensors, as for the other arms.
  *
- * Teacher cache (`cacheTeacher`, only without augmentation): the teacher's logits and stage-4
- * map of each tile are computed once and reused every epoch; the config records whether it was used.
+ * Teacher-target cache (`cacheTeacher`, train/teacher_cache.ts): augmentation is drawn from a
+ * fixed table of `augmentSet` entries (8 symmetries x colour draws), so the teacher's logits and
+ * stage-4 map are computed once per (tile, augmentation id) and epochs never run the teacher
+ * again; the study shares one cache across all its distillation arms (`teacherTargets`).
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -26,7 +28,8 @@ import {
   validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
 } from './common.ts';
 import type { TrainSummary } from './supervised.ts';
-import { sampleId, type DataSource, type SampleRef, type PlannedBatch, type View } from '../data/loader.ts';
+import { TeacherTargetCache, fileHash, type TeacherTargets } from './teacher_cache.ts';
+import { type DataSource, type SampleRef, type PlannedBatch, type View } from '../data/loader.ts';
 
 export interface DistillOptions extends CommonTrainOptions, DistillLossOptions {
   teacher: string;
@@ -35,22 +38,26 @@ export interface DistillOptions extends CommonTrainOptions, DistillLossOptions {
   /** Images of the unlabeled pool to add (capped at the pool size). */
   unlabeled: number;
   cacheTeacher: boolean;
+  /** Entries of the fixed augmentation table (a multiple of 8); default 16 when caching, else none (fresh draws). */
+  augmentSet?: number;
+  /** A cache to share (the study's, across arms); must hold this teacher. Implies cacheTeacher. */
+  teacherTargets?: TeacherTargetCache;
+  /** Where cache entries persist (with cacheTeacher and no shared cache); null: memory only. */
+  teacherCacheDir?: string | null;
   allowUpsampled: boolean;
 }
 
-interface TeacherCacheEntry { logits: Float32Array; features: Float32Array }
-
-interface CachedTeacherBatch { logits: Float32Array; features: Float32Array; featureShape: number[] }
+export const DEFAULT_AUGMENT_SET = 16;
 
 interface LoadedPair {
   size: number;
   labels: Int32Array;
   student: View;
   /** The teacher's images, or its cached outputs. */
-  teacher: View | CachedTeacherBatch;
+  teacher: View | TeacherTargets;
 }
 
-function isCached(t: View | CachedTeacherBatch): t is CachedTeacherBatch {
+function isCached(t: View | TeacherTargets): t is TeacherTargets {
   return 'logits' in t;
 }
 
@@ -84,7 +91,6 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
   const data = preopened ?? (await openTrainingData(o));
   const classes = data.classes.length;
   data.level(o.mag); // unknown magnification: throws naming the ones available
-  if (o.cacheTeacher && o.augment) throw new Error('--cache-teacher needs --no-augment: with augmentation the teacher sees a different image every epoch');
   const resolution = resolutionOf(data, o.mag, presetArch(o.arch, { numClasses: classes }), o.allowUpsampled);
   const teacher = loadTeacher(o.teacher, data, o.mag);
   const labelled = trainingSamples(data, o.limit, o.seed);
@@ -92,45 +98,33 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
   const unlabeled = new Rng(hashSeed(o.seed, 0x0b1)).shuffle([...pool]).slice(0, Math.min(o.unlabeled, pool.length));
   // Labels are dropped: the distillation loss never sees them (only the optional CE term does).
   const samples: SampleRef[] = [...labelled.map((s) => ({ ...s, label: o.ceWeight > 0 ? s.label : -1 })), ...unlabeled];
-  const loader = trainingLoader(data, samples, [teacher.mag, o.mag], o);
+  const cached = o.cacheTeacher || o.teacherTargets !== undefined;
+  const augmentSet = o.augmentSet ?? DEFAULT_AUGMENT_SET;
+  const loader = trainingLoader(data, samples, [teacher.mag, o.mag], o, cached ? augmentSet : o.augmentSet);
+  if (o.teacherTargets && o.teacherTargets.teacherMag !== teacher.mag) throw new Error(`the shared teacher cache holds a ${o.teacherTargets.teacherMag} teacher, but ${o.teacher} is at ${teacher.mag}`);
+  const targets = o.teacherTargets ?? (cached ? new TeacherTargetCache(teacher.model, fileHash(o.teacher), teacher.mag, o.teacherCacheDir ?? null) : null);
   const student = buildModel(o.arch, classes, o.seed);
   const optimizer = buildOptimizer(student, o);
   const config = {
     command: 'distill', ...o, teacherMag: teacher.mag, resolution, trainImages: labelled.length, unlabeledCount: unlabeled.length, unlabeledPool: pool.length,
-    classes: data.classes, effectiveBatch: o.batch * o.accum, teacherCache: o.cacheTeacher ? 'used: teacher outputs computed once per tile (no augmentation)' : 'not used',
+    classes: data.classes, effectiveBatch: o.batch * o.accum,
+    teacherCache: cached ? `used: teacher outputs computed once per tile and augmentation id (${o.augment ? `${augmentSet}-entry augmentation table` : 'no augmentation'})` : 'not used',
+    teacherTargets: undefined, // the shared cache object itself is not configuration
   };
   prepareRunDir(o.out, config);
   if (o.verbose && o.cacheTeacher) console.log(`teacher cache: ${config.teacherCache}`);
   const extras = { classNames: data.classes, magnification: data.level(o.mag).value, normalization: await data.normalization(o.mag), training: config };
-  const cache = new Map<string, TeacherCacheEntry>();
-  let featureShape: number[] = [];
   const { bar, onEpoch } = trainingProgress(`distill ${teacher.mag}->${o.mag}`, o.verbose, o.epochs * samples.length);
   const started = performance.now();
 
   async function load(b: PlannedBatch): Promise<LoadedPair> {
-    if (!o.cacheTeacher) {
+    if (!targets) {
       const pair = await loader.load(b);
       return { size: pair.size, labels: pair.labels, teacher: pair.views[0], student: pair.views[1] };
     }
     const batch = await loader.load(b, [o.mag]);
-    const missing = batch.refs.filter((s) => !cache.has(sampleId(s)));
-    if (missing.length) {
-      const images = await loader.load({ refs: missing, params: missing.map(() => null), augmentIds: null, size: missing.length }, [teacher.mag]);
-      const view = images.views[0];
-      const out = noGrad(() => teacher.model.forward(Tensor.from(view.data, view.shape)));
-      const logits = (await out.logits.read()) as Float32Array;
-      const features = (await out.features.read()) as Float32Array;
-      featureShape = [...out.features.shape.slice(1)];
-      const per = features.length / missing.length;
-      missing.forEach((s, k) => cache.set(sampleId(s), { logits: logits.slice(k * classes, (k + 1) * classes), features: features.slice(k * per, (k + 1) * per) }));
-      out.logits.dispose();
-      out.features.dispose();
-    }
-    const entries = batch.refs.map((s) => cache.get(sampleId(s))!);
-    return {
-      size: batch.size, labels: batch.labels, student: batch.views[0],
-      teacher: { logits: concat(entries.map((e) => e.logits)), features: concat(entries.map((e) => e.features)), featureShape },
-    };
+    const t = await targets.targets(loader, batch.refs, batch.augmentIds ?? batch.refs.map(() => 0));
+    return { size: batch.size, labels: batch.labels, student: batch.views[0], teacher: t };
   }
 
   function forward(l: LoadedPair) {
@@ -160,7 +154,7 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
     return {
       dir: o.out, role: unlabeled.length ? 'kd+unlabeled' : 'kd', mag: o.mag, resolution, epochs: state.epoch + 1, trainImages: labelled.length, unlabeledCount: unlabeled.length,
       seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
-      checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
+      checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE), teacherCache: targets ? { ...targets.stats } : undefined,
     };
   } finally {
     student.dispose();
@@ -169,12 +163,3 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
   }
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -14,6 +14,7 @@ import {
 } from './common.ts';
 import type { DataSource, PlannedBatch, Batch } from '../data/loader.ts';
 import { join } from 'node:path';
+import type { TeacherCacheStats } from './teacher_cache.ts';
 
 export interface SupervisedOptions extends CommonTrainOptions {
   role: 'teacher' | 'baseline';
@@ -36,6 +37,8 @@ export interface TrainSummary {
   /** The checkpoint to evaluate (best by validation accuracy). */
   checkpoint: string;
   lastCheckpoint: string;
+  /** Distillation with the teacher-target cache: its counts and teacher time (cumulative for a shared cache). */
+  teacherCache?: TeacherCacheStats;
 }
 
 export async function trainSupervised(o: SupervisedOptions, preopened?: DataSource): Promise<TrainSummary> {

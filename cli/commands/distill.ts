@@ -1,11 +1,17 @@
 /** rbd distill: resolution-based knowledge distillation from a high-magnification teacher. */
 import { parseFlags, openRuntime, closeRuntime, numberFlag, UsageError } from '../util.ts';
 import { COMMON_OPTIONS, commonHelp, commonOptions, magFlag, defaultRunDir } from '../../train/cli_flags.ts';
-import { trainDistill } from '../../train/distill.ts';
+import { trainDistill, DEFAULT_AUGMENT_SET } from '../../train/distill.ts';
 import { DEFAULT_DISTILL_LOSS as D, PIXEL_RESIZES, type PixelResize, type PixelLossKind } from '../../train/distill_loss.ts';
 import { printSummary } from '../../train/summary.ts';
 
 const DEFAULT_MAG = '2.5x';
+
+function augmentSetFlag(value: string | undefined): number {
+  const n = numberFlag('distill', 'augment-set', value, DEFAULT_AUGMENT_SET, { integer: true, min: 8 });
+  if (n % 8 !== 0) throw new UsageError('distill', `--augment-set must be a multiple of 8 (the flips and turns of a square times the colour draws), got ${n}`);
+  return n;
+}
 
 export const help = `usage: rbd distill --teacher CKPT [flags]
 
@@ -34,8 +40,12 @@ Checkpoints, log, --resume and NaN handling as rbd teacher.
                         applied to micro-batches made only of labelled images (with --unlabeled,
                         batches that mix in unlabeled images get no label term)
   --unlabeled N         add up to N images of the data's unlabeled pool (default 0)
-  --cache-teacher       compute the teacher's outputs once per tile and reuse them every epoch;
-                        only with --no-augment (stated in config.json when used)
+  --cache-teacher       compute the teacher's outputs once per tile and augmentation and reuse them
+                        every epoch: augmentation draws from a fixed table of --augment-set entries
+                        (8 flips/turns x colour draws); stated in config.json when used
+  --augment-set N       entries of that table, a multiple of 8 (default ${DEFAULT_AUGMENT_SET})
+  --teacher-cache DIR   also keep the cached outputs in DIR, keyed by teacher, tile and augmentation
+                        (default: memory only)
 ${commonHelp('runs/distill-<mag>-<UTC time>')}
 `;
 
@@ -43,7 +53,7 @@ export async function run(argv: string[]) {
   const { values } = parseFlags('distill', argv, {
     ...COMMON_OPTIONS, teacher: { type: 'string' }, mag: { type: 'string' }, temperature: { type: 'string' }, 'soft-weight': { type: 'string' },
     'pixel-weight': { type: 'string' }, 'pixel-loss': { type: 'string' }, resize: { type: 'string' }, 'ce-weight': { type: 'string' },
-    unlabeled: { type: 'string' }, 'cache-teacher': { type: 'boolean' },
+    unlabeled: { type: 'string' }, 'cache-teacher': { type: 'boolean' }, 'augment-set': { type: 'string' }, 'teacher-cache': { type: 'string' },
   });
   if (!values.teacher) throw new UsageError('distill', '--teacher CKPT is required (a checkpoint written by rbd teacher, e.g. runs/teacher-10x-.../best.safetensors)');
   const mag = magFlag('distill', 'mag', values.mag, DEFAULT_MAG);
@@ -62,7 +72,8 @@ export async function run(argv: string[]) {
   try {
     const s = await trainDistill({
       ...common, teacher: values.teacher, mag, temperature, softWeight, pixelWeight, pixelLoss, resize, ceWeight, unlabeled,
-      cacheTeacher: Boolean(values['cache-teacher']), allowUpsampled: Boolean(values['allow-upsampled']),
+      cacheTeacher: Boolean(values['cache-teacher'] || values['teacher-cache']), teacherCacheDir: values['teacher-cache'] ?? null,
+      augmentSet: augmentSetFlag(values['augment-set']), allowUpsampled: Boolean(values['allow-upsampled']),
     });
     printSummary(s);
   } finally {

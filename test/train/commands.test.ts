@@ -21,7 +21,8 @@ import { trainSupervised } from '../../train/supervised.ts';
 import { trainDistill } from '../../train/distill.ts';
 import { DEFAULT_DISTILL_LOSS } from '../../train/distill_loss.ts';
 import { evaluateCheckpoint, formatEval, type EvalResult } from '../../train/evaluate.ts';
-import { COMMON_DEFAULTS } from '../../train/common.ts';
+import { COMMON_DEFAULTS, trainingLoader, trainingSamples } from '../../train/common.ts';
+import { openDataSource } from '../../data/loader.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'rbd-train-'));
@@ -76,18 +77,29 @@ test('rbd distill end to end on a tiny data set within a minute; config records 
   assert.is(JSON.parse(meta.magnification), 5);
 });
 
-test('distill --cache-teacher (no augmentation) gives the losses of recomputing the teacher every step', async () => {
-  const run = (cacheTeacher: boolean) => trainDistill({
-    ...COMMON_DEFAULTS, ...DEFAULT_DISTILL_LOSS, data, out: join(tmp, `cache-${cacheTeacher}`), epochs: 2, batch: 8, augment: false, verbose: false,
-    teacher: join(teacherDir, 'best.safetensors'), mag: '5x', unlabeled: 0, limit: 12, cacheTeacher, allowUpsampled: false,
-  });
-  const fresh = await run(false);
-  const cached = await run(true);
-  // Same batches, same teacher outputs (GroupNorm makes each tile's outputs independent of its
-  // batch-mates), so the per-epoch mean losses agree to float32 rounding of the sums.
-  assertClose('epoch losses, cached vs recomputed teacher', cached.records.map((r) => r.loss), fresh.records.map((r) => r.loss), { atol: 1e-6, rtol: 1e-5 });
-  assert.match(readJson<{ teacherCache: string }>(join(tmp, 'cache-true', 'config.json')).teacherCache, /^used/);
-  assert.match(readJson<{ teacherCache: string }>(join(tmp, 'cache-false', 'config.json')).teacherCache, /^not used/);
+test('distill --cache-teacher, with and without augmentation, gives the losses of recomputing the teacher every step', async () => {
+  for (const augment of [false, true]) {
+    const run = (cacheTeacher: boolean) => trainDistill({
+      ...COMMON_DEFAULTS, ...DEFAULT_DISTILL_LOSS, data, out: join(tmp, `cache-${augment}-${cacheTeacher}`), epochs: 3, batch: 8, augment, augmentSet: augment ? 16 : undefined,
+      verbose: false, teacher: join(teacherDir, 'best.safetensors'), mag: '5x', unlabeled: 0, limit: 12, cacheTeacher, allowUpsampled: false,
+    });
+    const fresh = await run(false);
+    const cached = await run(true);
+    // Same batches and augmentations, same teacher outputs (GroupNorm makes each tile's outputs
+    // independent of its batch-mates), so the per-epoch mean losses agree to float32 rounding of the sums.
+    assertClose(`epoch losses, cached vs recomputed teacher (augment ${augment})`, cached.records.map((r) => r.loss), fresh.records.map((r) => r.loss), { atol: 1e-6, rtol: 1e-5 });
+    // The teacher ran once per distinct (tile, augmentation) and never for a repeat.
+    // Count the distinct (tile, augmentation id) pairs of the 3 planned epochs independently.
+    const source = await openDataSource(data, { warn: () => {} });
+    const loader = trainingLoader(source, trainingSamples(source, 12, COMMON_DEFAULTS.seed), ['10x', '5x'], { ...COMMON_DEFAULTS, batch: 8, augment }, augment ? 16 : undefined);
+    const distinct = new Set([0, 1, 2].flatMap((e) => loader.plan(e).flatMap((b) => b.refs.map((r, k) => `${r.key}-${b.augmentIds?.[k] ?? 0}`))));
+    const st = cached.teacherCache!;
+    assert.is(st.computed + st.hits, 3 * 12, 'every tile of every epoch was served by the cache');
+    assert.is(st.computed, distinct.size, 'one teacher pass per distinct (tile, augmentation), none for a repeat');
+    if (!augment) assert.is(st.computed, 12);
+    assert.match(readJson<{ teacherCache: string }>(join(tmp, `cache-${augment}-true`, 'config.json')).teacherCache, /^used/);
+    assert.match(readJson<{ teacherCache: string }>(join(tmp, `cache-${augment}-false`, 'config.json')).teacherCache, /^not used/);
+  }
 });
 
 test('eval: metrics per split, eval.json and plots; accuracy agrees with the confusion matrix', async () => {
@@ -198,7 +210,6 @@ test('bad settings fail before training: unknown magnification, missing teacher,
     [() => trainSupervised({ ...base, role: 'baseline', mag: '40x' }), /unknown magnification '40x'/],
     [() => distill({ teacher: join(tmp, 'nope.safetensors') }), /teacher checkpoint .*nope\.safetensors does not exist; train one first/],
     [() => distill({ mag: '10x' }), /student magnification 10x must be below the teacher's 10x/],
-    [() => distill({ cacheTeacher: true }), /--cache-teacher needs --no-augment/],
     [() => distill({ data: join(tmp, 'no-such-data') }), /does not exist; generate one with 'rbd synth/],
     [() => distill({ teacher: join(tmp, 'luad-teacher.safetensors') }), /trained on classes \[acinar, lepidic, micropapillary, papillary, solid\] but the data .* has \[abnormal, normal, sprue\]/],
     [() => distill({ teacher: join(tmp, 'renamed-teacher.safetensors') }), /trained on classes \[a, b, c\] but the data/],
