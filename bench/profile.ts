@@ -66,16 +66,32 @@ export function distillSetup(arch: ResNetArch, top: MagInput, student: MagInput,
 /** The phases of one distillation step, in order; each returns what later phases need. */
 export type Phase = [name: string, run: () => unknown];
 
+/** The teacher's outputs of a setup's batch, read back to the CPU: what a teacher-target cache holds. */
+export interface CachedTeacherOutputs { logits: Float32Array; logitsShape: number[]; features: Float32Array; featuresShape: number[] }
+
+export async function cacheTeacherOutputs(d: DistillSetup): Promise<CachedTeacherOutputs> {
+  const out = noGrad(() => d.teacher.forward(d.highRes));
+  try {
+    return { logits: (await out.logits.read()) as Float32Array, logitsShape: [...out.logits.shape], features: (await out.features.read()) as Float32Array, featuresShape: [...out.features.shape] };
+  } finally {
+    out.logits.dispose();
+    out.features.dispose();
+  }
+}
+
 /**
  * One distillation training step as named phases (run them in order, synchronously or with a
  * GPU sync between them): teacher forward (noGrad), student forward, loss, backward, optimizer.
+ * With `cached` (train/teacher_cache.ts), the first phase uploads the teacher's cached outputs
+ * instead of running the teacher, as distillation with the cache does.
  */
-export function distillPhases(d: DistillSetup): Phase[] {
+export function distillPhases(d: DistillSetup, cached?: CachedTeacherOutputs): Phase[] {
   let teacherOut: ResNetOutput | null = null;
   let studentOut: ResNetOutput | null = null;
   let loss: Tensor | null = null;
+  const upload = (c: CachedTeacherOutputs): ResNetOutput => ({ logits: Tensor.from(c.logits, c.logitsShape), features: Tensor.from(c.features, c.featuresShape) });
   return [
-    ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
+    cached ? ['teacher targets (cached)', () => (teacherOut = upload(cached))] : ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
     ['student forward', () => (studentOut = d.student.forward(d.lowRes))],
     ['loss', () => (loss = distillLoss(studentOut!, teacherOut!, DEFAULT_DISTILL_LOSS).loss)],
     ['backward', () => backward(loss!)],

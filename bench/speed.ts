@@ -30,7 +30,7 @@ import { benchMeta, adapterLine } from './meta.ts';
 import { magInputs, archFlag, flopsRows, DEFAULT_MAGS, DEFAULT_TILE, type MagInput, type FlopsRow } from './flops.ts';
 import { measureRoofline, bestRoofline, gemmCandidates, measureDispatchOverhead, DEFAULT_GEMM_SIZES, type Roofline } from './roofline.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent, writeBenchReport } from './report.ts';
-import { distillSetup, distillPhases, profileStep } from './profile.ts';
+import { distillSetup, distillPhases, profileStep, cacheTeacherOutputs } from './profile.ts';
 
 export interface Spread { median: number; min: number; max: number; samples: number[] }
 
@@ -97,6 +97,9 @@ export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx'
   batch: number;
   inferImagesPerSec: number;
   trainImagesPerSec: number;
+  /** The same step with the teacher's outputs uploaded from a teacher-target cache instead of computed. */
+  trainCachedImagesPerSec: number;
+  trainCachedMs: Spread;
   /** Training step FLOP rate: trainStepGflops * batch / median step time. */
   achievedGflops: number;
   /** achievedGflops / roofline GEMM rate. */
@@ -151,14 +154,18 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
   // Every magnification is set up at once and the timed runs go round-robin (each round times
   // every magnification once), so a change of load from other processes during the benchmark
   // hits all magnifications alike and the ratios between them stay meaningful.
-  const cases = o.inputs.map((m) => {
+  const cases = await Promise.all(o.inputs.map(async (m) => {
     const d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
+    const cached = await cacheTeacherOutputs(d);
     const infer = () => noGrad(() => d.student.forward(d.lowRes));
     const step = () => {
       for (const [, run] of distillPhases(d)) run();
     };
-    return { m, d, infer, step, inferRuns: [] as Timing[], stepRuns: [] as Timing[] };
-  });
+    const cachedStep = () => {
+      for (const [, run] of distillPhases(d, cached)) run();
+    };
+    return { m, d, infer, step, cachedStep, inferRuns: [] as Timing[], stepRuns: [] as Timing[], cachedRuns: [] as Timing[] };
+  }));
   const out: Omit<MeasuredRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
   try {
     for (let round = 0; round < o.warmup + o.reps; round++) {
@@ -166,13 +173,15 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
         progress(`${c.m.mag}: inference and training step, ${round < o.warmup ? `warm-up ${round + 1} of ${o.warmup}` : `round ${round - o.warmup + 1} of ${o.reps}`}`);
         const ti = await timeGpu(c.infer, 1, 0);
         const tt = await timeGpu(c.step, 1, 0);
+        const tc = await timeGpu(c.cachedStep, 1, 0);
         if (round < o.warmup) continue;
         c.inferRuns.push(ti);
         c.stepRuns.push(tt);
+        c.cachedRuns.push(tc);
       }
     }
     for (const [i, c] of cases.entries()) {
-      const ti = pooled(c.inferRuns), tt = pooled(c.stepRuns);
+      const ti = pooled(c.inferRuns), tt = pooled(c.stepRuns), tc = pooled(c.cachedRuns);
       const inferDispatches = await dispatchesOf(c.infer);
       const trainDispatches = await dispatchesOf(c.step);
       const f = flops[i];
@@ -181,6 +190,7 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
       out.push({
         mag: c.m.mag, inputSize: c.m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
         inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
+        trainCachedImagesPerSec: o.batch / (tc.ms / 1000), trainCachedMs: spreadOf(tc),
         achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
         inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
         inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec,
@@ -205,10 +215,10 @@ export function withRoofline(rows: MeasuredRow[], r: Pick<Roofline, 'gemmGflops'
 }
 
 export function formatSpeedRows(rows: SpeedRow[]): string {
-  const head = ['mag', 'input', 'infer img/s', 'infer ms (min-max)', 'train img/s', 'train ms (min-max)', 'train GFLOP/s', 'of roofline', 'of roofline (CPU s)', 'speed-up', 'FLOP ratio', 'dispatches'];
+  const head = ['mag', 'input', 'infer img/s', 'infer ms (min-max)', 'train img/s', 'train ms (min-max)', 'cached-teacher img/s', 'train GFLOP/s', 'of roofline', 'of roofline (CPU s)', 'speed-up', 'FLOP ratio', 'dispatches'];
   const range = (s: Spread) => `${fmtNum(s.median)} (${fmtNum(s.min)}-${fmtNum(s.max)})`;
   const cells = rows.map((r) => [
-    r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, fmtNum(r.inferImagesPerSec), range(r.inferMs), fmtNum(r.trainImagesPerSec), range(r.trainMs),
+    r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, fmtNum(r.inferImagesPerSec), range(r.inferMs), fmtNum(r.trainImagesPerSec), range(r.trainMs), fmtNum(r.trainCachedImagesPerSec),
     fmtNum(r.achievedGflops), fmtPercent(r.rooflineFraction), fmtPercent(r.rooflineFractionCpu), `${fmtNum(r.trainSpeedup)}x`, `${fmtNum(r.trainFlopRatio)}x`, String(r.trainDispatches),
   ]);
   return textTable(head, cells, numericColumns(head.length, 2));
@@ -351,7 +361,7 @@ export async function run(argv: string[]): Promise<number> {
     const result = await speedRun({ arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data, skipBad: Boolean(values['skip-bad']) }, (line) => console.log(line));
     console.log(formatSpeedRows(result.results));
     if (values.data) console.log(`loader img/s (decode + paired augmentation, ${values.data}, train split): ${result.results.map((r) => `${r.mag} ${r.loaderImagesPerSec === null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}`);
-    console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs.');
+    console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs. cached-teacher: the step with the teacher outputs uploaded from a teacher-target cache instead of computed.');
     console.log('of roofline (CPU s): the same fraction with FLOPs per CPU-second of this process on both sides (insensitive to other processes on a software adapter).');
     if (values.json) {
       writeJson(values.json, result);

@@ -58,7 +58,7 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
     }
     const flops = flopsRows(tiny, inputs);
     j.results.forEach((r: Record<string, any>, i: number) => {
-      for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'inferImagesPerSec', 'trainImagesPerSec', 'achievedGflops']) assert.ok(k in r, `results[${i}].${k}`);
+      for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'inferImagesPerSec', 'trainImagesPerSec', 'trainCachedImagesPerSec', 'achievedGflops']) assert.ok(k in r, `results[${i}].${k}`);
       assert.is(r.mag, inputs[i].mag);
       assert.is(r.inputPx, inputs[i].size[0] * inputs[i].size[1]);
       assert.is(r.forwardGflops, flops[i].forwardGflops, 'forward FLOPs from the counter');
@@ -66,6 +66,7 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
       // Derived from the medians: images/s = batch / s; GFLOP/s = GFLOPs per tile * batch / s.
       const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.abs(b), `${what}: ${a} vs ${b}`);
       close(r.trainImagesPerSec, 1 / (r.trainMs.median / 1000), 'trainImagesPerSec');
+      close(r.trainCachedImagesPerSec, 1 / (r.trainCachedMs.median / 1000), 'trainCachedImagesPerSec');
       close(r.inferImagesPerSec, 1 / (r.inferMs.median / 1000), 'inferImagesPerSec');
       close(r.achievedGflops, r.trainStepGflops / (r.trainMs.median / 1000), 'achievedGflops');
       close(r.rooflineFraction, r.achievedGflops / j.rooflineGflops, 'rooflineFraction');
