@@ -11,7 +11,7 @@ import { Tensor } from '../engine/tensor.ts';
 import { Rng } from '../engine/random.ts';
 import { conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type ConvGeometry } from '../engine/ops/conv2d.ts';
 import { gemm } from '../engine/ops/matmul.ts';
-import { gemmTiles, GEMM_BLOCK, GEMM_ROWS } from '../engine/ops/gemm_tiles.ts';
+import { gemmTiles, GEMM_CONSTANTS } from '../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, type Shape4 } from '../engine/reference/conv2d.ts';
 import { matmulRef } from '../engine/reference/matmul.ts';
 import { assertClose, TOL } from '../engine/check.ts';
@@ -100,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
     const rng = new Rng(1);
     const tiles = gemmTiles();
     const adapter = `${rt.gpu.adapter.name} (${rt.gpu.adapter.backend})`;
-    console.log(`adapter: ${adapter}; GEMM tiles ${GEMM_ROWS}x${GEMM_BLOCK * tiles.WG_N} (${GEMM_ROWS} rows shared per workgroup, ${GEMM_BLOCK} columns per invocation, workgroup ${tiles.WG_N}, subgroups ${tiles.subgroups ? 'on' : 'off'})`);
+    const { TM, TN } = GEMM_CONSTANTS;
+    console.log(`adapter: ${adapter}; GEMM tiles ${TM}x${TN * tiles.WG_N} (${TM} rows shared per workgroup, ${TN} columns per invocation, workgroup ${tiles.WG_N}, rows shared by ${tiles.sharing})`);
     const rows: BenchRow[] = [];
     const wanted = (kernel: string, shape: string) => !only || kernel.includes(only) || shape.includes(only);
 

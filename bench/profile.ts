@@ -9,12 +9,13 @@
  * layer's dotted name. Times are GPU times from timestamp queries where the adapter has them,
  * otherwise synchronized wall-clock times per phase only (the result's `clock` says which).
  *
- * FLOPs per (phase, op) come from models/flops.ts by layer kind (conv2d -> conv, group_norm ->
+ * FLOPs per (phase, op) come from models/flops.ts by layer kind (conv2d -> conv, groupNorm ->
  * norm, ...): teacher forward = the teacher's forward counts at its input, student forward and
- * backward = the student's. Kernel FLOPs: conv2dForward, conv2dBackwardInput (counter's conv
- * backward minus the weight-gradient part) and conv2dBackwardWeight (one forward's worth per conv
- * layer), and their row-kernel variants (Row3, Row3s2, Row7s2), exactly (each layer's passes go to the kernel its geometry picks); any other kernel only when it is the sole kernel of its (phase, op). Ops the
- * counter does not count (the loss, the optimizer, gradient accumulation) have no FLOPs.
+ * backward = the student's. FLOPs per kernel come from the ops themselves: the GEMM ops (conv2d,
+ * matmul, linear) state each dispatch's FLOPs (engine/runtime.ts DispatchInfo.flops), so every
+ * conv pass counts for the kernel variant that ran it; a kernel whose dispatches state none gets
+ * its op's counted FLOPs only when it is the sole kernel of its (phase, op). Ops the counter does
+ * not count (the loss, the optimizer, gradient accumulation) have no FLOPs.
  */
 import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
 import { Rng } from '../engine/random.ts';
@@ -27,7 +28,6 @@ import { Profiler, type ProfileResult, type ProfileClock, type DispatchTiming } 
 import type { Module, Layer } from '../models/module.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import { conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, convKernelSuffix, type ConvGeometry } from '../engine/ops/conv2d.ts';
 import { distillStepFlops, type MagInput } from './flops.ts';
 import { progress } from './harness.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
@@ -102,10 +102,10 @@ export function distillPhases(d: DistillSetup, cached?: CachedTeacherOutputs): P
   ];
 }
 
-/** Which counter layer kind an op file implements (engine/ops/<op>.ts). */
+/** Which counter layer kind an op (its name in engine/runtime.ts opScope) implements. */
 const OP_KIND: Record<string, LayerKind> = {
-  conv2d: 'conv', group_norm: 'norm', batch_norm: 'norm', relu: 'relu', max_pool2d: 'maxpool',
-  adaptive_avg_pool2d: 'avgpool', add: 'add', linear: 'linear',
+  conv2d: 'conv', groupNorm: 'norm', batchNorm: 'norm', relu: 'relu', maxPool2d: 'maxpool',
+  adaptiveAvgPool2d: 'avgpool', add: 'add', linear: 'linear',
 };
 
 export interface OpProfile {
@@ -188,30 +188,6 @@ function opFlops(phase: string, op: string, teacher: FlopReport, student: FlopRe
   return v > 0 ? v : null;
 }
 
-/**
- * Exact FLOPs of the conv kernels over the step (see the file comment). Each pass of each layer
- * goes to the kernel the op picks for its geometry (engine/ops/conv2d.ts): the general
- * conv2dForward / conv2dBackwardInput / conv2dBackwardWeight or their Row3 counterparts.
- */
-function convKernelFlops(teacher: FlopReport, student: FlopReport): Record<string, number> {
-  const flops: Record<string, number> = {};
-  const add = (kernel: string, v: number) => { flops[kernel] = (flops[kernel] ?? 0) + v; };
-  for (const [report, trained] of [[teacher, false], [student, true]] as const) {
-    for (const l of report.layers) {
-      if (l.kind !== 'conv' || !l.conv) continue;
-      const [batch, C, H, W] = l.conv.input;
-      const [, O, OH, OW] = l.output;
-      const { kernel: k, stride: s, padding: p } = l.conv;
-      const g: ConvGeometry = { batch, C, H, W, O, OH, OW, KH: k, KW: k, stride_h: s, stride_w: s, pad_h: p, pad_w: p, dil_h: 1, dil_w: 1 };
-      add(`conv2dForward${convKernelSuffix(conv2dForwardKernel(g))}`, l.forwardFlops);
-      if (!trained) continue;
-      add(`conv2dBackwardWeight${convKernelSuffix(conv2dBackwardWeightKernel(g))}`, l.forwardFlops);
-      if (l.backwardFlops > l.forwardFlops) add(`conv2dBackwardInput${convKernelSuffix(conv2dBackwardInputKernel(g))}`, l.backwardFlops - l.forwardFlops);
-    }
-  }
-  return flops;
-}
-
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /** Items grouped by key, groups in order of first appearance. */
@@ -241,11 +217,11 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
     return { phase: ds[0].phase, op: ds[0].op, dispatches: ds.length, gpuMs: t, share: share(t), flops, gflops: rate(flops, t) };
   });
 
-  const convFlops = convKernelFlops(teacher, student);
   const byKernel = groupBy(p.dispatches, (d) => d.kernel);
   const kernels: KernelProfile[] = [...byKernel.entries()].map(([kernel, ds]) => {
     const t = ms(ds);
-    let flops: number | null = convFlops[kernel] ?? null;
+    const stated = ds.filter((d) => d.flops !== undefined);
+    let flops: number | null = stated.length ? sum(stated.map((d) => d.flops!)) : null;
     if (flops === null) {
       // A kernel gets its op's FLOPs only when it is the op's only kernel in every phase it runs in.
       const owners = ops.filter((o) => ds.some((d) => d.phase === o.phase && d.op === o.op));

@@ -15,6 +15,7 @@
 import { Tensor, tidy, shapeStr } from './tensor.ts';
 import { ShapeError } from './errors.ts';
 import { accumulate } from './ops/add.ts';
+import { opScope } from './runtime.ts';
 
 /** The record of one op application, attached to its output tensor. */
 export interface GradNode {
@@ -130,7 +131,7 @@ export function backward(root: Tensor, gradRoot?: Tensor) {
       }
       let inputGrads: (Tensor | null)[];
       try {
-        inputGrads = tidy(() => node.backward(g));
+        inputGrads = opScope(node.op, () => tidy(() => node.backward(g)));
       } finally {
         g.dispose();
       }
@@ -152,7 +153,7 @@ export function backward(root: Tensor, gradRoot?: Tensor) {
         if (inp.node) {
           const prevG = grads.get(inp);
           if (prevG) {
-            accumulate(prevG, gi);
+            opScope('accumulate', () => accumulate(prevG, gi));
             gi.dispose();
           } else grads.set(inp, gi);
         } else addToLeaf(inp, gi);
@@ -169,7 +170,7 @@ export function backward(root: Tensor, gradRoot?: Tensor) {
 
 function addToLeaf(leaf: Tensor, g: Tensor) {
   if (leaf.grad) {
-    accumulate(leaf.grad, g);
+    opScope('accumulate', () => accumulate(leaf.grad!, g));
     g.dispose();
   } else {
     leaf.grad = g.shape.length === leaf.shape.length && g.shape.every((d, i) => d === leaf.shape[i]) ? g : reshapeOwned(g, leaf.shape);

@@ -1,14 +1,23 @@
 /**
  * Kernel descriptors and their compiled form.
  *
- * A kernel is a small descriptor (name, WGSL file, entry point, static override constants);
- * it knows nothing of tensors or autograd. Its bindings and its uniform layout are not
- * written by hand anywhere: they are read from the WGSL with wgsl_reflect when the kernel is
- * first used, and every call is checked against them (see `engine/runtime.ts`).
+ * A kernel is a small descriptor (name, WGSL body file, entry point, constants); it knows nothing
+ * of tensors or autograd. Its bindings and its uniform layout are not written by hand anywhere:
+ * they are read from the WGSL with wgsl_reflect when the kernel is first used, and every call is
+ * checked against them (see `engine/runtime.ts`).
  *
- * WGSL files live in `kernels/`. A line `#include "name.wgsl"` pulls in a shared snippet from
- * the same folder (once per kernel, however often it is named), so index math and reductions
- * are written once.
+ * WGSL files live in `kernels/`, grouped by family (conv2d/, gemm/, norm/, ..., include/ for
+ * shared snippets), and are always named by their path relative to `kernels/`
+ * ('conv2d/forward_row.wgsl'). A line `#include "family/name.wgsl"` pulls in another file by
+ * that same kind of path (once per kernel, however often it is named), so index math and
+ * reductions are written once.
+ *
+ * Variants: where one body serves several kernels (the conv row kernels for 3 or 7 taps, the
+ * GEMM bodies with and without subgroups), each op declares them in one typed table of
+ * `KernelVariant`s next to it (engine/ops/conv2d.ts, engine/ops/gemm_tiles.ts): the body, the
+ * snippets it is compiled with, the constants injected, and the adapter features it needs. The
+ * source of a variant is assembled here: `enable` directives for its features, then one WGSL
+ * `const` per constant, then its includes, then its body (see `kernelSource`).
  */
 import { readFileSync } from 'node:fs';
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
@@ -17,14 +26,33 @@ import { BindingError } from './errors.ts';
 /** Where the .wgsl files are: `<project>/kernels/`, from both `engine/` and a bundle in `dist/`. */
 export const KERNEL_DIR = new URL('../kernels/', import.meta.url);
 
-export interface KernelSpec {
-  /** Unique, descriptive: 'conv2dBackwardWeight', not 'k3'. Errors and profiles use it. */
+/** Optional adapter features a kernel variant can need (each becomes a WGSL `enable`). */
+export type KernelFeature = 'subgroups';
+
+/**
+ * One compiled form of a WGSL body: what a variant table declares. `name` is unique across the
+ * engine and grep-able: dispatches, errors and profiles show it ('conv2dForwardRow3s2').
+ */
+export interface KernelVariant {
   name: string;
-  /** File in kernels/, e.g. 'relu.wgsl'. */
+  /** Body file, relative to kernels/: 'conv2d/forward_row.wgsl'. */
   file: string;
   /** Entry point; default 'main'. */
   entry?: string;
-  /** Static configuration: WGSL `override` constants (workgroup size, tile sizes). Part of the pipeline cache key. */
+  /** Snippets compiled ahead of the body (relative to kernels/), e.g. 'gemm/rows_subgroup.wgsl'. */
+  includes?: readonly string[];
+  /**
+   * Module-scope WGSL constants declared ahead of the body, each `const NAME: u32 = value;`.
+   * `const` rather than `override`: they size function-scope arrays (accumulators, spans),
+   * which WGSL allows only for const-expressions, and they bound loops the compiler unrolls.
+   */
+  constants?: Readonly<Record<string, number>>;
+  /** Adapter features the variant needs; each is enabled in its source. */
+  features?: readonly KernelFeature[];
+}
+
+export interface KernelSpec extends KernelVariant {
+  /** Per-launch configuration: WGSL `override` constants (workgroup size). Part of the pipeline cache key. */
   overrides?: Record<string, number>;
 }
 
@@ -59,7 +87,7 @@ export interface KernelLayout {
 
 const sourceCache = new Map<string, string>();
 
-/** Read a WGSL file and expand its `#include "x.wgsl"` lines (each included file once). */
+/** Read a WGSL file (path relative to kernels/) and expand its `#include "x.wgsl"` lines (each included file once). */
 export function loadWgsl(file: string, seen = new Set<string>()): string {
   if (seen.has(file)) return '';
   seen.add(file);
@@ -73,6 +101,25 @@ export function loadWgsl(file: string, seen = new Set<string>()): string {
     sourceCache.set(file, text);
   }
   return text.replace(/^\s*#include\s+"([^"]+)"\s*$/gm, (_m, inc: string) => loadWgsl(inc, seen));
+}
+
+/**
+ * The WGSL of a kernel: its features' `enable` directives (WGSL wants them before any
+ * declaration), its constants, its includes, then its body; each file once.
+ */
+export function kernelSource(spec: KernelSpec): string {
+  const parts: string[] = [];
+  for (const f of spec.features ?? []) parts.push(`enable ${f};`);
+  for (const [k, v] of Object.entries(spec.constants ?? {})) {
+    if (!Number.isInteger(v) || v < 0) throw new BindingError(spec.name, `constant ${k} = ${v} must be a whole number >= 0 (declared as u32)`);
+    parts.push(`const ${k}: u32 = ${v}u;`);
+  }
+  const seen = new Set<string>();
+  const code = [...(spec.includes ?? []).map((inc) => loadWgsl(inc, seen)), loadWgsl(spec.file, seen)].join('\n');
+  for (const k of Object.keys(spec.constants ?? {})) {
+    if (!new RegExp(`\\b${k}\\b`).test(code)) throw new BindingError(spec.name, `constant ${k} is used nowhere in ${spec.file} or its includes`);
+  }
+  return [...parts, code].join('\n');
 }
 
 function scalarOf(typeName: string, format: { name?: string; format?: { name?: string } } | null | undefined): ScalarType | null {
@@ -134,6 +181,6 @@ export function reflectKernel(spec: KernelSpec, source: string): KernelLayout {
 
 /** Cache key for a pipeline: kernel + static configuration (never shapes). */
 export function pipelineKey(spec: KernelSpec): string {
-  const o = spec.overrides ?? {};
-  return `${spec.name}|${spec.file}|${spec.entry ?? 'main'}|${Object.keys(o).sort().map((k) => `${k}=${o[k]}`).join(',')}`;
+  const kv = (o: Readonly<Record<string, number>> = {}) => Object.keys(o).sort().map((k) => `${k}=${o[k]}`).join(',');
+  return `${spec.name}|${spec.file}|${spec.entry ?? 'main'}|${(spec.includes ?? []).join(',')}|${(spec.features ?? []).join(',')}|${kv(spec.constants)}|${kv(spec.overrides)}`;
 }

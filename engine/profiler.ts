@@ -18,11 +18,12 @@
  * Either way, each phase's synchronized wall-clock time is recorded too.
  *
  * Attribution: the phase is the innermost `phase()` running; the scope (e.g. a layer name) is the
- * innermost `scope()`; the op is read from the JavaScript call stack at dispatch time: the
- * outermost frame in engine/ops/<op>.ts (the op the model called, not the helpers it called
- * in turn), else the concrete optimizer in engine/optim/<name>.ts, else the engine file.
+ * innermost `scope()`; the op and the kernel are what the runtime reports for the dispatch: the
+ * op names itself (engine/runtime.ts `opScope`: the outermost op running, the op the model
+ * called, not the ops it runs in turn; backward rules run in their op's scope, optimizers in
+ * theirs) and the kernel is its variant's name (the variant tables next to the ops).
  */
-import type { Runtime, DispatchObserver } from './runtime.ts';
+import type { Runtime, DispatchObserver, DispatchInfo } from './runtime.ts';
 
 export type ProfileClock = 'timestamp-query' | 'wall-clock';
 
@@ -35,6 +36,8 @@ export interface DispatchTiming {
   /** Innermost `scope()` name (e.g. a layer), or '' outside scopes. */
   scope: string;
   workgroups: [number, number, number];
+  /** FLOPs the op stated for this dispatch (undefined: none stated). */
+  flops?: number;
   /** GPU start time in microseconds after the first profiled dispatch began (null: wall clock). */
   startUs: number | null;
   /** GPU duration in microseconds (null: wall clock). */
@@ -57,32 +60,6 @@ export interface ProfileResult {
 /** Queries per query set (two per dispatch); 4096 is the WebGPU maximum for a query set. */
 const QUERIES_PER_SET = 4096;
 
-const OP_FRAME = /engine\/(ops|optim)\/([A-Za-z0-9_]+)\.ts/;
-const ENGINE_FRAME = /engine\/([A-Za-z0-9_]+)\.ts/;
-
-/**
- * The op responsible for a dispatch, from a V8 stack (innermost frame first): the outermost
- * engine/ops/ file; else the innermost concrete optimizer file (not the shared base
- * optimizer.ts); else the innermost engine file other than the runtime and this profiler.
- */
-export function opFromStack(stack: string): string {
-  const frames = stack.split('\n').slice(1);
-  let outermostOp: string | null = null;
-  let optimizer: string | null = null;
-  let engine: string | null = null;
-  for (const f of frames) {
-    const m = OP_FRAME.exec(f);
-    if (m) {
-      if (m[1] === 'ops') outermostOp = m[2];
-      else if (m[2] !== 'optimizer' && optimizer === null) optimizer = m[2];
-      continue;
-    }
-    const e = ENGINE_FRAME.exec(f);
-    if (e && engine === null && e[1] !== 'runtime' && e[1] !== 'profiler') engine = e[1];
-  }
-  return outermostOp ?? optimizer ?? engine ?? '(unknown)';
-}
-
 interface QuerySlot { set: GPUQuerySet; used: number }
 
 export class Profiler implements DispatchObserver {
@@ -102,11 +79,6 @@ export class Profiler implements DispatchObserver {
   /** Become the runtime's dispatch observer. Only one profiler may be attached at a time. */
   attach() {
     if (this.rt.observer && this.rt.observer !== this) throw new Error('Profiler.attach(): another dispatch observer is attached to the runtime; detach it first');
-    // Op attribution reads source file names from stacks. In a bundle (dist/rbd.js) they exist
-    // only through its source map, which Node applies only when started with --enable-source-maps.
-    if (!/profiler\.ts/.test(new Error().stack ?? '')) {
-      console.error('profiler: stack traces show no source file names (a bundle run without --enable-source-maps?); ops will be reported as (unknown)');
-    }
     this.rt.observer = this;
     this.attached = true;
   }
@@ -116,16 +88,11 @@ export class Profiler implements DispatchObserver {
     this.attached = false;
   }
 
-  beginDispatch(kernel: string, workgroups: [number, number, number]): GPUComputePassTimestampWrites | undefined {
-    const holder: { stack?: string } = {};
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 200;
-    Error.captureStackTrace(holder);
-    Error.stackTraceLimit = limit;
+  beginDispatch({ kernel, op, workgroups, flops }: DispatchInfo): GPUComputePassTimestampWrites | undefined {
     this.records.push({
-      index: this.records.length, kernel, op: opFromStack(holder.stack ?? ''),
+      index: this.records.length, kernel, op,
       phase: this.phaseStack[this.phaseStack.length - 1] ?? '', scope: this.scopeStack[this.scopeStack.length - 1] ?? '',
-      workgroups: [...workgroups], startUs: null, durUs: null,
+      workgroups: [...workgroups], ...(flops !== undefined ? { flops } : {}), startUs: null, durUs: null,
     });
     if (this.clock !== 'timestamp-query') return undefined;
     let slot = this.sets[this.sets.length - 1];

@@ -9,7 +9,7 @@
  *   an explicit `sync()`, or when a batch holds `BATCH_LIMIT` dispatches. Uniform values of a
  *   batch live in one arena buffer, written once per submit.
  * - Limits are enforced, never hit: a 1-D workgroup count above maxComputeWorkgroupsPerDimension
- *   is folded into 2-D (kernels recover the linear id with `linear_workgroup` from common.wgsl
+ *   is folded into 2-D (kernels recover the linear id with `linear_workgroup` from include/common.wgsl
  *   and guard with their element count); a binding larger than maxStorageBufferBindingSize is
  *   refused with the tensor, its size and the limit.
  * - Pipeline creation, buffer creation, and each batch (its bind groups and its submit) run
@@ -21,7 +21,7 @@
 import type { Gpu, EngineLimits } from './device.ts';
 import { openGpu, type OpenOptions } from './device.ts';
 import { BindingError, KernelError, LimitError } from './errors.ts';
-import { type KernelSpec, type KernelLayout, loadWgsl, reflectKernel, pipelineKey } from './kernel.ts';
+import { type KernelSpec, type KernelLayout, kernelSource, reflectKernel, pipelineKey } from './kernel.ts';
 
 /** What a kernel binds: a range of a GPU buffer with its element type. Tensors satisfy this. */
 export interface BufferView {
@@ -43,10 +43,43 @@ interface Compiled {
   bindGroupLayout: GPUBindGroupLayout;
 }
 
-/** A timing hook for profilers: called for each dispatch with its kernel and workgroups. */
+/** What an observer learns about one dispatch. */
+export interface DispatchInfo {
+  /** The kernel variant's name ('conv2dForwardRow3'). */
+  kernel: string;
+  /** The op it belongs to: the outermost `opScope` running ('conv2d'), or '(no op)' outside any. */
+  op: string;
+  workgroups: [number, number, number];
+  /** FLOPs the op counts for this dispatch (conventions of models/flops.ts), where it states them. */
+  flops?: number;
+}
+
+/** A timing hook for profilers: called for each dispatch before it is recorded. */
 export interface DispatchObserver {
   /** Return timestamp writes to give this dispatch its own timed pass, or undefined. */
-  beginDispatch(kernel: string, workgroups: [number, number, number]): GPUComputePassTimestampWrites | undefined;
+  beginDispatch(d: DispatchInfo): GPUComputePassTimestampWrites | undefined;
+}
+
+const opStack: string[] = [];
+
+/**
+ * Run `fn` as the op `name`: every dispatch recorded inside belongs to it (profiles group by
+ * it). The outermost scope names the op: the op a caller called, not the ops it runs in turn
+ * (klDivDistill's softmax passes are klDivDistill's). Ops name themselves with `namedOp`;
+ * autograd runs each backward rule in its op's scope, optimizers their step in theirs.
+ */
+export function opScope<T>(name: string, fn: () => T): T {
+  opStack.push(name);
+  try {
+    return fn();
+  } finally {
+    opStack.pop();
+  }
+}
+
+/** `fn` as an op named `name` (see opScope): `export const relu = namedOp('relu', reluOf)`. */
+export function namedOp<A extends unknown[], R>(name: string, fn: (...args: A) => R): (...args: A) => R {
+  return (...args: A) => opScope(name, () => fn(...args));
 }
 
 const BATCH_LIMIT = 256;
@@ -104,7 +137,9 @@ export class Runtime {
     const key = pipelineKey(spec);
     const hit = this.pipelines.get(key);
     if (hit) return hit;
-    const source = loadWgsl(spec.file);
+    const missing = (spec.features ?? []).filter((f) => !this.gpu.caps[f]);
+    if (missing.length) throw new LimitError(`kernel '${spec.name}' needs the adapter feature ${missing.join(', ')}, which this device lacks; its op should pick the variant without it`);
+    const source = kernelSource(spec);
     const layout = reflectKernel(spec, source);
     if (DEBUG.has('wgsl')) console.error(`--- WGSL ${spec.name} (${spec.file}) ---\n${source}`);
     const entries: GPUBindGroupLayoutEntry[] = layout.storage.map((s) => ({
@@ -176,9 +211,9 @@ export class Runtime {
   /**
    * Record one dispatch. `buffers` maps each storage binding name to a view; `uniforms` maps
    * each field of the kernel's uniform struct to its value. Workgroups: a 1-D count (folded if
-   * needed) or an explicit [x, y, z].
+   * needed) or an explicit [x, y, z]. `flops`: what the op counts for this dispatch, for profiles.
    */
-  dispatch(spec: KernelSpec, buffers: Record<string, BufferView>, uniforms: Record<string, UniformValue>, workgroups: Workgroups): void {
+  dispatch(spec: KernelSpec, buffers: Record<string, BufferView>, uniforms: Record<string, UniformValue>, workgroups: Workgroups, flops?: number): void {
     if (this.lost) throw this.lost;
     const c = this.pipeline(spec);
     const { layout } = c;
@@ -236,7 +271,7 @@ export class Runtime {
     this.batchKernels.push(spec.name);
     this.dispatches++;
     if (DEBUG.has('dispatch')) console.error(`dispatch ${spec.name} [${wg.join(',')}] ${JSON.stringify(uniforms)}`);
-    const timestampWrites = this.observer?.beginDispatch(spec.name, wg);
+    const timestampWrites = this.observer?.beginDispatch({ kernel: spec.name, op: opStack[0] ?? '(no op)', workgroups: wg, flops });
     if (timestampWrites) this.endPass();
     const pass = timestampWrites ? this.encoderNow().beginComputePass({ label: spec.name, timestampWrites }) : this.computePass();
     pass.setPipeline(c.pipeline);
@@ -415,9 +450,9 @@ export async function closeRuntime() {
   }
 }
 
-/** Convenience for op wrappers: `dispatch(kernel, buffers, uniforms, workgroups)` on the open runtime. */
-export function dispatch(spec: KernelSpec, buffers: Record<string, BufferView>, uniforms: Record<string, UniformValue>, workgroups: Workgroups) {
-  runtime().dispatch(spec, buffers, uniforms, workgroups);
+/** Convenience for op wrappers: `dispatch(kernel, buffers, uniforms, workgroups, flops?)` on the open runtime. */
+export function dispatch(spec: KernelSpec, buffers: Record<string, BufferView>, uniforms: Record<string, UniformValue>, workgroups: Workgroups, flops?: number) {
+  runtime().dispatch(spec, buffers, uniforms, workgroups, flops);
 }
 
 /** Number of workgroups to cover `n` items with `perGroup` items each. */

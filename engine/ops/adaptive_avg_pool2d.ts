@@ -5,7 +5,7 @@
  * containing it (overlapping bins accumulate). Nothing is kept for backward.
  */
 import { Tensor } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { nchw, outputSize, longReductionWorkgroupSize } from './launch.ts';
@@ -19,7 +19,7 @@ function spec(entry: 'forward' | 'forwardWide' | 'backward' | 'backwardGlobal', 
     forward: 'adaptiveAvgPool2dForward', forwardWide: 'adaptiveAvgPool2dForwardWide',
     backward: 'adaptiveAvgPool2dBackward', backwardGlobal: 'adaptiveAvgPool2dBackwardGlobal',
   }[entry];
-  return { name, file: 'adaptive_avg_pool2d.wgsl', entry, overrides: { WG: entry === 'forwardWide' ? longReductionWorkgroupSize(binSize) : elementwiseWorkgroupSize() } };
+  return { name, file: 'pool/adaptive_avg_pool2d.wgsl', entry, overrides: { WG: entry === 'forwardWide' ? longReductionWorkgroupSize(binSize) : elementwiseWorkgroupSize() } };
 }
 
 /** The largest bin along an axis of `len` pooled to `out`: at most ceil(len/out) + 1. */
@@ -29,7 +29,7 @@ function largestBin(len: number, out: number): number {
   return most;
 }
 
-export function adaptiveAvgPool2d(x: Tensor, size: [number, number]): Tensor {
+function adaptiveAvgPool2dImpl(x: Tensor, size: [number, number]): Tensor {
   const [n, c, h, w] = nchw('adaptiveAvgPool2d', x);
   const [oh, ow] = outputSize('adaptiveAvgPool2d', size, x);
   const uniforms = { planes: n * c, in_size: [h, w], out_size: [oh, ow] };
@@ -48,3 +48,4 @@ export function adaptiveAvgPool2d(x: Tensor, size: [number, number]): Tensor {
   }
   return y;
 }
+export const adaptiveAvgPool2d = namedOp('adaptiveAvgPool2d', adaptiveAvgPool2dImpl);

@@ -4,14 +4,14 @@
  * accumulate(acc, b): acc += b in place, no graph (autograd sums gradients with it).
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch, elementwiseWorkgroupSize, groupsFor } from '../runtime.ts';
+import { dispatch, elementwiseWorkgroupSize, groupsFor, namedOp } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 
 /** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; ~2-3x faster on lavapipe). */
 function spec(entry: 'add' | 'accumulate', vec4: boolean): KernelSpec {
-  return { name: entry === 'add' ? 'addForward' : 'accumulate', file: 'add.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize() } };
+  return { name: entry === 'add' ? 'addForward' : 'accumulate', file: 'elementwise/add.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
 function sameShape(op: string, a: Tensor, b: Tensor) {
@@ -22,7 +22,7 @@ function sameShape(op: string, a: Tensor, b: Tensor) {
 }
 
 /** out = a + b (same shape). */
-export function add(a: Tensor, b: Tensor): Tensor {
+function addImpl(a: Tensor, b: Tensor): Tensor {
   sameShape('add', a, b);
   const out = Tensor.empty(a.shape);
   const vec4 = a.size % 4 === 0;
@@ -34,6 +34,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
   }
   return out;
 }
+export const add = namedOp('add', addImpl);
 
 /** acc += b, in place (no graph). */
 export function accumulate(acc: Tensor, b: Tensor) {
@@ -44,8 +45,9 @@ export function accumulate(acc: Tensor, b: Tensor) {
 }
 
 /** A fresh copy (gradients handed to autograd must not alias each other). */
-export function copyOf(t: Tensor): Tensor {
+function copyOfImpl(t: Tensor): Tensor {
   const c = Tensor.empty(t.shape, t.dtype);
   c.copyFrom(t);
   return c;
 }
+export const copyOf = namedOp('copy', copyOfImpl);

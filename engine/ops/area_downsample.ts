@@ -4,17 +4,17 @@
  * dropped). Backward: dy / F^2 spread over each block, 0 on dropped rows and columns.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { nchw } from './launch.ts';
 
 function spec(entry: 'forward' | 'backward'): KernelSpec {
-  return { name: entry === 'forward' ? 'areaDownsampleForward' : 'areaDownsampleBackward', file: 'area_downsample.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
+  return { name: entry === 'forward' ? 'areaDownsampleForward' : 'areaDownsampleBackward', file: 'resize/area_downsample.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
-export function areaDownsample(x: Tensor, factor: number): Tensor {
+function areaDownsampleImpl(x: Tensor, factor: number): Tensor {
   const [n, c, h, w] = nchw('areaDownsample', x);
   if (!Number.isInteger(factor) || factor < 1) {
     throw new ShapeError('areaDownsample', `factor ${factor} for input ${shapeStr(x.shape)} must be a whole number >= 1`);
@@ -37,3 +37,4 @@ export function areaDownsample(x: Tensor, factor: number): Tensor {
   }
   return y;
 }
+export const areaDownsample = namedOp('areaDownsample', areaDownsampleImpl);

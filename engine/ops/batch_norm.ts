@@ -9,7 +9,7 @@
  * depend on x and their gradient is included; in eval they are constants.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -27,7 +27,7 @@ export interface BatchNormOptions {
 function spec(entry: 'statsTraining' | 'statsEval' | 'normalize' | 'backward', perChannel: number): KernelSpec {
   const name = { statsTraining: 'batchNormStatsTraining', statsEval: 'batchNormStatsEval', normalize: 'batchNormNormalize', backward: 'batchNormBackward' }[entry];
   const reduces = entry === 'statsTraining' || entry === 'backward';
-  return { name, file: 'batch_norm.wgsl', entry, overrides: { WG: reduces ? longReductionWorkgroupSize(perChannel) : elementwiseWorkgroupSize() } };
+  return { name, file: 'norm/batch_norm.wgsl', entry, overrides: { WG: reduces ? longReductionWorkgroupSize(perChannel) : elementwiseWorkgroupSize() } };
 }
 
 function checkArgs(x: Tensor, params: Record<string, Tensor>, opts: BatchNormOptions, momentum: number, eps: number) {
@@ -46,7 +46,7 @@ function checkArgs(x: Tensor, params: Record<string, Tensor>, opts: BatchNormOpt
   if (!(eps > 0)) throw new ShapeError('batchNorm', `eps ${eps} must be > 0 (${shapes})`);
 }
 
-export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
+function batchNormImpl(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
   checkArgs(x, { weight, bias, runningMean, runningVar }, opts, momentum, eps);
@@ -80,3 +80,4 @@ export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
   }, saved);
   return y;
 }
+export const batchNorm = namedOp('batchNorm', batchNormImpl);

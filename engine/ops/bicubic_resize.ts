@@ -6,17 +6,17 @@
  * kept for backward.
  */
 import { Tensor } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { nchw, outputSize } from './launch.ts';
 
 function spec(entry: 'forward' | 'backwardRows' | 'backwardCols'): KernelSpec {
   const name = { forward: 'bicubicResizeForward', backwardRows: 'bicubicResizeBackwardRows', backwardCols: 'bicubicResizeBackwardCols' }[entry];
-  return { name, file: 'bicubic_resize.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
+  return { name, file: 'resize/bicubic_resize.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
-export function bicubicResize(x: Tensor, size: [number, number]): Tensor {
+function bicubicResizeImpl(x: Tensor, size: [number, number]): Tensor {
   const [n, c, h, w] = nchw('bicubicResize', x);
   const [oh, ow] = outputSize('bicubicResize', size, x);
   const uniforms = { planes: n * c, in_size: [h, w], out_size: [oh, ow] };
@@ -34,3 +34,4 @@ export function bicubicResize(x: Tensor, size: [number, number]): Tensor {
   }
   return y;
 }
+export const bicubicResize = namedOp('bicubicResize', bicubicResizeImpl);

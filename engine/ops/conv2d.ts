@@ -9,15 +9,15 @@
  *                                      dispatch per stride phase; positions no window reads get 0
  *   dw = conv2dBackwardWeight(x, dy)   split-K over the batch and the map, then a fixed-order sum
  *   db = conv2dBackwardBias(dy)        sum over the batch and the map
- * All three big passes are tiled implicit GEMMs (kernels/gemm_tile.wgsl); see the kernel files
- * for their M, N, K.
+ * All three big passes are tiled implicit GEMMs (kernels/gemm/tile.wgsl); see the kernel files
+ * for their M, N, K. Every kernel variant is declared once, in CONV2D_VARIANTS below.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import type { KernelSpec } from '../kernel.ts';
-import { gemmTiles, gemmSpec, gemmGroups, GEMM_BLOCK, GEMM_ROWS } from './gemm_tiles.ts';
+import type { KernelSpec, KernelVariant } from '../kernel.ts';
+import { gemmTiles, gemmSpec, gemmGroups, gemmVariant, gemmVariants, GEMM_CONSTANTS } from './gemm_tiles.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
 
@@ -65,8 +65,18 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Con
   return { batch, C, H, W, O, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w };
 }
 
+/**
+ * FLOPs of one pass of a convolution, by the counter's convention (models/flops.ts): 2 per
+ * multiply-add of the dense convolution (padding taps included), N*O*OH*OW*C*KH*KW of them, for
+ * the forward, the input gradient and the weight gradient alike; a bias adds 1 per output. The
+ * op states them with the pass's main dispatch, so profiles read FLOPs per kernel variant.
+ */
+export function convPassFlops(g: ConvGeometry): number {
+  return 2 * g.batch * g.O * g.OH * g.OW * g.C * g.KH * g.KW;
+}
+
 /** y = conv2d(x, w) + b. */
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+function conv2dImpl(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const g = conv2dGeometry(x, w, b, opts);
   const y = conv2dForward(x, w, b, g);
   if (needsGrad(x, w, b)) {
@@ -81,13 +91,45 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   }
   return y;
 }
+export const conv2d = namedOp('conv2d', conv2dImpl);
 
 /**
- * The row kernels (kernels/conv2d_forward_row.wgsl): taps per row and stride along W. (A 1-tap
- * stride-2 variant for the 1x1 projections ran slower than the general kernel, 3.3-3.9 against
- * 3.9-9.3 GFLOP/s: with one tap there is no sum to fold into an accumulator update.)
+ * Every conv2d kernel variant, declared once: its grep-able name (what dispatches, errors and
+ * profiles show), its body in kernels/, the constants injected into it and, through the GEMM
+ * row sharing, the adapter features it needs (engine/ops/gemm_tiles.ts).
+ * - The general GEMM kernels run any geometry, in both row sharings.
+ * - The row kernels (kernels/conv2d/forward_row.wgsl, backward_weight_row.wgsl) run rows of
+ *   ROW_TAPS taps at stride ROW_STRIDE along W (see conv2dForwardKernel for when); they share
+ *   each reduction step's weight values through subgroups and exist only with them: without
+ *   subgroups every invocation would load all 16 rows' taps itself, and they would stay in memory
+ *   rather than registers (on llvmpipe, which has none, the general kernel is about 5x faster).
+ *   PAIRS: input rows (c, kh) per invocation of the weight gradient (3 rows of 3 taps, 1 of 7).
+ *   The stride-1 input gradient runs the row3 forward body on the flipped weight. (A 1-tap
+ *   variant for the 1x1 projections ran slower than the general kernel: with one tap there is
+ *   no sum to fold into an accumulator update.)
  */
-const ROW_KERNELS = { row3: [3, 1], row3s2: [3, 2], row7s2: [7, 2] } as const;
+export const CONV2D_VARIANTS = {
+  forward: gemmVariants('conv2dForward', 'conv2d/forward.wgsl'),
+  backwardInput: gemmVariants('conv2dBackwardInput', 'conv2d/backward_input.wgsl'),
+  backwardWeight: gemmVariants('conv2dBackwardWeight', 'conv2d/backward_weight.wgsl'),
+  forwardRow: {
+    row3: gemmVariant('conv2dForwardRow3', 'conv2d/forward_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 1 }),
+    row3s2: gemmVariant('conv2dForwardRow3s2', 'conv2d/forward_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 2 }),
+    row7s2: gemmVariant('conv2dForwardRow7s2', 'conv2d/forward_row.wgsl', 'subgroups', { ROW_TAPS: 7, ROW_STRIDE: 2 }),
+  },
+  backwardInputRow3: gemmVariant('conv2dBackwardInputRow3', 'conv2d/forward_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 1 }),
+  backwardWeightRow: {
+    row3: gemmVariant('conv2dBackwardWeightRow3', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 1, PAIRS: 3 }),
+    row3s2: gemmVariant('conv2dBackwardWeightRow3s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 2, PAIRS: 3 }),
+    row7s2: gemmVariant('conv2dBackwardWeightRow7s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 7, ROW_STRIDE: 2, PAIRS: 1 }),
+  },
+  packWeight: { name: 'conv2dPackWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 0 } },
+  packFlippedWeight: { name: 'conv2dPackFlippedWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 1 } },
+  backwardWeightSum: { name: 'conv2dBackwardWeightSum', file: 'gemm/split_k_sum.wgsl' },
+  backwardBias: { name: 'conv2dBackwardBias', file: 'conv2d/backward_bias.wgsl' },
+} satisfies Record<string, KernelVariant | Record<string, KernelVariant>>;
+
+const ROW_KERNELS = CONV2D_VARIANTS.forwardRow;
 export type RowKernel = keyof typeof ROW_KERNELS;
 export type ConvKernel = RowKernel | 'general';
 
@@ -96,39 +138,31 @@ export type ConvKernel = RowKernel | 'general';
  * pixels well enough: at most a quarter of the lanes idle (not, e.g., for 4x4 maps).
  */
 function segmentsFill(width: number): boolean {
-  const padded = Math.ceil(width / GEMM_BLOCK) * GEMM_BLOCK;
+  const padded = Math.ceil(width / GEMM_CONSTANTS.TN) * GEMM_CONSTANTS.TN;
   return (padded - width) * 4 <= padded;
 }
 
-/**
- * The row kernels share each reduction step's weight values through subgroups. Without
- * subgroups every invocation would load all 16 rows' taps itself, and they would stay in memory
- * rather than registers: on the OpenGL ES adapter (llvmpipe, no subgroups) the row3 forward ran
- * 1.1 GFLOP/s, about 5x slower than the general kernel there. So they run only with subgroups.
- */
+/** Whether this adapter runs the row kernels: they need subgroups (see CONV2D_VARIANTS). */
 function rowKernelsUsable(): boolean {
-  return gemmTiles().subgroups;
+  return gemmTiles().sharing === 'subgroups';
 }
 
 /**
- * Which forward kernel a geometry runs. The row kernels (kernels/conv2d_forward_row.wgsl) need
+ * Which forward kernel a geometry runs. The row kernels (kernels/conv2d/forward_row.wgsl) need
  * undilated rows read as whole vec4s (W % 4 == 0), at most 4 columns of padding, and output rows
  * that fill their segments: 'row3' for 3 taps at stride 1 (the 3x3 layers), 'row3s2' for 3 taps
  * at stride 2 (the downsampling 3x3 layers), 'row7s2' for 7 taps at stride 2 (the stem).
- * 'general' (kernels/conv2d_forward.wgsl) runs everything else.
- * Measured on lavapipe (batch 8, interleaved in one process, median GFLOP/s, general -> row):
- * the 3x3 stride-1 layers at 32 / 64 / 128 / 256 channels 9.2 / 8.8 / 9.1 / 9.6 -> 14.0 / 14.1 /
- * 13.5 / 12.5; the stride-2 3x3 layers 32->64 @64, 64->128 @32, 128->256 @16 7.1 / 6.8 / 6.6 ->
- * 10.5 / 7.0 / 9.2.
+ * 'general' (kernels/conv2d/forward.wgsl) runs everything else. The taps and stride of each row
+ * kernel are read from its variant's constants (CONV2D_VARIANTS.forwardRow).
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
   if (!rowKernelsUsable() || g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
-  const row = (Object.keys(ROW_KERNELS) as RowKernel[]).find((k) => ROW_KERNELS[k][0] === g.KW && ROW_KERNELS[k][1] === g.stride_w);
+  const row = (Object.keys(ROW_KERNELS) as RowKernel[]).find((k) => ROW_KERNELS[k].constants.ROW_TAPS === g.KW && ROW_KERNELS[k].constants.ROW_STRIDE === g.stride_w);
   return row ?? 'general';
 }
 
 /**
- * The weight gradient's kernel: the forward's row kernel (kernels/conv2d_backward_weight_row.wgsl,
+ * The weight gradient's kernel: the forward's row kernel (kernels/conv2d/backward_weight_row.wgsl,
  * which also reads dy as vec4s: OW % 4 == 0) or the general one.
  */
 export function conv2dBackwardWeightKernel(g: ConvGeometry): ConvKernel {
@@ -136,33 +170,25 @@ export function conv2dBackwardWeightKernel(g: ConvGeometry): ConvKernel {
   return kernel !== 'general' && g.OW % 4 === 0 ? kernel : 'general';
 }
 
-/**
- * The suffix a kernel choice gives the conv dispatch names: '' for the general kernels,
- * 'row3s2' -> 'Row3s2' (conv2dForwardRow3s2, conv2dBackwardWeightRow3s2, ...).
- */
-export function convKernelSuffix(kernel: ConvKernel): string {
-  return kernel === 'general' ? '' : `${kernel[0].toUpperCase()}${kernel.slice(1)}`;
-}
-
 /** The forward kernel alone (no graph); the benchmark times it through this. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const kernel = conv2dForwardKernel(g);
   if (kernel !== 'general') {
     const w4 = packRowWeight(w, 'pack', g);
-    const y = conv2dForwardRow(kernel, x, w4, b, g);
+    const y = conv2dForwardRow(CONV2D_VARIANTS.forwardRow[kernel], x, w4, b, g, convPassFlops(g) + (b ? g.batch * g.O * g.OH * g.OW : 0));
     w4.dispose();
     return y;
   }
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const tiles = gemmTiles(g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
-  dispatch(gemmSpec('conv2dForward', 'conv2d_forward', tiles), { x, w, bias: b ?? w, y },
-    { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles));
+  dispatch(gemmSpec(CONV2D_VARIANTS.forward[tiles.sharing], tiles), { x, w, bias: b ?? w, y },
+    { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles), convPassFlops(g) + (b ? y.size : 0));
   return y;
 }
 
 /**
- * The weight [O,C,KH,KW] packed for the row kernels (kernels/conv2d_row_weight.wgsl), each row of
+ * The weight [O,C,KH,KW] packed for the row kernels (kernels/conv2d/row_weight.wgsl), each row of
  * taps as ceil(KW/4) vec4s, reduction-major: 'pack' gives [C,KH,O,V4*4]; 'packFlipped' the
  * input gradient's weight [O,KH,C,V4*4].
  */
@@ -170,25 +196,24 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
   const v4 = Math.ceil(g.KW / 4);
   const w4 = Tensor.empty(entry === 'pack' ? [g.C, g.KH, g.O, v4 * 4] : [g.O, g.KH, g.C, v4 * 4]);
   const wg = elementwiseWorkgroupSize();
-  const name = entry === 'pack' ? 'conv2dPackWeight' : 'conv2dPackFlippedWeight';
-  dispatch({ name, file: 'conv2d_row_weight.wgsl', overrides: { WG: wg, FLIPPED: entry === 'packFlipped' ? 1 : 0 } }, { w, w4 },
+  const variant = entry === 'pack' ? CONV2D_VARIANTS.packWeight : CONV2D_VARIANTS.packFlippedWeight;
+  dispatch({ ...variant, overrides: { WG: wg } }, { w, w4 },
     { O: g.O, C: g.C, KH: g.KH, KW: g.KW }, groupsFor(g.O * g.C * g.KH * v4, wg));
   return w4;
 }
 
 /**
- * y = conv2d(x, w) + b by a row kernel (conv2d_forward_row.wgsl), from the packed weight. The
- * dispatch is labelled conv2dForwardRow3, conv2dForwardRow3s2, ..., or `name` (the input
- * gradient runs the row3 kernel as conv2dBackwardInputRow3).
+ * y = conv2d(x, w) + b by a row kernel variant (kernels/conv2d/forward_row.wgsl), from the
+ * packed weight: one of CONV2D_VARIANTS.forwardRow, or backwardInputRow3 for the input gradient.
  */
-function conv2dForwardRow(kernel: RowKernel, x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry,
-  name = `conv2dForward${convKernelSuffix(kernel)}`): Tensor {
+function conv2dForwardRow(variant: KernelVariant, x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry, flops: number): Tensor {
+  const { TM, TN } = GEMM_CONSTANTS;
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
-  const segments = g.batch * g.OH * Math.ceil(g.OW / GEMM_BLOCK);
-  const tiles = gemmTiles(segments * GEMM_BLOCK);
+  const segments = g.batch * g.OH * Math.ceil(g.OW / TN);
+  const tiles = gemmTiles(segments * TN);
   // Without a bias the kernel never reads `bias`; the input stands in for the binding.
-  dispatch(gemmSpec(name, `conv2d_forward_${kernel}`, tiles, { PAD_W: g.pad_w }), { x4: x, w4, bias: b ?? x, y },
-    { ...g, has_bias: b ? 1 : 0 }, [Math.ceil(segments / tiles.WG_N), Math.ceil(g.O / GEMM_ROWS), 1]);
+  dispatch(gemmSpec(variant, tiles, { PAD_W: g.pad_w }), { x4: x, w4, bias: b ?? x, y },
+    { ...g, has_bias: b ? 1 : 0 }, [Math.ceil(segments / tiles.WG_N), Math.ceil(g.O / TM), 1], flops);
   return y;
 }
 
@@ -248,11 +273,13 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
   const asForward = backwardInputAsForward(g);
   if (asForward) {
     const w4 = packRowWeight(w, 'packFlipped', g);
-    const dx = conv2dForwardRow('row3', dy, w4, null, asForward, `conv2dBackwardInput${convKernelSuffix('row3')}`);
+    const dx = conv2dForwardRow(CONV2D_VARIANTS.backwardInputRow3, dy, w4, null, asForward, convPassFlops(g));
     w4.dispose();
     return dx;
   }
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
+  // The pass's FLOPs (dense, as counted) go with its first dispatch.
+  let flops = convPassFlops(g);
   for (let rh = 0; rh < g.stride_h; rh++) {
     const ph = stridePhase(g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, rh);
     for (let rw = 0; rw < g.stride_w; rw++) {
@@ -260,12 +287,13 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
       const N = g.batch * ph.count * pw.count;
       if (N === 0) continue;
       const tiles = gemmTiles(N);
-      dispatch(gemmSpec('conv2dBackwardInput', 'conv2d_backward_input', tiles), { dy, w, dx }, {
+      dispatch(gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.sharing], tiles), { dy, w, dx }, {
         batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
         stride_h: g.stride_h, stride_w: g.stride_w, ih_first: ph.first, iw_first: pw.first, QH: ph.count, QW: pw.count,
         kh0: ph.k0, kw0: pw.k0, kh_step: ph.kStep, kw_step: pw.kStep, NKH: ph.taps, NKW: pw.taps,
         oh0: ph.o0, ow0: pw.o0, oh_step: ph.oStep, ow_step: pw.oStep,
-      }, gemmGroups(g.C, N, tiles));
+      }, gemmGroups(g.C, N, tiles), flops);
+      flops = 0;
     }
   }
   return dx;
@@ -276,11 +304,6 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
 // Enough workgroups to keep every core busy, but each still reducing at least MIN_SPLIT_K terms
 // so the extra summing pass stays cheap.
 const TARGET_WORKGROUPS = 64;
-/**
- * Input rows (c, kh) per invocation of the row weight-gradient kernels (PAIRS in
- * kernels/conv2d_backward_weight_<kernel>_with_subgroups.wgsl): 3 rows of 3 taps, 1 row of 7.
- */
-const ROW_WEIGHT_PAIRS: Record<RowKernel, number> = { row3: 3, row3s2: 3, row7s2: 1 };
 const MIN_SPLIT_K = 512;
 
 /** How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split]. */
@@ -298,17 +321,19 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
   let inputs: Record<string, Tensor>;
   const kernel = conv2dBackwardWeightKernel(g);
   if (kernel !== 'general') {
-    // kernels/conv2d_backward_weight_row.wgsl: PAIRS input rows (c, kh) per invocation, the
-    // reduction in chunks of 8 pixels of an output row (split-K counts chunks).
-    const invocations = Math.ceil((g.C * g.KH) / ROW_WEIGHT_PAIRS[kernel]);
-    const tiles = gemmTiles(invocations * GEMM_BLOCK);
-    const segments = Math.ceil(g.OW / GEMM_BLOCK);
+    // kernels/conv2d/backward_weight_row.wgsl: PAIRS input rows (c, kh) per invocation, the
+    // reduction in chunks of TN pixels of an output row (split-K counts chunks).
+    const { TM, TN } = GEMM_CONSTANTS;
+    const variant = CONV2D_VARIANTS.backwardWeightRow[kernel];
+    const invocations = Math.ceil((g.C * g.KH) / variant.constants.PAIRS);
+    const tiles = gemmTiles(invocations * TN);
+    const segments = Math.ceil(g.OW / TN);
     const chunks = g.batch * g.OH * segments;
-    const tileCount = Math.ceil(invocations / tiles.WG_N) * Math.ceil(M / GEMM_ROWS);
-    const chunkSplit = Math.ceil(splitK(chunks * GEMM_BLOCK, tileCount)[1] / GEMM_BLOCK);
+    const tileCount = Math.ceil(invocations / tiles.WG_N) * Math.ceil(M / TM);
+    const chunkSplit = Math.ceil(splitK(chunks * TN, tileCount)[1] / TN);
     splits = Math.ceil(chunks / chunkSplit);
-    spec = gemmSpec(`conv2dBackwardWeight${convKernelSuffix(kernel)}`, `conv2d_backward_weight_${kernel}`, tiles, { PAD_W: g.pad_w });
-    grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / GEMM_ROWS), splits];
+    spec = gemmSpec(variant, tiles, { PAD_W: g.pad_w });
+    grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / TM), splits];
     uniforms = {
       batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH,
       stride_h: g.stride_h, pad_h: g.pad_h, dil_h: g.dil_h, k_split: chunkSplit,
@@ -320,19 +345,19 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
     const tileGrid = gemmGroups(M, N, tiles);
     const [s, kSplit] = splitK(K, tileGrid[0] * tileGrid[1]);
     splits = s;
-    spec = gemmSpec('conv2dBackwardWeight', 'conv2d_backward_weight', tiles);
+    spec = gemmSpec(CONV2D_VARIANTS.backwardWeight[tiles.sharing], tiles);
     grid = gemmGroups(M, N, tiles, splits);
     uniforms = { ...g, k_split: kSplit };
     inputs = { x, dy };
   }
   if (splits === 1) {
-    dispatch(spec, { ...inputs, out: dw }, uniforms, grid);
+    dispatch(spec, { ...inputs, out: dw }, uniforms, grid, convPassFlops(g));
     return dw;
   }
   const partial = Tensor.empty([splits, M * N]);
-  dispatch(spec, { ...inputs, out: partial }, uniforms, grid);
+  dispatch(spec, { ...inputs, out: partial }, uniforms, grid, convPassFlops(g));
   const wg = elementwiseWorkgroupSize();
-  const sumSpec: KernelSpec = { name: 'conv2dBackwardWeightSum', file: 'split_k_sum.wgsl', overrides: { WG: wg } };
+  const sumSpec: KernelSpec = { ...CONV2D_VARIANTS.backwardWeightSum, overrides: { WG: wg } };
   dispatch(sumSpec, { partial, out: dw }, { n: M * N, splits }, groupsFor(M * N, wg));
   partial.dispose();
   return dw;
@@ -343,7 +368,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   const [batch, O] = dy.shape;
   const S = dy.size / (batch * O);
   const db = Tensor.empty([O]);
-  const spec: KernelSpec = { name: 'conv2dBackwardBias', file: 'conv2d_backward_bias.wgsl', overrides: { WG: reductionWorkgroupSize(batch * S) } };
-  dispatch(spec, { dy, db }, { batch, O, S }, O);
+  const spec: KernelSpec = { ...CONV2D_VARIANTS.backwardBias, overrides: { WG: reductionWorkgroupSize(batch * S) } };
+  dispatch(spec, { dy, db }, { batch, O, S }, O, dy.size);
   return db;
 }

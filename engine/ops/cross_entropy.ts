@@ -7,10 +7,10 @@
  * non-integer label throws, naming the row), or an i32 tensor already on the GPU, whose values
  * cannot be read without a sync: there an out-of-range label makes that row's loss and gradient
  * NaN, so the loss becomes NaN instead of silently reading another row's logits.
- * Kernels: kernels/cross_entropy.wgsl (per-row loss, gradient), then kernels/scaled_total.wgsl.
+ * Kernels: kernels/loss/cross_entropy.wgsl (per-row loss, gradient), then kernels/reduce/scaled_total.wgsl.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch } from '../runtime.ts';
+import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -18,7 +18,7 @@ import { checkLogits } from './softmax.ts';
 import { reductionWorkgroupSize, scaledTotal } from './workgroup_reduce.ts';
 
 function spec(entry: 'ceRowForward' | 'ceBackward', cols: number): KernelSpec {
-  return { name: entry, file: 'cross_entropy.wgsl', entry, overrides: { WG: reductionWorkgroupSize(cols) } };
+  return { name: entry, file: 'loss/cross_entropy.wgsl', entry, overrides: { WG: reductionWorkgroupSize(cols) } };
 }
 
 /** Upload host labels after checking every one is a class index in [0, classes). */
@@ -33,7 +33,7 @@ function uploadLabels(labels: ArrayLike<number>, rows: number, classes: number):
 }
 
 /** Mean cross-entropy of logits [N,C] against class labels [N] (host integers or an i32 tensor). */
-export function crossEntropy(logits: Tensor, labels: Tensor | ArrayLike<number>): Tensor {
+function crossEntropyImpl(logits: Tensor, labels: Tensor | ArrayLike<number>): Tensor {
   checkLogits('crossEntropy', logits, 1);
   const [rows, cols] = logits.shape;
   const count = labels instanceof Tensor ? labels.size : labels.length;
@@ -59,3 +59,4 @@ export function crossEntropy(logits: Tensor, labels: Tensor | ArrayLike<number>)
   if (labelTensor !== labels) labelTensor.dispose();
   return loss;
 }
+export const crossEntropy = namedOp('crossEntropy', crossEntropyImpl);

@@ -3,7 +3,7 @@
  *   loss = sum_i f(a[i] - b[i]) / n  as a [1] tensor,
  *   d loss / d a[i] = gradFactor * f'(a[i] - b[i]) / n,  d loss / d b[i] = the negative,
  * each only where that input requires grad. The kernel file defines f and f' (`loss_term`,
- * `loss_slope`) and includes kernels/elementwise_loss.wgsl, whose entry points `partialSums`
+ * `loss_slope`) and includes kernels/loss/elementwise_loss.wgsl, whose entry points `partialSums`
  * (per-workgroup partial sums of f) and `backward` are dispatched here as `<kind>Partials` and
  * `<kind>Backward`.
  */

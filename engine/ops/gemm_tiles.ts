@@ -1,66 +1,100 @@
 /**
- * Launch configuration of the register-blocked GEMM kernels (kernels/gemm_tile.wgsl: conv2d
- * forward and backward, matmul). A workgroup of WG invocations (1-D) owns a tile of
- * GEMM_ROWS x (WG * GEMM_BLOCK) outputs: the GEMM_ROWS = 16 rows are shared by the whole
- * workgroup and each invocation owns GEMM_BLOCK = 8 columns (strided by WG).
+ * Launch configuration and variants of the register-blocked GEMM kernels (kernels/gemm/tile.wgsl:
+ * conv2d forward and backward, matmul). A workgroup of WG invocations (1-D) owns a tile of
+ * TM x (WG * TN) outputs: the TM = 16 rows are shared by the whole workgroup and each invocation
+ * owns TN = 8 columns (strided by WG). TM and TN are declared once, in GEMM_CONSTANTS, and
+ * injected into every GEMM variant's WGSL.
  *
- * Two variants of every kernel, picked here:
- *  - with subgroups (adapter feature 'subgroups', every subgroup at least 8 invocations): the 16
+ * Two row sharings of every GEMM body, picked here:
+ *  - 'subgroups' (adapter feature 'subgroups', every subgroup at least 8 invocations): the 16
  *    row values of each reduction step are loaded 2 per invocation and handed out with subgroup
- *    shuffles (kernels/gemm_rows_subgroup.wgsl);
- *  - without: every invocation loads the 16 values itself (kernels/gemm_rows_invocation.wgsl).
- * (The conv row kernels, kernels/conv2d_forward_row.wgsl and conv2d_backward_weight_row.wgsl,
- * exist only with subgroups: engine/ops/conv2d.ts falls back to the general kernels without.)
+ *    shuffles (kernels/gemm/rows_subgroup.wgsl);
+ *  - 'invocation': every invocation loads the 16 values itself (kernels/gemm/rows_invocation.wgsl).
+ * (The conv row kernels exist only with subgroups: engine/ops/conv2d.ts falls back to the
+ * general kernels without.)
  *
- * Why (measured on lavapipe in one process, 512^3 matmul, GFLOP per CPU-second, best of 2,
- * machine loaded): lavapipe fetches every storage-buffer value lane by lane (tens of
- * instructions each) while one vector instruction does 8 multiply-adds, so multiply-adds per
- * load decide everything. The former 8x8 blocks in 16x4 workgroups (16 loads per 64 FMA):
- * 2.1-4.5; vec4 loads did not help (1.5-2.7: lavapipe fetches each component apart); 16x16
- * blocks 1.8 (spills); rows shared by the workgroup but loaded per invocation 0.9-2.1;
- * subgroup-shared rows (explicitly unrolled test kernels): 8x8 4.5, 8x16 2.0, 16x8 8.8-9.4,
- * 16x16 2.9, 24x8 6.2, 32x8 8.4, 16x4 6.6, 32x4 8.0; 16x8 in workgroups of 32 / 64 / 128:
- * 10.0 / 8.8 / 5.2. In these kernels (loops, not unrolled by hand) 32x8 fell to ~1 (the
- * accumulators leave registers), so 16x8 it is. The conv passes on the model's 3x3 layers
- * (rbd bench kernels, batch 8) went from 1.1-2.1 GFLOP per CPU-second with the 8x8 blocks to
- * 4.2-9.8 (the spread is the machine's load).
+ * Why 16 x 8 blocks with shared rows: lavapipe fetches every storage-buffer value lane by lane
+ * (tens of instructions each) while one vector instruction does 8 multiply-adds, so multiply-adds
+ * per load decide everything there; 16 x 8 keeps 128 accumulators per invocation, about what a
+ * CPU's vector registers and stack absorb (larger blocks spill and their loops stop unrolling).
+ * The measurements behind this are in the commits that chose it and in `rbd bench kernels`.
  * Workgroups: 64 invocations by default (within every adapter's limits, compatibility included,
  * and a full wave on common GPUs); 32, 16 or 8 where the output is narrow (see gemmTiles) or the
  * adapter allows no more. WG is an override constant, part of the pipeline key; shapes never are.
  */
 import { runtime } from '../runtime.ts';
 import { LimitError } from '../errors.ts';
-import type { KernelSpec } from '../kernel.ts';
+import type { KernelSpec, KernelVariant } from '../kernel.ts';
+
+/** Rows per workgroup (TM) and columns per invocation (TN): the one source of both, injected into the WGSL. */
+export const GEMM_CONSTANTS = { TM: 16, TN: 8 } as const;
+
+/** How a GEMM variant shares the TM row values of each reduction step (see the file comment). */
+export type RowSharing = 'subgroups' | 'invocation';
+export const ROW_SHARINGS: readonly RowSharing[] = ['subgroups', 'invocation'];
+
+/** The snippet and the features of each row sharing. */
+const SHARING: Record<RowSharing, Pick<KernelVariant, 'includes' | 'features'>> = {
+  subgroups: { includes: ['gemm/rows_subgroup.wgsl'], features: ['subgroups'] },
+  invocation: { includes: ['gemm/rows_invocation.wgsl'], features: [] },
+};
+
+/** A GEMM variant: its constants (TM, TN and its own) always present. */
+export type GemmVariant = KernelVariant & { constants: Readonly<Record<string, number>> };
+
+/** A GEMM variant: `file` compiled after the row-sharing snippet, with TM, TN and `constants` injected. */
+export function gemmVariant(name: string, file: string, sharing: RowSharing, constants: Record<string, number> = {}): GemmVariant {
+  return { name, file, ...SHARING[sharing], constants: { ...GEMM_CONSTANTS, ...constants } };
+}
+
+/** A GEMM body in both row sharings, keyed by sharing. */
+export function gemmVariants(name: string, file: string): Record<RowSharing, GemmVariant> {
+  return { subgroups: gemmVariant(name, file, 'subgroups'), invocation: gemmVariant(name, file, 'invocation') };
+}
 
 export interface GemmTiles {
   /** Invocations along the output rows (always 1: the workgroup shares its rows) and columns. */
   WG_M: number;
   WG_N: number;
-  /** Whether the kernels share row values through subgroup operations. */
-  subgroups: boolean;
+  /** How the row values are shared. */
+  sharing: RowSharing;
 }
-
-/** Output columns per invocation (TN in gemm_tile.wgsl). */
-export const GEMM_BLOCK = 8;
-/** Output rows per workgroup (TM in gemm_tile.wgsl). */
-export const GEMM_ROWS = 16;
 
 /**
  * Workgroup sizes, largest first: 64 where allowed, narrower tiles for narrow outputs. 8 (one
  * subgroup of the smallest size the row sharing accepts) makes 64-wide tiles, which fit the weight
  * gradients of 3x3 layers: 288 columns (32 channels) leave 10% of five 64-wide tiles idle against
- * 25% of three 128-wide ones; 576 columns (64 channels) fill nine exactly. Measured on lavapipe
- * (batch 8, this machine, wall clock very noisy; same process, alternating, median of 5 rounds in
- * GFLOP per CPU-second): conv2dBackwardWeight 32ch@64x64 3.01 -> 3.15, 64ch@32x32 3.24 -> 4.42;
- * in separate runs 32ch@64x64 went from 5.2-5.9 to 6.4-7.8 GFLOP/s wall clock.
+ * 25% of three 128-wide ones; 576 columns (64 channels) fill nine exactly.
  */
 const WORKGROUP_SIZES = [64, 32, 16, 8];
 
-/** Subgroups of at least 8 invocations: lane s % 8 fetches row s % 8 (gemm_rows_subgroup.wgsl). */
+/** Subgroups of at least 8 invocations: lane s % 8 fetches row s % 8 (gemm/rows_subgroup.wgsl). */
 function subgroupsUsable(): boolean {
   const gpu = runtime().gpu;
   const info = gpu.adapter.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
   return gpu.caps.subgroups && (info.subgroupMinSize ?? 0) >= 8;
+}
+
+let forcedSharing: RowSharing | null = null;
+
+/**
+ * Run `fn` with every GEMM kernel in the given row sharing (tests: the 'invocation' variants on
+ * an adapter that has subgroups). Throws if the adapter cannot run it.
+ */
+export function withRowSharing<T>(sharing: RowSharing, fn: () => T): T {
+  if (sharing === 'subgroups' && !subgroupsUsable()) throw new LimitError('the subgroups GEMM variants need subgroups of at least 8 invocations; this adapter has none');
+  const prev = forcedSharing;
+  forcedSharing = sharing;
+  try {
+    return fn();
+  } finally {
+    forcedSharing = prev;
+  }
+}
+
+/** The row sharings this adapter can run. */
+export function usableRowSharings(): RowSharing[] {
+  return subgroupsUsable() ? ['subgroups', 'invocation'] : ['invocation'];
 }
 
 /**
@@ -76,20 +110,18 @@ export function gemmTiles(columns = Infinity): GemmTiles {
   if (!allowed.length) {
     throw new LimitError(`the GEMM kernels need workgroups of at least ${WORKGROUP_SIZES.at(-1)} invocations; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} (x ${l.maxComputeWorkgroupSizeX})`);
   }
-  const idle = (wg: number) => (Number.isFinite(columns) ? Math.ceil(columns / (GEMM_BLOCK * wg)) * GEMM_BLOCK * wg - columns : 0);
+  const block = GEMM_CONSTANTS.TN;
+  const idle = (wg: number) => (Number.isFinite(columns) ? Math.ceil(columns / (block * wg)) * block * wg - columns : 0);
   const wg = allowed.reduce((best, n) => (idle(n) < idle(best) ? n : best));
-  return { WG_M: 1, WG_N: wg, subgroups: subgroupsUsable() };
+  return { WG_M: 1, WG_N: wg, sharing: forcedSharing ?? (subgroupsUsable() ? 'subgroups' : 'invocation') };
 }
 
-/**
- * The kernel spec of one GEMM kernel (`base`: its body file in kernels/, without .wgsl), plus any
- * override constants of its own.
- */
-export function gemmSpec(name: string, base: string, t: GemmTiles = gemmTiles(), overrides: Record<string, number> = {}): KernelSpec {
-  return { name, file: `${base}_${t.subgroups ? 'with' : 'without'}_subgroups.wgsl`, overrides: { WG: t.WG_N, ...overrides } };
+/** The kernel spec of a GEMM variant at a workgroup size, plus any override constants of its own. */
+export function gemmSpec(variant: KernelVariant, t: GemmTiles, overrides: Record<string, number> = {}): KernelSpec {
+  return { ...variant, overrides: { WG: t.WG_N, ...overrides } };
 }
 
 /** Workgroup grid covering an M x N output: [column tiles, row tiles, splits]. */
 export function gemmGroups(M: number, N: number, t: GemmTiles, splits = 1): [number, number, number] {
-  return [Math.ceil(N / (GEMM_BLOCK * t.WG_N)), Math.ceil(M / GEMM_ROWS), splits];
+  return [Math.ceil(N / (GEMM_CONSTANTS.TN * t.WG_N)), Math.ceil(M / GEMM_CONSTANTS.TM), splits];
 }

@@ -6,7 +6,7 @@
  * (mean, rstd) written by the forward kernel.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch } from '../runtime.ts';
+import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -19,7 +19,7 @@ const KERNEL_NAMES: Record<Entry, string> = {
 
 /** `length`: how many elements one workgroup reduces (its size is fitted to it). */
 function spec(entry: Entry, length: number): KernelSpec {
-  return { name: KERNEL_NAMES[entry], file: 'group_norm.wgsl', entry, overrides: { WG: longReductionWorkgroupSize(length) } };
+  return { name: KERNEL_NAMES[entry], file: 'norm/group_norm.wgsl', entry, overrides: { WG: longReductionWorkgroupSize(length) } };
 }
 
 /**
@@ -35,7 +35,7 @@ export const GROUP_NORM_PER_INVOCATION_MAX = 4096;
 const PER_INVOCATION_WG = 32;
 
 /**
- * The kernels of group_norm_vec4.wgsl (needs H*W % 4 == 0), which access activations 4
+ * The kernels of norm/group_norm_vec4.wgsl (needs H*W % 4 == 0), which access activations 4
  * elements at a time: on lavapipe each per-invocation storage access costs about the same
  * whatever its width, so they run ~2x faster. Their bindings are x4, y4, dy4, dx4.
  * `length`: the run one workgroup (or, with `perInvocation`, one invocation) reduces, in elements.
@@ -43,7 +43,7 @@ const PER_INVOCATION_WG = 32;
 function vec4Spec(entry: Entry | 'forwardPerSlab' | 'channelSumsPerPlane', length: number): KernelSpec {
   const base = entry === 'forwardPerSlab' ? 'forward' : entry === 'channelSumsPerPlane' ? 'channelSums' : entry;
   const perInvocation = base !== entry;
-  return { name: KERNEL_NAMES[base], file: 'group_norm_vec4.wgsl', entry, overrides: { WG: perInvocation ? PER_INVOCATION_WG : longReductionWorkgroupSize(length / 4) } };
+  return { name: KERNEL_NAMES[base], file: 'norm/group_norm_vec4.wgsl', entry, overrides: { WG: perInvocation ? PER_INVOCATION_WG : longReductionWorkgroupSize(length / 4) } };
 }
 
 function checkArgs(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps: number) {
@@ -58,7 +58,7 @@ function checkArgs(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps:
   if (!(eps > 0)) throw new ShapeError('groupNorm', `eps ${eps} must be > 0 (${shapes})`);
 }
 
-export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps = 1e-5): Tensor {
+function groupNormImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps = 1e-5): Tensor {
   checkArgs(x, weight, bias, groups, eps);
   const [n, c, h, w] = x.shape;
   const slabLen = (c / groups) * h * w;
@@ -110,3 +110,4 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, groups: numbe
   }, saved);
   return y;
 }
+export const groupNorm = namedOp('groupNorm', groupNormImpl);

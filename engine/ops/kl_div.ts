@@ -5,10 +5,10 @@
  * as a [1] tensor. The total is divided by N (batchmean), not N*C.
  * Backward: d/d student[n,j] = T * (ps[n,j] - pt[n,j]) / N times the upstream gradient; the teacher
  * gets no gradient (it is frozen; pass its logits from a noGrad forward or detach them).
- * Kernels: kernels/kl_div.wgsl (per-row KL, gradient), then kernels/scaled_total.wgsl.
+ * Kernels: kernels/loss/kl_div.wgsl (per-row KL, gradient), then kernels/reduce/scaled_total.wgsl.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch } from '../runtime.ts';
+import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -16,11 +16,11 @@ import { checkLogits } from './softmax.ts';
 import { reductionWorkgroupSize, scaledTotal } from './workgroup_reduce.ts';
 
 function spec(entry: 'klRowForward' | 'klBackward', cols: number): KernelSpec {
-  return { name: entry, file: 'kl_div.wgsl', entry, overrides: { WG: reductionWorkgroupSize(cols) } };
+  return { name: entry, file: 'loss/kl_div.wgsl', entry, overrides: { WG: reductionWorkgroupSize(cols) } };
 }
 
 /** T^2 * batchmean KL(softmax(teacher/T) || softmax(student/T)); gradient to the student only. */
-export function klDivDistill(student: Tensor, teacher: Tensor, T = 1): Tensor {
+function klDivDistillImpl(student: Tensor, teacher: Tensor, T = 1): Tensor {
   checkLogits('klDivDistill', student, T);
   checkLogits('klDivDistill', teacher, T);
   if (student.shape[0] !== teacher.shape[0] || student.shape[1] !== teacher.shape[1]) {
@@ -42,3 +42,4 @@ export function klDivDistill(student: Tensor, teacher: Tensor, T = 1): Tensor {
   }
   return loss;
 }
+export const klDivDistill = namedOp('klDivDistill', klDivDistillImpl);

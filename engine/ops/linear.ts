@@ -6,12 +6,13 @@
  * strides; the bias gradient reuses conv2d's channel sum (dy [N,M] is a map with one pixel).
  */
 import { Tensor, shapeStr } from '../tensor.ts';
+import { namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import { gemm, checkMatrix } from './matmul.ts';
 import { conv2dBackwardBias } from './conv2d.ts';
 
-export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+function linearImpl(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const shapes = `x ${shapeStr(x.shape)}, w ${shapeStr(w.shape)}${b ? `, b ${shapeStr(b.shape)}` : ''}`;
   checkMatrix('linear', 'x', x, shapes);
   checkMatrix('linear', 'w', w, shapes);
@@ -29,3 +30,4 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   }
   return y;
 }
+export const linear = namedOp('linear', linearImpl);

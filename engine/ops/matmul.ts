@@ -1,14 +1,17 @@
 /**
  * matmul(a, b): the matrix product of a [M,K] and b [K,N] -> [M,N].
  * Backward: da = dy b^T, db = a^T dy (each only where needed).
- * `gemm` is the one entry to the tiled kernel (kernels/matmul.wgsl): either operand may be read
+ * `gemm` is the one entry to the tiled kernel (kernels/gemm/matmul.wgsl): either operand may be read
  * transposed through strides and a per-column bias added, so linear layers share it.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch } from '../runtime.ts';
+import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import { gemmTiles, gemmSpec, gemmGroups } from './gemm_tiles.ts';
+import { gemmTiles, gemmSpec, gemmGroups, gemmVariants } from './gemm_tiles.ts';
+
+/** The kernel variants of matmul: the one GEMM body (kernels/gemm/matmul.wgsl) in both row sharings. */
+export const MATMUL_VARIANTS = gemmVariants('matmul', 'gemm/matmul.wgsl');
 
 /** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */
 export interface GemmOperand {
@@ -17,7 +20,7 @@ export interface GemmOperand {
 }
 
 /**
- * c = op(a) op(b) (+ bias[n] on every row), no graph. op(a) must be [M,K] and op(b) [K,N];
+ * c = op(a) op(b) (+ bias[n] on every row), no graph; 2*M*N*K FLOPs (+ M*N for the bias). op(a) must be [M,K] and op(b) [K,N];
  * op(t) is t or t^T (read through strides, no copy). Shapes are the caller's to check.
  */
 export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null): Tensor {
@@ -27,13 +30,13 @@ export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null)
   const N = b.transposed ? br : bc;
   const c = Tensor.empty([M, N]);
   const tiles = gemmTiles(N);
-  dispatch(gemmSpec('matmul', 'matmul', tiles), { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
+  dispatch(gemmSpec(MATMUL_VARIANTS[tiles.sharing], tiles), { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
     M, N, K, has_bias: bias ? 1 : 0,
     // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
     a_sm: a.transposed ? 1 : K, a_sk: a.transposed ? M : 1,
     // B[k][n] = b[k*b_sk + n*b_sn]; stored [K,N] -> (N, 1); stored [N,K] (transposed) -> (1, K).
     b_sk: b.transposed ? 1 : N, b_sn: b.transposed ? K : 1,
-  }, gemmGroups(M, N, tiles));
+  }, gemmGroups(M, N, tiles), 2 * M * N * K + (bias ? M * N : 0));
   return c;
 }
 
@@ -45,7 +48,7 @@ export function checkMatrix(op: string, what: string, t: Tensor, shapes: string)
 }
 
 /** a [M,K] times b [K,N]. */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+function matmulImpl(a: Tensor, b: Tensor): Tensor {
   const shapes = `a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)}`;
   checkMatrix('matmul', 'a', a, shapes);
   checkMatrix('matmul', 'b', b, shapes);
@@ -62,3 +65,4 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   return c;
 }
+export const matmul = namedOp('matmul', matmulImpl);

@@ -9,7 +9,7 @@
  * [N*C, H*W, 1], then [1, N, C]); backward broadcasts the passes back in reverse order.
  */
 import { Tensor, shapeSize, shapeStr } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -23,7 +23,7 @@ type Pass = { outer: number; reduced: number; inner: number; factor: number };
 /** sumWide reduces `length` elements per workgroup; the others are one invocation per item. */
 function spec(entry: 'sumWide' | 'sumNarrow' | 'broadcast', length = 0): KernelSpec {
   const name = { sumWide: 'reduceSumWide', sumNarrow: 'reduceSumNarrow', broadcast: 'reduceBroadcast' }[entry];
-  return { name, file: 'reduce.wgsl', entry, overrides: { WG: entry === 'sumWide' ? longReductionWorkgroupSize(length) : elementwiseWorkgroupSize() } };
+  return { name, file: 'reduce/reduce.wgsl', entry, overrides: { WG: entry === 'sumWide' ? longReductionWorkgroupSize(length) : elementwiseWorkgroupSize() } };
 }
 
 function normalizeAxes(op: string, x: Tensor, axes: number[] | undefined): Set<number> {
@@ -96,10 +96,12 @@ function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number[] | undefined, kee
   return y;
 }
 
-export function sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
+function sumImpl(x: Tensor, axes?: number[], keepDims = false): Tensor {
   return reduceOp('sum', x, axes, keepDims);
 }
+export const sum = namedOp('sum', sumImpl);
 
-export function mean(x: Tensor, axes?: number[], keepDims = false): Tensor {
+function meanImpl(x: Tensor, axes?: number[], keepDims = false): Tensor {
   return reduceOp('mean', x, axes, keepDims);
 }
+export const mean = namedOp('mean', meanImpl);

@@ -3,7 +3,7 @@
  * exactly 0 is 0, as in PyTorch). Backward keeps the output, not the input.
  */
 import { Tensor } from '../tensor.ts';
-import { dispatch, elementwiseWorkgroupSize } from '../runtime.ts';
+import { dispatch, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -12,10 +12,10 @@ import { ELEMENTWISE_ITEMS, elementwiseGroups } from './launch.ts';
 /** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; ~2-3x faster on lavapipe). */
 function spec(entry: 'forward' | 'backward', vec4: boolean): KernelSpec {
   const name = entry === 'forward' ? 'reluForward' : 'reluBackward';
-  return { name, file: 'relu.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS } };
+  return { name, file: 'elementwise/relu.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS } };
 }
 
-export function relu(x: Tensor): Tensor {
+function reluImpl(x: Tensor): Tensor {
   if (x.dtype !== 'f32') throw new ShapeError('relu', `input ${x.label} must be f32`);
   const y = Tensor.empty(x.shape);
   const vec4 = x.size % 4 === 0;
@@ -34,3 +34,4 @@ export function relu(x: Tensor): Tensor {
   }
   return y;
 }
+export const relu = namedOp('relu', reluImpl);

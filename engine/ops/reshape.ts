@@ -3,6 +3,7 @@
  * One dimension may be -1: it is inferred from the others. Backward: the gradient, reshaped
  * back to x's shape (a fresh copy, as autograd requires).
  */
+import { namedOp } from '../runtime.ts';
 import { Tensor, shapeSize, shapeStr } from '../tensor.ts';
 import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
@@ -28,7 +29,7 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   return out;
 }
 
-export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+function reshapeImpl(x: Tensor, shape: readonly number[]): Tensor {
   const y = x.view(resolveShape(x, shape));
   if (needsGrad(x)) {
     record('reshape', y, [x], (dy) => {
@@ -38,3 +39,4 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   return y;
 }
+export const reshape = namedOp('reshape', reshapeImpl);

@@ -5,10 +5,10 @@
  * Backward (y the op's output, dy the upstream gradient, per row):
  *   softmax:    dx = y * (dy - sum(dy * y)) / T
  *   logSoftmax: dx = (dy - softmax(x/T) * sum(dy)) / T,   softmax(x/T) = exp(y)
- * Kernels: kernels/softmax.wgsl, one workgroup per row.
+ * Kernels: kernels/loss/softmax.wgsl, one workgroup per row.
  */
 import { Tensor } from '../tensor.ts';
-import { dispatch } from '../runtime.ts';
+import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
@@ -25,7 +25,7 @@ export function checkLogits(op: string, x: Tensor, T: number) {
 }
 
 function spec(variant: Variant, pass: 'Forward' | 'Backward', cols: number): KernelSpec {
-  return { name: `${variant}${pass}`, file: 'softmax.wgsl', entry: `${variant}${pass}`, overrides: { WG: reductionWorkgroupSize(cols) } };
+  return { name: `${variant}${pass}`, file: 'loss/softmax.wgsl', entry: `${variant}${pass}`, overrides: { WG: reductionWorkgroupSize(cols) } };
 }
 
 function rowwise(variant: Variant, x: Tensor, T: number): Tensor {
@@ -45,11 +45,13 @@ function rowwise(variant: Variant, x: Tensor, T: number): Tensor {
 }
 
 /** softmax(x / T) over the last dim. x: [N,C] f32. */
-export function softmax(x: Tensor, T = 1): Tensor {
+function softmaxImpl(x: Tensor, T = 1): Tensor {
   return rowwise('softmax', x, T);
 }
+export const softmax = namedOp('softmax', softmaxImpl);
 
 /** log(softmax(x / T)) over the last dim, computed without forming softmax (stable). x: [N,C] f32. */
-export function logSoftmax(x: Tensor, T = 1): Tensor {
+function logSoftmaxImpl(x: Tensor, T = 1): Tensor {
   return rowwise('logSoftmax', x, T);
 }
+export const logSoftmax = namedOp('logSoftmax', logSoftmaxImpl);

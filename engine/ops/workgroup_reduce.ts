@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the ops whose kernels reduce with one workgroup (kernels/workgroup_reduce.wgsl):
+ * Helpers shared by the ops whose kernels reduce with one workgroup (kernels/include/workgroup_reduce.wgsl):
  * softmax, the distillation KL, cross-entropy, MSE and L1.
  *
  * - `reductionWorkgroupSize(length)`: a power of two (the tree reduction halves it) fitted to
@@ -26,7 +26,7 @@ export function reductionWorkgroupSize(length: number): number {
 /** total[0] = scale * sum(partials): one workgroup, fixed order of additions (deterministic). No graph. */
 export function scaledTotal(partials: Tensor, scale: number): Tensor {
   const total = Tensor.empty([1]);
-  const spec: KernelSpec = { name: 'scaledTotal', file: 'scaled_total.wgsl', overrides: { WG: reductionWorkgroupSize(partials.size) } };
+  const spec: KernelSpec = { name: 'scaledTotal', file: 'reduce/scaled_total.wgsl', overrides: { WG: reductionWorkgroupSize(partials.size) } };
   dispatch(spec, { partials, total }, { n: partials.size, scale }, 1);
   return total;
 }

@@ -5,7 +5,7 @@
  *   AdamW: param *= 1 - lr * weightDecay (decoupled), g = grad
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
- * One fused kernel (kernels/adam.wgsl) per parameter per step; the bias corrections are
+ * One fused kernel (kernels/optim/adam.wgsl) per parameter per step; the bias corrections are
  * computed in float64 on the host and travel as uniforms.
  */
 import type { Tensor } from '../tensor.ts';
@@ -44,7 +44,7 @@ class AdamBase extends Optimizer {
     const wg = elementwiseWorkgroupSize();
     // Sizes divisible by 4 (most parameters) take the vec4 entry points, one vec4 per invocation.
     const vec4 = param.size % 4 === 0;
-    const spec: KernelSpec = { name: this.entry, file: 'adam.wgsl', entry: vec4 ? `${this.entry}Vec4` : this.entry, overrides: { WG: wg } };
+    const spec: KernelSpec = { name: this.entry, file: 'optim/adam.wgsl', entry: vec4 ? `${this.entry}Vec4` : this.entry, overrides: { WG: wg } };
     const buffers: Record<string, Tensor> = vec4
       ? { param4: param, grad4: grad, exp_avg4: slots.expAvg, exp_avg_sq4: slots.expAvgSq }
       : { param, grad, exp_avg: slots.expAvg, exp_avg_sq: slots.expAvgSq };

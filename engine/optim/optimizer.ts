@@ -14,6 +14,7 @@
  */
 import { Tensor, shapeStr } from '../tensor.ts';
 import { ShapeError } from '../errors.ts';
+import { opScope } from '../runtime.ts';
 
 /** One parameter's optimizer state on the host. `slots` is empty until its first step. */
 export interface ParamState {
@@ -73,6 +74,12 @@ export abstract class Optimizer {
 
   /** One update of every parameter that has a gradient (null gradients are skipped). */
   step() {
+    // Profiles attribute the step's dispatches to the optimizer ('adam', 'sgd').
+    opScope(this.kind.toLowerCase(), () => this.stepAll());
+    this.stepCount++;
+  }
+
+  private stepAll() {
     this.params.forEach((p, i) => {
       const g = p.grad;
       if (!g) return;
@@ -84,7 +91,6 @@ export abstract class Optimizer {
       this.paramSteps[i]++;
       this.update(p, g, slots, this.paramSteps[i]);
     });
-    this.stepCount++;
   }
 
   /** Set every parameter's gradient to null (freeing it). */

@@ -2,7 +2,7 @@
  * SGD with momentum and L2 weight decay, PyTorch semantics (torch.optim.SGD without dampening
  * or Nesterov): g = grad + weightDecay * param; with momentum, buf = momentum * buf + g (the
  * buffer starts as the first gradient) and param -= lr * buf; without, param -= lr * g.
- * One fused kernel (kernels/sgd.wgsl) per parameter per step.
+ * One fused kernel (kernels/optim/sgd.wgsl) per parameter per step.
  */
 import type { Tensor } from '../tensor.ts';
 import { dispatch, elementwiseWorkgroupSize, groupsFor, type BufferView } from '../runtime.ts';
@@ -32,7 +32,7 @@ export class SGD extends Optimizer {
   protected update(param: Tensor, grad: Tensor, slots: Record<string, Tensor>) {
     const wg = elementwiseWorkgroupSize();
     const entry = this.momentum > 0 ? 'sgdMomentum' : 'sgd';
-    const spec: KernelSpec = { name: entry, file: 'sgd.wgsl', entry, overrides: { WG: wg } };
+    const spec: KernelSpec = { name: entry, file: 'optim/sgd.wgsl', entry, overrides: { WG: wg } };
     const buffers: Record<string, BufferView> = this.momentum > 0 ? { param, grad, momentum_buf: slots.momentum } : { param, grad };
     dispatch(spec, buffers, { n: param.size, lr: this.lr, momentum: this.momentum, weight_decay: this.weightDecay }, groupsFor(param.size, wg));
   }

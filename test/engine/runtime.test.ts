@@ -12,7 +12,7 @@ test.before(async () => {
   await gpu();
 });
 
-const addSpec: KernelSpec = { name: 'addForward', file: 'add.wgsl', entry: 'add', overrides: { WG: 64 } };
+const addSpec: KernelSpec = { name: 'addForward', file: 'elementwise/add.wgsl', entry: 'add', overrides: { WG: 64 } };
 
 test('batched submission: 40 ops, one submit', async () => {
   const rt = runtime();
@@ -56,10 +56,10 @@ test('wrong element type is a binding error', () => {
 });
 
 test('bad WGSL surfaces as an error naming the kernel', async () => {
-  // common.wgsl has no entry point; asking for one is caught by reflection.
+  // include/common.wgsl has no entry point; asking for one is caught by reflection.
   let noEntry: Error | null = null;
   try {
-    await runtime().compile({ name: 'noEntry', file: 'common.wgsl', entry: 'main' });
+    await runtime().compile({ name: 'noEntry', file: 'include/common.wgsl', entry: 'main' });
   } catch (e) {
     noEntry = e as Error;
   }
@@ -77,7 +77,7 @@ test('WGSL that reflects but fails Dawn validation is a KernelError naming the k
   // An override that is out of range for the device: 100000 invocations per workgroup.
   let caught: Error | null = null;
   try {
-    await runtime().compile({ name: 'hugeWorkgroup', file: 'add.wgsl', entry: 'add', overrides: { WG: 100000 } });
+    await runtime().compile({ name: 'hugeWorkgroup', file: 'elementwise/add.wgsl', entry: 'add', overrides: { WG: 100000 } });
   } catch (e) {
     caught = e as Error;
   }

@@ -151,7 +151,7 @@ if (!onGl) {
 
 test('the row kernels run the row-shaped cases above (3-wide stride 1; 3-, 7-wide stride 2), the general ones the rest', () => {
   // The row kernels need subgroups (the GL adapter has none: everything runs the general kernels).
-  const subgroups = gemmTiles().subgroups;
+  const subgroups = gemmTiles().sharing === 'subgroups';
   const passes = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) => tidy(() => {
     const g = conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts);
     return [conv2dForwardKernel(g), conv2dBackwardInputKernel(g), conv2dBackwardWeightKernel(g)].join(' ');

@@ -16,7 +16,7 @@ test.before(async () => {
 // [N, C, H, W, groups]: channels not a multiple of 4 (C=6, G=3), one channel per group (C=32,
 // G=32), 1x1 maps (including a single element per group, variance 0), odd H != W, batch 1, and
 // a group block (2 * 33 * 17 = 1122 elements) longer than a workgroup. Maps with H*W % 4 == 0
-// run the vec4 kernels (group_norm_vec4.wgsl): a 2x2 map, a 4x5 map with C not a multiple of 4,
+// run the vec4 kernels (norm/group_norm_vec4.wgsl): a 2x2 map, a 4x5 map with C not a multiple of 4,
 // 4x6, a 64x64 block (4096 elements: the longest reduced by one invocation) next to 1x4 maps,
 // and a 64x72 map in a 2-channel block (9216 elements: reduced by a workgroup).
 const CASES: [number, number, number, number, number][] = onGl

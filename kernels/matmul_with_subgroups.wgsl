@@ -1,3 +1,0 @@
-// matmul with the row values of A shared through subgroups (see gemm_rows_subgroup.wgsl).
-#include "gemm_rows_subgroup.wgsl"
-#include "matmul.wgsl"

@@ -1,3 +1,0 @@
-// matmul for adapters without subgroups (see gemm_rows_invocation.wgsl).
-#include "gemm_rows_invocation.wgsl"
-#include "matmul.wgsl"
