@@ -6,7 +6,7 @@ import { gpu } from '../helpers/gpu.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { add } from '../../engine/ops/add.ts';
-import type { KernelSpec } from '../../engine/kernel.ts';
+import { kernelSource, type KernelSpec } from '../../engine/kernel.ts';
 
 test.before(async () => {
   await gpu();
@@ -148,6 +148,83 @@ test('a tensor above maxStorageBufferBindingSize is refused with its size and th
     rt.limits.maxStorageBufferBindingSize = saved;
     big.dispose();
   }
+});
+
+test('a 3-D grid beyond maxComputeWorkgroupsPerDimension in any dimension is refused, naming kernel, dimension and limit', () => {
+  const rt = runtime();
+  const saved = rt.limits.maxComputeWorkgroupsPerDimension;
+  rt.limits.maxComputeWorkgroupsPerDimension = 9;
+  try {
+    assert.equal(rt.foldWorkgroups('k', [9, 9, 9]), [9, 9, 9], 'at the limit: kept');
+    assert.throws(() => rt.foldWorkgroups('gridKernel', [10, 1, 1]), /kernel 'gridKernel': workgroup count 10 in dimension x exceeds maxComputeWorkgroupsPerDimension 9/);
+    assert.throws(() => rt.foldWorkgroups('gridKernel', [1, 10, 1]), /workgroup count 10 in dimension y exceeds maxComputeWorkgroupsPerDimension 9/);
+    assert.throws(() => rt.foldWorkgroups('gridKernel', [1, 1, 10]), /workgroup count 10 in dimension z exceeds maxComputeWorkgroupsPerDimension 9/);
+    // Through dispatch too: nothing is recorded.
+    const a = Tensor.empty([64]);
+    const before = rt.dispatches;
+    assert.throws(() => rt.dispatch(addSpec, { a, b: a, out: a }, { n: 64 }, [1, 1, 10]), /dimension z exceeds/);
+    assert.is(rt.dispatches, before);
+    a.dispose();
+  } finally {
+    rt.limits.maxComputeWorkgroupsPerDimension = saved;
+  }
+});
+
+test('a kernel binding more storage buffers than maxStorageBuffersPerShaderStage is refused at compile (forced limit 2)', async () => {
+  const rt = runtime();
+  const saved = rt.limits.maxStorageBuffersPerShaderStage;
+  rt.limits.maxStorageBuffersPerShaderStage = 2;
+  try {
+    // add binds a, b, out: 3 storage buffers. A distinct override value makes a new pipeline (no cache hit).
+    let msg = '';
+    try {
+      await rt.compile({ ...addSpec, overrides: { WG: 32 } });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert.match(msg, /kernel 'addForward' binds 3 storage buffers; this adapter allows 2 per shader stage/);
+  } finally {
+    rt.limits.maxStorageBuffersPerShaderStage = saved;
+  }
+});
+
+test('a buffer above maxBufferSize is refused with its label, size and the limit (forced 4 KiB)', () => {
+  const rt = runtime();
+  const saved = rt.limits.maxBufferSize;
+  rt.limits.maxBufferSize = 4096;
+  try {
+    assert.throws(() => rt.createBuffer('test staging', 4100, GPUBufferUsage.STORAGE), /test staging: 4100 bytes exceeds this adapter's maxBufferSize of 4096 bytes/);
+    const ok = rt.createBuffer('test staging', 4096, GPUBufferUsage.STORAGE);
+    ok.destroy();
+  } finally {
+    rt.limits.maxBufferSize = saved;
+  }
+});
+
+test('a variant needing a feature the device lacks is refused, naming kernel and feature', async () => {
+  const rt = runtime();
+  const saved = rt.gpu.caps.subgroups;
+  rt.gpu.caps.subgroups = false;
+  try {
+    let msg = '';
+    try {
+      await rt.compile({ name: 'needsSubgroups', file: 'elementwise/add.wgsl', entry: 'add', features: ['subgroups'], overrides: { WG: 64 } });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert.match(msg, /kernel 'needsSubgroups' needs the adapter feature subgroups/);
+  } finally {
+    rt.gpu.caps.subgroups = saved;
+  }
+});
+
+test('injected constants: declared ahead of the body; one the body never names is an error', async () => {
+  const src = kernelSource({ name: 'withConst', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 1 } });
+  assert.ok(src.startsWith('const FLIPPED: u32 = 1u;'), src.slice(0, 60));
+  assert.throws(() => kernelSource({ name: 'unusedConst', file: 'elementwise/add.wgsl', constants: { NOT_THERE: 1 } }), /constant NOT_THERE is used nowhere in elementwise\/add.wgsl/);
+  const withFeature = kernelSource({ name: 'f', file: 'gemm/matmul.wgsl', includes: ['gemm/rows_subgroup.wgsl'], features: ['subgroups'], constants: { TM: 16, TN: 8 } });
+  assert.ok(withFeature.startsWith('enable subgroups;\nconst TM: u32 = 16u;'), 'enable directive first');
+  assert.is(withFeature.split('fn block_update(').length, 2, 'the tile snippet once');
 });
 
 test.run();
