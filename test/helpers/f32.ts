@@ -22,3 +22,8 @@ export const EPS32 = 1.2e-7;
 export function softmaxRelTol(exponentRange: number, C: number): number {
   return 8 * EPS32 * (exponentRange + Math.log(C) + C / 32 + 8);
 }
+
+/** `values` rounded to float32, held in float64: what a GPU tensor made from them holds. */
+export function asF32(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(Float32Array.from(values));
+}

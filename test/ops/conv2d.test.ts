@@ -14,6 +14,7 @@ import { gemmTiles } from '../../engine/ops/gemm_tiles.ts';
 import { conv2d, splitK, conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dGeometry } from '../../engine/ops/conv2d.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { Rng } from '../../engine/random.ts';
+import { asF32 } from '../helpers/f32.ts';
 
 test.before(async () => {
   await gpu();
@@ -81,10 +82,10 @@ function inputsOf(c: Case, seed: number) {
   const yShape = conv2dOutShape(c.x, c.w, pr);
   return {
     pr, yShape,
-    x: rng.array(size(c.x)),
-    w: rng.array(size(c.w), () => rng.normal(0, 1 / Math.sqrt(c.w[1] * c.w[2] * c.w[3]))),
-    b: c.bias ? rng.array(c.w[0]) : null,
-    dy: rng.array(size(yShape)),
+    x: asF32(rng.array(size(c.x))),
+    w: asF32(rng.array(size(c.w), () => rng.normal(0, 1 / Math.sqrt(c.w[1] * c.w[2] * c.w[3])))),
+    b: c.bias ? asF32(rng.array(c.w[0])) : null,
+    dy: asF32(rng.array(size(yShape))),
   };
 }
 

@@ -11,6 +11,7 @@ import { backward } from '../../engine/autograd.ts';
 import { linear } from '../../engine/ops/linear.ts';
 import { linearRef, linearBackwardRef } from '../../engine/reference/matmul.ts';
 import { Rng } from '../../engine/random.ts';
+import { asF32 } from '../helpers/f32.ts';
 
 test.before(async () => {
   await gpu();
@@ -27,7 +28,7 @@ const SHAPES: { nkm: [number, number, number]; bias: boolean; why: string }[] = 
 SHAPES.forEach(({ nkm: [N, K, M], bias, why }, idx) => {
   test(`linear forward + backward x=[${N},${K}] w=[${M},${K}]${bias ? ` b=[${M}]` : ' no bias'} (${why})`, async () => {
     const rng = new Rng(20 + idx);
-    const x = rng.array(N * K), w = rng.array(M * K), b = bias ? rng.array(M) : null, dy = rng.array(N * M);
+    const x = asF32(rng.array(N * K)), w = asF32(rng.array(M * K)), b = bias ? asF32(rng.array(M)) : null, dy = asF32(rng.array(N * M));
     const xt = Tensor.from(x, [N, K]), wt = Tensor.from(w, [M, K]), bt = b ? Tensor.from(b, [M]) : null, dyt = Tensor.from(dy, [N, M]);
     for (const t of [xt, wt, bt]) if (t) t.requiresGrad = true;
     const y = linear(xt, wt, bt);
@@ -46,7 +47,7 @@ SHAPES.forEach(({ nkm: [N, K, M], bias, why }, idx) => {
 test('linear reference backward vs finite differences x=[3,4] w=[2,4] b=[2]', () => {
   const rng = new Rng(5);
   const [N, K, M] = [3, 4, 2];
-  const x = rng.array(N * K), w = rng.array(M * K), b = rng.array(M), dy = rng.array(N * M);
+  const x = asF32(rng.array(N * K)), w = asF32(rng.array(M * K)), b = asF32(rng.array(M)), dy = asF32(rng.array(N * M));
   const ref = linearBackwardRef(x, w, dy, N, K, M);
   assertClose('reference dx vs finite differences', ref.dx, numericGrad((v) => dot(linearRef(v, w, b, N, K, M), dy), x), FD_TOL);
   assertClose('reference dw vs finite differences', ref.dw, numericGrad((v) => dot(linearRef(x, v, b, N, K, M), dy), w), FD_TOL);

@@ -1,7 +1,8 @@
 // @smoke-gl
 /**
  * matmul forward and backward against the float64 reference (engine/reference/matmul.ts), over
- * shapes that do not divide the 8x8 register blocks or the workgroup tiles; the reference's
+ * shapes that do not divide the 16x8 register blocks or the workgroup tiles (inputs float32-exact, so the
+ * reference computes on the numbers the GPU holds); the reference's
  * gradients against central finite differences; bad calls.
  */
 import { test } from 'uvu';
@@ -12,6 +13,7 @@ import { backward } from '../../engine/autograd.ts';
 import { matmul } from '../../engine/ops/matmul.ts';
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
 import { Rng } from '../../engine/random.ts';
+import { asF32 } from '../helpers/f32.ts';
 
 test.before(async () => {
   await gpu();
@@ -32,7 +34,7 @@ const shapes = onGl ? SHAPES.filter((s) => s.gl) : SHAPES;
 shapes.forEach(({ mkn: [M, K, N], why }, idx) => {
   test(`matmul forward + backward a=[${M},${K}] b=[${K},${N}] (${why})`, async () => {
     const rng = new Rng(10 + idx);
-    const a = rng.array(M * K), b = rng.array(K * N), dc = rng.array(M * N);
+    const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
     const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]), dct = Tensor.from(dc, [M, N]);
     at.requiresGrad = true;
     bt.requiresGrad = true;
@@ -52,7 +54,7 @@ shapes.forEach(({ mkn: [M, K, N], why }, idx) => {
 test('matmul gradients flow only where required (b frozen)', async () => {
   const rng = new Rng(3);
   const [M, K, N] = [5, 6, 7];
-  const a = rng.array(M * K), b = rng.array(K * N), dc = rng.array(M * N);
+  const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
   const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]), dct = Tensor.from(dc, [M, N]);
   at.requiresGrad = true;
   const c = matmul(at, bt);
@@ -66,7 +68,7 @@ if (!onGl) {
   test('matmul reference backward vs finite differences a=[3,4] b=[4,5]', () => {
     const rng = new Rng(4);
     const [M, K, N] = [3, 4, 5];
-    const a = rng.array(M * K), b = rng.array(K * N), dc = rng.array(M * N);
+    const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
     const ref = matmulBackwardRef(a, b, dc, M, K, N);
     assertClose('reference da vs finite differences', ref.da, numericGrad((v) => dot(matmulRef(v, b, M, K, N), dc), a), FD_TOL);
     assertClose('reference db vs finite differences', ref.db, numericGrad((v) => dot(matmulRef(a, v, M, K, N), dc), b), FD_TOL);
