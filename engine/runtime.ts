@@ -47,6 +47,8 @@ interface Compiled {
 export interface DispatchInfo {
   /** The kernel variant's name ('conv2dForwardRow3'). */
   kernel: string;
+  /** The full descriptor: which body, snippets, constants and features the dispatch ran. */
+  spec: KernelSpec;
   /** The op it belongs to: the outermost `opScope` running ('conv2d'), or '(no op)' outside any. */
   op: string;
   workgroups: [number, number, number];
@@ -271,7 +273,7 @@ export class Runtime {
     this.batchKernels.push(spec.name);
     this.dispatches++;
     if (DEBUG.has('dispatch')) console.error(`dispatch ${spec.name} [${wg.join(',')}] ${JSON.stringify(uniforms)}`);
-    const timestampWrites = this.observer?.beginDispatch({ kernel: spec.name, op: opStack[0] ?? '(no op)', workgroups: wg, flops });
+    const timestampWrites = this.observer?.beginDispatch({ kernel: spec.name, spec, op: opStack[0] ?? '(no op)', workgroups: wg, flops });
     if (timestampWrites) this.endPass();
     const pass = timestampWrites ? this.encoderNow().beginComputePass({ label: spec.name, timestampWrites }) : this.computePass();
     pass.setPipeline(c.pipeline);

@@ -1,7 +1,9 @@
 /**
  * Test runner: runs every test/**\/*.test.ts file with uvu on the default adapter (RBD_ADAPTER,
- * else auto: on a machine without a GPU that is Vulkan lavapipe), then the files marked
- * `// @smoke-gl` once more on the OpenGL ES compatibility adapter, so "any adapter" is tested.
+ * else auto: on a machine without a GPU that is Vulkan lavapipe), then once more on the OpenGL
+ * ES compatibility adapter every kernel test (test/ops/, test/optim/: each kernel against its
+ * reference, and test/ops/variants.test.ts every variant of the variant tables this adapter can
+ * run) and the other files marked `// @smoke-gl`, so "any adapter" is tested.
  * Ends with the line `N passed, N failed, N skipped`.
  *
  * Usage: npm test [-- <substring>...]   (only files whose path contains a substring)
@@ -63,7 +65,8 @@ function runGroup(title: string, files: string[], env: Record<string, string>): 
 
 const filters = process.argv.slice(2);
 const all = findTests(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
-const smoke = all.filter((f) => readFileSync(f, 'utf8').slice(0, 400).includes('@smoke-gl'));
+const KERNEL_TESTS = ['test/ops/', 'test/optim/'];
+const smoke = all.filter((f) => KERNEL_TESTS.some((d) => relative(root, f).startsWith(d)) || readFileSync(f, 'utf8').slice(0, 400).includes('@smoke-gl'));
 
 const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
 const add = (c: Counts) => {
@@ -78,7 +81,7 @@ if (all.length === 0) {
 } else {
   add(await runGroup(`default adapter (${process.env.RBD_ADAPTER ?? 'auto'})`, all, {}));
   if (smoke.length && process.env.RBD_TEST_GL !== '0') {
-    add(await runGroup('OpenGL ES compatibility adapter (smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }));
+    add(await runGroup('OpenGL ES compatibility adapter (kernel tests and smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }));
   }
 }
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);

@@ -123,8 +123,9 @@ export const CONV2D_VARIANTS = {
     row3s2: gemmVariant('conv2dBackwardWeightRow3s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 2, PAIRS: 3 }),
     row7s2: gemmVariant('conv2dBackwardWeightRow7s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 7, ROW_STRIDE: 2, PAIRS: 1 }),
   },
-  packWeight: { name: 'conv2dPackWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 0 } },
-  packFlippedWeight: { name: 'conv2dPackFlippedWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 1 } },
+  // The row kernels' weight packing runs only with them, so it carries their feature too.
+  packWeight: { name: 'conv2dPackWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 0 }, features: ['subgroups'] },
+  packFlippedWeight: { name: 'conv2dPackFlippedWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 1 }, features: ['subgroups'] },
   backwardWeightSum: { name: 'conv2dBackwardWeightSum', file: 'gemm/split_k_sum.wgsl' },
   backwardBias: { name: 'conv2dBackwardBias', file: 'conv2d/backward_bias.wgsl' },
 } satisfies Record<string, KernelVariant | Record<string, KernelVariant>>;

@@ -16,7 +16,7 @@ import { Rng } from '../../engine/random.ts';
 import { ResNet } from '../../models/resnet.ts';
 import { RBD_ARCH, presetArch, type ResNetArch } from '../../models/arch.ts';
 import { countFlops } from '../../models/flops.ts';
-import { referenceResNetForward } from '../../models/reference_resnet.ts';
+import { referenceResNetForward } from './reference_resnet.ts';
 import type { Shape4 } from '../../engine/reference/conv2d.ts';
 
 test.before(async () => {

@@ -2,7 +2,7 @@
  * One distillation step on a tiny network: the GPU gradients of the student's parameters (the
  * whole chain: ResNet forward, soft KL, resize of the teacher map, pixel loss, weights, backward)
  * against central finite differences of the same loss computed in float64 on the CPU from the
- * reference ops (models/reference_resnet.ts, engine/reference/). The teacher gets no gradient.
+ * reference ops (test/models/reference_resnet.ts, engine/reference/). The teacher gets no gradient.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,7 +12,7 @@ import { backward, noGrad } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
 import { ResNet, type ResNetOutput } from '../../models/resnet.ts';
 import { presetArch } from '../../models/arch.ts';
-import { referenceResNetForward } from '../../models/reference_resnet.ts';
+import { referenceResNetForward } from '../models/reference_resnet.ts';
 import { klDivDistillRef } from '../../engine/reference/kl_div.ts';
 import { mseLossRef } from '../../engine/reference/mse_loss.ts';
 import { l1LossRef } from '../../engine/reference/l1_loss.ts';

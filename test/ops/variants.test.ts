@@ -1,0 +1,137 @@
+// @smoke-gl
+/**
+ * Every kernel variant in the variant tables (CONV2D_VARIANTS, MATMUL_VARIANTS) against its
+ * float64 reference on this adapter, driven by the tables: for each GEMM row sharing the adapter
+ * can run (usableRowSharings: 'invocation' everywhere, 'subgroups' where the adapter has them),
+ * the cases below run under that sharing and are compared with the reference; afterwards every
+ * table entry whose features the adapter has must have been dispatched, and none other. So on
+ * lavapipe both the subgroup and the per-invocation GEMM kernels are checked, and on the GL
+ * adapter (no subgroups) the per-invocation ones, and a variant added to a table without a case
+ * that reaches it fails here.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
+import { asF32 } from '../helpers/f32.ts';
+import { runtime, type DispatchInfo } from '../../engine/runtime.ts';
+import type { KernelVariant } from '../../engine/kernel.ts';
+import { Tensor } from '../../engine/tensor.ts';
+import { backward } from '../../engine/autograd.ts';
+import { Rng } from '../../engine/random.ts';
+import { conv2d, CONV2D_VARIANTS } from '../../engine/ops/conv2d.ts';
+import { matmul, MATMUL_VARIANTS } from '../../engine/ops/matmul.ts';
+import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
+import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
+import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
+
+/** The variants of a table, however nested (an entry with a `file` is a variant). */
+function variantsOf(table: object): KernelVariant[] {
+  return Object.values(table).flatMap((v) => ('file' in v ? [v as KernelVariant] : variantsOf(v)));
+}
+const ALL = [...variantsOf(CONV2D_VARIANTS), ...variantsOf(MATMUL_VARIANTS)];
+/** A variant's identity: its name and what it is compiled with. */
+const keyOf = (v: Pick<KernelVariant, 'name' | 'includes'>) => `${v.name} [${(v.includes ?? []).join(', ')}]`;
+
+const ran = new Set<string>();
+let sharings: RowSharing[] = [];
+
+test.before(async () => {
+  await gpu();
+  sharings = usableRowSharings();
+  runtime().observer = {
+    beginDispatch(d: DispatchInfo) {
+      ran.add(keyOf(d.spec));
+      return undefined;
+    },
+  };
+});
+test.after(() => {
+  runtime().observer = null;
+});
+
+test('the variant names are unique per (name, includes) and every table entry has a body file', () => {
+  const keys = ALL.map(keyOf);
+  assert.is(new Set(keys).size, keys.length, keys.join('; '));
+  assert.ok(ALL.every((v) => v.file.endsWith('.wgsl') && v.file.includes('/')), 'bodies addressed by family path');
+});
+
+interface ConvCase { x: Shape4; w: Shape4; s?: [number, number]; p?: [number, number]; d?: [number, number]; bias: boolean; why: string }
+
+// General kernels on both sharings (W % 4 != 0 or dilated: never a row kernel), incl. stride
+// phases and split-K; row kernels where subgroups exist (their geometries as in conv2d.test.ts).
+const CONV_CASES: ConvCase[] = [
+  { x: [2, 3, 10, 9], w: [5, 3, 3, 2], s: [2, 1], p: [0, 2], d: [1, 2], bias: true, why: 'general: per-axis geometry, stride phases' },
+  { x: [2, 3, 40, 37], w: [4, 3, 3, 3], p: [1, 1], bias: false, why: 'general: split-K weight gradient' },
+  { x: [2, 5, 7, 12], w: [6, 5, 3, 3], p: [1, 1], bias: true, why: 'row3: forward, input gradient, weight gradient' },
+  { x: [2, 5, 9, 16], w: [7, 5, 3, 3], s: [2, 2], p: [1, 1], bias: false, why: 'row3s2: forward, weight gradient' },
+  { x: [1, 3, 19, 32], w: [32, 3, 7, 7], s: [2, 2], p: [3, 3], bias: false, why: 'row7s2: forward, weight gradient' },
+  { x: [2, 3, 40, 36], w: [4, 3, 3, 3], p: [1, 1], bias: false, why: 'row3: split-K weight gradient' },
+];
+
+async function checkConv(c: ConvCase, seed: number, label: string) {
+  const rng = new Rng(seed);
+  const pr: ConvParamsRef = { stride: c.s ?? [1, 1], padding: c.p ?? [0, 0], dilation: c.d ?? [1, 1] };
+  const yShape = conv2dOutShape(c.x, c.w, pr);
+  const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const x = asF32(rng.array(n(c.x)));
+  const w = asF32(rng.array(n(c.w), () => rng.normal(0, 1 / Math.sqrt(c.w[1] * c.w[2] * c.w[3]))));
+  const b = c.bias ? asF32(rng.array(c.w[0])) : null;
+  const dy = asF32(rng.array(n(yShape)));
+  const ref = conv2dRef(x, c.x, w, c.w, b, pr);
+  const grads = conv2dBackwardRef(x, c.x, w, c.w, dy, pr);
+  const xt = Tensor.from(x, c.x), wt = Tensor.from(w, c.w), bt = b ? Tensor.from(b, [c.w[0]]) : null;
+  for (const t of [xt, wt, bt]) if (t) t.requiresGrad = true;
+  const dyt = Tensor.from(dy, yShape);
+  const y = conv2d(xt, wt, bt, pr);
+  backward(y, dyt);
+  const pixels = yShape[0] * yShape[2] * yShape[3];
+  assertClose(`${label} forward`, await y.read(), ref.y, TOL.forLength(c.w[1] * c.w[2] * c.w[3]));
+  assertClose(`${label} dx`, await xt.grad!.read(), grads.dx, TOL.forLength(c.w[0] * c.w[2] * c.w[3]));
+  assertClose(`${label} dw`, await wt.grad!.read(), grads.dw, TOL.forLength(pixels));
+  if (bt) assertClose(`${label} db`, await bt.grad!.read(), grads.db, TOL.forLength(pixels));
+  for (const t of [xt, wt, bt, y, dyt]) if (t) { t.grad?.dispose(); t.dispose(); }
+}
+
+async function checkMatmul(M: number, K: number, N: number, seed: number, label: string) {
+  const rng = new Rng(seed);
+  const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
+  const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]), dct = Tensor.from(dc, [M, N]);
+  at.requiresGrad = true;
+  bt.requiresGrad = true;
+  const c = matmul(at, bt);
+  backward(c, dct);
+  const ref = matmulBackwardRef(a, b, dc, M, K, N);
+  assertClose(`${label} forward`, await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
+  assertClose(`${label} da`, await at.grad!.read(), ref.da, TOL.forLength(N));
+  assertClose(`${label} db`, await bt.grad!.read(), ref.db, TOL.forLength(M));
+  for (const t of [at, bt, dct, c]) { t.grad?.dispose(); t.dispose(); }
+}
+
+for (const sharing of ['subgroups', 'invocation'] as RowSharing[]) {
+  test(`rows shared by ${sharing}: matmul and conv2d (all passes) against the float64 reference`, async () => {
+    if (!sharings.includes(sharing)) {
+      console.log(`    (this adapter cannot run the ${sharing} variants: nothing to compare)`);
+      return;
+    }
+    // The GEMM sharing is picked at dispatch, so each op call runs inside withRowSharing; the reads
+    // (async) happen after, on results already recorded.
+    const pending: Promise<void>[] = [];
+    withRowSharing(sharing, () => {
+      pending.push(checkMatmul(37, 53, 29, 7, `matmul [37,53]x[53,29] (${sharing})`));
+      CONV_CASES.forEach((c, i) => pending.push(checkConv(c, 40 + i, `conv2d x=[${c.x}] w=[${c.w}] ${c.why} (${sharing})`)));
+    });
+    for (const p of pending) await p;
+  });
+}
+
+test('every variant this adapter can run was compared above, and none it cannot', () => {
+  const caps = runtime().gpu.caps;
+  const runnable = (v: KernelVariant) => (v.features ?? []).every((f) => caps[f] && (f !== 'subgroups' || sharings.includes('subgroups')));
+  const missed = ALL.filter((v) => runnable(v) && !ran.has(keyOf(v))).map(keyOf);
+  assert.equal(missed, [], `variants never dispatched: ${missed.join('; ')}`);
+  const wrong = ALL.filter((v) => !runnable(v) && ran.has(keyOf(v))).map(keyOf);
+  assert.equal(wrong, [], `variants this adapter cannot run were dispatched: ${wrong.join('; ')}`);
+  console.log(`    ${ALL.filter(runnable).length} of ${ALL.length} variants run on this adapter (row sharings: ${sharings.join(', ')})`);
+});
+
+test.run();
