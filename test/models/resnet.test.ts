@@ -1,7 +1,7 @@
 /**
  * The ResNet: PyTorch names and shapes, seeded init, the forward pass against a float64 CPU
  * forward composed from engine/reference/ ops (odd 97x83 inputs, batch 1 and 3, group norm,
- * batch norm in eval and training mode), and whole-network gradients against finite differences
+ * batch norm in eval and training mode), and whole-network gradients against the float64 backward and finite differences
  * of that float64 forward.
  */
 import { test } from 'uvu';
