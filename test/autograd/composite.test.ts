@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gpu, assertClose, numericGrad, TOL } from '../helpers/gpu.ts';
+import { gpu, assertClose, numericGrad } from '../helpers/gpu.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward, zeroGrad } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
