@@ -1,6 +1,6 @@
 /**
- * bench flops: its per-magnification counts equal the model counter's (models/flops.ts) at the
- * input sizes a slide pyramid gives, the training step is teacher forward at the top size plus
+ * bench flops: its per-magnification counts equal hand counts on a tiny network and the model
+ * counter's (models/flops.ts) at the input sizes a slide pyramid gives, the training step is teacher forward at the top size plus
  * student forward and backward, and its JSON has the documented fields. No GPU needed.
  */
 import { test } from 'uvu';
@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countFlops } from '../../models/flops.ts';
-import { RBD_ARCH, RESNET18_ARCH } from '../../models/arch.ts';
+import { RBD_ARCH, RESNET18_ARCH, type ResNetArch } from '../../models/arch.ts';
 import { magInputs, flopsRows, run } from '../../bench/flops.ts';
 
 test('magInputs: 256px at 10x is 128 at 5x, 64 at 2.5x, 32 at 1.25x, 16 at 0.625x (any order given)', () => {
@@ -44,6 +44,24 @@ for (const [name, arch] of [['rbd', RBD_ARCH], ['resnet18', RESNET18_ARCH]] as c
     });
   });
 }
+
+test('flopsRows by hand: tiny ResNet (planes 4,8, GN 2, 3 classes) at 13x11 and 8x8, batch 1', () => {
+  const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
+  // 13x11: half the batch-2 totals worked out layer by layer in test/models/flops.test.ts
+  // (every count there is linear in the batch): forward 134230 / 2, backward 165478 / 2.
+  // 8x8: forward 24151, backward 28803 (the layer-by-layer sums in test/bench/speed.test.ts).
+  const rows = flopsRows(tiny, [{ mag: '10x', value: 10, size: [13, 11], factor: 1 }, { mag: '5x', value: 5, size: [8, 8], factor: 2 }]);
+  assert.is(rows[0].forwardFlops, 67115);
+  assert.is(rows[0].studentBackwardFlops, 82739);
+  assert.is(rows[1].forwardFlops, 24151);
+  assert.is(rows[1].studentBackwardFlops, 28803);
+  // A training step: the teacher's forward at the top size, the student's forward and backward.
+  assert.is(rows[0].trainStepFlops, 67115 + 67115 + 82739);
+  assert.is(rows[1].trainStepFlops, 67115 + 24151 + 28803);
+  // Parameters: stem 588, its norm 8, layer_1 2*144 + 2*8, layer_2 288 + 576 + 32 + 3*16, fc 27.
+  assert.is(rows[1].params, 588 + 8 + 288 + 16 + 288 + 576 + 32 + 48 + 27);
+  assert.ok(Math.abs(rows[1].relForward - 24151 / 67115) < 1e-15);
+});
 
 test('bench flops --json: documented fields, counts equal the counter, self-describing meta', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rbd-bench-flops-'));

@@ -57,6 +57,15 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
       assert.ok(sp.min <= sp.median && sp.median <= sp.max);
     }
     const flops = flopsRows(tiny, inputs);
+    // By hand, the 2.5x row (8x8 input, batch 1; conventions of models/flops.ts): stem 7x7/2 p3 ->
+    // 4x4x4, 9408 MACs; max pool 3x3/2 p1 -> 2x2 (5 taps inside per axis: 4 maps * (25 - 4)
+    // compares); layer_1 3x3 convs 576 MACs each; layer_2 stride 2 -> 1x1: 288 + 576 MACs,
+    // downsample 32; norms 8 / 13 per element, relu and add 1, avgpool 8, fc 2*24 + 3.
+    // Forward 18816 + 512 + 64 + 84 + 2608 (layer_1) + 2008 (layer_2) + 8 + 51 = 24151;
+    // backward 18816 (no image gradient) + 832 + 64 + 16 + 5056 + 3912 + 8 + 99 = 28803.
+    // The train step adds the teacher's forward at the top size (results[0]'s forward).
+    assert.is(j.results[2].forwardGflops, 24151 / 1e9, 'forward FLOPs of the 8x8 input, by hand');
+    assert.ok(Math.abs(j.results[2].trainStepGflops - j.results[0].forwardGflops - (24151 + 28803) / 1e9) < 1e-15, 'train step = teacher forward + student forward + backward, by hand');
     j.results.forEach((r: Record<string, any>, i: number) => {
       for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'inferImagesPerSec', 'trainImagesPerSec', 'trainCachedImagesPerSec', 'achievedGflops']) assert.ok(k in r, `results[${i}].${k}`);
       assert.is(r.mag, inputs[i].mag);
