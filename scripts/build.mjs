@@ -11,7 +11,7 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
-  // --enable-source-maps: stacks name the .ts files (errors, and rbd profile's op attribution).
+  // --enable-source-maps: stacks name the .ts files in errors.
   banner: { js: '#!/usr/bin/env -S node --enable-source-maps' },
   sourcemap: true,
   logLevel: 'info',
