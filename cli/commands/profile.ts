@@ -12,7 +12,7 @@ export const help = `usage: rbd profile [--teacher-mag M] [--student-mag M] [--t
 
 Runs one distillation training step (teacher forward at --teacher-mag without gradients, student
 forward at --student-mag, distillation loss, backward, Adam step) after --warmup untimed steps,
-and breaks it down per phase, per op (engine/ops file that launched each kernel) and per kernel:
+and breaks it down per phase, per op (the op the model called: each op names its dispatches) and per kernel:
 GPU time, share of the step, counted FLOPs and GFLOP/s. Times come from GPU timestamp queries
 (one compute pass per dispatch) when the adapter has 'timestamp-query'; otherwise from the wall
 clock with the GPU synchronized around each phase (then only per-phase times; the output says
