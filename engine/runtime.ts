@@ -170,7 +170,7 @@ export class Runtime {
   /**
    * One pair of error scopes (validation, out-of-memory) spans a whole batch: every bind group
    * created for it and its submit. Scopes per dispatch would name the kernel directly but double
-   * the CPU cost of recording a dispatch (measured: ~107 vs ~45 us on lavapipe); a batch error
+   * the CPU cost of recording a dispatch (figures in the commit that batched them); a batch error
    * names the batch's kernels instead, and RBD_DEBUG=sync (one dispatch per batch) names one.
    * Scopes pushed meanwhile (pipeline and buffer creation) nest inside and are popped at once.
    */

@@ -9,7 +9,7 @@ import { needsGrad, record } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 
-/** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; ~2-3x faster on lavapipe). */
+/** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; CPU adapters pay per access, not per byte). */
 function spec(entry: 'add' | 'accumulate', vec4: boolean): KernelSpec {
   return { name: entry === 'add' ? 'addForward' : 'accumulate', file: 'elementwise/add.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }

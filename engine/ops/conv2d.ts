@@ -102,7 +102,7 @@ export const conv2d = namedOp('conv2d', conv2dImpl);
  *   ROW_TAPS taps at stride ROW_STRIDE along W (see conv2dForwardKernel for when); they share
  *   each reduction step's weight values through subgroups and exist only with them: without
  *   subgroups every invocation would load all 16 rows' taps itself, and they would stay in memory
- *   rather than registers (on llvmpipe, which has none, the general kernel is about 5x faster).
+ *   rather than registers (on llvmpipe, which has none, the general kernel is faster).
  *   PAIRS: input rows (c, kh) per invocation of the weight gradient (3 rows of 3 taps, 1 of 7).
  *   The stride-1 input gradient runs the row3 forward body on the flipped weight. (A 1-tap
  *   variant for the 1x1 projections ran slower than the general kernel: with one tap there is

@@ -24,11 +24,10 @@ function spec(entry: Entry, length: number): KernelSpec {
 
 /**
  * The longest run (slab for forward, map for channelSums) that the vec4 kernels reduce with one
- * invocation rather than one workgroup. Measured on lavapipe at batch 8, 32 groups: one
- * invocation per slab or map ran 1.5-8x faster than a workgroup per slab or map for runs of 64
- * to 4096 elements (a workgroup's reduction tree costs a barrier per level, and each barrier
- * switches every SIMD batch of the workgroup), and about even at 16384 (the stem), where a
- * GPU would also want the workgroup's parallelism.
+ * invocation rather than one workgroup: on CPU adapters a workgroup's reduction tree costs a
+ * barrier per level, and each barrier switches every SIMD batch of the workgroup, so up to a
+ * few thousand elements one invocation per run wins (the commit that set this has the
+ * figures); at the stem's 16384 the two are about even, and a GPU would want the parallelism.
  */
 export const GROUP_NORM_PER_INVOCATION_MAX = 4096;
 /** Workgroup size of the one-invocation-per-run kernels (N*G slabs may be as few as 256). */
@@ -37,7 +36,7 @@ const PER_INVOCATION_WG = 32;
 /**
  * The kernels of norm/group_norm_vec4.wgsl (needs H*W % 4 == 0), which access activations 4
  * elements at a time: on lavapipe each per-invocation storage access costs about the same
- * whatever its width, so they run ~2x faster. Their bindings are x4, y4, dy4, dx4.
+ * whatever its width. Their bindings are x4, y4, dy4, dx4.
  * `length`: the run one workgroup (or, with `perInvocation`, one invocation) reduces, in elements.
  */
 function vec4Spec(entry: Entry | 'forwardPerSlab' | 'channelSumsPerPlane', length: number): KernelSpec {

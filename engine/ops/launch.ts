@@ -19,10 +19,9 @@ export function elementwiseGroups(n: number, wg: number): number {
 
 /**
  * Workgroup size for one workgroup reducing `length` elements: at least ~16 elements per
- * invocation, and at most 64 invocations. Measured on lavapipe (group norm forward, this
- * machine): 64 invocations ran 2-4x faster than 256 on slabs of 512 to 16384 elements (the
- * CPU runs a workgroup as loops split at each barrier, and large workgroups pay for every tree
- * level); 64 is also a full wave on common GPUs. A power of two within the device's limits.
+ * invocation, and at most 64 invocations: a CPU adapter runs a workgroup as loops split at
+ * each barrier, and large workgroups pay for every tree level (on lavapipe 64 beat 256 on every
+ * slab length the model has); 64 is also a full wave on common GPUs. A power of two within the device's limits.
  */
 export function longReductionWorkgroupSize(length: number): number {
   return Math.min(64, reductionWorkgroupSize(Math.ceil(length / 16)));

@@ -9,7 +9,7 @@ import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 import { ELEMENTWISE_ITEMS, elementwiseGroups } from './launch.ts';
 
-/** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; ~2-3x faster on lavapipe). */
+/** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; CPU adapters pay per access, not per byte). */
 function spec(entry: 'forward' | 'backward', vec4: boolean): KernelSpec {
   const name = entry === 'forward' ? 'reluForward' : 'reluBackward';
   return { name, file: 'elementwise/relu.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS } };

@@ -5,8 +5,7 @@
 // 1-D dispatch of ceil(n / WG) workgroups, possibly folded to 2-D by the runtime.
 // addVec4 / accumulateVec4 (n % 4 == 0): the same through vec4 views (a4[i] = a[4i .. 4i+3]),
 // one vec4 per invocation, ceil(n / (4 * WG)) workgroups. CPU adapters (lavapipe) fetch each
-// per-invocation storage value lane by lane whatever its width, so 4 elements per access run
-// ~2-3x faster there.
+// per-invocation storage value lane by lane whatever its width: 4 elements per access.
 #include "include/common.wgsl"
 
 struct Params { n: u32 };

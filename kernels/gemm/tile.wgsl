@@ -10,15 +10,15 @@
 // same for the whole workgroup) and its own TN values B[k][columns], then does TM x TN
 // multiply-adds into registers.
 //
-// Why this shape (measured on lavapipe, where the bottleneck is clear-cut): a storage-buffer load
+// Why this shape (lavapipe, where the bottleneck is clear-cut): a storage-buffer load
 // costs tens of instructions per invocation (lavapipe runs 8 invocations as one SIMD batch, but
 // fetches each lane's value on its own, with a bounds check), against one vector instruction for
 // 8 multiply-adds. So what counts is multiply-adds per load. Sharing the rows across the
 // workgroup lets the A values be fetched once per subgroup and handed out with subgroup shuffles
 // (gemm/rows_subgroup.wgsl: TM/8 loads instead of TM), which leaves TM/8 + TN loads per TM x TN
 // multiply-adds; 16 x 8 blocks keep 128 accumulators per invocation, about what the CPU's vector
-// registers and stack absorb (32 x 8 ran 4x slower: its loops are no longer unrolled, so the
-// accumulators live in memory). The columns are strided by WG so that neighbouring invocations
+// registers and stack absorb (at 32 x 8 the loops are no longer unrolled, so the accumulators
+// live in memory). The columns are strided by WG so that neighbouring invocations
 // read neighbouring addresses (coalesced loads on GPUs). The kernels' B loads are branch-free
 // (a tap outside the input reads offset 0 and is zeroed with select): on CPU adapters every
 // invocation of a SIMD batch walks both sides of a divergent branch.

@@ -10,8 +10,7 @@
 //             cell of inputs (planes * ceil(H/4) * ceil(W/4) invocations) reads argmax and dy of
 //             every window touching its cell once: for 3x3/2 that is 9 windows (18 loads) per 16
 //             inputs, where a per-input gather read ~2.25 windows (4.5 loads) per input, each
-//             load done lane by lane on CPU adapters (measured on lavapipe: ~3x faster with
-//             2x2 cells, more with 4x4 cells and vec4 stores).
+//             load done lane by lane on CPU adapters.
 //   backwardVec4: backward for W % 4 == 0, storing each cell row as one vec4 (binding dx4).
 //   forward3x3s2: forward for the ResNet stem pool (kernel 3, stride 2, padding 1) with W % 8 == 0:
 //             one invocation per 4 consecutive outputs of a row (planes * OH * OW/4 of them)
