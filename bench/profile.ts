@@ -9,12 +9,13 @@
  * layer's dotted name. Times are GPU times from timestamp queries where the adapter has them,
  * otherwise synchronized wall-clock times per phase only (the result's `clock` says which).
  *
- * FLOPs per (phase, op) come from models/flops.ts by layer kind (conv2d -> conv, groupNorm ->
- * norm, ...): teacher forward = the teacher's forward counts at its input, student forward and
- * backward = the student's. FLOPs per kernel come from the ops themselves: the GEMM ops (conv2d,
- * matmul, linear) state each dispatch's FLOPs (engine/runtime.ts DispatchInfo.flops), so every
- * conv pass counts for the kernel variant that ran it; a kernel whose dispatches state none gets
- * its op's counted FLOPs only when it is the sole kernel of its (phase, op). Ops the counter does
+ * FLOPs come from the ops themselves where they state them: the GEMM ops (conv2d, matmul,
+ * linear) give each dispatch's FLOPs (engine/runtime.ts DispatchInfo.flops), so every conv pass
+ * counts for its (phase, op) and for the kernel variant that ran it. Other ops' FLOPs per
+ * (phase, op) come from models/flops.ts by layer kind (groupNorm -> norm, relu, ...): teacher
+ * forward = the teacher's forward counts at its input, student forward and backward = the
+ * student's; a kernel whose dispatches state none gets its op's counted FLOPs only when it is
+ * the sole kernel of its (phase, op). Ops the counter does
  * not count (the loss, the optimizer, gradient accumulation) have no FLOPs.
  */
 import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
@@ -213,7 +214,9 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
   const groups = groupBy(p.dispatches, (d) => `${d.phase}\u0000${d.op}`);
   const ops: OpProfile[] = [...groups.values()].map((ds) => {
     const t = ms(ds);
-    const flops = opFlops(ds[0].phase, ds[0].op, teacher, student);
+    // The FLOPs the op's dispatches state (the GEMM ops), else the counter's for its layer kind.
+    const stated = ds.filter((d) => d.flops !== undefined);
+    const flops = stated.length ? sum(stated.map((d) => d.flops!)) : opFlops(ds[0].phase, ds[0].op, teacher, student);
     return { phase: ds[0].phase, op: ds[0].op, dispatches: ds.length, gpuMs: t, share: share(t), flops, gflops: rate(flops, t) };
   });
 

@@ -124,14 +124,18 @@ test('profile tiny ResNet 64px->32px: phases in order, every dispatch attributed
   assert.match(formatProfile(timed), /conv2dForward/);
 });
 
-test('profile FLOPs: per (phase, op) from the model counter; per kernel as the ops state them, which agree with the counter', () => {
+test('profile FLOPs: conv and linear as their dispatches state them agree with the model counter (two independent formulas); other ops from the counter', () => {
   const t = countFlops(tiny, inputs[0].size);
   const s = countFlops(tiny, inputs[1].size);
   const op = (phase: string, name: string) => timed.ops.find((o) => o.phase === phase && o.op === name)!.flops;
+  // Stated by the dispatches (engine/ops) vs counted from the architecture (models/flops.ts).
   assert.is(op('teacher forward', 'conv2d'), t.byKind.conv.forward);
   assert.is(op('student forward', 'conv2d'), s.byKind.conv.forward);
+  assert.is(op('backward', 'conv2d'), s.byKind.conv.backward, 'no image gradient for the stem: the input needs none');
+  assert.is(op('teacher forward', 'linear'), t.byKind.linear.forward);
+  assert.is(op('backward', 'linear'), s.byKind.linear.backward);
+  // Not stated by the op: the counter's, by layer kind (its own hand-count test covers it).
   assert.is(op('student forward', 'groupNorm'), s.byKind.norm.forward);
-  assert.is(op('backward', 'conv2d'), s.byKind.conv.backward);
   assert.is(op('backward', 'groupNorm'), s.byKind.norm.backward);
   assert.is(op('optimizer step', 'adam'), null, 'the counter does not count the optimizer');
   // Each conv pass runs the general kernel or a row variant, by layer geometry, and states its
