@@ -10,10 +10,15 @@ import { listAdapters, chooseAdapter, openGpu } from '../../engine/device.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
+type Listed = { name: string; backend: string; adapter: { info: { device: string } } };
+const isMesa = (a: Listed) => /llvmpipe|lavapipe/i.test(`${a.name} ${a.adapter.info.device}`);
+/** Why the Mesa-specific tests cannot run on a machine with these adapters, or null if they can. */
+function mesaSkipReason(adapters: Listed[]): string | null {
+  return adapters.some(isMesa) ? null
+    : `no Mesa software adapter here (adapters: ${adapters.map((a) => `${a.name} (${a.backend})`).join('; ') || 'none'}); scripts/setup.sh installs it`;
+}
 const present = await listAdapters();
-const isMesa = (a: (typeof present)[number]) => /llvmpipe|lavapipe/i.test(`${a.name} ${a.adapter.info.device}`);
-const mesaReason = present.some(isMesa) ? null
-  : `no Mesa software adapter here (adapters: ${present.map((a) => `${a.name} (${a.backend})`).join('; ') || 'none'}); scripts/setup.sh installs it`;
+const mesaReason = mesaSkipReason(present);
 const glPresent = present.some((a) => a.backend === 'opengles');
 /** A test that needs Mesa's adapters: skipped, with the reason printed, where there are none. */
 function mesaTest(name: string, fn: () => void | Promise<void>) {
@@ -31,6 +36,15 @@ function rbdInfo(args: string[], env: Record<string, string> = {}): { code: numb
     return { code: err.status, out: err.stdout.toString() };
   }
 }
+
+test('the Mesa tests skip, naming the adapters found, only where no Mesa adapter exists', () => {
+  const gpu = (name: string, device: string, backend = 'vulkan'): Listed => ({ name, backend, adapter: { info: { device } } });
+  assert.match(mesaSkipReason([gpu('NVIDIA H200', 'NVIDIA H200')])!, /no Mesa software adapter here \(adapters: NVIDIA H200 \(vulkan\)\)/);
+  assert.match(mesaSkipReason([])!, /adapters: none/);
+  assert.is(mesaSkipReason([gpu('NVIDIA H200', 'x'), gpu('llvmpipe (LLVM 15)', 'llvmpipe')]), null);
+  // Dawn's GL adapter names llvmpipe only in info.device.
+  assert.is(mesaSkipReason([gpu('Mesa', 'llvmpipe (LLVM 15.0.6, 256 bits)', 'opengles')]), null);
+});
 
 mesaTest('both software adapters are found (Vulkan core and GL compatibility)', async () => {
   const all = await listAdapters();
