@@ -33,11 +33,13 @@ const ALL = [...variantsOf(CONV2D_VARIANTS), ...variantsOf(MATMUL_VARIANTS)];
 const keyOf = (v: Pick<KernelVariant, 'name' | 'includes'>) => `${v.name} [${(v.includes ?? []).join(', ')}]`;
 
 const ran = new Set<string>();
-let sharings: RowSharing[] = [];
+await gpu();
+const sharings: RowSharing[] = usableRowSharings();
+for (const s of ['subgroups', 'invocation'] as RowSharing[]) {
+  if (!sharings.includes(s)) console.log(`  (the ${s} GEMM variants cannot run on this adapter: not compared here)`);
+}
 
-test.before(async () => {
-  await gpu();
-  sharings = usableRowSharings();
+test.before(() => {
   runtime().observer = {
     beginDispatch(d: DispatchInfo) {
       ran.add(keyOf(d.spec));
@@ -107,12 +109,8 @@ async function checkMatmul(M: number, K: number, N: number, seed: number, label:
   for (const t of [at, bt, dct, c]) { t.grad?.dispose(); t.dispose(); }
 }
 
-for (const sharing of ['subgroups', 'invocation'] as RowSharing[]) {
+for (const sharing of sharings) {
   test(`rows shared by ${sharing}: matmul and conv2d (all passes) against the float64 reference`, async () => {
-    if (!sharings.includes(sharing)) {
-      console.log(`    (this adapter cannot run the ${sharing} variants: nothing to compare)`);
-      return;
-    }
     // The GEMM sharing is picked at dispatch, so each op call runs inside withRowSharing; the reads
     // (async) happen after, on results already recorded.
     const pending: Promise<void>[] = [];
