@@ -1,0 +1,107 @@
+/**
+ * Area resampling of an RGB region by any factor >= 1 from any (fractional) origin: output
+ * pixel (ox, oy) is the mean of the source over the square
+ *   [x0 + ox * f, x0 + (ox + 1) * f) x [y0 + oy * f, y0 + (oy + 1) * f)
+ * with each source pixel weighted by the part of it the square covers (the exact area average
+ * of the source taken as piecewise constant), rounded to the nearest grey level.
+ *
+ * With a whole factor and a whole origin this is the block mean of data/image.ts
+ * `areaDownsample` (same integer sums, same rounding: halves up), computed the same way; a
+ * pyramid level whose downsample is not whole (a scanner's 4.0003) takes the weighted path.
+ */
+import type { RgbImage } from '../image.ts';
+import { DataError } from '../errors.ts';
+
+/** Source pixels and their weights for each output coordinate along one axis. */
+interface AxisWeights { start: Int32Array; count: Int32Array; weights: Float64Array; stride: number }
+
+function axisWeights(origin: number, factor: number, out: number, srcSize: number): AxisWeights {
+  const stride = Math.ceil(factor) + 2;
+  const start = new Int32Array(out), count = new Int32Array(out), weights = new Float64Array(out * stride);
+  for (let o = 0; o < out; o++) {
+    const a = origin + o * factor, b = a + factor;
+    const first = Math.floor(a), last = Math.min(Math.ceil(b), srcSize) - 1;
+    if (first < 0 || Math.ceil(b) > srcSize + 1e-9) throw new DataError(`areaResample: output ${o} needs source [${a}, ${b}) outside 0..${srcSize}`);
+    start[o] = first;
+    count[o] = last - first + 1;
+    for (let s = first; s <= last; s++) weights[o * stride + s - first] = Math.min(b, s + 1) - Math.max(a, s);
+  }
+  return { start, count, weights, stride };
+}
+
+export function areaResample(src: RgbImage, x0: number, y0: number, factor: number, outWidth: number, outHeight: number): RgbImage {
+  if (!(factor >= 1)) throw new DataError(`areaResample: factor must be >= 1 (no upsampling), got ${factor}`);
+  const whole = Number.isInteger(factor) && Number.isInteger(x0) && Number.isInteger(y0);
+  return whole ? blockMean(src, x0, y0, factor, outWidth, outHeight) : weightedMean(src, x0, y0, factor, outWidth, outHeight);
+}
+
+function blockMean(src: RgbImage, x0: number, y0: number, f: number, outWidth: number, outHeight: number): RgbImage {
+  if (x0 + outWidth * f > src.width || y0 + outHeight * f > src.height || x0 < 0 || y0 < 0) {
+    throw new DataError(`areaResample: ${outWidth}x${outHeight} blocks of ${f} from (${x0}, ${y0}) leave the ${src.width}x${src.height} source`);
+  }
+  const out = new Uint8Array(outWidth * outHeight * 3);
+  const sums = new Uint32Array(outWidth * 3);
+  const area = f * f, half = area >> 1;
+  const s = src.data;
+  for (let oy = 0; oy < outHeight; oy++) {
+    sums.fill(0);
+    for (let dy = 0; dy < f; dy++) {
+      const row = ((y0 + oy * f + dy) * src.width + x0) * 3;
+      for (let ox = 0; ox < outWidth; ox++) {
+        let p = row + ox * f * 3;
+        let r = 0, g = 0, b = 0;
+        for (let dx = 0; dx < f; dx++, p += 3) {
+          r += s[p];
+          g += s[p + 1];
+          b += s[p + 2];
+        }
+        sums[ox * 3] += r;
+        sums[ox * 3 + 1] += g;
+        sums[ox * 3 + 2] += b;
+      }
+    }
+    const o = oy * outWidth * 3;
+    for (let i = 0; i < outWidth * 3; i++) out[o + i] = Math.floor((sums[i] + half) / area);
+  }
+  return { data: out, width: outWidth, height: outHeight };
+}
+
+function weightedMean(src: RgbImage, x0: number, y0: number, f: number, outWidth: number, outHeight: number): RgbImage {
+  const wx = axisWeights(x0, f, outWidth, src.width);
+  const wy = axisWeights(y0, f, outHeight, src.height);
+  // Horizontal pass into float rows, then vertical: separable, as the weights are.
+  const rows = wy.start[outHeight - 1] + wy.count[outHeight - 1] - wy.start[0];
+  const firstRow = wy.start[0];
+  const horiz = new Float64Array(rows * outWidth * 3);
+  const s = src.data;
+  for (let r = 0; r < rows; r++) {
+    const srcRow = (firstRow + r) * src.width * 3;
+    for (let ox = 0; ox < outWidth; ox++) {
+      let a = 0, b = 0, c = 0;
+      const base = ox * wx.stride;
+      for (let k = 0; k < wx.count[ox]; k++) {
+        const w = wx.weights[base + k];
+        const p = srcRow + (wx.start[ox] + k) * 3;
+        a += w * s[p];
+        b += w * s[p + 1];
+        c += w * s[p + 2];
+      }
+      const q = (r * outWidth + ox) * 3;
+      horiz[q] = a;
+      horiz[q + 1] = b;
+      horiz[q + 2] = c;
+    }
+  }
+  const out = new Uint8Array(outWidth * outHeight * 3);
+  const area = f * f;
+  for (let oy = 0; oy < outHeight; oy++) {
+    const base = oy * wy.stride;
+    for (let i = 0; i < outWidth * 3; i++) {
+      let acc = 0;
+      for (let k = 0; k < wy.count[oy]; k++) acc += wy.weights[base + k] * horiz[(wy.start[oy] + k - firstRow) * outWidth * 3 + i];
+      const v = Math.floor(acc / area + 0.5);
+      out[oy * outWidth * 3 + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { data: out, width: outWidth, height: outHeight };
+}

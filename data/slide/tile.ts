@@ -1,0 +1,334 @@
+/**
+ * Tiling whole-slide images into the project's ImageFolder pyramid:
+ *
+ *   OUT/<mag>/<split>/<class>/<NAME>.png     labelled slides (split by patient, else by slide)
+ *   OUT/<mag>/unlabeled/<NAME>.png           slides without a label
+ *   OUT/thumbnails/<slide>.png               thumbnail: glass tinted blue, kept tiles outlined
+ *   OUT/manifest.json                        slides[], tiles[], classes, magnifications, counts
+ *
+ * NAME = `<slide>_x<x0>_y<y0>` (level-0 corner) is the same at every magnification; every
+ * lower magnification is the exact area downsample of the top one.
+ *
+ * Scale: each slide is planned from its thumbnail (plan.ts), then windows of tiles are decoded
+ * region by region in worker threads; nothing holds more than a window per worker, so memory
+ * does not grow with the slide. Tiles are written atomically (window_job.ts); a re-run with the
+ * same options skips the tiles already complete and finishes the rest. The options are
+ * recorded in OUT/.rbd-tile.json at the start; a re-run with different ones is refused.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import sharp from 'sharp';
+import { DataError } from '../errors.ts';
+import { encodePng } from '../image.ts';
+import { byDescendingMag, downsampleFactor, requireMag } from '../mag.ts';
+import { SlideError } from './errors.ts';
+import { assignSplits, readLabels, type LabelledSplit } from './labels.ts';
+import { planSlide, windowsOf, type SlidePlan } from './plan.ts';
+import { openSlide } from './slide.ts';
+import { maskPreview } from './tissue.ts';
+import { runWindowJob, writeAtomic, type TileRunConfig, type WindowJob, type WindowResult } from './window_job.ts';
+
+export const DEFAULT_TILE_MAGS = ['10x', '5x', '2.5x', '1.25x'];
+export const UNLABELED_SPLIT = 'unlabeled';
+
+export interface TileOptions {
+  slides: string[];
+  out: string;
+  /** Magnifications, the tile magnification first (default 10x,5x,2.5x,1.25x). */
+  mags?: string[];
+  /** Tile side at the first magnification (default 256). */
+  tile?: number;
+  /** Microns per pixel at the first magnification (default 10 / its value: 1.0 at 10x). */
+  mpp?: number;
+  labels?: string;
+  /** Least tissue fraction a tile needs (default 0.5). */
+  minTissue?: number;
+  /** Level-0 microns per pixel for slides that do not record it. */
+  mppOverride?: number;
+  /** Bad slides become counted warnings instead of errors. */
+  skipBad?: boolean;
+  /** Worker threads (0 = the calling thread). */
+  workers?: number;
+  /** Seed of the patient shuffle that draws splits (default 0). */
+  seed?: number;
+  /** Split fractions train/val/test for patients the CSV does not place. */
+  splitFractions?: [number, number, number];
+  onProgress?: (done: number, total: number) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface ManifestSlide {
+  id: string;
+  file: string;
+  mpp0: number;
+  width0: number;
+  height0: number;
+  levels: { width: number; height: number; downsample: number; tileWidth: number; tileHeight: number; compression: string }[];
+  format: string;
+  mppSource: string;
+  split: string;
+  label: string | null;
+  patient: string | null;
+  /** Level read for the tiles (index into levels) and level pixels per tile pixel. */
+  readLevel: number;
+  readFactor: number;
+  tissueThreshold: number;
+  tiles: number;
+}
+
+export interface ManifestTile { name: string; slide: string; split: string; class: string | null; x0: number; y0: number; size0: number; tissue: number }
+
+export interface TileManifest {
+  generator: 'rbd tile';
+  version: 1;
+  classes: string[];
+  tile: number;
+  micronsPerPixel: number;
+  minTissue: number;
+  magnifications: { name: string; value: number; micronsPerPixel: number; tile: number; factor: number }[];
+  counts: { train: number; val: number; test: number; unlabeled: number; perClass: Record<LabelledSplit, Record<string, number>> };
+  slides: ManifestSlide[];
+  tiles: ManifestTile[];
+  /** Slides left out under --skip-bad, with why. */
+  skipped: { file: string; kind: string; message: string }[];
+}
+
+export interface TileResult {
+  manifest: TileManifest;
+  /** Tiles written in this run (tiles already complete from an earlier run are not). */
+  written: number;
+  resumed: number;
+  decodedPixels: number;
+  seconds: number;
+  warnings: string[];
+}
+
+export async function tileSlides(opts: TileOptions): Promise<TileResult> {
+  const started = performance.now();
+  if (opts.slides.length === 0) throw new DataError('rbd tile: no slides given; name one or more .svs/.tif/.ome.tiff files');
+  const tile = opts.tile ?? 256;
+  const minTissue = opts.minTissue ?? 0.5;
+  const mags = (opts.mags ?? DEFAULT_TILE_MAGS).map((m) => requireMag(m, '--mags'));
+  const top = mags[0];
+  const sorted = [...mags].sort(byDescendingMag);
+  if (sorted[0] !== top) throw new DataError(`--mags: the first magnification is the tile magnification and must be the highest; got ${mags.map((m) => m.name).join(',')}, write ${sorted.map((m) => m.name).join(',')}`);
+  const levels = sorted.map((m) => ({ name: m.name, value: m.value, factor: downsampleFactor(top, m) }));
+  for (const l of levels) {
+    if (tile % l.factor !== 0) throw new DataError(`--tile ${tile} is not a multiple of ${l.factor}, the factor from ${top.name} to ${l.name}; pick a tile size divisible by ${levels[levels.length - 1].factor}`);
+  }
+  const targetMpp = opts.mpp ?? 10 / top.value;
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    opts.onWarning?.(m);
+  };
+
+  // Options fingerprint: a re-run into the same folder must cut the same tiles.
+  mkdirSync(opts.out, { recursive: true });
+  const fingerprint = { tile, mags: levels.map((l) => l.name), targetMpp, minTissue, labels: opts.labels ? readFileSync(opts.labels, 'utf8') : null, seed: opts.seed ?? 0, splitFractions: opts.splitFractions ?? null };
+  const stampPath = join(opts.out, '.rbd-tile.json');
+  if (existsSync(stampPath)) {
+    const old = readFileSync(stampPath, 'utf8');
+    if (old !== JSON.stringify(fingerprint)) throw new DataError(`${opts.out} holds tiles cut with other options (${old.slice(0, 200)}); use a new --out, or remove ${opts.out} to start over`);
+  }
+  const partialDir = join(opts.out, '.partial');
+  // Temporary files of a killed run are incomplete by definition.
+  rmSync(partialDir, { recursive: true, force: true });
+  mkdirSync(partialDir, { recursive: true });
+  await writeAtomic(stampPath, Buffer.from(JSON.stringify(fingerprint)), partialDir);
+
+  const labels = opts.labels ? readLabels(opts.labels) : new Map();
+  const splits = assignSplits([...labels.values()].filter((l) => l.label), opts.seed ?? 0, opts.splitFractions);
+  const skipped: TileManifest['skipped'] = [];
+  const fail = (e: unknown, file: string) => {
+    if (!opts.skipBad || !(e instanceof DataError)) throw e;
+    const kind = e instanceof SlideError ? e.kind : 'unreadable';
+    skipped.push({ file, kind, message: e.message });
+    warn(`skipped ${file} (${kind}): ${e.message}`);
+  };
+
+  sharp.cache(false);
+  // Plan every slide first: cheap (thumbnail and mask), and errors come before any long work.
+  const plans: { plan: SlidePlan; split: string; label: string | null; patient: string | null }[] = [];
+  const ids = new Set<string>();
+  for (const file of opts.slides) {
+    try {
+      const slide = openSlide(file, { mppOverride: opts.mppOverride });
+      if (ids.has(slide.id)) throw new DataError(`two slides are named '${slide.id}' (${file}); slide ids are file names without extension and must be unique`);
+      ids.add(slide.id);
+      const plan = await planSlide(slide, targetMpp, tile, minTissue);
+      const row = labels.get(slide.id);
+      const label = row?.label ? row.label : null;
+      const split = label ? splits.get(slide.id)! : UNLABELED_SPLIT;
+      if (plan.tiles.length === 0) warn(`${file}: no tile has ${minTissue} tissue or more (${plan.columns * plan.rows} candidate tiles; Otsu saturation threshold ${plan.mask.threshold.toFixed(3)}); lower --min-tissue if this is wrong`);
+      const thumbs = join(opts.out, 'thumbnails');
+      mkdirSync(thumbs, { recursive: true });
+      await writeAtomic(join(thumbs, `${slide.id}.png`), await encodePng(maskPreview(plan.thumbnail, plan.mask, plan.tiles)), partialDir);
+      plans.push({ plan, split, label, patient: row?.patient ?? null });
+    } catch (e) {
+      fail(e, file);
+    }
+  }
+
+  const config: TileRunConfig = { out: opts.out, tile, mags: levels.map((l) => ({ name: l.name, factor: l.factor })) };
+  const relPath = (name: string, split: string, label: string | null) => (label ? `${split}/${label}/${name}.png` : `${UNLABELED_SPLIT}/${name}.png`);
+  const jobs: { slideIndex: number; job: WindowJob }[] = [];
+  let resumed = 0;
+  plans.forEach(({ plan, split, label }, slideIndex) => {
+    const todo = plan.tiles.filter((t) => !existsSync(join(opts.out, top.name, relPath(t.name, split, label))));
+    resumed += plan.tiles.length - todo.length;
+    for (const w of windowsOf(plan, todo, tile)) {
+      jobs.push({
+        slideIndex,
+        job: { slide: plan.slide, level: plan.level, x: w.x, y: w.y, width: w.width, height: w.height, factor: plan.factor, tiles: w.tiles.map((t) => ({ relPath: relPath(t.tile.name, split, label), sx: t.sx, sy: t.sy })) },
+      });
+    }
+  });
+  const total = plans.reduce((s, p) => s + p.plan.tiles.length, 0);
+  let done = resumed, written = 0, decodedPixels = 0;
+  opts.onProgress?.(done, total);
+  const failedSlides = new Set<number>();
+  await runPool(config, partialDir, jobs.map((j) => j.job), opts.workers ?? 0, (index, result, error) => {
+    const slideIndex = jobs[index].slideIndex;
+    if (error) {
+      if (!failedSlides.has(slideIndex)) {
+        failedSlides.add(slideIndex);
+        fail(error, plans[slideIndex].plan.slide.file);
+      }
+      return;
+    }
+    done += result!.tiles;
+    written += result!.tiles;
+    decodedPixels += result!.decodedPixels;
+    opts.onProgress?.(done, total);
+  });
+  rmSync(partialDir, { recursive: true, force: true });
+
+  const kept = plans.filter((_, i) => !failedSlides.has(i));
+  const manifest = buildManifest(kept, levels, tile, targetMpp, minTissue, skipped);
+  await writeFile(join(opts.out, 'manifest.json.tmp'), JSON.stringify(manifest, null, 1));
+  await rename(join(opts.out, 'manifest.json.tmp'), join(opts.out, 'manifest.json'));
+  return { manifest, written, resumed, decodedPixels, seconds: (performance.now() - started) / 1000, warnings };
+}
+
+function buildManifest(
+  plans: { plan: SlidePlan; split: string; label: string | null; patient: string | null }[],
+  levels: { name: string; value: number; factor: number }[],
+  tile: number,
+  targetMpp: number,
+  minTissue: number,
+  skipped: TileManifest['skipped'],
+): TileManifest {
+  const classes = [...new Set(plans.map((p) => p.label).filter((l): l is string => !!l))].sort();
+  const perClass: Record<LabelledSplit, Record<string, number>> = { train: {}, val: {}, test: {} };
+  const counts = { train: 0, val: 0, test: 0, unlabeled: 0, perClass };
+  const slides: ManifestSlide[] = [];
+  const tiles: ManifestTile[] = [];
+  for (const { plan, split, label, patient } of plans) {
+    const s = plan.slide;
+    slides.push({
+      id: s.id,
+      file: s.file,
+      mpp0: s.mpp0,
+      width0: s.width0,
+      height0: s.height0,
+      levels: s.levels.map((l) => ({ width: l.width, height: l.height, downsample: l.downsample, tileWidth: l.tileWidth, tileHeight: l.tileHeight, compression: l.compression })),
+      format: s.format,
+      mppSource: s.mppSource,
+      split,
+      label,
+      patient,
+      readLevel: s.levels.indexOf(plan.level),
+      readFactor: plan.factor,
+      tissueThreshold: plan.mask.threshold,
+      tiles: plan.tiles.length,
+    });
+    for (const t of plan.tiles) tiles.push({ name: t.name, slide: s.id, split, class: label, x0: t.x0, y0: t.y0, size0: t.size0, tissue: Number(t.tissue.toFixed(4)) });
+    const n = plan.tiles.length;
+    if (label) {
+      counts[split as LabelledSplit] += n;
+      perClass[split as LabelledSplit][label] = (perClass[split as LabelledSplit][label] ?? 0) + n;
+    } else counts.unlabeled += n;
+  }
+  return {
+    generator: 'rbd tile',
+    version: 1,
+    classes,
+    tile,
+    micronsPerPixel: targetMpp,
+    minTissue,
+    magnifications: levels.map((l) => ({ name: l.name, value: l.value, micronsPerPixel: targetMpp * l.factor, tile: tile / l.factor, factor: l.factor })),
+    counts,
+    slides,
+    tiles,
+    skipped,
+  };
+}
+
+type Done = (index: number, result: WindowResult | null, error: unknown) => void;
+
+/** Run the jobs on `workers` threads (0: the calling thread), calling `onDone` as each finishes. */
+async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJob[], workers: number, onDone: Done): Promise<void> {
+  if (jobs.length === 0) return;
+  if (workers <= 0) {
+    for (let i = 0; i < jobs.length; i++) {
+      try {
+        onDone(i, await runWindowJob(config, jobs[i], partialDir), null);
+      } catch (e) {
+        onDone(i, null, e);
+      }
+    }
+    return;
+  }
+  const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => spawnWorker(config, partialDir));
+  let next = 0;
+  try {
+    await Promise.all(
+      pool.map(async (worker) => {
+        while (next < jobs.length) {
+          const i = next++;
+          const reply = await request(worker, jobs[i]);
+          if ('error' in reply) onDone(i, null, reply.slideError ? new SlideError(reply.slideError.file, reply.slideError.kind, reply.error) : new DataError(reply.error));
+          else onDone(i, reply.result, null);
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+type Reply = { result: WindowResult } | { error: string; slideError?: { file: string; kind: SlideError['kind'] } };
+
+function request(worker: Worker, job: WindowJob): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Reply) => {
+      worker.off('error', onError);
+      resolve(m);
+    };
+    const onError = (e: Error) => {
+      worker.off('message', onMessage);
+      reject(e);
+    };
+    worker.once('message', onMessage);
+    worker.once('error', onError);
+    worker.postMessage(job);
+  });
+}
+
+/** From source the worker is worker.ts loaded through tsx; from the bundled CLI, tile-worker.js beside it. */
+function spawnWorker(config: TileRunConfig, partialDir: string): Worker {
+  const workerData = { config, partialDir };
+  const source = new URL('./worker.ts', import.meta.url);
+  if (existsSync(fileURLToPath(source))) {
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source.href)}); })`;
+    return new Worker(boot, { eval: true, workerData });
+  }
+  const bundled = new URL('./tile-worker.js', import.meta.url);
+  if (!existsSync(fileURLToPath(bundled))) throw new DataError(`rbd tile: worker script not found (looked for ${fileURLToPath(source)} and ${fileURLToPath(bundled)}); rebuild with 'npm run build', or pass --workers 0`);
+  return new Worker(bundled, { workerData });
+}
