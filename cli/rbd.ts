@@ -16,6 +16,7 @@ interface CommandModule {
 const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
   info: ['list the WebGPU adapters found, their limits and features, and which one is chosen', () => import('./commands/info.ts')],
   synth: ['generate the synthetic H&E data set (all magnifications, manifest with mean/std)', () => import('./commands/synth.ts')],
+  tile: ['whole-slide images (SVS, pyramidal TIFF, OME-TIFF) to tiles at a resolution: tissue mask, splits by patient, manifest', () => import('./commands/tile.ts')],
   teacher: ['train the teacher with labels at the top magnification (checkpoints, log, --resume)', () => import('./commands/teacher.ts')],
   baseline: ['train the student network with labels only at a low magnification (the comparison arm)', () => import('./commands/baseline.ts')],
   distill: ['resolution-based distillation: a student at low magnification learns from a frozen teacher, no labels', () => import('./commands/distill.ts')],
