@@ -9,6 +9,7 @@ import * as flops from '../../bench/flops.ts';
 import * as speed from '../../bench/speed.ts';
 import * as compare from '../../bench/compare.ts';
 import * as report from '../../bench/report.ts';
+import * as tile from './bench_tile.ts';
 
 interface BenchModule { summary: string; help: string; run(argv: string[]): Promise<number | void> }
 
@@ -18,6 +19,7 @@ const BENCHES: Record<string, BenchModule> = {
   speed,
   compare,
   report,
+  tile,
 };
 
 export const help = `usage: rbd bench <benchmark> [flags]

@@ -40,6 +40,11 @@ function blockMean(src: RgbImage, x0: number, y0: number, f: number, outWidth: n
     throw new DataError(`areaResample: ${outWidth}x${outHeight} blocks of ${f} from (${x0}, ${y0}) leave the ${src.width}x${src.height} source`);
   }
   const out = new Uint8Array(outWidth * outHeight * 3);
+  if (f === 1) {
+    // A crop: row copies.
+    for (let y = 0; y < outHeight; y++) out.set(src.data.subarray(((y0 + y) * src.width + x0) * 3, ((y0 + y) * src.width + x0 + outWidth) * 3), y * outWidth * 3);
+    return { data: out, width: outWidth, height: outHeight };
+  }
   const sums = new Uint32Array(outWidth * 3);
   const area = f * f, half = area >> 1;
   const s = src.data;

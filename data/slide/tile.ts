@@ -103,6 +103,9 @@ export interface TileResult {
   resumed: number;
   decodedPixels: number;
   seconds: number;
+  /** Seconds planning (opening slides, thumbnails, masks), and thread-milliseconds per phase of the tile work summed over workers. */
+  planSeconds: number;
+  phaseMs: WindowResult['ms'];
   warnings: string[];
 }
 
@@ -173,6 +176,8 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
     }
   }
 
+  const planSeconds = (performance.now() - started) / 1000;
+  const phaseMs = { decode: 0, resample: 0, encode: 0, write: 0 };
   const config: TileRunConfig = { out: opts.out, tile, mags: levels.map((l) => ({ name: l.name, factor: l.factor })) };
   const relPath = (name: string, split: string, label: string | null) => (label ? `${split}/${label}/${name}.png` : `${UNLABELED_SPLIT}/${name}.png`);
   const jobs: { slideIndex: number; job: WindowJob }[] = [];
@@ -203,6 +208,7 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
     done += result!.tiles;
     written += result!.tiles;
     decodedPixels += result!.decodedPixels;
+    for (const k of Object.keys(phaseMs) as (keyof typeof phaseMs)[]) phaseMs[k] += result!.ms[k];
     opts.onProgress?.(done, total);
   });
   rmSync(partialDir, { recursive: true, force: true });
@@ -211,7 +217,7 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   const manifest = buildManifest(kept, levels, tile, targetMpp, minTissue, skipped);
   await writeFile(join(opts.out, 'manifest.json.tmp'), JSON.stringify(manifest, null, 1));
   await rename(join(opts.out, 'manifest.json.tmp'), join(opts.out, 'manifest.json'));
-  return { manifest, written, resumed, decodedPixels, seconds: (performance.now() - started) / 1000, warnings };
+  return { manifest, written, resumed, decodedPixels, seconds: (performance.now() - started) / 1000, planSeconds, phaseMs, warnings };
 }
 
 function buildManifest(
