@@ -7,15 +7,19 @@ import sharp from 'sharp';
 import { existsSync } from 'node:fs';
 import { Tensor, shapeStr } from '../../engine/tensor.ts';
 import { noGrad } from '../../engine/autograd.ts';
-import { softmax } from '../../engine/ops/softmax.ts';
 import { loadCheckpoint, type Normalization } from '../../models/checkpoint.ts';
 import { readSafetensors, writeSafetensors } from '../../models/safetensors.ts';
 import type { ResNetArch, NormKind } from '../../models/arch.ts';
 import type { ResNet } from '../../models/resnet.ts';
 import { parseFlags, numberFlag, openRuntime, UsageError } from '../util.ts';
+import { progress } from '../progress.ts';
+import { requireMag } from '../../data/mag.ts';
+import { classifyImage } from '../../models/tiled_infer.ts';
+import { inferSlide, CLASS_COLOURS } from '../../train/slide_infer.ts';
 
 export const help = `usage: rbd infer --checkpoint C.safetensors --input X.safetensors --out Y.safetensors
        rbd infer --checkpoint C.safetensors --images PATH [PATH...]
+       rbd infer --checkpoint C.safetensors --slide S.svs --out DIR [--mpp-override M]
 
 Runs the checkpoint's ResNet in eval mode (batch norm uses its running statistics) without
 gradients. The architecture comes from the checkpoint's metadata; a checkpoint without it (a
@@ -27,8 +31,20 @@ shapes, and the flags below override either.
                       converted to f32), any H and W, already normalized
   --out PATH          where to write 'logits' [N, classes] and 'features' (the stage-4 map) as F32
                       safetensors (written atomically); required with --input
-  --images PATH...    image files (PNG, JPEG, TIFF, WebP, ... anything sharp decodes), each run
-                      alone at its own size; prints each image's class probabilities
+  --images PATH...    image files (PNG, JPEG, TIFF, WebP, ... anything sharp decodes) of any size;
+                      prints each image's class probabilities. An image too large for one pass
+                      on this adapter is cut into tiles of the model's receptive field (rounded
+                      up to a multiple of 32, at least 224 px), run in batches that fit, and its
+                      probabilities are the mean of its tiles' (the line says so)
+  --slide PATH        a whole-slide image (SVS, pyramidal TIFF, OME-TIFF): tiled at the
+                      checkpoint's magnification through the tissue mask, as rbd tile does; writes
+                      DIR/<slide>-heatmap.png (class probabilities over the thumbnail) and
+                      DIR/<slide>-tiles.csv (name, x0, y0, size0, probabilities); needs --out DIR
+  --tile PX           tile side for --slide, at the checkpoint's magnification (default: the
+                      training tile recorded in the checkpoint, else 256)
+  --mag M             magnification for --slide when the checkpoint records none (e.g. 10x)
+  --min-tissue F      least tissue fraction of a slide tile (default 0.5)
+  --mpp-override M    level-0 microns per pixel for a slide that does not record it
   --mean r,g,b        normalization of [0,1] pixels for --images (default: the checkpoint's)
   --std r,g,b         (default: the checkpoint's; a checkpoint without one needs both flags)
   --planes a,b,c,d    override stage widths            (default: from the checkpoint)
@@ -84,6 +100,11 @@ export async function run(argv: string[]): Promise<number> {
       norm: { type: 'string' },
       groups: { type: 'string' },
       classes: { type: 'string' },
+      slide: { type: 'string' },
+      tile: { type: 'string' },
+      mag: { type: 'string' },
+      'min-tissue': { type: 'string' },
+      'mpp-override': { type: 'string' },
     },
     true,
   );
@@ -91,19 +112,49 @@ export async function run(argv: string[]): Promise<number> {
   const images = [...(values.images ?? []), ...positionals];
   if (positionals.length && !values.images) throw new UsageError(CMD, `unexpected argument '${positionals[0]}' (image paths go after --images)`);
   if (!values.checkpoint) throw new UsageError(CMD, '--checkpoint is required');
-  if (!values.input === !images.length) throw new UsageError(CMD, 'give either --input (with --out) or --images, not both and not neither');
-  if (values.input && !values.out) throw new UsageError(CMD, '--out is required with --input');
+  const modes = [values.input, images.length ? 'images' : undefined, values.slide].filter(Boolean).length;
+  if (modes !== 1) throw new UsageError(CMD, 'give one of --input (with --out), --images or --slide (with --out)');
+  if ((values.input || values.slide) && !values.out) throw new UsageError(CMD, `--out is required with --${values.input ? 'input' : 'slide'}`);
   const overrides = archOverrides(values);
   const mean = numberList('mean', values.mean, false);
   const std = numberList('std', values.std, false);
-  for (const p of [values.checkpoint, values.input, ...images]) if (p && !existsSync(p)) throw new UsageError(CMD, `no such file: ${p}`);
+  for (const p of [values.checkpoint, values.input, values.slide, ...images]) if (p && !existsSync(p)) throw new UsageError(CMD, `no such file: ${p}`);
 
   await openRuntime(values.adapter);
   const { model, info } = loadCheckpoint(values.checkpoint, overrides);
   model.eval();
   try {
     if (values.input) await inferTensorFile(model, values.input, values.out!);
-    else {
+    else if (values.slide) {
+      const norm = normalizationFor(info.normalization, mean, std, model.arch.inChannels);
+      let magnification = info.magnification;
+      if (values.mag !== undefined) magnification = requireMag(values.mag, '--mag').value;
+      if (!magnification) throw new UsageError(CMD, 'the checkpoint records no magnification; pass --mag (e.g. --mag 10x) with the one it was trained at');
+      const recordedTile = Number((info.training as { tile?: unknown }).tile);
+      const tile = numberFlag(CMD, 'tile', values.tile, Number.isInteger(recordedTile) && recordedTile > 0 ? recordedTile : 256, { integer: true, min: 8 });
+      const bar = progress({ label: 'infer', total: 0, unit: 'tiles' });
+      let r;
+      try {
+        r = await inferSlide(model, {
+          slide: values.slide,
+          out: values.out!,
+          magnification,
+          tile,
+          minTissue: numberFlag(CMD, 'min-tissue', values['min-tissue'], 0.5, { min: 0, max: 1 }),
+          mppOverride: values['mpp-override'] === undefined ? undefined : numberFlag(CMD, 'mpp-override', values['mpp-override'], 0.25, { min: 1e-4 }),
+          classNames: info.classNames,
+          normalization: norm,
+          onProgress: (done, total) => {
+            bar.setTotal(total);
+            bar.update(done);
+          },
+        });
+      } finally {
+        bar.done();
+      }
+      console.log(`${r.slide}: ${r.tiles} tiles of ${tile} px at ${magnification}x; mean of tile probabilities: ${info.classNames.map((c, i) => `${c} ${r.meanProbabilities[i].toFixed(4)}`).join('  ')}`);
+      console.log(`wrote ${r.csv} and ${r.heatmap} (colours: ${info.classNames.map((c, i) => `${c} rgb(${CLASS_COLOURS[i % CLASS_COLOURS.length].join(',')})`).join(', ')})`);
+    } else {
       const norm = normalizationFor(info.normalization, mean, std, model.arch.inChannels);
       for (const path of images) await inferImage(model, path, norm, info.classNames);
     }
@@ -146,36 +197,19 @@ function decodeRgb(path: string) {
   return sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
 }
 
-/** Decode to RGB, scale to [0,1], normalize per channel, lay out as [1, 3, H, W]. */
-async function loadImage(path: string, norm: Normalization, channels: number): Promise<Tensor> {
-  if (channels !== 3) throw new UsageError(CMD, `--images needs a 3-channel (RGB) model; this one takes ${channels} channels`);
+async function inferImage(model: ResNet, path: string, norm: Normalization, classNames: string[]) {
+  if (model.arch.inChannels !== 3) throw new UsageError(CMD, `--images needs a 3-channel (RGB) model; this one takes ${model.arch.inChannels} channels`);
   let raw: Awaited<ReturnType<typeof decodeRgb>>;
   try {
     raw = await decodeRgb(path);
   } catch (e) {
     throw new UsageError(CMD, `cannot decode image ${path}: ${(e as Error).message}`);
   }
-  const { width: w, height: h, channels: got } = raw.info;
-  if (got !== 3) throw new UsageError(CMD, `image ${path} decoded to ${got} channels, expected RGB`);
-  const x = new Float32Array(3 * h * w);
-  for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < h * w; i++) x[c * h * w + i] = (raw.data[i * 3 + c] / 255 - norm.mean[c]) / norm.std[c];
-  }
-  return Tensor.from(x, [1, 3, h, w]);
-}
-
-async function inferImage(model: ResNet, path: string, norm: Normalization, classNames: string[]) {
-  const x = await loadImage(path, norm, model.arch.inChannels);
-  const probs = noGrad(() => {
-    const { features, logits } = model.forward(x);
-    const p = softmax(logits);
-    for (const t of [features, logits]) t.dispose();
-    return p;
-  });
-  x.dispose();
-  const p = await probs.read();
-  probs.dispose();
+  if (raw.info.channels !== 3) throw new UsageError(CMD, `image ${path} decoded to ${raw.info.channels} channels, expected RGB`);
+  const img = { data: new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), width: raw.info.width, height: raw.info.height };
+  const { probabilities: p, plan, tiles } = await classifyImage(model, img, norm);
   let best = 0;
   for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-  console.log(`${path}: ${classNames.map((n, i) => `${n} ${p[i].toFixed(4)}`).join('  ')}  -> ${classNames[best]}`);
+  const how = plan.whole ? '' : `  (${img.width}x${img.height} too large for one pass: mean of ${tiles} tiles of ${plan.tile} px, batches of ${plan.batch})`;
+  console.log(`${path}: ${classNames.map((n, i) => `${n} ${p[i].toFixed(4)}`).join('  ')}  -> ${classNames[best]}${how}`);
 }
