@@ -12,13 +12,15 @@
  *
  * A file without our metadata (a PyTorch state_dict saved with safetensors) still loads: the
  * architecture is inferred from its names and shapes (see inferArchitecture), and explicit
- * overrides win. BatchNorm's `num_batches_tracked` (I64) is accepted and ignored on load and
+ * overrides win. torchvision ResNet names (conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, fc)
+ * are mapped to ours on load (models/torchvision_names.ts). BatchNorm's `num_batches_tracked` (I64) is accepted and ignored on load and
  * not written: PyTorch's load_state_dict fills it in when absent.
  */
 import { Tensor, shapeStr } from '../engine/tensor.ts';
 import { ResNet } from './resnet.ts';
 import { validateArch, archToJson, type ResNetArch, type NormKind } from './arch.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from './safetensors.ts';
+import { detectNaming, methodNames, type Naming } from './torchvision_names.ts';
 
 export const CHECKPOINT_FORMAT = 'rbd-webgpu/1';
 
@@ -37,6 +39,8 @@ export interface CheckpointInfo {
   epoch: number | null;
   /** True when the architecture came from tensor names/shapes, not from our metadata. */
   inferred: boolean;
+  /** The file's tensor names: the method's, or torchvision's (mapped on load). */
+  naming?: Naming;
 }
 
 export type CheckpointExtras = Partial<Omit<CheckpointInfo, 'arch' | 'inferred'>>;
@@ -164,16 +168,16 @@ export function checkpointInfo(file: string, st: SafetensorsFile, overrides: Par
  * (missing, unexpected, wrong shape, unusable dtype) are reported together, and nothing is
  * written unless all fit.
  */
-export function loadState(model: { stateDict(): [string, Tensor][] }, st: SafetensorsFile, file: string) {
+export function loadState(model: { stateDict(): [string, Tensor][] }, st: SafetensorsFile, file: string, skip?: RegExp) {
   const problems: string[] = [];
-  const expected = new Map(model.stateDict());
+  const expected = new Map(model.stateDict().filter(([name]) => !skip?.test(name)));
   for (const [name, t] of expected) {
     const s = st.tensors.get(name);
     if (!s) problems.push(`missing ${name} ${shapeStr(t.shape)}`);
     else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) problems.push(`wrong shape for ${name}: file has ${shapeStr(s.shape)}, the model needs ${shapeStr(t.shape)}`);
     else if (!s.data) problems.push(`unusable dtype ${s.dtype} for ${name} (F32, F64, F16 or BF16 expected)`);
   }
-  for (const name of st.tensors.keys()) if (!expected.has(name) && !IGNORED.test(name)) problems.push(`unexpected ${name} ${shapeStr(st.tensors.get(name)!.shape)}`);
+  for (const name of st.tensors.keys()) if (!expected.has(name) && !IGNORED.test(name) && !skip?.test(name)) problems.push(`unexpected ${name} ${shapeStr(st.tensors.get(name)!.shape)}`);
   if (problems.length) {
     throw new CheckpointError(file, `does not fit the model (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}\nRemedy: check the architecture (planes, layers, norm, classes) matches the file, or that the file is a checkpoint of this network.`);
   }
@@ -185,18 +189,32 @@ export interface LoadedCheckpoint {
   info: CheckpointInfo;
 }
 
-/** Build the checkpoint's ResNet (architecture from metadata or inferred, overrides win) and load its weights. */
-export function loadCheckpoint(path: string, overrides: Partial<ResNetArch> = {}): LoadedCheckpoint {
+/**
+ * Build the checkpoint's ResNet (architecture from metadata or inferred, overrides win) and load
+ * its weights. With `freshHead`, the classifier (fc) is not loaded but drawn anew for
+ * `overrides.numClasses` classes (seed `seed`): starting from weights trained on other classes.
+ */
+export function loadCheckpoint(path: string, overrides: Partial<ResNetArch> = {}, options: { freshHead?: boolean; seed?: number } = {}): LoadedCheckpoint {
   let st: SafetensorsFile;
   try {
     st = readSafetensors(path);
   } catch (e) {
     throw new CheckpointError(path, (e as Error).message.replace(`${path}: `, ''));
   }
-  const info = checkpointInfo(path, st, overrides);
-  const model = new ResNet(info.arch);
+  const naming = detectNaming(st.tensors.keys());
   try {
-    loadState(model, st, path);
+    const renamed = methodNames(st.tensors.keys(), path);
+    st = { metadata: st.metadata, tensors: new Map([...st.tensors].map(([k, v]) => [renamed.get(k)!, v])) };
+  } catch (e) {
+    throw new CheckpointError(path, (e as Error).message.replace(`${path}: `, ''));
+  }
+  const { numClasses: _classes, ...keptOverrides } = overrides;
+  const stored = checkpointInfo(path, st, options.freshHead ? keptOverrides : overrides);
+  const arch = options.freshHead && overrides.numClasses ? { ...stored.arch, numClasses: overrides.numClasses } : stored.arch;
+  const info = { ...stored, arch, naming, classNames: arch.numClasses === stored.arch.numClasses ? stored.classNames : defaultClassNames(arch.numClasses) };
+  const model = new ResNet(info.arch, options.seed ?? 0);
+  try {
+    loadState(model, st, path, options.freshHead ? /^fc\./ : undefined);
   } catch (e) {
     model.dispose();
     throw e;

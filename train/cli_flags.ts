@@ -24,6 +24,7 @@ export const COMMON_OPTIONS = {
   resume: { type: 'boolean' },
   limit: { type: 'string' },
   arch: { type: 'string' },
+  init: { type: 'string' },
   'allow-upsampled': { type: 'boolean' },
   'skip-bad': { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -44,6 +45,10 @@ export function commonHelp(defaultOut: string): string {
   --resume              continue the run in --out from its resume.safetensors, exactly where it stopped
   --limit N             use at most N labelled training images, 0 = all (default ${d.limit})
   --arch NAME           architecture preset: rbd (the method's ResNet) or resnet18 (default ${d.arch})
+  --init CKPT           start from these weights instead of a random init: a checkpoint or a PyTorch
+                        state_dict (safetensors) in the method's or torchvision's ResNet names; the
+                        architecture comes from the file (--arch is ignored); a classifier for
+                        other classes is drawn anew
   --allow-upsampled     accept images larger than their magnification implies (upsampled; refused by default)
   --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
   --quiet               no progress bar or per-epoch lines
@@ -72,6 +77,7 @@ export function commonOptions(command: string, v: Values, defaultOut: string): C
     resume: Boolean(v.resume),
     limit: int('limit', d.limit, 0),
     arch: (v.arch as string | undefined) ?? d.arch,
+    init: v.init as string | undefined,
     verbose: !v.quiet,
     skipBad: Boolean(v['skip-bad']),
   };

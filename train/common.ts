@@ -18,6 +18,9 @@ import { noGrad } from '../engine/autograd.ts';
 import { Adam } from '../engine/optim/adam.ts';
 import { ResNet } from '../models/resnet.ts';
 import { presetArch, type ResNetArch } from '../models/arch.ts';
+import { checkpointInfo, loadCheckpoint } from '../models/checkpoint.ts';
+import { readSafetensors } from '../models/safetensors.ts';
+import { methodNames } from '../models/torchvision_names.ts';
 import { countFlops } from '../models/flops.ts';
 import { progress, type Progress } from '../cli/progress.ts';
 import { writeJson } from './files.ts';
@@ -43,6 +46,8 @@ export interface CommonTrainOptions {
   limit: number;
   /** Architecture preset of models/arch.ts. */
   arch: string;
+  /** Start from these weights (a checkpoint, or a PyTorch state_dict in the method's or torchvision's names): architecture from the file; a head for other classes is drawn anew. */
+  init?: string;
   /** Print per-epoch lines and a progress bar (false in tests). */
   verbose: boolean;
   /** Skip unreadable images (each named once in a warning) instead of stopping. */
@@ -75,8 +80,20 @@ export function openTrainingData(o: Pick<CommonTrainOptions, 'data' | 'skipBad'>
   return openDataSource(o.data, { skipBad: o.skipBad });
 }
 
-export function buildModel(arch: string, classes: number, seed: number): ResNet {
-  return new ResNet(presetArch(arch, { numClasses: classes }), seed);
+export function buildModel(arch: string, classes: number, seed: number, init?: string): ResNet {
+  if (!init) return new ResNet(presetArch(arch, { numClasses: classes }), seed);
+  const probe = loadCheckpoint(init);
+  if (probe.model.arch.numClasses === classes) return probe.model;
+  probe.model.dispose();
+  return loadCheckpoint(init, { numClasses: classes }, { freshHead: true, seed }).model;
+}
+
+/** The architecture a run trains: the --init file's, else the preset's. */
+export function runArch(arch: string, classes: number, init?: string): ResNetArch {
+  if (!init) return presetArch(arch, { numClasses: classes });
+  const st = readSafetensors(init);
+  const renamed = methodNames(st.tensors.keys(), init);
+  return { ...checkpointInfo(init, { metadata: st.metadata, tensors: new Map([...st.tensors].map(([k, v]) => [renamed.get(k)!, v])) }).arch, numClasses: classes };
 }
 
 /** Adam with L2 weight decay added to the gradient (PyTorch Adam semantics, as the method). */

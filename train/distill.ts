@@ -13,18 +13,18 @@
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { presetArch } from '../models/arch.ts';
+import { parseMag } from '../data/mag.ts';
 import { Tensor } from '../engine/tensor.ts';
 import { noGrad } from '../engine/autograd.ts';
 import { Rng } from '../engine/random.ts';
 import { hashSeed } from '../data/seed.ts';
 import { loadCheckpoint } from '../models/checkpoint.ts';
-import type { ResNet, ResNetOutput } from '../models/resnet.ts';
+import { ResNet, type ResNetOutput } from '../models/resnet.ts';
 import { trainLoop } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import { distillLoss, type DistillLossOptions } from './distill_loss.ts';
 import {
-  type CommonTrainOptions, trainingSamples, trainingLoader, buildModel, buildOptimizer, resolutionOf,
+  type CommonTrainOptions, trainingSamples, trainingLoader, buildModel, runArch, buildOptimizer, resolutionOf,
   validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
 } from './common.ts';
 import type { TrainSummary } from './supervised.ts';
@@ -33,6 +33,10 @@ import { type DataSource, type SampleRef, type PlannedBatch, type View } from '.
 
 export interface DistillOptions extends CommonTrainOptions, DistillLossOptions {
   teacher: string;
+  /** For a teacher without our metadata (a PyTorch state_dict): its magnification (`10x`), its classes in the order of its outputs, GroupNorm's group count. */
+  teacherMag?: string;
+  teacherClasses?: string[];
+  teacherGroups?: number;
   /** Student magnification name. */
   mag: string;
   /** Images of the unlabeled pool to add (capped at the pool size). */
@@ -61,38 +65,61 @@ function isCached(t: View | TeacherTargets): t is TeacherTargets {
   return 'logits' in t;
 }
 
-/** Load the teacher and check it fits the data: same classes, a magnification the data has, above the student's. */
-export function loadTeacher(path: string, data: DataSource, studentMag: string): { model: ResNet; mag: string } {
+export interface TeacherOverrides { mag?: string; classes?: string[]; groups?: number }
+
+/**
+ * Load the teacher and check it fits the data: same classes, a magnification the data has,
+ * above the student's. A teacher without our metadata (a PyTorch state_dict, in the method's or
+ * torchvision's names) takes its magnification and class names from `overrides`; where the file
+ * records them, overrides must agree.
+ */
+export function loadTeacher(path: string, data: DataSource, studentMag: string, overrides: TeacherOverrides = {}): { model: ResNet; mag: string } {
   if (!existsSync(path)) throw new Error(`teacher checkpoint ${path} does not exist; train one first with 'rbd teacher --out DIR' (it writes DIR/best.safetensors)`);
-  const { model, info } = loadCheckpoint(path);
-  const same = info.classNames.length === data.classes.length && info.classNames.every((c, i) => c === data.classes[i]);
-  if (!same) {
+  const { model, info } = loadCheckpoint(path, overrides.groups ? { groups: overrides.groups } : {});
+  const fail = (message: string): never => {
     model.dispose();
-    throw new Error(`teacher ${path} was trained on classes [${info.classNames.join(', ')}] but the data at ${data.root} has [${data.classes.join(', ')}]; distill with a teacher trained on this data's classes`);
+    throw new Error(message);
+  };
+  let classNames = info.classNames;
+  if (overrides.classes) {
+    if (overrides.classes.length !== info.arch.numClasses) fail(`--classes names ${overrides.classes.length} classes but teacher ${path} has ${info.arch.numClasses} outputs`);
+    if (!info.inferred && overrides.classes.some((c, i) => c !== info.classNames[i])) fail(`--classes ${overrides.classes.join(',')} disagrees with the classes teacher ${path} records [${info.classNames.join(', ')}]`);
+    classNames = overrides.classes;
+  } else if (info.inferred) {
+    fail(`teacher ${path} is a bare state_dict without class names; pass --classes ${data.classes.join(',')} (its output order) if that is what it was trained on`);
   }
-  if (info.magnification === null) {
-    model.dispose();
-    throw new Error(`teacher ${path} does not record its magnification; retrain it with 'rbd teacher' (or use a checkpoint with rbd-webgpu metadata)`);
+  const same = classNames.length === data.classes.length && classNames.every((c, i) => c === data.classes[i]);
+  if (!same) fail(`teacher ${path} was trained on classes [${classNames.join(', ')}] but the data at ${data.root} has [${data.classes.join(', ')}]; distill with a teacher trained on this data's classes`);
+  let magnification = info.magnification;
+  if (overrides.mag) {
+    const given = parseMag(overrides.mag);
+    if (!given) fail(`--teacher-mag '${overrides.mag}' is not a magnification; write it like 10x`);
+    if (magnification !== null && Math.abs(magnification - given!.value) > 1e-9) fail(`--teacher-mag ${overrides.mag} disagrees with the ${magnification}x teacher ${path} records`);
+    magnification = given!.value;
   }
-  const mag = data.levels.find((l) => Math.abs(l.value - info.magnification!) < 1e-9);
-  if (!mag) {
-    model.dispose();
-    throw new Error(`teacher ${path} was trained at ${info.magnification}x but the data at ${data.root} has no ${info.magnification}x images (it has ${data.levels.map((l) => l.name).join(', ')})`);
-  }
-  if (mag.value <= data.level(studentMag).value) {
-    model.dispose();
-    throw new Error(`the student magnification ${studentMag} must be below the teacher's ${mag.name}`);
-  }
+  if (magnification === null) fail(`teacher ${path} does not record its magnification; pass --teacher-mag (e.g. --teacher-mag 10x) with the one it was trained at`);
+  const mag = data.levels.find((l) => Math.abs(l.value - magnification!) < 1e-9);
+  if (!mag) fail(`teacher ${path} was trained at ${magnification}x but the data at ${data.root} has no ${magnification}x images (it has ${data.levels.map((l) => l.name).join(', ')})`);
+  if (mag!.value <= data.level(studentMag).value) fail(`the student magnification ${studentMag} must be below the teacher's ${mag!.name}`);
   model.eval();
-  return { model, mag: mag.name };
+  return { model, mag: mag!.name };
 }
 
 export async function trainDistill(o: DistillOptions, preopened?: DataSource): Promise<TrainSummary> {
   const data = preopened ?? (await openTrainingData(o));
   const classes = data.classes.length;
   data.level(o.mag); // unknown magnification: throws naming the ones available
-  const resolution = resolutionOf(data, o.mag, presetArch(o.arch, { numClasses: classes }), o.allowUpsampled);
-  const teacher = loadTeacher(o.teacher, data, o.mag);
+  const teacher = loadTeacher(o.teacher, data, o.mag, { mag: o.teacherMag, classes: o.teacherClasses, groups: o.teacherGroups });
+  // The method's student has the teacher's shape (its stage-4 map is what the pixel loss compares):
+  // the teacher's architecture, unless --init gives the student's own weights.
+  const studentArch = o.init ? runArch(o.arch, classes, o.init) : { ...teacher.model.arch, numClasses: classes };
+  let resolution: ReturnType<typeof resolutionOf>;
+  try {
+    resolution = resolutionOf(data, o.mag, studentArch, o.allowUpsampled);
+  } catch (e) {
+    teacher.model.dispose();
+    throw e;
+  }
   const labelled = trainingSamples(data, o.limit, o.seed);
   const pool = data.samples('unlabeled');
   const unlabeled = new Rng(hashSeed(o.seed, 0x0b1)).shuffle([...pool]).slice(0, Math.min(o.unlabeled, pool.length));
@@ -103,7 +130,7 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
   const loader = trainingLoader(data, samples, [teacher.mag, o.mag], o, cached ? augmentSet : o.augmentSet);
   if (o.teacherTargets && o.teacherTargets.teacherMag !== teacher.mag) throw new Error(`the shared teacher cache holds a ${o.teacherTargets.teacherMag} teacher, but ${o.teacher} is at ${teacher.mag}`);
   const targets = o.teacherTargets ?? (cached ? new TeacherTargetCache(teacher.model, fileHash(o.teacher), teacher.mag, o.teacherCacheDir ?? null) : null);
-  const student = buildModel(o.arch, classes, o.seed);
+  const student = o.init ? buildModel(o.arch, classes, o.seed, o.init) : new ResNet(studentArch, o.seed);
   const optimizer = buildOptimizer(student, o);
   const config = {
     command: 'distill', ...o, teacherMag: teacher.mag, resolution, trainImages: labelled.length, unlabeledCount: unlabeled.length, unlabeledPool: pool.length,

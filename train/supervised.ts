@@ -3,13 +3,12 @@
  * `rbd baseline`, the labels-only student at a lower magnification that the paper compares
  * distillation against. Same network, loop and optimizer; only the magnification differs.
  */
-import { presetArch } from '../models/arch.ts';
 import { Tensor } from '../engine/tensor.ts';
 import { crossEntropy } from '../engine/ops/cross_entropy.ts';
 import { trainLoop, type LoopEpochRecord } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import {
-  type CommonTrainOptions, type ResolutionRecord, trainingSamples, trainingLoader, buildModel, buildOptimizer,
+  type CommonTrainOptions, type ResolutionRecord, trainingSamples, trainingLoader, buildModel, runArch, buildOptimizer,
   resolutionOf, validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
 } from './common.ts';
 import type { DataSource, PlannedBatch, Batch } from '../data/loader.ts';
@@ -45,10 +44,10 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
   const data = preopened ?? (await openTrainingData(o));
   const mag = o.mag || data.topLevel().name;
   const classes = data.classes.length;
-  const resolution = resolutionOf(data, mag, presetArch(o.arch, { numClasses: classes }), o.allowUpsampled);
+  const resolution = resolutionOf(data, mag, runArch(o.arch, classes, o.init), o.allowUpsampled);
   const samples = trainingSamples(data, o.limit, o.seed);
   const loader = trainingLoader(data, samples, [mag], o);
-  const model = buildModel(o.arch, classes, o.seed);
+  const model = buildModel(o.arch, classes, o.seed, o.init);
   const optimizer = buildOptimizer(model, o);
   const config = { command: o.role, ...o, mag, resolution, trainImages: samples.length, classes: data.classes, effectiveBatch: o.batch * o.accum };
   prepareRunDir(o.out, config);

@@ -27,6 +27,15 @@ Checkpoints, log, --resume and NaN handling as rbd teacher.
 
   --teacher CKPT        teacher checkpoint (rbd teacher's best.safetensors); its magnification
                         and classes are read from it and must match the data (required)
+  --teacher-mag MAG     the teacher's magnification, for a teacher that does not record it (a
+                        PyTorch state_dict, in the method's or torchvision's ResNet names:
+                        conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, fc; BatchNorm or GroupNorm)
+  --classes a,b,c       the teacher's classes in the order of its outputs (same case), for a
+                        teacher without class names; must be the data's classes
+  --teacher-groups G    GroupNorm groups of a bare GroupNorm teacher (not stored in a state_dict;
+                        default 32)
+                        The student has the teacher's architecture (--arch is not used), unless
+                        --init gives it weights of its own
   --mag MAG             student magnification, below the teacher's (default ${DEFAULT_MAG})
   --temperature T       softmax temperature of the soft loss (default ${D.temperature})
   --soft-weight W       weight of the soft (KL) loss (default ${D.softWeight})
@@ -54,7 +63,12 @@ export async function run(argv: string[]) {
     ...COMMON_OPTIONS, teacher: { type: 'string' }, mag: { type: 'string' }, temperature: { type: 'string' }, 'soft-weight': { type: 'string' },
     'pixel-weight': { type: 'string' }, 'pixel-loss': { type: 'string' }, resize: { type: 'string' }, 'ce-weight': { type: 'string' },
     unlabeled: { type: 'string' }, 'cache-teacher': { type: 'boolean' }, 'augment-set': { type: 'string' }, 'teacher-cache': { type: 'string' },
+    'teacher-mag': { type: 'string' }, classes: { type: 'string' }, 'teacher-groups': { type: 'string' },
   });
+  const teacherMag = values['teacher-mag'] === undefined ? undefined : magFlag('distill', 'teacher-mag', values['teacher-mag'], '');
+  const teacherClasses = values.classes?.split(',').map((c) => c.trim()).filter(Boolean);
+  if (values.classes !== undefined && !teacherClasses?.length) throw new UsageError('distill', `--classes must list class names, got '${values.classes}'`);
+  const teacherGroups = values['teacher-groups'] === undefined ? undefined : numberFlag('distill', 'teacher-groups', values['teacher-groups'], 32, { integer: true, min: 1 });
   if (!values.teacher) throw new UsageError('distill', '--teacher CKPT is required (a checkpoint written by rbd teacher, e.g. runs/teacher-10x-.../best.safetensors)');
   const mag = magFlag('distill', 'mag', values.mag, DEFAULT_MAG);
   const pixelLoss = (values['pixel-loss'] ?? D.pixelLoss) as PixelLossKind;
@@ -71,7 +85,7 @@ export async function run(argv: string[]) {
   await openRuntime(values.adapter);
   try {
     const s = await trainDistill({
-      ...common, teacher: values.teacher, mag, temperature, softWeight, pixelWeight, pixelLoss, resize, ceWeight, unlabeled,
+      ...common, teacher: values.teacher, teacherMag, teacherClasses, teacherGroups, mag, temperature, softWeight, pixelWeight, pixelLoss, resize, ceWeight, unlabeled,
       cacheTeacher: Boolean(values['cache-teacher'] || values['teacher-cache']), teacherCacheDir: values['teacher-cache'] ?? null,
       augmentSet: augmentSetFlag(values['augment-set']), allowUpsampled: Boolean(values['allow-upsampled']),
     });

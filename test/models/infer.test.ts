@@ -118,7 +118,7 @@ test('bad calls fail with messages naming the problem', async () => {
     [['--input', xFile, '--out', 'y'], /--checkpoint is required/],
     [['--checkpoint', join(dir, 'nope.safetensors'), '--images', png], /no such file: .*nope\.safetensors/],
     [['--checkpoint', ckpt, '--input', xFile], /--out is required with --input/],
-    [['--checkpoint', ckpt, '--input', xFile, '--out', 'y', '--images', png], /either --input \(with --out\) or --images, not both/],
+    [['--checkpoint', ckpt, '--input', xFile, '--out', 'y', '--images', png], /give one of --input \(with --out\), --images or --slide \(with --out\)/],
     [['--checkpoint', ckpt, '--input', xFile, '--out', join(dir, 'y3.safetensors')], /'input' in .*x3d\.safetensors is \[3,5,5\]; the model needs \[N, 3, H, W\]/],
     [['--checkpoint', ckpt, '--input', other, '--out', join(dir, 'y4.safetensors')], /has no tensor named 'input' \(it has: pixels\)/],
     [['--checkpoint', bareCkpt, '--images', png], /stores no input normalization; pass --mean r,g,b and --std r,g,b/],
