@@ -10,7 +10,9 @@ import { loadCheckpoint } from '../models/checkpoint.ts';
 import { magName } from '../data/mag.ts';
 import { writeFileAtomic, writeJson } from './files.ts';
 import { rocChart, confusionChart } from './svg.ts';
-import { evaluateSplit, resolutionOf, type ResolutionRecord } from './common.ts';
+import { predict, resolutionOf, type ResolutionRecord } from './common.ts';
+import { classificationReport } from './metrics.ts';
+import { groupReport, tileOwners, type GroupReport } from './group_metrics.ts';
 import { openDataSource, type SplitName, type DataSource } from '../data/loader.ts';
 import type { ClassificationReport } from './metrics.ts';
 
@@ -37,7 +39,8 @@ export interface EvalResult {
   classes: string[];
   resamples: number;
   seed: number;
-  splits: Record<string, ClassificationReport>;
+  /** Per split; with an rbd tile manifest also slide- and patient-level results. */
+  splits: Record<string, ClassificationReport & { slides?: GroupReport; patients?: GroupReport; patientsSkipped?: string }>;
 }
 
 export async function evaluateCheckpoint(o: EvalOptions, preopened?: DataSource): Promise<EvalResult> {
@@ -50,8 +53,30 @@ export async function evaluateCheckpoint(o: EvalOptions, preopened?: DataSource)
     const mag = o.mag || (info.magnification !== null ? magName(info.magnification) : '');
     if (!mag) throw new Error(`checkpoint ${o.checkpoint} does not record its magnification; pass --mag`);
     const resolution = resolutionOf(data, mag, model.arch, o.allowUpsampled);
-    const splits: Record<string, ClassificationReport> = {};
-    for (const split of o.splits) splits[split] = await evaluateSplit(model, data, mag, split, o.batch, { resamples: o.resamples, seed: o.seed });
+    const splits: EvalResult['splits'] = {};
+    const owners = tileOwners(data.root);
+    const opts = { resamples: o.resamples, seed: o.seed };
+    for (const split of o.splits) {
+      // Images skipped as unreadable (--skip-bad) are not in refs.
+      const { logits, refs } = await predict(model, data, mag, data.samples(split), o.batch);
+      const labels = refs.map((s) => s.label);
+      splits[split] = classificationReport(logits, labels, data.classes.length, opts);
+      if (owners) {
+        const owner = refs.map((s) => {
+          const name = s.key.split('/').pop()!;
+          const found = owners.get(name);
+          if (!found) throw new Error(`tile '${s.key}' of the ${split} split is not in ${data.root}/manifest.json; re-run rbd tile, or remove the manifest's tiles[] to evaluate per tile only`);
+          return found;
+        });
+        splits[split].slides = groupReport(logits, labels, owner.map((w) => w.slide), data.classes.length, opts);
+        try {
+          splits[split].patients = groupReport(logits, labels, owner.map((w) => w.patient), data.classes.length, opts);
+        } catch (e) {
+          // A patient with slides of two classes has no patient-level label.
+          splits[split].patientsSkipped = (e as Error).message;
+        }
+      }
+    }
     const result: EvalResult = { checkpoint: o.checkpoint, mag, resolution, classes: data.classes, resamples: o.resamples, seed: o.seed, splits };
     const out = o.out ?? join(dirname(o.checkpoint), `eval-${mag}`);
     if (out) writeEvalFiles(out, result);
@@ -81,6 +106,12 @@ export function formatEval(r: EvalResult): string {
   for (const [split, s] of Object.entries(r.splits)) {
     lines.push(`${split.padEnd(10)}${String(s.count).padStart(6)}${f3(s.loss).padStart(9)}${pct(s.accuracy).padStart(10)}  ${`[${pct(s.accuracyCI[0])}, ${pct(s.accuracyCI[1])}]`.padEnd(18)}${f3(s.macroAuc).padStart(10)}  [${f3(s.macroAucCI[0])}, ${f3(s.macroAucCI[1])}]`);
   }
+  for (const [split, s] of Object.entries(r.splits)) {
+    for (const [level, g] of [['slides', s.slides], ['patients', s.patients]] as const) {
+      if (g) lines.push(`${`${split}/${level}`.padEnd(10)}${String(g.n).padStart(6)}${''.padStart(9)}${pct(g.accuracy).padStart(10)}  ${`[${pct(g.accuracyCI[0])}, ${pct(g.accuracyCI[1])}]`.padEnd(18)}${f3(g.macroAuc).padStart(10)}  [${f3(g.macroAucCI[0])}, ${f3(g.macroAucCI[1])}]`);
+    }
+  }
+  if (Object.values(r.splits).some((s) => s.slides)) lines.push('slides/patients: class probabilities = mean of their tiles\' probabilities; CIs resample slides (patients), not tiles');
   for (const [split, s] of Object.entries(r.splits)) {
     lines.push(`\n${split}: one-vs-rest AUC ${r.classes.map((c, i) => `${c} ${f3(s.perClassAuc[i])}`).join(', ')}`);
     lines.push(`${split}: confusion matrix (rows true, columns predicted: ${r.classes.join(', ')})`);
