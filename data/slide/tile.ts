@@ -170,6 +170,9 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
       const thumbs = join(opts.out, 'thumbnails');
       mkdirSync(thumbs, { recursive: true });
       await writeAtomic(join(thumbs, `${slide.id}.png`), await encodePng(maskPreview(plan.thumbnail, plan.mask, plan.tiles)), partialDir);
+      // Up to 2048 x 2048 pixels each: not kept while later slides are planned (memory must not grow with the slide count).
+      plan.thumbnail = { data: new Uint8Array(0), width: 0, height: 0 };
+      plan.mask.mask = new Uint8Array(0);
       plans.push({ plan, split, label, patient: row?.patient ?? null });
     } catch (e) {
       fail(e, file);
