@@ -67,8 +67,9 @@ function splitCsv(line: string): string[] {
 
 /**
  * Split per slide id. Patients (or slides without patient) that the CSV does not place are
- * shuffled by `seed` and cut into train/val/test by `fractions`; the cut rounds so that every
- * split with a nonzero fraction gets a patient when there are at least three.
+ * shuffled by `seed` and cut into train/val/test by `fractions`, per class (stratified); the
+ * cut rounds so that every split with a nonzero fraction gets a patient of a class that has at
+ * least three.
  */
 export function assignSplits(labels: SlideLabel[], seed: number, fractions: [number, number, number] = [0.7, 0.15, 0.15]): Map<string, LabelledSplit> {
   const byPatient = new Map<string, SlideLabel[]>();
@@ -82,18 +83,27 @@ export function assignSplits(labels: SlideLabel[], seed: number, fractions: [num
     if (split) for (const r of rows) out.set(r.slide, split);
     else free.push(patient);
   }
-  free.sort((a, b) => hashSeed(seed, ...codes(a)) - hashSeed(seed, ...codes(b)) || (a < b ? -1 : 1));
-  const n = free.length;
-  const total = fractions[0] + fractions[1] + fractions[2];
-  let nVal = Math.round((n * fractions[1]) / total), nTest = Math.round((n * fractions[2]) / total);
-  if (n >= 3) {
-    if (fractions[1] > 0) nVal = Math.max(1, nVal);
-    if (fractions[2] > 0) nTest = Math.max(1, nTest);
+  // Stratified by label: each class's patients (a patient with slides of several classes counts
+  // under their set) are shuffled and cut separately, so every split sees every class it can.
+  const strata = new Map<string, string[]>();
+  for (const patient of free) {
+    const key = [...new Set(byPatient.get(patient)!.map((r) => r.label))].sort().join('+');
+    strata.set(key, [...(strata.get(key) ?? []), patient]);
   }
-  free.forEach((patient, i) => {
-    const split: LabelledSplit = i < nTest ? 'test' : i < nTest + nVal ? 'val' : 'train';
-    for (const r of byPatient.get(patient)!) out.set(r.slide, split);
-  });
+  const total = fractions[0] + fractions[1] + fractions[2];
+  for (const [key, patients] of [...strata].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    patients.sort((a, b) => hashSeed(seed, ...codes(key), ...codes(a)) - hashSeed(seed, ...codes(key), ...codes(b)) || (a < b ? -1 : 1));
+    const n = patients.length;
+    let nVal = Math.round((n * fractions[1]) / total), nTest = Math.round((n * fractions[2]) / total);
+    if (n >= 3) {
+      if (fractions[1] > 0) nVal = Math.max(1, nVal);
+      if (fractions[2] > 0) nTest = Math.max(1, nTest);
+    }
+    patients.forEach((patient, i) => {
+      const split: LabelledSplit = i < nTest ? 'test' : i < nTest + nVal ? 'val' : 'train';
+      for (const r of byPatient.get(patient)!) out.set(r.slide, split);
+    });
+  }
   return out;
 }
 

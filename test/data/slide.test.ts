@@ -171,6 +171,10 @@ test('splits follow patients and slides; unlabeled slides go to the pool; a spli
   for (const row of rows) byPatient.set(row.patient, (byPatient.get(row.patient) ?? new Set()).add(splits.get(row.slide)!));
   for (const [p, s] of byPatient) assert.is(s.size, 1, `patient ${p} in ${[...s]}`);
   assert.equal(new Set(splits.values()).size, 3);
+  // Stratified: 5 patients of each of two classes -> every split holds both classes.
+  const two = Array.from({ length: 10 }, (_, i) => ({ slide: `t${i}`, label: i % 2 ? 'x' : 'y', patient: `q${i}` }));
+  const cut = assignSplits(two, 1);
+  for (const split of ['train', 'val', 'test']) assert.equal(new Set(two.filter((r) => cut.get(r.slide) === split).map((r) => r.label)), new Set(['x', 'y']), split);
 });
 
 test('bad slides: truncated, JPEG 2000, not a slide, unreadable, no resolution: errors name the file (and the remedy); --skip-bad counts them and tiles the rest', async () => {
