@@ -72,8 +72,8 @@ export async function generateBenchSlide(file: string, size: number): Promise<nu
   await sharp({ create: { width: size, height: size, channels: 3, background: glass }, limitInputPixels: false })
     .composite([
       { input: textureSharp, tile: true, top: 0, left: 0 },
-      { input: { create: { width: Math.floor(size / 4), height: size, channels: 3, background: glass } }, left: size - Math.floor(size / 4), top: 0 },
-      { input: { create: { width: size, height: Math.floor(size / 8), channels: 3, background: glass } }, left: 0, top: 0 },
+      { input: { create: { width: Math.floor(size / 4), height: size, channels: 3, background: glass } }, left: size - Math.floor(size / 4), top: 0, limitInputPixels: false },
+      { input: { create: { width: size, height: Math.floor(size / 8), channels: 3, background: glass } }, left: 0, top: 0, limitInputPixels: false },
     ])
     .tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg', quality: QUALITY, xres: 1000 / MPP40, yres: 1000 / MPP40, resolutionUnit: 'cm', bigtiff: true })
     .toFile(tmp);

@@ -105,13 +105,12 @@ export function formatEval(r: EvalResult): string {
   lines.push(`${'split'.padEnd(10)}${'n'.padStart(6)}${'loss'.padStart(9)}${'accuracy'.padStart(10)}  ${'acc 95% CI'.padEnd(18)}${'macro AUC'.padStart(10)}  AUC 95% CI`);
   for (const [split, s] of Object.entries(r.splits)) {
     lines.push(`${split.padEnd(10)}${String(s.count).padStart(6)}${f3(s.loss).padStart(9)}${pct(s.accuracy).padStart(10)}  ${`[${pct(s.accuracyCI[0])}, ${pct(s.accuracyCI[1])}]`.padEnd(18)}${f3(s.macroAuc).padStart(10)}  [${f3(s.macroAucCI[0])}, ${f3(s.macroAucCI[1])}]`);
-  }
-  for (const [split, s] of Object.entries(r.splits)) {
     for (const [level, g] of [['slides', s.slides], ['patients', s.patients]] as const) {
-      if (g) lines.push(`${`${split}/${level}`.padEnd(10)}${String(g.n).padStart(6)}${''.padStart(9)}${pct(g.accuracy).padStart(10)}  ${`[${pct(g.accuracyCI[0])}, ${pct(g.accuracyCI[1])}]`.padEnd(18)}${f3(g.macroAuc).padStart(10)}  [${f3(g.macroAucCI[0])}, ${f3(g.macroAucCI[1])}]`);
+      if (g) lines.push(`${`  ${level}`.padEnd(10)}${String(g.n).padStart(6)}${''.padStart(9)}${pct(g.accuracy).padStart(10)}  ${`[${pct(g.accuracyCI[0])}, ${pct(g.accuracyCI[1])}]`.padEnd(18)}${f3(g.macroAuc).padStart(10)}  [${f3(g.macroAucCI[0])}, ${f3(g.macroAucCI[1])}]`);
     }
+    if (s.patientsSkipped) lines.push(`  patients: not reported (${s.patientsSkipped})`);
   }
-  if (Object.values(r.splits).some((s) => s.slides)) lines.push('slides/patients: class probabilities = mean of their tiles\' probabilities; CIs resample slides (patients), not tiles');
+  if (Object.values(r.splits).some((s) => s.slides)) lines.push('slides, patients (under their split): class probabilities = mean of their tiles\' probabilities; CIs resample slides (patients), not tiles');
   for (const [split, s] of Object.entries(r.splits)) {
     lines.push(`\n${split}: one-vs-rest AUC ${r.classes.map((c, i) => `${c} ${f3(s.perClassAuc[i])}`).join(', ')}`);
     lines.push(`${split}: confusion matrix (rows true, columns predicted: ${r.classes.join(', ')})`);
