@@ -27,7 +27,7 @@ A killed run leaves no half-written tile; run the same command again to finish i
   --labels CSV           columns slide,label and optionally split (train|val|test) and patient;
                          slide = file name with or without extension; unlisted slides are unlabeled
   --split-seed S         seed of the patient shuffle for splits the CSV leaves empty (default 0;
-                         70/15/15 by patient, or by slide without patients)
+                         70/15/15 by patient, or by slide without patients, per class)
   --min-tissue F         least tissue fraction of a kept tile (default 0.5)
   --mpp-override M       level-0 microns per pixel for slides that do not record it
   --skip-bad             a bad slide (truncated, corrupt, unsupported compression, not a slide,

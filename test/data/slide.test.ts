@@ -20,7 +20,7 @@ import { assignSplits } from '../../data/slide/labels.ts';
 import { tileSlides, type TileManifest } from '../../data/slide/tile.ts';
 import { SlideError } from '../../data/slide/errors.ts';
 import { tempDir, listFiles } from './fixtures.ts';
-import { MPP40, renderSlide, writeAperio, writeOme, writeSharpPyramid } from './slide_fixtures.ts';
+import { MPP40, renderSlide, writeAperio, writeAperioJpeg, writeOme, writeSharpPyramid } from './slide_fixtures.ts';
 
 const tmp = tempDir('slide');
 test.after(() => tmp.cleanup());
@@ -108,7 +108,7 @@ test('lossless slides: every 10x tile is exactly the area downsample of the rend
   }
 });
 
-test('JPEG pyramid written by libvips: each 10x tile (read from the 4x level) is within the JPEG error of the level-0 area downsample: mean abs error <= 3, max <= 25 grey levels', async () => {
+test('libvips JPEG pyramid: each 10x tile (read from the 4x level) is within the JPEG error of the level-0 area downsample: mean abs error <= 3, max <= 25 grey levels', async () => {
   const out = path('jpeg');
   await tileSlides({ slides: [path('vips.tif')], out, mags: MAGS, tile: TILE, workers: 0 });
   const m = readManifest(out);
@@ -122,6 +122,27 @@ test('JPEG pyramid written by libvips: each 10x tile (read from the 4x level) is
   console.log(`    JPEG (q90) pyramid vs exact 10x: worst tile mean |err| ${worstMean.toFixed(2)}, max ${worstMax}`);
   assert.ok(worstMean <= 3, `mean error ${worstMean}`);
   assert.ok(worstMax <= 25, `max error ${worstMax}`);
+});
+
+test('Aperio SVS with JPEG tiles (compression 7, YCbCr 4:2:0): the 10x tiles are exactly the 4x level as libjpeg (through sharp) decodes its tiles: libtiff hands each tile to the same libjpeg, so the tiler adds no error of its own', async () => {
+  const file = path('jpeg-aperio.svs');
+  const decoded = await writeAperioJpeg(file, level0);
+  const out = path('jpeg-aperio');
+  await tileSlides({ slides: [file], out, mags: MAGS, tile: TILE, workers: 0 });
+  const m = readManifest(out);
+  assert.equal([m.slides[0].readLevel, m.slides[0].readFactor, m.slides[0].levels[1].compression], [1, 1, 'JPEG']);
+  assert.ok(m.tiles.length >= 7);
+  let worst = 0, jpegMean = 0;
+  for (const t of m.tiles) {
+    const got = (await decodeImage(tilePath(out, '10x', t))).data;
+    const want = new Uint8Array(TILE * TILE * 3);
+    const x = t.x0 / 4, y = t.y0 / 4;
+    for (let r = 0; r < TILE; r++) want.set(decoded.data.subarray(((y + r) * decoded.width + x) * 3, ((y + r) * decoded.width + x + TILE) * 3), r * TILE * 3);
+    worst = Math.max(worst, maxDiff(got, want).max);
+    jpegMean = Math.max(jpegMean, maxDiff(got, expectedTile(t, 4).data).mean);
+  }
+  console.log(`    Aperio JPEG tiles: worst |tile - libjpeg decode| ${worst}; JPEG error itself (worst tile mean vs exact) ${jpegMean.toFixed(2)}`);
+  assert.is(worst, 0, `worst ${worst}`);
 });
 
 test('tissue mask: keeps the tissue tiles and drops the glass ones; thumbnail PNG written', async () => {

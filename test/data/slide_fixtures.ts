@@ -74,3 +74,47 @@ export function writeOme(path: string, img: RgbImage): void {
   const sub = (f: number): PageSpec => ({ image: areaDownsample(img, f), tile: 256, compression: 8, reduced: true });
   writeTiff(path, [{ image: img, tile: 256, compression: 8, description: xml, subIfds: [sub(2), sub(4)] }]);
 }
+
+/**
+ * Aperio-style SVS with JPEG tiles, as scanners write them: compression 7, each 256-pixel tile a
+ * baseline JPEG (YCbCr 4:2:0, quality 90) made by sharp, levels 1, 4 and 16 (levels from exact
+ * block means of level 0 before their own JPEG coding), MPP in the ImageDescription. Returns
+ * the 4x level as sharp decodes its JPEG tiles one by one.
+ */
+export async function writeAperioJpeg(path: string, img: RgbImage): Promise<RgbImage> {
+  const jpegTiles = async (level: RgbImage): Promise<Uint8Array[]> => {
+    const out: Uint8Array[] = [];
+    for (let ty = 0; ty < Math.ceil(level.height / 256); ty++) {
+      for (let tx = 0; tx < Math.ceil(level.width / 256); tx++) {
+        const tile = new Uint8Array(256 * 256 * 3);
+        for (let y = 0; y < 256 && ty * 256 + y < level.height; y++) {
+          const w = Math.min(256, level.width - tx * 256);
+          tile.set(level.data.subarray(((ty * 256 + y) * level.width + tx * 256) * 3, ((ty * 256 + y) * level.width + tx * 256 + w) * 3), y * 256 * 3);
+        }
+        out.push(await sharp(tile, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer());
+      }
+    }
+    return out;
+  };
+  const desc = `Aperio Image Library v12.0.15 \r\n${img.width}x${img.height} [0,0 ${img.width}x${img.height}] (256x256) JPEG/RGB Q=90|AppMag = 40|MPP = ${MPP40}`;
+  const pages: PageSpec[] = [];
+  for (const f of [1, 4, 16]) {
+    const level = f === 1 ? img : areaDownsample(img, f);
+    pages.push({ image: level, tile: 256, compression: 7, photometric: 6, tiles: await jpegTiles(level), description: f === 1 ? desc : `Aperio level ${f}` });
+    if (f === 1) pages.push({ image: areaDownsample(img, 32), tile: 0, compression: 1, description: 'Aperio thumbnail' });
+  }
+  writeTiff(path, pages);
+  // The 4x level as sharp (libjpeg) decodes its tiles: what a reader should return for it.
+  const level = pages[2];
+  const decoded = new Uint8Array(level.image.width * level.image.height * 3);
+  const across = Math.ceil(level.image.width / 256);
+  for (let i = 0; i < level.tiles!.length; i++) {
+    const tx = i % across, ty = Math.floor(i / across);
+    const d = await sharp(level.tiles![i]).raw().toBuffer();
+    for (let y = 0; y < 256 && ty * 256 + y < level.image.height; y++) {
+      const w = Math.min(256, level.image.width - tx * 256);
+      decoded.set(d.subarray(y * 256 * 3, (y * 256 + w) * 3), ((ty * 256 + y) * level.image.width + tx * 256) * 3);
+    }
+  }
+  return { data: decoded, width: level.image.width, height: level.image.height };
+}

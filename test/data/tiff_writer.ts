@@ -21,6 +21,10 @@ export interface PageSpec {
   subIfds?: PageSpec[];
   /** For codes other than 1 and 8: bytes to store for every tile. */
   opaqueTile?: Uint8Array;
+  /** Ready-made tiles, row-major (e.g. one baseline JPEG stream each for compression 7). */
+  tiles?: Uint8Array[];
+  /** Photometric interpretation (default 2, RGB; 6 = YCbCr, written with 2x2 chroma subsampling). */
+  photometric?: number;
 }
 
 /** Raw bytes of the tile at (tx, ty), padded with zeros to a full tile. */
@@ -60,7 +64,12 @@ export function writeTiff(path: string, pages: PageSpec[]): void {
   const lay = (spec: PageSpec): Laid => {
     const offsets: number[] = [], counts: number[] = [];
     const { image: img, tile: t } = spec;
-    if (t > 0) {
+    if (spec.tiles) {
+      for (const b of spec.tiles) {
+        offsets.push(push(b));
+        counts.push(b.length);
+      }
+    } else if (t > 0) {
       for (let ty = 0; ty < Math.ceil(img.height / t); ty++) {
         for (let tx = 0; tx < Math.ceil(img.width / t); tx++) {
           const b = encodeChunk(tileBytes(img, tx, ty, t), spec);
@@ -94,7 +103,7 @@ export function writeTiff(path: string, pages: PageSpec[]): void {
       [257, 4, [s.image.height]],
       [258, 3, [8, 8, 8]],
       [259, 3, [s.compression]],
-      [262, 3, [2]],
+      [262, 3, [s.photometric ?? 2]],
     ];
     if (s.description !== undefined) entries.push([270, 2, s.description]);
     if (!s.tile) entries.push([273, 4, l.offsets]);
@@ -105,6 +114,7 @@ export function writeTiff(path: string, pages: PageSpec[]): void {
     if (s.resolution) entries.push([296, 3, [s.resolution.unit]]);
     if (s.tile) entries.push([322, 3, [s.tile]], [323, 3, [s.tile]], [324, 4, l.offsets], [325, 4, l.counts]);
     if (subOffsets.length) entries.push([330, 4, subOffsets]);
+    if (s.photometric === 6) entries.push([530, 3, [2, 2]]);
     entries.sort((a, b) => a[0] - b[0]);
     const head = Buffer.alloc(2 + entries.length * 12 + 4);
     head.writeUInt16LE(entries.length, 0);
