@@ -21,7 +21,7 @@ import { Rng } from '../../engine/random.ts';
 import { ResNet } from '../../models/resnet.ts';
 import type { ResNetArch } from '../../models/arch.ts';
 import { loadCheckpoint } from '../../models/checkpoint.ts';
-import { referenceResNetForward } from '../../models/reference_resnet.ts';
+import { referenceResNetForward } from '../models/reference_resnet.ts';
 import type { Shape4 } from '../../engine/reference/conv2d.ts';
 import { synthesize } from '../../data/synth/synthesize.ts';
 import { trainDistill } from '../../train/distill.ts';
@@ -88,8 +88,12 @@ function writeTorchvisionTeacher(path: string, arch: ResNetArch, seed: number): 
   return state;
 }
 
-/** See test/models/resnet.test.ts: float32 forward vs float64 over ~10 layers. */
-const FWD: Tol = { atol: 1e-4, rtol: 1e-3 };
+/**
+ * Float32 forward vs float64 over ~10 layers of this small net: measured worst 9.6e-7 abs,
+ * 4.1e-7 rel on the logits (batch and group norm); ~10x that. A misnamed or transposed tensor
+ * moves the logits by O(0.1).
+ */
+const FWD: Tol = { atol: 1e-5, rtol: 5e-6 };
 
 for (const norm of ['batch', 'group'] as const) {
   test(`torchvision-named ${norm}-norm state_dict loads: logits match the float64 reference on its weights`, async () => {
