@@ -12,6 +12,7 @@
  * - `progress(text)`: a one-line status on stderr, overwritten in place on a terminal.
  */
 import { writeFileSync } from 'node:fs';
+import { platform } from '#platform';
 import { runtime } from '../engine/runtime.ts';
 import { disposeAll, tidy } from '../engine/tensor.ts';
 
@@ -19,7 +20,7 @@ export interface Timing {
   /** Median of the timed repetitions, milliseconds. */
   ms: number;
   samples: number[];
-  /** Median CPU time of this process (all threads) per run, milliseconds. */
+  /** Median CPU time of this process (all threads) per run, milliseconds; NaN where the platform cannot read it (a browser). */
   cpuMs: number;
 }
 
@@ -27,14 +28,15 @@ export interface Timing {
 async function timeOnce(run: () => unknown): Promise<[number, number]> {
   const rt = runtime();
   await rt.sync();
-  const cpu0 = process.cpuUsage();
+  const cpu0 = platform.cpuTimeMs();
   const t0 = performance.now();
   const out = tidy(run);
   await rt.sync();
   const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
+  const cpu1 = platform.cpuTimeMs();
   disposeAll(out);
-  return [ms, (cpu.user + cpu.system) / 1000];
+  // A browser cannot read its CPU time: NaN (null in JSON), never a made-up figure.
+  return [ms, cpu0 === null || cpu1 === null ? NaN : cpu1 - cpu0];
 }
 
 function timingOf(samples: number[], cpu: number[]): Timing {
@@ -113,14 +115,7 @@ export function writeJson(file: string, rows: BenchRow[], meta: Record<string, u
   writeFileSync(file, JSON.stringify({ ...meta, rows }, null, 2) + '\n');
 }
 
-let lastProgressLength = 0;
-
-/** A status line on stderr (overwritten in place on a terminal; pass '' to clear it). */
+/** A one-line status (stderr in Node, overwritten in place on a terminal; the page's status line in a browser; '' clears it). */
 export function progress(text: string) {
-  if (!process.stderr.isTTY) {
-    if (text) process.stderr.write(text + '\n');
-    return;
-  }
-  process.stderr.write('\r' + text.padEnd(lastProgressLength) + (text ? '' : '\r'));
-  lastProgressLength = text.length;
+  platform.progress(text);
 }

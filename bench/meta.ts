@@ -5,12 +5,7 @@
  * the date. Every benchmark spreads `benchMeta(...)` into the top level of the JSON it writes,
  * so two files can be compared (`rbd bench compare`) knowing what differs between them.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { platform } from '#platform';
 import type { Runtime } from '../engine/runtime.ts';
 import type { EngineLimits } from '../engine/device.ts';
 
@@ -44,8 +39,6 @@ export interface BenchMeta {
   host: { platform: string; arch: string; cpus: number };
 }
 
-const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
 export function describeAdapter(rt: Runtime): AdapterDescription {
   const a = rt.gpu.adapter;
   return {
@@ -54,41 +47,19 @@ export function describeAdapter(rt: Runtime): AdapterDescription {
   };
 }
 
-/** The installed `webgpu` package's version, or 'unknown' when its package.json cannot be found. */
-function webgpuVersion(): string {
-  try {
-    const entry = createRequire(import.meta.url).resolve('webgpu');
-    // The package exports only its entry point; its package.json sits beside it.
-    return String(JSON.parse(readFileSync(join(dirname(entry), 'package.json'), 'utf8')).version);
-  } catch {
-    return 'unknown';
-  }
-}
-
-function git(args: string[]): string | null {
-  try {
-    return execFileSync('git', args, { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 export function benchMeta(rt: Runtime | null, benchmark: string, seeds: Record<string, number>): BenchMeta {
-  const status = git(['status', '--porcelain']);
+  // Node: the webgpu package, git, argv; a browser: its user agent, the build's commit, the page address.
+  const h = platform.describeHost();
   return {
     benchmark,
     adapter: rt ? describeAdapter(rt) : null,
-    webgpuVersion: webgpuVersion(),
-    nodeVersion: process.version,
-    git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
+    webgpuVersion: h.webgpuVersion,
+    nodeVersion: h.nodeVersion,
+    git: h.git,
     seeds,
-    commandLine: process.argv.map(shellQuote).join(' '),
+    commandLine: h.commandLine,
     date: new Date().toISOString(),
-    host: { platform: process.platform, arch: process.arch, cpus: cpus().length },
+    host: h.host,
   };
 }
 

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
   study: ['the main job (npm start): data, teacher, baseline/KD/KD+unlabeled per magnification, report', () => import('./commands/study.ts')],
   infer: ['run a checkpoint on a tensor file (--input/--out, for exact comparisons) or on images (class probabilities)', () => import('./commands/infer.ts')],
   bench: ['benchmarks: kernels, flops, speed (vs the roofline), compare, report (`rbd bench --help`)', () => import('./commands/bench.ts')],
+  web: ['the engine in a browser: static page with adapter info, kernel conformance and the benchmark (--out DIR | --serve)', () => import('./commands/web.ts')],
   profile: ['one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto', () => import('./commands/profile.ts')],
 };
 

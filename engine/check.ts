@@ -6,6 +6,8 @@
  * each kernel came.
  */
 
+import { platform } from '#platform';
+
 export interface Tol { atol: number; rtol: number }
 
 /**
@@ -37,10 +39,30 @@ export const TOL = {
 
 export interface CloseReport { maxAbs: number; maxRel: number; worst: number }
 
+/** One comparison as the conformance suite records it (conformance/suite.ts). */
+export interface CheckRecord {
+  label: string;
+  maxAbs: number;
+  maxRel: number;
+  tol: Tol;
+  /** max over elements of |gpu - ref| / (atol + rtol |ref|): at most 1 when the check passes (NaN counts as Infinity). */
+  worstRatio: number;
+  n: number;
+  pass: boolean;
+}
+
+const checkListeners = new Set<(r: CheckRecord) => void>();
+
+/** Be told of every assertClose, passing or failing (the conformance suite collects them). Returns the unsubscribe. */
+export function onCheck(fn: (r: CheckRecord) => void): () => void {
+  checkListeners.add(fn);
+  return () => checkListeners.delete(fn);
+}
+
 /** Assert elementwise closeness; prints `label: worst abs .. rel ..` and returns the report. */
 export function assertClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): CloseReport {
   if (actual.length !== expected.length) throw new Error(`${label}: length ${actual.length} != expected ${expected.length}`);
-  let maxAbs = 0, maxRel = 0, worst = -1, worstExcess = -Infinity;
+  let maxAbs = 0, maxRel = 0, worst = -1, worstExcess = -Infinity, worstRatio = 0;
   const bad: string[] = [];
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i], e = expected[i];
@@ -51,14 +73,17 @@ export function assertClose(label: string, actual: ArrayLike<number>, expected: 
     }
     const excess = Number.isNaN(err) ? Infinity : err - allowed;
     if (excess > worstExcess) { worstExcess = excess; worst = i; }
+    const ratio = Number.isNaN(err) ? Infinity : err / allowed;
+    if (ratio > worstRatio) worstRatio = ratio;
     if (err > maxAbs || Number.isNaN(err)) maxAbs = Number.isNaN(err) ? NaN : err;
     const rel = err / Math.max(Math.abs(e), 1e-30);
     if (Math.abs(e) > tol.atol && rel > maxRel) maxRel = rel;
   }
   const summary = `${label}: worst abs err ${maxAbs.toExponential(2)}, rel ${maxRel.toExponential(2)} (atol ${tol.atol.toExponential(1)}, rtol ${tol.rtol.toExponential(1)}, n=${actual.length})`;
+  for (const fn of checkListeners) fn({ label, maxAbs, maxRel, tol, worstRatio, n: actual.length, pass: bad.length === 0 });
   if (bad.length) {
     throw new Error(`${summary}\n  worst at [${worst}]: got ${actual[worst]} want ${expected[worst]}\n  first mismatches: ${bad.join('; ')}`);
   }
-  if (process.env.RBD_TEST_QUIET !== '1') console.log(`    ${summary}`);
+  if (platform.env('RBD_TEST_QUIET') !== '1') console.log(`    ${summary}`);
   return { maxAbs, maxRel, worst };
 }

@@ -5,16 +5,18 @@
  * (Mesa lavapipe, "llvmpipe"); else OpenGL ES through EGL in compatibility mode. Override with
  * `--adapter auto|vulkan|gl|<name substring>` (CLI) or the environment variable RBD_ADAPTER.
  *
+ * The WebGPU entry points come from the platform (engine/platform/): Dawn's backends in Node,
+ * navigator.gpu (one 'browser' backend) in a browser; the rest of this file is the same on both.
+ *
  * Only the limits the engine uses are requested, each capped at what the adapter offers;
  * timestamp-query, shader-f16 and subgroups are requested only when the adapter has them and
  * are exposed as capabilities, never assumed.
  */
-import { create, globals } from 'webgpu';
+import { platform } from '#platform';
+import type { BackendName } from './platform/types.ts';
 import { NoAdapterError } from './errors.ts';
 
-Object.assign(globalThis, globals);
-
-export type BackendName = 'default' | 'vulkan' | 'opengles' | 'opengl';
+export type { BackendName };
 
 /** One adapter that Dawn reports, with what the engine needs to rank and describe it. */
 export interface AdapterEntry {
@@ -60,28 +62,10 @@ const LIMIT_NAMES: (keyof EngineLimits)[] = [
 /** Features requested when present; nothing else is requested. */
 const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
 
-// Dawn instances must stay referenced while their adapters are in use.
-const instances = new Map<string, GPU>();
-
-function instance(backend: BackendName): GPU {
-  let gpu = instances.get(backend);
-  if (!gpu) {
-    if (backend === 'opengles' || backend === 'opengl') prepareEglEnvironment();
-    gpu = create(backend === 'default' ? [] : [`backend=${backend}`]) as GPU;
-    instances.set(backend, gpu);
-  }
-  return gpu;
-}
-
-/** Headless EGL needs the surfaceless platform; Mesa warns without XDG_RUNTIME_DIR. */
-function prepareEglEnvironment() {
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-}
-
 function describe(backend: BackendName, featureLevel: 'core' | 'compatibility', adapter: GPUAdapter): AdapterEntry {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const name = info.description || info.device || info.vendor || 'unknown adapter';
+  // A browser leaves description and device empty (Chromium's SwiftShader: vendor 'google', architecture 'swiftshader').
+  const name = info.description || info.device || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   // Dawn's GL adapter reports Mesa's renderer only in `device` (e.g. 'llvmpipe-llvm-15-...').
   const isSoftware = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(`${name} ${info.device ?? ''}`);
   const limits: Record<string, number> = {};
@@ -109,10 +93,9 @@ export async function listAdapters(): Promise<AdapterEntry[]> {
     seen.add(key);
     found.push(e);
   };
-  const backends: BackendName[] = process.platform === 'linux' ? ['vulkan', 'opengles', 'default'] : ['default'];
-  for (const backend of backends) {
+  for (const backend of platform.backends()) {
     let gpu: GPU;
-    try { gpu = instance(backend); } catch { continue; }
+    try { gpu = platform.gpu(backend); } catch { continue; }
     for (const featureLevel of ['core', 'compatibility'] as const) {
       for (const powerPreference of ['high-performance', 'low-power'] as const) {
         const adapter = await gpu.requestAdapter({ featureLevel, powerPreference } as GPURequestAdapterOptions).catch(() => null);
@@ -154,7 +137,7 @@ export interface OpenOptions {
 
 /** Open a device on the chosen adapter. Throws NoAdapterError with what was tried and the remedy. */
 export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
-  const choice = opts.adapter ?? process.env.RBD_ADAPTER ?? 'auto';
+  const choice = opts.adapter ?? platform.env('RBD_ADAPTER') ?? 'auto';
   const all = await listAdapters();
   const entry = chooseAdapter(all, choice);
   if (!entry) throw new NoAdapterError(choice, all.map((e) => `${e.name} (${e.backend}, ${e.featureLevel})`));
@@ -183,5 +166,5 @@ export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
 
 /** Drop Dawn's instances so the process can exit (Dawn keeps Node alive while they live). */
 export function releaseInstances() {
-  instances.clear();
+  platform.release();
 }

@@ -6,7 +6,7 @@
  * they are read from the WGSL with wgsl_reflect when the kernel is first used, and every call is
  * checked against them (see `engine/runtime.ts`).
  *
- * WGSL files live in `kernels/`, grouped by family (conv2d/, gemm/, norm/, ..., include/ for
+ * WGSL files live in `kernels/` (read from there in Node, bundled into the page in a browser), grouped by family (conv2d/, gemm/, norm/, ..., include/ for
  * shared snippets), and are always named by their path relative to `kernels/`
  * ('conv2d/forward_row.wgsl'). A line `#include "family/name.wgsl"` pulls in another file by
  * that same kind of path (once per kernel, however often it is named), so index math and
@@ -19,12 +19,9 @@
  * source of a variant is assembled here: `enable` directives for its features, then one WGSL
  * `const` per constant, then its includes, then its body (see `kernelSource`).
  */
-import { readFileSync } from 'node:fs';
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { platform } from '#platform';
 import { BindingError } from './errors.ts';
-
-/** Where the .wgsl files are: `<project>/kernels/`, from both `engine/` and a bundle in `dist/`. */
-export const KERNEL_DIR = new URL('../kernels/', import.meta.url);
 
 /** Optional adapter features a kernel variant can need (each becomes a WGSL `enable`). */
 export type KernelFeature = 'subgroups';
@@ -93,11 +90,10 @@ export function loadWgsl(file: string, seen = new Set<string>()): string {
   seen.add(file);
   let text = sourceCache.get(file);
   if (text === undefined) {
-    try {
-      text = readFileSync(new URL(file, KERNEL_DIR), 'utf8');
-    } catch {
-      throw new BindingError(file, `WGSL file not found: ${new URL(file, KERNEL_DIR).pathname}`);
-    }
+    // Node reads kernels/ (engine/platform/node.ts); a browser bundle carries the files (browser.ts).
+    const found = platform.kernelSource(file);
+    if (found === null) throw new BindingError(file, `WGSL file not found: ${platform.kernelOrigin(file)}`);
+    text = found;
     sourceCache.set(file, text);
   }
   return text.replace(/^\s*#include\s+"([^"]+)"\s*$/gm, (_m, inc: string) => loadWgsl(inc, seen));

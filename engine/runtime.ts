@@ -21,6 +21,7 @@
 import type { Gpu, EngineLimits } from './device.ts';
 import { openGpu, type OpenOptions } from './device.ts';
 import { BindingError, KernelError, LimitError } from './errors.ts';
+import { platform } from '#platform';
 import { type KernelSpec, type KernelLayout, kernelSource, reflectKernel, pipelineKey } from './kernel.ts';
 
 /** What a kernel binds: a range of a GPU buffer with its element type. Tensors satisfy this. */
@@ -85,7 +86,7 @@ export function namedOp<A extends unknown[], R>(name: string, fn: (...args: A) =
 }
 
 const BATCH_LIMIT = 256;
-const DEBUG = new Set((process.env.RBD_DEBUG ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const DEBUG = new Set((platform.env('RBD_DEBUG') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 export class Runtime {
   readonly device: GPUDevice;
