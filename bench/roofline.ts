@@ -24,7 +24,8 @@ import { maxPool2d } from '../engine/ops/max_pool2d.ts';
 import { adaptiveAvgPool2d } from '../engine/ops/adaptive_avg_pool2d.ts';
 import { countFlops } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import { timeGpu, row, progress, type BenchRow } from './harness.ts';
+import { timeGpu, row, progress, type BenchRow, type Timing } from './harness.ts';
+import { LimitError } from '../engine/errors.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
 
 export const DEFAULT_GEMM_SIZES = [512, 1024];
@@ -46,6 +47,8 @@ export interface Roofline {
   ridgeFlopsPerByte: number;
   /** Every measurement behind the two ceilings. */
   rows: BenchRow[];
+  /** GEMMs this device's limits did not allow, and why. */
+  skipped?: { kernel: string; shape: string; reason: string }[];
 }
 
 export interface RooflineOptions {
@@ -74,18 +77,26 @@ export interface GemmCandidate {
  */
 export function gemmCandidates(sizes: number[], seed: number): GemmCandidate[] {
   const rng = new Rng(seed);
-  const out: GemmCandidate[] = sizes.map((n) => {
+  // A candidate whose tensors this device cannot hold runs as a LimitError (measureRoofline skips it).
+  const guarded = (kernel: string, shape: string, flops: number, bytes: number, make: () => Pick<GemmCandidate, 'run' | 'dispose'>): GemmCandidate => {
+    try {
+      return { kernel, shape, flops, bytes, ...make() };
+    } catch (e) {
+      if (!(e instanceof LimitError)) throw e;
+      return { kernel, shape, flops, bytes, run: () => { throw e; }, dispose: () => {} };
+    }
+  };
+  const out: GemmCandidate[] = sizes.map((n) => guarded('matmul', `${n}x${n}x${n}`, 2 * n * n * n, 4 * 3 * n * n, () => {
     const a = Tensor.from(rng.array(n * n), [n, n]);
     const b = Tensor.from(rng.array(n * n), [n, n]);
-    return { kernel: 'matmul', shape: `${n}x${n}x${n}`, flops: 2 * n * n * n, bytes: 4 * 3 * n * n, run: () => gemm({ t: a }, { t: b }), dispose: () => disposeAll([a, b]) };
-  });
+    return { run: () => gemm({ t: a }, { t: b }), dispose: () => disposeAll([a, b]) };
+  }));
   const [n, c, h, w] = ROOFLINE_CONV_INPUT;
-  const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
-  const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
-  out.push({
-    kernel: 'conv2d 3x3', shape: `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`, flops: 2 * n * c * h * w * c * 9, bytes: 4 * (2 * n * c * h * w + c * c * 9),
-    run: () => conv2d(x, k, null, { padding: 1 }), dispose: () => disposeAll([x, k]),
-  });
+  out.push(guarded('conv2d 3x3', `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`, 2 * n * c * h * w * c * 9, 4 * (2 * n * c * h * w + c * c * 9), () => {
+    const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
+    const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
+    return { run: () => conv2d(x, k, null, { padding: 1 }), dispose: () => disposeAll([x, k]) };
+  }));
   return out;
 }
 
@@ -94,9 +105,20 @@ export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
   const rows: BenchRow[] = [];
   let best: BenchRow | null = null;
   const candidates = gemmCandidates(o.gemmSizes ?? DEFAULT_GEMM_SIZES, o.seed ?? 1);
+  const skipped: { kernel: string; shape: string; reason: string }[] = [];
   for (const c of candidates) {
     progress(`roofline: ${c.kernel} ${c.shape} (${o.reps} reps)`);
-    const r = row(`${c.kernel} (roofline)`, c.shape, await timeGpu(c.run, o.reps, o.warmup), c.flops, c.bytes);
+    let timing: Timing;
+    try {
+      timing = await timeGpu(c.run, o.reps, o.warmup);
+    } catch (e) {
+      // A GEMM larger than this device allows: the ceiling comes from the others.
+      if (!(e instanceof LimitError)) throw e;
+      skipped.push({ kernel: c.kernel, shape: c.shape, reason: e.message });
+      c.dispose();
+      continue;
+    }
+    const r = row(`${c.kernel} (roofline)`, c.shape, timing, c.flops, c.bytes);
     rows.push(r);
     if (!best || r.gflops > best.gflops) best = r;
     c.dispose();
@@ -111,9 +133,9 @@ export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
   src.destroy();
   dst.destroy();
   progress('');
-  if (!best) throw new Error('measureRoofline: no GEMM size given');
+  if (!best) throw new Error(`measureRoofline: no GEMM could run${skipped.length ? `: ${skipped.map((x) => `${x.kernel} ${x.shape}: ${x.reason}`).join('; ')}` : ' (no size given)'}`);
   const gemmCpuGflops = Math.max(...rows.filter((x) => x.flops > 0).map((x) => x.cpuGflops));
-  return { gemmGflops: best.gflops, gemmCpuGflops, gemmShape: `${best.kernel.replace(' (roofline)', '')} ${best.shape}`, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows };
+  return { gemmGflops: best.gflops, gemmCpuGflops, gemmShape: `${best.kernel.replace(' (roofline)', '')} ${best.shape}`, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows, skipped };
 }
 
 /** The better ceilings of two measurements (each taken from whichever reached it). */
@@ -122,7 +144,7 @@ export function bestRoofline(a: Roofline, b: Roofline): Roofline {
   const copyGBps = Math.max(a.copyGBps, b.copyGBps);
   return {
     gemmGflops: gemm.gemmGflops, gemmShape: gemm.gemmShape, gemmCpuGflops: Math.max(a.gemmCpuGflops, b.gemmCpuGflops),
-    copyGBps, ridgeFlopsPerByte: gemm.gemmGflops / copyGBps, rows: [...a.rows, ...b.rows],
+    copyGBps, ridgeFlopsPerByte: gemm.gemmGflops / copyGBps, rows: [...a.rows, ...b.rows], skipped: [...(a.skipped ?? []), ...(b.skipped ?? [])],
   };
 }
 

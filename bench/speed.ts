@@ -18,6 +18,7 @@
  */
 import { tidy, disposeAll } from '../engine/tensor.ts';
 import { runtime } from '../engine/runtime.ts';
+import { LimitError } from '../engine/errors.ts';
 import { noGrad } from '../engine/autograd.ts';
 import type { ResNetArch } from '../models/arch.ts';
 import { writeJson } from '../train/files.ts';
@@ -123,6 +124,9 @@ export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx'
   /** Dispatches (kernel launches) in one training step and in one inference pass. */
   trainDispatches: number;
   inferDispatches: number;
+  /** Host wall time to record one dispatch of the training step / inference pass, microseconds (dispatchesOf). */
+  trainRecordUsPerDispatch: number;
+  inferRecordUsPerDispatch: number;
   /** Train-step time at the top magnification / here, and the FLOP ratio the same way. */
   trainSpeedup: number;
   trainFlopRatio: number;
@@ -132,15 +136,26 @@ export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx'
 
 export interface SpeedOptions { arch: ResNetArch; inputs: MagInput[]; batch: number; reps: number; warmup: number; seed: number }
 
-/** Count the dispatches `fn` records (it runs once, GPU work and all). */
-async function dispatchesOf(fn: () => unknown): Promise<number> {
+/**
+ * Count the dispatches `fn` records (it runs once, GPU work and all), and the wall time of
+ * recording them: the synchronous part of `fn` (ops, pool, bind groups, uniforms, encoding,
+ * the submits of full batches), which is the host's CPU cost per dispatch on any platform
+ * (a browser cannot read its CPU time; Node's CPU time on a software adapter includes the GPU's).
+ */
+async function dispatchesOf(fn: () => unknown): Promise<{ dispatches: number; recordUsPerDispatch: number }> {
   const rt = runtime();
   await rt.sync();
   const before = rt.dispatches;
-  tidy(fn);
+  const t0 = performance.now();
+  disposeAll(tidy(fn));
+  const recordMs = performance.now() - t0;
   await rt.sync();
-  return rt.dispatches - before;
+  const dispatches = rt.dispatches - before;
+  return { dispatches, recordUsPerDispatch: (1000 * recordMs) / Math.max(dispatches, 1) };
 }
+
+/** A magnification (or roofline case) left out, and why (a limit of this device it would exceed). */
+export interface SkippedCase { mag: string; reason: string }
 
 /** A speed row before it is set against the roofline. */
 export type MeasuredRow = Omit<SpeedRow, 'rooflineFraction' | 'rooflineFractionCpu'>;
@@ -149,14 +164,31 @@ export type MeasuredRow = Omit<SpeedRow, 'rooflineFraction' | 'rooflineFractionC
  * Time inference and the training step at every magnification; `loaderImagesPerSec` (per
  * magnification) is copied in. `withRoofline` then divides the rates by the ceilings.
  */
-export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number | null)[] | null = null): Promise<MeasuredRow[]> {
+export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number | null)[] | null = null, skipped: SkippedCase[] = []): Promise<MeasuredRow[]> {
   const flops = flopsRows(o.arch, o.inputs);
   // Every magnification is set up at once and the timed runs go round-robin (each round times
   // every magnification once), so a change of load from other processes during the benchmark
   // hits all magnifications alike and the ratios between them stay meaningful.
-  const cases = await Promise.all(o.inputs.map(async (m) => {
-    const d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
-    const cached = await cacheTeacherOutputs(d);
+  const cases: { m: MagInput; d: ReturnType<typeof distillSetup>; infer: () => unknown; step: () => void; cachedStep: () => void; inferRuns: Timing[]; stepRuns: Timing[]; cachedRuns: Timing[]; skip: string | null }[] = [];
+  for (const m of o.inputs) {
+    let d: ReturnType<typeof distillSetup>;
+    let cached: Awaited<ReturnType<typeof cacheTeacherOutputs>>;
+    try {
+      d = distillSetup(o.arch, o.inputs[0], m, o.batch, o.seed);
+    } catch (e) {
+      // Weights or inputs larger than this device allows: leave the magnification out, say why.
+      if (!(e instanceof LimitError)) throw e;
+      skipped.push({ mag: m.mag, reason: e.message });
+      continue;
+    }
+    try {
+      cached = await cacheTeacherOutputs(d);
+    } catch (e) {
+      d.dispose();
+      if (!(e instanceof LimitError)) throw e;
+      skipped.push({ mag: m.mag, reason: e.message });
+      continue;
+    }
     const infer = () => noGrad(() => d.student.forward(d.lowRes));
     const step = () => {
       for (const [, run] of distillPhases(d)) run();
@@ -164,26 +196,39 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
     const cachedStep = () => {
       for (const [, run] of distillPhases(d, cached)) run();
     };
-    return { m, d, infer, step, cachedStep, inferRuns: [] as Timing[], stepRuns: [] as Timing[], cachedRuns: [] as Timing[] };
-  }));
+    cases.push({ m, d, infer, step, cachedStep, inferRuns: [], stepRuns: [], cachedRuns: [], skip: null });
+  }
   const out: Omit<MeasuredRow, 'trainSpeedup' | 'trainFlopRatio' | 'inferSpeedup' | 'inferFlopRatio'>[] = [];
   try {
     for (let round = 0; round < o.warmup + o.reps; round++) {
       for (const c of cases) {
+        if (c.skip) continue;
         progress(`${c.m.mag}: inference and training step, ${round < o.warmup ? `warm-up ${round + 1} of ${o.warmup}` : `round ${round - o.warmup + 1} of ${o.reps}`}`);
-        const ti = await timeGpu(c.infer, 1, 0);
-        const tt = await timeGpu(c.step, 1, 0);
-        const tc = await timeGpu(c.cachedStep, 1, 0);
+        let ti: Timing, tt: Timing, tc: Timing;
+        try {
+          ti = await timeGpu(c.infer, 1, 0);
+          tt = await timeGpu(c.step, 1, 0);
+          tc = await timeGpu(c.cachedStep, 1, 0);
+        } catch (e) {
+          // A device smaller than this case needs: leave the magnification out, say why.
+          if (!(e instanceof LimitError)) throw e;
+          c.skip = e.message;
+          skipped.push({ mag: c.m.mag, reason: e.message });
+          continue;
+        }
         if (round < o.warmup) continue;
         c.inferRuns.push(ti);
         c.stepRuns.push(tt);
         c.cachedRuns.push(tc);
       }
     }
-    for (const [i, c] of cases.entries()) {
+    for (const c of cases) {
+      if (c.skip) continue;
+      const i = o.inputs.indexOf(c.m);
       const ti = pooled(c.inferRuns), tt = pooled(c.stepRuns), tc = pooled(c.cachedRuns);
-      const inferDispatches = await dispatchesOf(c.infer);
-      const trainDispatches = await dispatchesOf(c.step);
+      const inferCount = await dispatchesOf(c.infer);
+      const trainCount = await dispatchesOf(c.step);
+      const inferDispatches = inferCount.dispatches, trainDispatches = trainCount.dispatches;
       const f = flops[i];
       const achievedGflops = (f.trainStepGflops * o.batch) / (tt.ms / 1000);
       const achievedGflopsPerCpuSec = (f.trainStepGflops * o.batch) / (tt.cpuMs / 1000);
@@ -193,6 +238,7 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
         trainCachedImagesPerSec: o.batch / (tc.ms / 1000), trainCachedMs: spreadOf(tc),
         achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
         inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
+        trainRecordUsPerDispatch: trainCount.recordUsPerDispatch, inferRecordUsPerDispatch: inferCount.recordUsPerDispatch,
         inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec,
         loaderImagesPerSec: loaderImagesPerSec ? loaderImagesPerSec[i] : null,
       });
@@ -202,6 +248,7 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
   }
   progress('');
   const top = out[0];
+  if (!top) return [];
   return out.map((r) => ({
     ...r,
     trainSpeedup: top.trainMs.median / r.trainMs.median, trainFlopRatio: top.trainStepGflops / r.trainStepGflops,
@@ -318,7 +365,9 @@ export async function speedRun(o: SpeedRunOptions, log: (line: string) => void =
   const overhead = await measureDispatchOverhead(o.reps, o.warmup);
   log(`dispatch overhead: ${fmtNum(overhead.usPerDispatch)} us per dispatch (chain of trivial kernels)`);
   const loader = o.data ? await measureLoaderRates(o.data, o.inputs, o.batch, o.loaderBatches ?? 8, o.seed, o.skipBad ?? false) : null;
-  const measured = await measureSpeed(o, loader);
+  const skipped: SkippedCase[] = [];
+  const measured = await measureSpeed(o, loader, skipped);
+  for (const s of skipped) log(`${s.mag}: skipped: ${s.reason}`);
   // Measured again after the model: the ceilings are the best rates seen in this run, so a
   // burst of load from other processes during one measurement does not lower them.
   const after = await measureRoofline(rooflineOptions);
@@ -326,11 +375,12 @@ export async function speedRun(o: SpeedRunOptions, log: (line: string) => void =
   const roofline = bestRoofline(before, after);
   log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (${fmtNum(roofline.gemmCpuGflops)} per CPU-second), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
   const rows = withRoofline(measured, roofline);
-  const paired = await pairedRooflineFraction(o, roofline.gemmShape, o.gemmSizes);
-  log(`${o.inputs[0].mag} step vs ${paired.gemm} (x${paired.gemmRepeats} per round), interleaved (${o.reps} rounds): ${fmtPercent(paired.wall.median)} of its rate (min ${fmtPercent(paired.wall.min)}, max ${fmtPercent(paired.wall.max)}); per CPU-second ${fmtPercent(paired.cpu.median)}`);
+  // The top magnification's step, if this device could run it.
+  const paired = measured.some((r) => r.mag === o.inputs[0].mag) ? await pairedRooflineFraction(o, roofline.gemmShape, o.gemmSizes) : undefined;
+  if (paired) log(`${o.inputs[0].mag} step vs ${paired.gemm} (x${paired.gemmRepeats} per round), interleaved (${o.reps} rounds): ${fmtPercent(paired.wall.median)} of its rate (min ${fmtPercent(paired.wall.min)}, max ${fmtPercent(paired.wall.max)}); per CPU-second ${fmtPercent(paired.cpu.median)}`);
   return {
     ...meta, arch: { preset: o.archName, ...o.arch }, tile: o.tile, batch: o.batch, reps: o.reps, warmup: o.warmup,
-    rooflineGflops: roofline.gemmGflops, rooflineCpuGflops: roofline.gemmCpuGflops, rooflineCopyGBps: roofline.copyGBps, roofline, rooflineMeasurements: [before, after], pairedRooflineFraction: paired, dispatchOverheadUs: overhead.usPerDispatch, data: o.data ?? null, results: rows,
+    rooflineGflops: roofline.gemmGflops, rooflineCpuGflops: roofline.gemmCpuGflops, rooflineCopyGBps: roofline.copyGBps, roofline, rooflineMeasurements: [before, after], pairedRooflineFraction: paired, dispatchOverheadUs: overhead.usPerDispatch, data: o.data ?? null, results: rows, skipped,
   };
 }
 

@@ -133,6 +133,8 @@ export interface OpenOptions {
   adapter?: string;
   /** Lower the engine's limits (tests use this to prove limits are enforced, not hit). */
   limitOverrides?: Partial<EngineLimits>;
+  /** Optional features not to request even when the adapter has them (A/B of the kernels' fallbacks). */
+  withoutFeatures?: string[];
 }
 
 /** Open a device on the chosen adapter. Throws NoAdapterError with what was tried and the remedy. */
@@ -142,7 +144,7 @@ export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
   const entry = chooseAdapter(all, choice);
   if (!entry) throw new NoAdapterError(choice, all.map((e) => `${e.name} (${e.backend}, ${e.featureLevel})`));
 
-  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => entry.adapter.features.has(f)) as GPUFeatureName[];
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => entry.adapter.features.has(f) && !opts.withoutFeatures?.includes(f)) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) {
     if (k === 'minUniformBufferOffsetAlignment') continue; // an alignment: larger is looser; keep the default

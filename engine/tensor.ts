@@ -11,7 +11,7 @@
  */
 import { pool } from './pool.ts';
 import { runtime, type BufferView } from './runtime.ts';
-import { ShapeError } from './errors.ts';
+import { ShapeError, LimitError } from './errors.ts';
 import type { GradNode } from './autograd.ts';
 
 export type DType = 'f32' | 'i32' | 'u32';
@@ -75,7 +75,7 @@ export class Tensor implements BufferView {
     const bytes = Math.max(4, shapeSize(shape) * 4);
     const rt = runtime();
     if (bytes > rt.limits.maxStorageBufferBindingSize) {
-      throw new ShapeError('tensor', `tensor ${shapeStr(shape)} ${dtype} needs ${bytes} bytes, above this adapter's maxStorageBufferBindingSize of ${rt.limits.maxStorageBufferBindingSize} bytes; use a smaller batch or input size`);
+      throw new LimitError(`tensor ${shapeStr(shape)} ${dtype} needs ${bytes} bytes, above this adapter's maxStorageBufferBindingSize of ${rt.limits.maxStorageBufferBindingSize} bytes; use a smaller batch or input size`);
     }
     const buffer = pool.acquire(bytes, `tensor${shapeStr(shape)} ${dtype}`);
     return new Tensor(shape, dtype, new Storage(buffer, bytes));

@@ -4,6 +4,8 @@
 #   2. if no WebGPU adapter is found: Mesa's software Vulkan driver (lavapipe) new enough for
 #      Dawn, plus the EGL/GLES libraries for the OpenGL ES adapter
 #   3. verify that an adapter is found and print it
+#   4. Debian's chromium (for the browser tests of the web page, test/web/; WebGPU via its
+#      SwiftShader adapter), unless RBD_SETUP_CHROMIUM=0
 # Idempotent: re-running it changes nothing once everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,4 +74,20 @@ fi
 
 # --- 3. verify ------------------------------------------------------------------------------
 probe || die "still no WebGPU adapter after installing Mesa: run 'node scripts/probe-adapter.mjs' to see Dawn's message"
+
+# --- 4. chromium for the browser tests ---------------------------------------------------------
+# The tests drive it headless with playwright-core (an npm dependency that downloads no browser).
+if [ "${RBD_SETUP_CHROMIUM:-1}" = 0 ]; then
+  log "chromium skipped (RBD_SETUP_CHROMIUM=0; the browser tests then need RBD_TEST_BROWSER=0)"
+elif [ -x /usr/bin/chromium ]; then
+  log "chromium already installed: $(/usr/bin/chromium --version 2>/dev/null || echo 'version unknown')"
+else
+  command -v apt-get >/dev/null || die "chromium is missing and apt-get is not available: install Chromium at /usr/bin/chromium (or set RBD_CHROMIUM), or set RBD_SETUP_CHROMIUM=0 and RBD_TEST_BROWSER=0"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing chromium (apt)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  log "chromium: $(/usr/bin/chromium --version 2>/dev/null)"
+fi
 log "done"

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { gpu } from '../helpers/gpu.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { Tensor } from '../../engine/tensor.ts';
+import { LimitError } from '../../engine/errors.ts';
 import { add } from '../../engine/ops/add.ts';
 import { kernelSource, type KernelSpec } from '../../engine/kernel.ts';
 
@@ -135,7 +136,7 @@ test('a tensor above maxStorageBufferBindingSize is refused with its size and th
   const saved = rt.limits.maxStorageBufferBindingSize;
   rt.limits.maxStorageBufferBindingSize = 4096;
   try {
-    assert.throws(() => Tensor.empty([2, 1024]), /tensor \[2,1024\] f32 needs 8192 bytes, above this adapter's maxStorageBufferBindingSize of 4096 bytes/);
+    assert.throws(() => Tensor.empty([2, 1024]), (e: Error) => e instanceof LimitError && /tensor \[2,1024\] f32 needs 8192 bytes, above this adapter's maxStorageBufferBindingSize of 4096 bytes/.test(e.message));
   } finally {
     rt.limits.maxStorageBufferBindingSize = saved;
   }

@@ -21,10 +21,10 @@ export const CHROMIUM_FLAGS = [
 ];
 
 /**
- * Launch; `extra` flags are appended (e.g. to disable WebGPU). playwright-core gives every
+ * Launch; `extra` flags are appended (e.g. to disable WebGPU), flags in `without` left out. playwright-core gives every
  * launch a fresh --user-data-dir of its own (a temporary profile it removes on close).
  */
-export async function launchChromium(extra: string[] = []): Promise<{ browser: Browser; close: () => Promise<void> }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, ...extra] });
+export async function launchChromium(extra: string[] = [], without: string[] = []): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS.filter((f) => !without.includes(f)), ...extra] });
   return { browser, close: () => browser.close().catch(() => {}) };
 }

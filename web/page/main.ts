@@ -6,9 +6,11 @@
  * URL parameters:
  *   auto=conformance|bench|all   run without clicks; then document.title is 'rbd: done' or
  *                                'rbd: failed' and #rbd-results holds {adapter, conformance, bench}
- *   quick=1                      the small benchmark (64 px tiles, batch 2, 1 rep)
+ *   quick=1                      the smoke-test benchmark (32 px tiles, batch 1, 1 rep, no warm-up:
+ *                                the first run compiles the kernels, so its figures are not rates to quote)
  *   limit.<name>=N               lower one of the engine's limits (e.g. limit.maxStorageBufferBindingSize)
  *                                to see how the page copes with a small device
+ *   without=subgroups,...        do not request these optional features (runs the kernels' fallbacks)
  *   loseDeviceAfter=N            destroy the device after N conformance results (device-loss drill)
  */
 import { initRuntime, runtime, type Runtime } from '../../engine/runtime.ts';
@@ -34,9 +36,11 @@ interface Results {
   flops: FlopsRow[] | null;
   errors: string[];
   deviceLost: string | null;
+  /** Wall seconds of each part. */
+  seconds: Record<string, number>;
 }
 
-const results: Results = { adapter: null, conformance: [], bench: null, flops: null, errors: [], deviceLost: null };
+const results: Results = { adapter: null, conformance: [], bench: null, flops: null, errors: [], deviceLost: null, seconds: {} };
 let lost: string | null = null;
 
 function publish() {
@@ -86,7 +90,7 @@ async function openDevice(): Promise<Runtime | null> {
     return null;
   }
   try {
-    const rt = await initRuntime({ limitOverrides: limitOverrides() });
+    const rt = await initRuntime({ limitOverrides: limitOverrides(), withoutFeatures: params.get('without')?.split(',') ?? [] });
     void rt.device.lost.then((info) => {
       lost = `${info.reason}: ${info.message || 'no message'}`;
       results.deviceLost = lost;
@@ -96,7 +100,8 @@ async function openDevice(): Promise<Runtime | null> {
     return rt;
   } catch (e) {
     const refused = e instanceof NoAdapterError;
-    const text = (e as Error).message;
+    // NoAdapterError's own remedy speaks of Dawn's backends in Node; say what happened here instead.
+    const text = refused ? 'navigator.gpu.requestAdapter() returned no adapter' : (e as Error).message;
     $('adapter').innerHTML = `<div class="msg error"><b>${refused ? 'The browser refused an adapter' : 'Opening the GPU failed'}:</b> ${esc(text)}<br>
       ${refused ? 'navigator.gpu exists but requestAdapter() gave none: the GPU may be blocklisted, or WebGPU disabled by policy or by a software-rendering fallback.' : ''}${ENABLE_HELP}</div>`;
     results.errors.push(`${refused ? 'adapter request refused' : 'device request failed'}: ${text}`);
@@ -123,8 +128,17 @@ function showAdapter(rt: Runtime) {
 function showConformance(list: ConformanceResult[], running: boolean) {
   const failed = list.filter((r) => !r.pass).length;
   const head = `<div>${list.length} tests${running ? ' so far' : ''} from ${conformanceFiles.length} files: <span class="${failed ? 'fail' : 'pass'}">${failed ? `${failed} failed` : 'all passed'}</span></div>`;
-  $('conformance').innerHTML = head + table(['kernel test', 'worst |error|', 'atol', 'rtol', 'worst error / allowed', 'checks', 'result'],
-    list.map((r) => [r.name, r.worstError, r.tolerance.atol, r.tolerance.rtol, r.worstRatio, String(r.checks), r.pass ? 'pass' : `FAIL${r.error ? `: ${r.error}` : ''}`]), (i) => (list[i].pass ? 'pass' : 'fail'));
+  // One row per kernel test file (its worst test), then every test in a collapsible table.
+  const byFile = new Map<string, ConformanceResult[]>();
+  for (const r of list) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r]);
+  const files = [...byFile].map(([file, rs]) => {
+    const worst = rs.reduce((w, r) => (r.worstRatio > w.worstRatio || (!r.pass && w.pass) ? r : w));
+    return { file, rs, worst, pass: rs.every((r) => r.pass) };
+  });
+  const summary = table(['kernel tests', 'tests', 'worst test', 'worst |error|', 'error / allowed', 'result'],
+    files.map((f) => [f.file.replace(/^test\//, '').replace(/\.test\.ts$/, ''), String(f.rs.length), f.worst.worstLabel || f.worst.name, f.worst.worstError, f.worst.worstRatio, f.pass ? 'pass' : 'FAIL']), (i) => (files[i].pass ? 'pass' : 'fail'));
+  $('conformance').innerHTML = head + summary + `<details${failed ? ' open' : ''}><summary>every test</summary>` + table(['kernel test', 'worst |error|', 'atol', 'rtol', 'worst error / allowed', 'checks', 'result'],
+    list.map((r) => [r.name, r.worstError, r.tolerance.atol, r.tolerance.rtol, r.worstRatio, String(r.checks), r.pass ? 'pass' : `FAIL${r.error ? `: ${r.error}` : ''}`]), (i) => (list[i].pass ? 'pass' : 'fail')) + '</details>';
 }
 
 async function conformance(): Promise<boolean> {
@@ -133,6 +147,8 @@ async function conformance(): Promise<boolean> {
   status('conformance: loading the kernel tests', 0);
   try {
     await runConformance(conformanceFiles, (r) => {
+      // A test that finished after the device was lost ran (partly) on nothing: not a result.
+      if (lost) throw new Error(`device lost: ${lost}`);
       list.push(r);
       results.conformance.push({ name: r.name, worstError: r.worstError, tolerance: r.tolerance, pass: r.pass, worstRatio: r.worstRatio, checks: r.checks, ...(r.error ? { error: r.error } : {}) });
       status(`conformance: ${list.length} tests (${r.name})`, Math.min(1, list.length / 300));
@@ -160,7 +176,7 @@ function showBench(flops: FlopsRow[], bench: Json | null) {
     html += `<h3>bench speed</h3><div>roofline: GEMM ${num(bench.rooflineGflops as number)} GFLOP/s (${esc(String((bench.roofline as Json).gemmShape))}), copy ${num(bench.rooflineCopyGBps as number)} GB/s; dispatch overhead ${num(bench.dispatchOverheadUs as number)} us; batch ${bench.batch}, ${bench.reps} reps after ${bench.warmup} warm-up</div>`;
     html += table(['mag', 'input', 'infer img/s', 'train img/s', 'train ms (min-max)', 'train GFLOP/s', 'of roofline', 'speed-up', 'FLOP ratio', 'dispatches'],
       rows.map((r) => [r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, r.inferImagesPerSec, r.trainImagesPerSec, `${num(r.trainMs.median)} (${num(r.trainMs.min)}-${num(r.trainMs.max)})`, r.achievedGflops, `${(100 * r.rooflineFraction).toFixed(1)}%`, `${num(r.trainSpeedup)}x`, `${num(r.trainFlopRatio)}x`, String(r.trainDispatches)]));
-    const skipped = (bench.skipped ?? []) as { mag: string; reason: string }[];
+    const skipped = [...((bench.skipped ?? []) as { mag: string; reason: string }[]), ...(((bench.roofline as Json).skipped ?? []) as { kernel: string; shape: string; reason: string }[]).map((s) => ({ mag: `roofline ${s.kernel} ${s.shape}`, reason: s.reason }))];
     if (skipped.length) html += `<div class="msg warn"><b>Skipped:</b><ul>${skipped.map((s) => `<li>${esc(s.mag)}: ${esc(s.reason)}</li>`).join('')}</ul></div>`;
     $('plots').innerHTML = rows.length
       ? barChart('distillation step, images/s', rows.map((r) => [r.mag, r.trainImagesPerSec])) + barChart('inference, images/s', rows.map((r) => [r.mag, r.inferImagesPerSec])) + barChart('train step, % of roofline', rows.map((r) => [r.mag, 100 * r.rooflineFraction]))
@@ -171,13 +187,14 @@ function showBench(flops: FlopsRow[], bench: Json | null) {
 
 async function bench(): Promise<boolean> {
   const quick = params.get('quick') === '1' || ($('quick') as HTMLInputElement).checked;
-  const tile = quick ? 64 : DEFAULT_TILE;
+  // quick: a smoke run (CI): every magnification, tiny tiles, one timed repetition.
+  const tile = quick ? 32 : DEFAULT_TILE;
   const inputs = magInputs('web', DEFAULT_MAGS, tile);
   const { name: archName, arch } = archFlag('web', 'rbd');
   results.flops = flopsRows(arch, inputs);
   showBench(results.flops, null);
   publish();
-  const o = { arch, archName, inputs, tile, batch: quick ? 2 : DEFAULT_BATCH, reps: quick ? 1 : 5, warmup: 1, seed: 1, gemmSizes: quick ? [128] : DEFAULT_GEMM_SIZES };
+  const o = { arch, archName, inputs, tile, batch: quick ? 1 : DEFAULT_BATCH, reps: quick ? 1 : 5, warmup: quick ? 0 : 2, seed: 1, gemmSizes: quick ? [64] : DEFAULT_GEMM_SIZES };
   const log: string[] = [];
   try {
     const r = (await speedRun(o, (line) => log.push(line))) as unknown as Json;
@@ -222,8 +239,12 @@ async function main() {
     busy = true;
     try { await fn(); } finally { busy = false; ($('download') as HTMLButtonElement).disabled = false; }
   };
-  ($('run-conformance') as HTMLButtonElement).onclick = guard(conformance);
-  ($('run-bench') as HTMLButtonElement).onclick = guard(bench);
+  const timed = (name: string, fn: () => Promise<boolean>) => async () => {
+    const t0 = performance.now();
+    try { return await fn(); } finally { results.seconds[name] = (performance.now() - t0) / 1000; publish(); }
+  };
+  ($('run-conformance') as HTMLButtonElement).onclick = guard(timed('conformance', conformance));
+  ($('run-bench') as HTMLButtonElement).onclick = guard(timed('bench', bench));
   ($('download') as HTMLButtonElement).onclick = download;
   for (const id of ['run-conformance', 'run-bench']) ($(id) as HTMLButtonElement).disabled = false;
   if (auto) {
@@ -235,8 +256,8 @@ async function main() {
     }
     busy = true;
     let ok = true;
-    if (auto === 'conformance' || auto === 'all') ok = (await conformance()) && ok;
-    if ((auto === 'bench' || auto === 'all') && !lost) ok = (await bench()) && ok;
+    if (auto === 'conformance' || auto === 'all') ok = (await timed('conformance', conformance)()) && ok;
+    if ((auto === 'bench' || auto === 'all') && !lost) ok = (await timed('bench', bench)()) && ok;
     busy = false;
     ok = ok && !lost;
     publish();
