@@ -3,11 +3,13 @@
  * else auto: on a machine without a GPU that is Vulkan lavapipe), then once more on the OpenGL
  * ES compatibility adapter every kernel test (test/ops/, test/optim/: each kernel against its
  * reference, and test/ops/variants.test.ts every variant of the variant tables this adapter can
- * run) and the other files marked `// @smoke-gl`, so "any adapter" is tested.
+ * run) and the other files marked `// @smoke-gl`, and the files marked `// @browser` (the web page
+ * in headless Chromium: its SwiftShader WebGPU adapter) as a third group, so "any adapter" is tested.
  * Ends with the line `N passed, N failed, N skipped`.
  *
  * Usage: npm test [-- <substring>...]   (only files whose path contains a substring)
  *        RBD_TEST_GL=0 npm test         (skip the GL pass)
+ *        RBD_TEST_BROWSER=0 npm test    (skip the browser group)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -64,9 +66,12 @@ function runGroup(title: string, files: string[], env: Record<string, string>): 
 }
 
 const filters = process.argv.slice(2);
-const all = findTests(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+const matching = findTests(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+const marked = (f: string, mark: string) => readFileSync(f, 'utf8').slice(0, 400).includes(mark);
+const browser = matching.filter((f) => marked(f, '@browser'));
+const all = matching.filter((f) => !browser.includes(f));
 const KERNEL_TESTS = ['test/ops/', 'test/optim/'];
-const smoke = all.filter((f) => KERNEL_TESTS.some((d) => relative(root, f).startsWith(d)) || readFileSync(f, 'utf8').slice(0, 400).includes('@smoke-gl'));
+const smoke = all.filter((f) => KERNEL_TESTS.some((d) => relative(root, f).startsWith(d)) || marked(f, '@smoke-gl'));
 
 const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
 const add = (c: Counts) => {
@@ -75,13 +80,16 @@ const add = (c: Counts) => {
   totals.skipped += c.skipped;
 };
 
-if (all.length === 0) {
+if (matching.length === 0) {
   console.log(`no test files match ${filters.join(' ')}`);
   totals.failed = 1;
 } else {
-  add(await runGroup(`default adapter (${process.env.RBD_ADAPTER ?? 'auto'})`, all, {}));
+  if (all.length) add(await runGroup(`default adapter (${process.env.RBD_ADAPTER ?? 'auto'})`, all, {}));
   if (smoke.length && process.env.RBD_TEST_GL !== '0') {
     add(await runGroup('OpenGL ES compatibility adapter (kernel tests and smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }));
+  }
+  if (browser.length && process.env.RBD_TEST_BROWSER !== '0') {
+    add(await runGroup('SwiftShader WebGPU in headless Chromium (the web page)', browser, {}));
   }
 }
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);

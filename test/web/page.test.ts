@@ -1,3 +1,4 @@
+// @browser
 /**
  * The web page (rbd web) in headless Chromium on its SwiftShader WebGPU adapter: the kernel
  * conformance suite passes (every test file of test/ops and test/optim, run by the page), the
@@ -8,7 +9,7 @@
  * benchmark (cases skipped with the reason).
  *
  * Needs Debian's chromium at /usr/bin/chromium (scripts/setup.sh installs it; RBD_CHROMIUM
- * overrides the path). RBD_TEST_BROWSER=0 skips this file.
+ * overrides the path). test/run.ts runs it as its own group; RBD_TEST_BROWSER=0 skips it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

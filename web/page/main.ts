@@ -8,6 +8,7 @@
  *                                'rbd: failed' and #rbd-results holds {adapter, conformance, bench}
  *   quick=1                      the smoke-test benchmark (32 px tiles, batch 1, 1 rep, no warm-up:
  *                                the first run compiles the kernels, so its figures are not rates to quote)
+ *   mags=LIST tile=N batch=N reps=N warmup=N   the benchmark's settings, as `rbd bench speed` flags
  *   limit.<name>=N               lower one of the engine's limits (e.g. limit.maxStorageBufferBindingSize)
  *                                to see how the page copes with a small device
  *   without=subgroups,...        do not request these optional features (runs the kernels' fallbacks)
@@ -22,6 +23,7 @@ import conformanceFiles from 'rbd:conformance-files';
 import { speedRun, DEFAULT_BATCH, type SpeedRow } from '../../bench/speed.ts';
 import { flopsRows, magInputs, archFlag, DEFAULT_MAGS, DEFAULT_TILE, type FlopsRow } from '../../bench/flops.ts';
 import { DEFAULT_GEMM_SIZES } from '../../bench/roofline.ts';
+import { numberFlag } from '../../cli/util.ts';
 import { describeAdapter } from '../../bench/meta.ts';
 import { barChart } from './plot.ts';
 
@@ -186,15 +188,28 @@ function showBench(flops: FlopsRow[], bench: Json | null) {
 }
 
 async function bench(): Promise<boolean> {
+  try {
+    return await benchRun();
+  } catch (e) {
+    // Bad settings in the address (mags, tile, ...): say which.
+    results.errors.push(`bench: ${(e as Error).message}`);
+    message('error', `<b>The benchmark could not start:</b> ${esc((e as Error).message)}`);
+    publish();
+    return false;
+  }
+}
+
+async function benchRun(): Promise<boolean> {
   const quick = params.get('quick') === '1' || ($('quick') as HTMLInputElement).checked;
   // quick: a smoke run (CI): every magnification, tiny tiles, one timed repetition.
-  const tile = quick ? 32 : DEFAULT_TILE;
-  const inputs = magInputs('web', DEFAULT_MAGS, tile);
+  const setting = (name: string, fallback: number) => (params.has(name) ? numberFlag('web', name, params.get(name)!, fallback, { min: name === 'warmup' ? 0 : 1, integer: true }) : fallback);
+  const tile = setting('tile', quick ? 32 : DEFAULT_TILE);
+  const inputs = magInputs('web', params.get('mags') ?? DEFAULT_MAGS, tile);
   const { name: archName, arch } = archFlag('web', 'rbd');
   results.flops = flopsRows(arch, inputs);
   showBench(results.flops, null);
   publish();
-  const o = { arch, archName, inputs, tile, batch: quick ? 1 : DEFAULT_BATCH, reps: quick ? 1 : 5, warmup: quick ? 0 : 2, seed: 1, gemmSizes: quick ? [64] : DEFAULT_GEMM_SIZES };
+  const o = { arch, archName, inputs, tile, batch: setting('batch', quick ? 1 : DEFAULT_BATCH), reps: setting('reps', quick ? 1 : 5), warmup: setting('warmup', quick ? 0 : 2), seed: 1, gemmSizes: quick ? [64] : DEFAULT_GEMM_SIZES };
   const log: string[] = [];
   try {
     const r = (await speedRun(o, (line) => log.push(line))) as unknown as Json;
