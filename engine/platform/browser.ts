@@ -29,7 +29,8 @@ export const platform: Platform = {
     if (!hasWebGpu()) throw new Error('this browser exposes no WebGPU (navigator.gpu is missing)');
     return navigator.gpu;
   },
-  kernelSource: (path) => kernels[path] ?? null,
+  // Keys are normalized paths under kernels/ ('conv2d/x.wgsl'); an include may name 'conv2d/../include/y.wgsl'.
+  kernelSource: (path) => kernels[new URL(path, 'file:///kernels/').pathname.replace(/^\/kernels\//, '')] ?? null,
   kernelOrigin: (path) => `the bundled kernels (no '${path}' among ${Object.keys(kernels).length} files)`,
   env: () => undefined,
   cpuTimeMs: () => null,

@@ -13,7 +13,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
@@ -90,6 +90,11 @@ test('page on SwiftShader: conformance of every kernel test file passes, quick b
     const rows = bench.results as { mag: string; trainImagesPerSec: number; inferImagesPerSec: number; trainDispatches: number; trainRecordUsPerDispatch: number }[];
     assert.equal(rows.map((r) => r.mag), DEFAULT_MAGS.split(','));
     for (const r of rows) assert.ok(r.trainImagesPerSec > 0 && r.inferImagesPerSec > 0 && r.trainDispatches > 0 && r.trainRecordUsPerDispatch > 0, `${r.mag}: measured`);
+    // The download button gives the `rbd bench speed --json` object.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const downloaded = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    assert.is(downloaded.benchmark, 'bench speed');
+    assert.equal(downloaded.results.map((r: { mag: string }) => r.mag), DEFAULT_MAGS.split(','));
     // The same benchmark in Node (lavapipe), then `rbd bench compare`'s comparison of the two.
     await gpu();
     const { arch } = archFlag('test', 'rbd');

@@ -8,7 +8,7 @@
  *                                'rbd: failed' and #rbd-results holds {adapter, conformance, bench}
  *   quick=1                      the smoke-test benchmark (32 px tiles, batch 1, 1 rep, no warm-up:
  *                                the first run compiles the kernels, so its figures are not rates to quote)
- *   mags=LIST tile=N batch=N reps=N warmup=N   the benchmark's settings, as `rbd bench speed` flags
+ *   mags=LIST tile=N batch=N reps=N warmup=N gemm-sizes=LIST   the benchmark's settings, as `rbd bench speed` flags
  *   limit.<name>=N               lower one of the engine's limits (e.g. limit.maxStorageBufferBindingSize)
  *                                to see how the page copes with a small device
  *   without=subgroups,...        do not request these optional features (runs the kernels' fallbacks)
@@ -209,7 +209,7 @@ async function benchRun(): Promise<boolean> {
   results.flops = flopsRows(arch, inputs);
   showBench(results.flops, null);
   publish();
-  const o = { arch, archName, inputs, tile, batch: setting('batch', quick ? 1 : DEFAULT_BATCH), reps: setting('reps', quick ? 1 : 5), warmup: setting('warmup', quick ? 0 : 2), seed: 1, gemmSizes: quick ? [64] : DEFAULT_GEMM_SIZES };
+  const o = { arch, archName, inputs, tile, batch: setting('batch', quick ? 1 : DEFAULT_BATCH), reps: setting('reps', quick ? 1 : 5), warmup: setting('warmup', quick ? 0 : 2), seed: 1, gemmSizes: params.get('gemm-sizes')?.split(',').map((v) => numberFlag('web', 'gemm-sizes', v, 0, { min: 1, integer: true })) ?? (quick ? [64] : DEFAULT_GEMM_SIZES) };
   const log: string[] = [];
   try {
     const r = (await speedRun(o, (line) => log.push(line))) as unknown as Json;
