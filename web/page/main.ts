@@ -275,6 +275,7 @@ async function main() {
     if ((auto === 'bench' || auto === 'all') && !lost) ok = (await timed('bench', bench)()) && ok;
     busy = false;
     ok = ok && !lost;
+    ($('download') as HTMLButtonElement).disabled = false;
     publish();
     document.title = ok ? 'rbd: done' : 'rbd: failed';
   }
