@@ -30,8 +30,8 @@ import type { Module, Layer } from '../models/module.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
 import { distillStepFlops, type MagInput } from './flops.ts';
-import { progress } from './harness.ts';
-import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
+import { status as progress } from '../util/progress.ts';
+import { textTable, numericColumns, fmtNum, fmtPercent } from '../util/table.ts';
 
 /** A distillation setup: frozen teacher, student, optimizer, and one batch at both sizes. */
 export interface DistillSetup {

@@ -16,12 +16,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { DataError } from './errors.ts';
 import { areaDownsample, decodeImage, encodePng, isImageFile, type RgbImage } from './image.ts';
 import { byDescendingMag, downsampleFactor, parseMag, requireMag, type Mag } from './mag.ts';
 import type { ChannelStats, Manifest } from './synth/synthesize.ts';
+import { env } from '../util/env.ts';
 
 export const UNLABELED = 'unlabeled';
 
@@ -113,7 +113,7 @@ export function openDataset(root: string, options: OpenOptions = {}): Dataset {
       throw new DataError(`cannot parse ${manifestPath}: ${(e as Error).message}; fix or remove it`);
     }
   }
-  const cacheDir = options.cacheDir ?? process.env.RBD_CACHE ?? join(homedir(), '.cache', 'rbd');
+  const cacheDir = options.cacheDir ?? env.cacheDir();
   return { root, manifest, classes, mags, splits, warnings, derive: options.derive ?? 'memory', cacheDir, index };
 }
 

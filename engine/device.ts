@@ -11,6 +11,7 @@
  */
 import { create, globals } from 'webgpu';
 import { NoAdapterError } from './errors.ts';
+import { env } from '../util/env.ts';
 
 Object.assign(globalThis, globals);
 
@@ -154,7 +155,7 @@ export interface OpenOptions {
 
 /** Open a device on the chosen adapter. Throws NoAdapterError with what was tried and the remedy. */
 export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
-  const choice = opts.adapter ?? process.env.RBD_ADAPTER ?? 'auto';
+  const choice = opts.adapter ?? env.adapter();
   const all = await listAdapters();
   const entry = chooseAdapter(all, choice);
   if (!entry) throw new NoAdapterError(choice, all.map((e) => `${e.name} (${e.backend}, ${e.featureLevel})`));

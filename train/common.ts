@@ -22,7 +22,7 @@ import { checkpointInfo, loadCheckpoint } from '../models/checkpoint.ts';
 import { readSafetensors } from '../models/safetensors.ts';
 import { methodNames } from '../models/torchvision_names.ts';
 import { countFlops } from '../models/flops.ts';
-import { progress, type Progress } from '../cli/progress.ts';
+import { progress, type Progress } from '../util/progress.ts';
 import { writeJson } from './files.ts';
 import { classificationReport, type ClassificationReport } from './metrics.ts';
 import type { LoopEpochRecord } from './loop.ts';

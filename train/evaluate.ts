@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { loadCheckpoint } from '../models/checkpoint.ts';
 import { magName } from '../data/mag.ts';
 import { writeFileAtomic, writeJson } from './files.ts';
-import { rocChart, confusionChart } from './svg.ts';
+import { rocChart, confusionChart } from '../util/svg.ts';
 import { predict, resolutionOf, type ResolutionRecord } from './common.ts';
 import { classificationReport } from './metrics.ts';
 import { groupReport, tileOwners, type GroupReport } from './group_metrics.ts';

@@ -22,7 +22,7 @@ import { Rng } from '../engine/random.ts';
 import { crossEntropy } from '../engine/ops/cross_entropy.ts';
 import { synthesize } from '../data/synth/synthesize.ts';
 import { CLASS_SETS, type ClassSetName } from '../data/synth/classes.ts';
-import { progress } from '../cli/progress.ts';
+import { progress } from '../util/progress.ts';
 import { ResNet } from '../models/resnet.ts';
 import { presetArch } from '../models/arch.ts';
 import { timestampedDir } from './files.ts';

@@ -1,5 +1,6 @@
 /** rbd study: the main job (npm start). */
-import { parseFlags, openRuntime, closeRuntime, numberFlag, UsageError } from '../util.ts';
+import { parseFlags, numberFlag, adapterHelp, UsageError } from '../flags.ts';
+import { openRuntime, closeRuntime } from '../runtime.ts';
 import { runStudy, STUDY_PRESETS } from '../../train/study.ts';
 
 const q = STUDY_PRESETS.quick, d = STUDY_PRESETS.default, f = STUDY_PRESETS.full;
@@ -30,7 +31,7 @@ flags:
   --seed N          seed of data generation, initialization, shuffling, augmentation, bootstrap (default 0)
   --quiet           only the final lines
   --skip-bad        skip unreadable images, naming each once, instead of stopping (default: stop)
-  --adapter NAME    WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)
+${adapterHelp(20)}
 `;
 
 export async function run(argv: string[]) {

@@ -20,13 +20,13 @@ import { sum } from '../../engine/ops/reduce.ts';
 import { Adam } from '../../engine/optim/adam.ts';
 import { countFlops } from '../../models/flops.ts';
 import type { ResNetArch } from '../../models/arch.ts';
-import { magInputs } from '../../bench/flops.ts';
+import { magsFlag } from '../../cli/flags.ts';
 import { profileStep, toTrace, formatProfile, TRACE_LEVELS, type StepProfile, type TraceFile } from '../../bench/profile.ts';
 
 const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
 // Teacher 10x at 64px, student 5x at 32px, batch 1: stage maps 16 and 8 (the row3 conv kernels)
 // and 4 (the general ones).
-const inputs = magInputs('test', '10x,5x', 64) as [ReturnType<typeof magInputs>[0], ReturnType<typeof magInputs>[0]];
+const inputs = magsFlag('test', '10x,5x', 64) as [ReturnType<typeof magsFlag>[0], ReturnType<typeof magsFlag>[0]];
 const PHASES = ['teacher forward', 'student forward', 'loss', 'backward', 'optimizer step'];
 
 let timed: StepProfile;

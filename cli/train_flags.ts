@@ -4,9 +4,8 @@
  * uses, so help and behaviour cannot disagree), and their conversion to CommonTrainOptions.
  */
 import { join } from 'node:path';
-import { numberFlag, UsageError } from '../cli/util.ts';
-import { parseMag } from '../data/mag.ts';
-import { COMMON_DEFAULTS, type CommonTrainOptions } from './common.ts';
+import { numberFlag, UsageError, adapterHelp } from './flags.ts';
+import { COMMON_DEFAULTS, type CommonTrainOptions } from '../train/common.ts';
 
 export const DEFAULT_DATA = join('runs', 'data', 'synthetic');
 
@@ -52,7 +51,7 @@ export function commonHelp(defaultOut: string): string {
   --allow-upsampled     accept images larger than their magnification implies (upsampled; refused by default)
   --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
   --quiet               no progress bar or per-epoch lines
-  --adapter NAME        WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)`;
+${adapterHelp(22)}`;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -81,13 +80,6 @@ export function commonOptions(command: string, v: Values, defaultOut: string): C
     verbose: !v.quiet,
     skipBad: Boolean(v['skip-bad']),
   };
-}
-
-/** A magnification flag, checked for its form (whether the data has it is checked on open). */
-export function magFlag(command: string, name: string, value: string | undefined, fallback: string): string {
-  const v = value ?? fallback;
-  if (v && !parseMag(v)) throw new UsageError(command, `--${name} '${v}' is not a magnification; write it like 10x, 5x, 2.5x or 1.25x`);
-  return v;
 }
 
 /** A default run folder: runs/<command>-<mag>-<UTC time>. */

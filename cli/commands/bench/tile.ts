@@ -2,10 +2,10 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { benchTile, formatTileBench } from '../../bench/tile.ts';
-import { DEFAULT_TILE_MAGS } from '../../data/slide/tile.ts';
-import { parseFlags, numberFlag } from '../util.ts';
-import { progress } from '../progress.ts';
+import { benchTile, formatTileBench } from '../../../bench/tile.ts';
+import { DEFAULT_TILE_MAGS } from '../../../data/slide/tile.ts';
+import { parseFlags, numberFlag } from '../../flags.ts';
+import { progress } from '../../../util/progress.ts';
 
 export const summary = 'whole-slide tiling: tiles/s, decoded MP/s and peak memory on a generated slide, vs raw JPEG decode';
 
