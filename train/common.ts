@@ -23,7 +23,7 @@ import { readSafetensors } from '../models/safetensors.ts';
 import { methodNames } from '../models/torchvision_names.ts';
 import { countFlops } from '../models/flops.ts';
 import { progress, type Progress } from '../util/progress.ts';
-import { writeJson } from './files.ts';
+import { writeJson } from '../util/files.ts';
 import { classificationReport, type ClassificationReport } from './metrics.ts';
 import type { LoopEpochRecord } from './loop.ts';
 import { Loader, openDataSource, type DataSource, type SampleRef, type SplitName } from '../data/loader.ts';

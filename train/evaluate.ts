@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { loadCheckpoint } from '../models/checkpoint.ts';
 import { magName } from '../data/mag.ts';
-import { writeFileAtomic, writeJson } from './files.ts';
+import { writeFileAtomic, writeJson } from '../util/files.ts';
 import { rocChart, confusionChart } from '../util/svg.ts';
 import { predict, resolutionOf, type ResolutionRecord } from './common.ts';
 import { classificationReport } from './metrics.ts';

@@ -14,9 +14,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-// Until the training modules import util/files.ts themselves.
-export { writeFileAtomic, writeJson, readJson, appendJsonl, readJsonl, filterJsonl } from '../util/files.ts';
-
 /** A new folder runs/<UTC timestamp>[-n] under root. */
 export function timestampedDir(root: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');

@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd.ts';
-import { appendJsonl, filterJsonl } from './files.ts';
+import { appendJsonl, filterJsonl } from '../util/files.ts';
 
 /** What the loop needs of an optimizer (engine/optim's SGD, Adam and AdamW fit). */
 export interface LoopOptimizer {
