@@ -181,8 +181,3 @@ export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
     limits,
   };
 }
-
-/** Drop Dawn's instances so the process can exit (Dawn keeps Node alive while they live). */
-export function releaseInstances() {
-  instances.clear();
-}

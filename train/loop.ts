@@ -21,7 +21,7 @@ import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd.ts';
 import { appendJsonl, filterJsonl } from '../util/files.ts';
 
-/** What the loop needs of an optimizer (engine/optim's SGD, Adam and AdamW fit). */
+/** What the loop needs of an optimizer (engine/optim's Adam and AdamW fit). */
 export interface LoopOptimizer {
   lr: number;
   step(): void;
