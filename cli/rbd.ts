@@ -130,7 +130,8 @@ function runHere(argv: string[]) {
  */
 function runFiltered(argv: string[]) {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
-    stdio: ['inherit', 'inherit', 'pipe'],
+    // The IPC channel only tells the child when this process is gone (see the end of this file).
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, ...stderrTtyVariable(Boolean(process.stderr.isTTY)) },
   });
   const filter = new DawnNoticeFilter((text) => process.stderr.write(text));
@@ -159,5 +160,10 @@ function runFiltered(argv: string[]) {
 const argv = process.argv.slice(2);
 // Help and the version touch no GPU, so they need no filter; neither does a child already filtered.
 const quick = argv.length === 0 || argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-v');
+if (stderrIsFiltered() && process.channel) {
+  // The child of a filtering parent ends with it: killed parents leave no command running alone.
+  process.channel.unref();
+  process.on('disconnect', () => process.exit(1));
+}
 if (quick || stderrIsFiltered() || debug('dawn')) runHere(argv);
 else runFiltered(argv);

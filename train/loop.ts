@@ -116,6 +116,8 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
   let state: LoopCheckpointState = { epoch: -1, steps: 0, bestMetric: null };
   let lastGood: string | null = null;
   const resumed = spec.resume ? await spec.loadResume() : null;
+  // Starting over would empty this run's log: resuming a run that is not there is an error.
+  if (spec.resume && !resumed) throw new Error(`${spec.outDir} holds no run to resume (no resume checkpoint); start a new run without resume, or resume from the run's folder`);
   if (resumed) {
     state = resumed.state;
     lastGood = resumed.path;

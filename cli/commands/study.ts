@@ -26,7 +26,10 @@ presets:
   --full      the paper's scale, for a real GPU: ${describe(f)}
 
 flags:
-  --data DIR        data folder to use (default runs/data/<preset>-<classes>-t<tile>-s<seed>, generated if absent)
+  --data DIR        data set to use: a folder in the layout DIR/<mag>/{train,val,test}/<class>/*.png at
+                    the preset's magnifications (lower ones may be derived from the top one), with or
+                    without a manifest; synthetic data is generated into it only when it is absent or
+                    empty (default runs/data/<preset>-<classes>-t<tile>-s<seed>, generated if absent)
   --runs DIR        where the run folder goes (default runs)
   --seed N          seed of data generation, initialization, shuffling, augmentation, bootstrap (default 0)
   --quiet           only the final lines
