@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/synthesize.ts';
@@ -127,6 +127,18 @@ test('--resume: no run in --out is a usage error (nothing written); a corrupt or
   assert.is(foreign.code, 1, foreign.err);
   assert.match(foreign.err, /resume\.safetensors: not a resume checkpoint \(no optimizer\/loop metadata\)/);
   assert.is(readFileSync(join(run, 'log.jsonl'), 'utf8'), log, 'the log is untouched');
+});
+
+test('rbd study --data on a real data set without a manifest reads it, never writes into it, and says what it lacks', async () => {
+  // Real-data layout at 5x only (no manifest): the quick preset needs 10x, 5x, 2.5x, 1.25x.
+  const real = join(tmp, 'real');
+  await synthesize({ out: join(tmp, 'synth-5x'), seed: 2, train: 2, val: 1, test: 1, unlabeled: 0, tile: 16, mags: ['5x'], classes: 'cd', workers: 0 });
+  cpSync(join(tmp, 'synth-5x', '5x'), join(real, '5x'), { recursive: true });
+  const before = readdirSync(real, { recursive: true }).sort();
+  const r = await rbd(['study', '--quick', '--data', real, '--runs', join(tmp, 'runs'), '--quiet'], { RBD_CACHE: join(tmp, 'cache') });
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, /rbd study \(quick preset\) needs the magnifications 10x, 5x, 2\.5x, 1\.25x .* in the layout DIR\/<mag>\/\{train,val,test\}\/<class>\/\*\.png: unknown magnification '10x'/);
+  assert.equal(readdirSync(real, { recursive: true }).sort(), before, 'nothing was written into the data folder');
 });
 
 test.run();
