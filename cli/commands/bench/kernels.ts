@@ -1,7 +1,7 @@
 /** rbd bench kernels: each kernel validated, then timed on the model's shapes (bench/kernels.ts). */
 import { runKernelBench } from '../../../bench/kernels.ts';
 import { DEFAULT_GEMM_SIZES } from '../../../bench/roofline.ts';
-import { parseFlags, numberFlag } from '../../flags.ts';
+import { parseFlags, numberFlag, adapterHelp } from '../../flags.ts';
 import { adapterChoice } from '../../runtime.ts';
 
 export const summary = 'time the conv2d passes on the model\'s layer shapes and a 1024^3 matmul (GFLOP/s)';
@@ -28,7 +28,7 @@ above the ridge, memory below).
   --only TEXT    only rows whose kernel or shape contains TEXT (e.g. 'Weight', '256ch')
   --json FILE    also write the rows (kernel, shape, ms, gflops, bestMs, bestGflops, flops, cpuMs,
                  cpuGflops, bytes, gbps, reps) as JSON
-  --adapter A    WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
+${adapterHelp(17)}
 `;
 
 export async function run(argv: string[]): Promise<number> {

@@ -6,7 +6,7 @@ import { profileStep } from '../../../bench/profile.ts';
 import { writeBenchReport } from '../../../bench/report.ts';
 import { writeJson } from '../../../util/files.ts';
 import { fmtNum } from '../../../util/table.ts';
-import { parseFlags, numberFlag, listFlag, magsFlag, archFlag } from '../../flags.ts';
+import { parseFlags, numberFlag, listFlag, magsFlag, archFlag, adapterHelp } from '../../flags.ts';
 import { openRuntime, closeRuntime } from '../../runtime.ts';
 
 export const summary = 'measured inference and distillation-step images/s per magnification, vs the roofline';
@@ -40,7 +40,7 @@ magnifications, so a change of load from other processes affects them all alike.
   --json FILE        also write the results as JSON (adapter, rooflineGflops, results[], versions, commit, command)
   --report DIR       also profile one step with the student at the top and at the lowest magnification
                      and write DIR/bench-report.md and .html (plots inline) with the .svg figures
-  --adapter A        WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
+${adapterHelp(21)}
 `;
 
 export async function run(argv: string[]): Promise<number> {
