@@ -22,6 +22,7 @@ import { areaDownsample, decodeImage, encodePng, isImageFile, type RgbImage } fr
 import { byDescendingMag, downsampleFactor, parseMag, requireMag, type Mag } from './mag.ts';
 import type { ChannelStats, Manifest } from './synth/synthesize.ts';
 import { env } from '../util/env.ts';
+import { writeJson } from '../util/files.ts';
 
 export const UNLABELED = 'unlabeled';
 
@@ -272,7 +273,7 @@ export async function channelStats(ds: Dataset, mag: string, opts: { split?: str
     std[c] = Math.sqrt(Math.max(0, sums[3 + c] / pixels - m * m)) / 255;
   }
   const stats = { mean, std };
-  await mkdir(dirname(cachePath), { recursive: true });
-  await writeFile(cachePath, JSON.stringify(stats) + '\n');
+  // Atomic: a half-written cache file would fail every later run that reads it.
+  writeJson(cachePath, stats);
   return stats;
 }
