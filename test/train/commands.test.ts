@@ -42,7 +42,7 @@ function rbd(...args: string[]): Promise<{ code: number | null; out: string; err
     let out = '', err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out: out.replace(/Warning: maxDynamic\w+ artificially reduced[^\n]*\n?/g, ''), err }));
+    child.on('close', (code) => resolve({ code, out, err }));
   });
 }
 
