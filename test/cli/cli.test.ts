@@ -39,7 +39,12 @@ test('exit 0: --version, --help, a command that succeeds', async () => {
   assert.match(flops.out, /fwd GFLOPs/);
 });
 
+const PROFILE = join(tmp, 'profile.json');
+const NOT_PROFILE = join(tmp, 'not-a-profile.json');
+
 test('exit 2 for usage errors, naming the problem: no command, unknown command or flag, bad value, missing flag', async () => {
+  writeFileSync(PROFILE, JSON.stringify({ kernels: [] }));
+  writeFileSync(NOT_PROFILE, JSON.stringify({ results: [] }));
   const cases: [string[], RegExp][] = [
     [[], /rbd: name a command/],
     [['trian'], /unknown command 'trian'/],
@@ -49,6 +54,7 @@ test('exit 2 for usage errors, naming the problem: no command, unknown command o
     [['info', '--bogus'], /rbd info: Unknown option '--bogus'/],
     [['bench'], /rbd bench: name a benchmark/],
     [['bench', 'report', '--out', join(tmp, 'r'), '--speed', 'x.json', '--profile-low', 'y.json'], /--profile-low compares with --profile/],
+    [['bench', 'report', '--out', join(tmp, 'r'), '--profile', PROFILE, '--profile-low', NOT_PROFILE], /--profile-low '.*not-a-profile\.json' has no 'kernels' field; pass a file written by 'rbd profile --json'/],
     [['profile', '--student-mag', 'five'], /--student-mag 'five' is not a magnification/],
     [['distill', '--data', tmp], /--teacher CKPT is required/],
   ];
