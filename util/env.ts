@@ -32,7 +32,8 @@ export const VARIABLES = {
 export type VariableName = keyof typeof VARIABLES;
 
 function read(name: VariableName): string | undefined {
-  const v = process.env[name];
+  // A browser has no process (and no environment): every variable reads as unset there.
+  const v = typeof process === 'undefined' ? undefined : process.env[name];
   return v === undefined || v === '' ? undefined : v;
 }
 
@@ -75,7 +76,7 @@ export function stderrIsFiltered(): boolean {
  * What is wrong with the environment, one message per problem: RBD_* variables this project
  * does not read (a typo is otherwise silently ignored) and unknown RBD_DEBUG switches.
  */
-export function checkEnvironment(vars: NodeJS.ProcessEnv = process.env): string[] {
+export function checkEnvironment(vars: NodeJS.ProcessEnv = typeof process === 'undefined' ? {} : process.env): string[] {
   const problems: string[] = [];
   for (const name of Object.keys(vars)) {
     if (name.startsWith('RBD_') && !(name in VARIABLES)) problems.push(`${name} is not a variable rbd reads (it reads ${Object.keys(VARIABLES).join(', ')})`);
