@@ -9,13 +9,9 @@
  * top-level fields (e.g. `rooflineGflops`). Rows found in only one file are listed as such.
  * A ratio is null where A is 0 and B is not (it would be infinite).
  */
-import { readFileSync } from 'node:fs';
-import { writeJson } from '../train/files.ts';
-import { UsageError, parseFlags } from '../cli/util.ts';
-import { benchMeta } from './meta.ts';
-import { textTable, fmtNum } from './report.ts';
+import { textTable, fmtNum } from '../util/table.ts';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 const ROW_ARRAYS = ['results', 'rows', 'kernels', 'ops'];
 const KEY_FIELDS = ['mag', 'kernel', 'op', 'name'];
@@ -116,50 +112,4 @@ export function formatComparison(c: Comparison, nameA: string, nameB: string): s
   if (c.onlyInA.length) out.push(`only in A: ${c.onlyInA.join(', ')}`);
   if (c.onlyInB.length) out.push(`only in B: ${c.onlyInB.join(', ')}`);
   return out.join('\n');
-}
-
-function load(path: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError('bench compare', `cannot read '${path}': ${(e as Error).message}`);
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('the top level is not an object');
-    return v as Json;
-  } catch (e) {
-    throw new UsageError('bench compare', `'${path}' is not a benchmark JSON file (${(e as Error).message}); pass files written with --json`);
-  }
-}
-
-export const summary = 'two benchmark JSON files side by side, with the ratio B/A of every shared number';
-
-export const help = `usage: rbd bench compare A.json B.json [--field TEXT] [--json FILE]
-
-Puts two runs of a benchmark side by side (e.g. two adapters, or two commits): first what
-produced them (adapter, backend, commit, versions, batch, date, command line), then every
-numeric field the two share, row by row, with the ratio B/A. Rows are matched by their mag,
-kernel, op or name (and shape), not by position; rows in only one file are listed.
-Works with the JSON of bench flops, bench speed, bench kernels and profile.
-
-  --field TEXT   only fields whose name contains TEXT (e.g. 'PerSec', 'gflops', 'ms')
-  --json FILE    also write the comparison as JSON
-`;
-
-export async function run(argv: string[]): Promise<number> {
-  const cmd = 'bench compare';
-  const { values, positionals } = parseFlags(cmd, argv, { field: { type: 'string' }, json: { type: 'string' } }, true);
-  if (positionals.length !== 2) throw new UsageError(cmd, `give exactly two JSON files (A and B), got ${positionals.length}`);
-  const [pa, pb] = positionals;
-  const c = compareRuns(load(pa), load(pb));
-  const field = values.field;
-  if (field) c.ratios = c.ratios.filter((r) => r.field.toLowerCase().includes(field.toLowerCase()));
-  console.log(formatComparison(c, pa, pb));
-  if (values.json) {
-    writeJson(values.json, { ...benchMeta(null, cmd, {}), a: pa, b: pb, ...c });
-    console.log(`wrote ${values.json}`);
-  }
-  return 0;
 }

@@ -17,12 +17,9 @@
  *   relative cost       forward (and train-step) FLOPs relative to the top magnification
  */
 import { countFlops, type FlopReport } from '../models/flops.ts';
-import { PRESETS, presetArch, type ResNetArch } from '../models/arch.ts';
-import { requireMag, downsampleFactor, byDescendingMag, type Mag } from '../data/mag.ts';
-import { writeJson } from '../train/files.ts';
-import { UsageError, parseFlags, numberFlag } from '../cli/util.ts';
-import { benchMeta } from './meta.ts';
-import { textTable, numericColumns, fmtNum, fmtBytes } from './report.ts';
+import type { ResNetArch } from '../models/arch.ts';
+import { downsampleFactor, byDescendingMag, type Mag } from '../data/mag.ts';
+import { textTable, numericColumns, fmtNum, fmtBytes } from '../util/table.ts';
 
 export const DEFAULT_MAGS = '10x,5x,2.5x,1.25x,0.625x';
 export const DEFAULT_TILE = 256;
@@ -38,39 +35,18 @@ export interface MagInput {
 }
 
 /**
- * Parse `--mags` ('10x,5x,2.5x') and `--tile` into input sizes, highest magnification first.
- * Errors name the flag: a magnification that is not a whole-number reduction of the top one, or
- * a tile that the factor does not divide.
+ * Benchmark inputs for magnifications (any order; highest first in the result) and a tile side
+ * in pixels at the highest one. Throws when a magnification is not a whole-number reduction of
+ * the top one or the tile is not divisible by the factor.
  */
-export function magInputs(command: string, mags: string, tile: number, flag = '--mags'): MagInput[] {
-  let parsed: Mag[];
-  try {
-    parsed = mags.split(',').map((s) => s.trim()).filter(Boolean).map((s) => requireMag(s, flag));
-  } catch (e) {
-    throw new UsageError(command, (e as Error).message);
-  }
-  if (parsed.length === 0) throw new UsageError(command, `${flag} lists no magnification (e.g. ${DEFAULT_MAGS})`);
-  const names = new Set(parsed.map((m) => m.value));
-  if (names.size !== parsed.length) throw new UsageError(command, `${flag} '${mags}' lists a magnification twice`);
-  parsed.sort(byDescendingMag);
-  const top = parsed[0];
-  return parsed.map((m) => {
-    let factor: number;
-    try {
-      factor = downsampleFactor(top, m);
-    } catch (e) {
-      throw new UsageError(command, `${flag}: ${(e as Error).message}`);
-    }
-    if (tile % factor !== 0) throw new UsageError(command, `--tile ${tile} is not divisible by ${factor} (${top.name} -> ${m.name}); choose a tile that is a multiple of ${factor}`);
+export function magInputs(mags: Mag[], tile: number): MagInput[] {
+  const sorted = [...mags].sort(byDescendingMag);
+  const top = sorted[0];
+  return sorted.map((m) => {
+    const factor = downsampleFactor(top, m);
+    if (tile % factor !== 0) throw new Error(`tile ${tile} is not divisible by ${factor} (${top.name} -> ${m.name}); choose a tile that is a multiple of ${factor}`);
     return { mag: m.name, value: m.value, factor, size: [tile / factor, tile / factor] };
   });
-}
-
-/** The `--arch` preset, with a message listing the choices. */
-export function archFlag(command: string, name: string | undefined): { name: string; arch: ResNetArch } {
-  const n = name ?? 'rbd';
-  if (!PRESETS[n]) throw new UsageError(command, `--arch '${n}' is not a preset; choose one of: ${Object.keys(PRESETS).join(', ')}`);
-  return { name: n, arch: presetArch(n) };
 }
 
 export interface FlopsRow {
@@ -127,38 +103,4 @@ export function formatFlopsRows(rows: FlopsRow[]): string {
     String(r.params), fmtBytes(r.trainActivationBytes), `1/${fmtNum(1 / r.relForward, 3)}`, `1/${fmtNum(1 / r.relTrainStep, 3)}`,
   ]);
   return textTable(head, cells, numericColumns(head.length, 2));
-}
-
-export const summary = 'FLOPs, parameters and activation memory per magnification, from the layer shapes';
-
-export const help = `usage: rbd bench flops [--mags LIST] [--tile N] [--arch NAME] [--json FILE]
-
-Counts, from the real layer shapes (models/flops.ts), what one tile costs at each magnification:
-input pixels, forward GFLOPs, distillation training-step GFLOPs (teacher forward at the top
-magnification without gradients + student forward and backward at this one), parameters, the
-student's training activation memory, and the cost relative to the top magnification.
-A tile is N pixels square at the top magnification and N/f at a magnification f times lower.
-No GPU is used. FLOPs: 2 per multiply-add (conventions in models/flops.ts).
-
-  --mags LIST    magnifications, comma-separated (default ${DEFAULT_MAGS}); the highest is the teacher's
-  --tile N       tile side in pixels at the top magnification (default ${DEFAULT_TILE})
-  --arch NAME    architecture preset: ${Object.keys(PRESETS).join(' | ')} (default rbd)
-  --json FILE    also write the table as JSON (with adapter: null, versions, commit, command line, date)
-`;
-
-export async function run(argv: string[]): Promise<number> {
-  const cmd = 'bench flops';
-  const { values } = parseFlags(cmd, argv, { mags: { type: 'string' }, tile: { type: 'string' }, arch: { type: 'string' }, json: { type: 'string' } });
-  const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
-  const inputs = magInputs(cmd, values.mags ?? DEFAULT_MAGS, tile);
-  const { name, arch } = archFlag(cmd, values.arch);
-  const rows = flopsRows(arch, inputs);
-  console.log(`architecture ${name}: planes ${arch.planes.join(',')} layers ${arch.layers.join(',')}, ${arch.numClasses} classes; tile ${tile}px at ${inputs[0].mag}; per tile (batch 1)`);
-  console.log(formatFlopsRows(rows));
-  console.log('FLOPs: 2 per multiply-add; train step = teacher forward at the top magnification + student forward + backward (loss ops and optimizer update not counted).');
-  if (values.json) {
-    writeJson(values.json, { ...benchMeta(null, cmd, {}), arch: { preset: name, ...arch }, tile, results: rows });
-    console.log(`wrote ${values.json}`);
-  }
-  return 0;
 }

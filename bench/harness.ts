@@ -7,14 +7,12 @@
  *   are disposed after the sync. It also returns the median CPU time of this process per run:
  *   on a software adapter (lavapipe) the GPU is this process's own threads, so CPU time measures
  *   the kernel's cost even while other processes compete for the cores (wall time does not).
- * - `BenchRow`, `printTable(rows, notes)`, `writeJson(file, rows)`: the `name | shape | ms |
- *   GFLOP/s | GB/s | GFLOP/cpu-s` table, and the same rows as JSON.
- * - `progress(text)`: a one-line status on stderr, overwritten in place on a terminal.
+ * - `BenchRow`, `printTable(rows, notes)`: the kernel, shape, ms, GFLOP/s, GB/s, GFLOP/cpu-s table.
  */
-import { writeFileSync } from 'node:fs';
 import { platform } from '#platform';
 import { runtime } from '../engine/runtime.ts';
 import { disposeAll, tidy } from '../engine/tensor.ts';
+import { textTable, numericColumns } from '../util/table.ts';
 
 export interface Timing {
   /** Median of the timed repetitions, milliseconds. */
@@ -103,16 +101,8 @@ export function row(kernel: string, shape: string, timing: Timing, flops: number
 export function printTable(rows: BenchRow[], notes: string[] = []) {
   const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.bestGflops.toFixed(2), r.gbps.toFixed(2), r.cpuGflops.toFixed(2)]);
   const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'best GFLOP/s', 'GB/s', 'GFLOP/cpu-s'];
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
-  for (const c of cells) console.log(line(c));
+  console.log(textTable(head, cells, numericColumns(head.length, 2)));
   for (const n of notes) console.log(n);
-}
-
-export function writeJson(file: string, rows: BenchRow[], meta: Record<string, unknown> = {}) {
-  writeFileSync(file, JSON.stringify({ ...meta, rows }, null, 2) + '\n');
 }
 
 /** A one-line status (stderr in Node, overwritten in place on a terminal; the page's status line in a browser; '' clears it). */

@@ -15,38 +15,12 @@ import { gemmTiles, GEMM_CONSTANTS } from '../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, type Shape4 } from '../engine/reference/conv2d.ts';
 import { matmulRef } from '../engine/reference/matmul.ts';
 import { assertClose, TOL } from '../engine/check.ts';
-import { openRuntime, closeRuntime, parseFlags, numberFlag } from '../cli/util.ts';
-import { timeGpuRoundRobin, row, printTable, writeJson, progress, type BenchRow } from './harness.ts';
+import { initRuntime, closeRuntime } from '../engine/runtime.ts';
+import { writeJson } from '../util/files.ts';
+import { timeGpuRoundRobin, row, printTable, progress, type BenchRow } from './harness.ts';
 import { RBD_ARCH } from '../models/arch.ts';
-import { measureRoofline, timeMemoryBound, formatRooflineFractions, DEFAULT_GEMM_SIZES } from './roofline.ts';
+import { measureRoofline, timeMemoryBound, formatRooflineFractions } from './roofline.ts';
 import { benchMeta } from './meta.ts';
-
-export const summary = 'time the conv2d passes on the model\'s layer shapes and a 1024^3 matmul (GFLOP/s)';
-
-export const help = `usage: rbd bench kernels [--reps N] [--warmup N] [--only TEXT] [--json FILE] [--adapter A]
-
-Validates each conv2d kernel (forward, backwardInput, backwardWeight) and the matmul kernel
-against the float64 reference on a small map, then times them on the model's layer shapes:
-the 3x3 stride-1 pad-1 layers at batch 8 (32ch 64x64, 64ch 32x32, 128ch 16x16, 256ch 8x8),
-the 7x7 stride-2 stem (3 -> 32, 128x128 input, pad 3) and a 1024x1024x1024 matmul.
-Each timing waits for the GPU to finish; the median of the repetitions is reported, and the
-fastest one (best GFLOP/s). The conv passes and the matmul run their repetitions interleaved
-(round 1 of every kernel, then round 2, ...), so a slow spell of a shared machine hits all alike.
-Prints kernel | shape | ms | GFLOP/s | best GFLOP/s | GB/s | GFLOP/cpu-s, FLOPs counted as 2 per multiply-add
-(GFLOP/cpu-s: per second of this process's CPU time, meaningful on software adapters).
-Then the memory-bound kernels (GroupNorm, ReLU, max-pool, residual add, average pool) on the
-network's activations for 256px tiles at batch 8, and the adapter's roofline measured in the same
-run: the best rate of the engine's matmul (${DEFAULT_GEMM_SIZES.join(', ')} cubed) and of a 3x3 conv layer, and the
-buffer copy bandwidth; every row is shown as a fraction of the ceiling that bounds it (compute
-above the ridge, memory below).
-
-  --reps N       timed repetitions per kernel (default 5)
-  --warmup N     untimed runs before timing (default 2)
-  --only TEXT    only rows whose kernel or shape contains TEXT (e.g. 'Weight', '256ch')
-  --json FILE    also write the rows (kernel, shape, ms, gflops, bestMs, bestGflops, flops, cpuMs,
-                 cpuGflops, bytes, gbps, reps) as JSON
-  --adapter A    WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
-`;
 
 interface ConvCase { label: string; x: Shape4; w: Shape4; stride: number; padding: number }
 
@@ -93,14 +67,21 @@ async function validateMatmul(rng: Rng) {
   for (const t of [at, bt, c]) t.dispose();
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('bench kernels', argv, {
-    reps: { type: 'string' }, warmup: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' },
-  });
-  const reps = numberFlag('bench kernels', 'reps', values.reps, 5, { min: 1, integer: true });
-  const warmup = numberFlag('bench kernels', 'warmup', values.warmup, 2, { min: 0, integer: true });
-  const only = values.only;
-  const rt = await openRuntime(values.adapter);
+export interface KernelBenchOptions {
+  reps: number;
+  warmup: number;
+  /** Only rows whose kernel or shape contains this text. */
+  only?: string;
+  /** Also write the rows and the run's description here as JSON. */
+  json?: string;
+  /** auto | vulkan | gl | name substring (engine/device.ts). */
+  adapter: string;
+}
+
+/** Validate, then time, every kernel above; print the tables (`rbd bench kernels`). */
+export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
+  const { reps, warmup, only } = o;
+  const rt = await initRuntime({ adapter: o.adapter });
   try {
     const rng = new Rng(1);
     const tiles = gemmTiles();
@@ -161,11 +142,10 @@ export async function run(argv: string[]): Promise<number> {
       'GFLOP/cpu-s: FLOPs per second of this process\'s CPU time (on a software adapter the GPU is this process\'s threads; unlike GFLOP/s it is not lowered by other load).',
     ]);
     console.log(formatRooflineFractions(rows, roofline));
-    if (values.json) {
-      writeJson(values.json, rows, { ...benchMeta(rt, 'bench kernels', { inputs: 1 }), tiles, reps, warmup, rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps });
-      console.log(`wrote ${values.json}`);
+    if (o.json) {
+      writeJson(o.json, { ...benchMeta(rt, 'bench kernels', { inputs: 1 }), tiles, reps, warmup, rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps, rows });
+      console.log(`wrote ${o.json}`);
     }
-    return 0;
   } finally {
     await closeRuntime();
   }

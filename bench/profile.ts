@@ -31,7 +31,7 @@ import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts'
 import type { ResNetArch } from '../models/arch.ts';
 import { distillStepFlops, type MagInput } from './flops.ts';
 import { progress } from './harness.ts';
-import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
+import { textTable, numericColumns, fmtNum, fmtPercent } from '../util/table.ts';
 
 /** A distillation setup: frozen teacher, student, optimizer, and one batch at both sizes. */
 export interface DistillSetup {

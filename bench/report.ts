@@ -1,63 +1,14 @@
 /**
- * Tables and reports for the benchmark commands. Plain-text tables with number formatting
- * (flops, speed, profile, compare print them); the Markdown + self-contained HTML report with
- * inline SVG plots is further down.
+ * The benchmark report: Markdown + one self-contained HTML page (util/document.ts) with inline
+ * SVG plots (util/svg.ts), from the results of bench speed and profile.
  */
 import { join } from 'node:path';
-import { escapeXml, lineChart } from '../train/svg.ts';
-import { writeDocument, heading, paragraph, list, table, figure, type Block } from '../train/document.ts';
-import { readJson } from '../train/files.ts';
-import { parseFlags, UsageError } from '../cli/util.ts';
+import { lineChart, barChart } from '../util/svg.ts';
+import { writeDocument, heading, paragraph, list, table, figure, type Block } from '../util/document.ts';
+import { fmtNum, fmtPercent } from '../util/table.ts';
 import { adapterLine, type AdapterDescription } from './meta.ts';
 import type { SpeedRow, Spread } from './speed.ts';
 import type { StepProfile, OpProfile } from './profile.ts';
-
-/** Render rows under a header; columns listed in `right` are right-aligned (numbers). */
-export function textTable(head: string[], rows: string[][], right: Set<number> = new Set()): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-/** Columns 1..n-1 right-aligned: the common case of a label column followed by numbers. */
-export function numericColumns(count: number, from = 1): Set<number> {
-  const s = new Set<number>();
-  for (let i = from; i < count; i++) s.add(i);
-  return s;
-}
-
-/** A number with `digits` significant digits, without exponent notation for everyday sizes. */
-export function fmtNum(v: number, digits = 3): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  if (a >= 1e-3 && a < 1e9) {
-    const decimals = Math.max(0, digits - 1 - Math.floor(Math.log10(a)));
-    return v.toFixed(Math.min(decimals, 6));
-  }
-  return v.toExponential(digits - 1);
-}
-
-/** Bytes with a binary unit: 1.50 MiB. */
-export function fmtBytes(b: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = b;
-  let u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v.toFixed(0) : v.toFixed(2)} ${units[u]}`;
-}
-
-/** A fraction as a percentage: 0.4231 -> '42.3%'. */
-export function fmtPercent(f: number): string {
-  return Number.isFinite(f) ? `${(100 * f).toFixed(1)}%` : 'n/a';
-}
-
-// ---------------------------------------------------------------------------------------------
-// The benchmark report: Markdown + one self-contained HTML page (train/document.ts) with inline
-// SVG plots (train/svg.ts line charts, plus the bar chart below).
 
 /** What the report is made of: the JSON documents written by bench speed and profile. */
 export interface ReportInputs {
@@ -87,28 +38,6 @@ export interface SpeedJson {
   git?: { commit: string | null; dirty: boolean | null };
   commandLine?: string;
   results: SpeedRow[];
-}
-
-/** A horizontal bar chart (label, value) sorted as given; values as a share in percent. */
-export function barChart(bars: { label: string; value: number; note?: string }[], title: string, unit: string): string {
-  const rowH = 20, left = 220, right = 140, top = 34;
-  const W = 720, H = top + bars.length * rowH + 30;
-  const max = Math.max(1e-12, ...bars.map((b) => b.value));
-  const pw = W - left - right;
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
-  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
-  bars.forEach((b, i) => {
-    const y = top + i * rowH;
-    const w = (b.value / max) * pw;
-    out.push(`<text x="${left - 6}" y="${y + 13}" text-anchor="end">${escapeXml(b.label)}</text>`);
-    out.push(`<rect x="${left}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="#1f77b4"/>`);
-    out.push(`<text x="${left + w + 6}" y="${y + 13}">${escapeXml(`${fmtNum(b.value)} ${unit}${b.note ? ` ${b.note}` : ''}`)}</text>`);
-  });
-  out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + bars.length * rowH}" stroke="black"/>`);
-  out.push('</svg>');
-  return out.join('\n');
 }
 
 function speedBlocks(s: SpeedJson): Block[] {
@@ -213,43 +142,4 @@ export function writeBenchReport(dir: string, inputs: ReportInputs): string[] {
   writeDocument(dir, 'bench-report', 'rbd benchmark report', blocks);
   const figures = blocks.filter((b): b is Extract<Block, { kind: 'figure' }> => b.kind === 'figure').map((b) => join(dir, b.file));
   return [join(dir, 'bench-report.md'), join(dir, 'bench-report.html'), ...figures];
-}
-
-export const summary = 'Markdown + self-contained HTML report with plots from bench speed / profile JSON files';
-
-export const help = `usage: rbd bench report --out DIR [--speed FILE] [--profile FILE] [--profile-low FILE]
-
-Writes DIR/bench-report.md and DIR/bench-report.html (one self-contained page, plots inline as
-SVG; the .svg files are also written for the Markdown): counted FLOPs against magnification,
-measured time against FLOPs with the ideal (time proportional to FLOPs) line showing where small
-inputs stop scaling, the speed-up against the FLOP ratio with an explanation, and the per-kernel
-time breakdown of one training step.
-
-  --out DIR       where to write the report (created if missing)
-  --speed FILE    a JSON written by 'rbd bench speed --json FILE'
-  --profile FILE  a JSON written by 'rbd profile --json FILE'
-  --profile-low FILE  a second profile, the student at a lower magnification (same teacher); the
-                  report then compares the student's ops between the two
-(At least one of --speed and --profile. 'rbd bench speed --report DIR' does all of it in one run.)
-`;
-
-export async function run(argv: string[]): Promise<number> {
-  const cmd = 'bench report';
-  const { values } = parseFlags(cmd, argv, { out: { type: 'string' }, speed: { type: 'string' }, profile: { type: 'string' }, 'profile-low': { type: 'string' } });
-  if (!values.out) throw new UsageError(cmd, '--out DIR is required');
-  if (!values.speed && !values.profile) throw new UsageError(cmd, 'give --speed FILE and/or --profile FILE');
-  const load = <T>(flag: string, path: string | undefined, field: string): T | undefined => {
-    if (!path) return undefined;
-    let doc: Record<string, unknown>;
-    try {
-      doc = readJson<Record<string, unknown>>(path);
-    } catch (e) {
-      throw new UsageError(cmd, `--${flag} '${path}': ${(e as Error).message}`);
-    }
-    if (!(field in doc)) throw new UsageError(cmd, `--${flag} '${path}' has no '${field}' field; pass a file written by 'rbd ${flag === 'speed' ? 'bench speed' : 'profile'} --json'`);
-    return doc as T;
-  };
-  const files = writeBenchReport(values.out, { speed: load<SpeedJson>('speed', values.speed, 'results'), profile: load<StepProfile>('profile', values.profile, 'kernels'), profileLow: load<StepProfile>('profile', values['profile-low'], 'kernels') });
-  console.log(`wrote ${files.join(', ')}`);
-  return 0;
 }

@@ -24,9 +24,9 @@ import { maxPool2d } from '../engine/ops/max_pool2d.ts';
 import { adaptiveAvgPool2d } from '../engine/ops/adaptive_avg_pool2d.ts';
 import { countFlops } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
-import { timeGpu, row, progress, type BenchRow, type Timing } from './harness.ts';
+import { textTable, numericColumns, fmtNum, fmtPercent } from '../util/table.ts';
 import { LimitError } from '../engine/errors.ts';
-import { textTable, numericColumns, fmtNum, fmtPercent } from './report.ts';
+import { timeGpu, row, progress, type BenchRow, type Timing } from './harness.ts';
 
 export const DEFAULT_GEMM_SIZES = [512, 1024];
 /** The conv layer tried as a GEMM candidate: 64 channels, 64x64 map, batch 2. */

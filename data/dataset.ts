@@ -22,6 +22,8 @@ import { DataError } from './errors.ts';
 import { areaDownsample, decodeImage, encodePng, isImageFile, type RgbImage } from './image.ts';
 import { byDescendingMag, downsampleFactor, parseMag, requireMag, type Mag } from './mag.ts';
 import type { ChannelStats, Manifest } from './synth/synthesize.ts';
+import { env } from '../util/env.ts';
+import { writeJson } from '../util/files.ts';
 
 export const UNLABELED = 'unlabeled';
 
@@ -113,7 +115,7 @@ export function openDataset(root: string, options: OpenOptions = {}): Dataset {
       throw new DataError(`cannot parse ${manifestPath}: ${(e as Error).message}; fix or remove it`);
     }
   }
-  const cacheDir = options.cacheDir ?? process.env.RBD_CACHE ?? join(homedir(), '.cache', 'rbd');
+  const cacheDir = options.cacheDir ?? env.cacheDir() ?? join(homedir(), '.cache', 'rbd');
   return { root, manifest, classes, mags, splits, warnings, derive: options.derive ?? 'memory', cacheDir, index };
 }
 
@@ -272,7 +274,7 @@ export async function channelStats(ds: Dataset, mag: string, opts: { split?: str
     std[c] = Math.sqrt(Math.max(0, sums[3 + c] / pixels - m * m)) / 255;
   }
   const stats = { mean, std };
-  await mkdir(dirname(cachePath), { recursive: true });
-  await writeFile(cachePath, JSON.stringify(stats) + '\n');
+  // Atomic: a half-written cache file would fail every later run that reads it.
+  writeJson(cachePath, stats);
   return stats;
 }

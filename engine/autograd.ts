@@ -12,25 +12,12 @@
  * never differentiated is released when its output tensor is garbage-collected, or at once by
  * `releaseGraph(t)`.
  */
-import { Tensor, tidy, shapeStr } from './tensor.ts';
+import { Tensor, tidy, shapeStr, type GradNode } from './tensor.ts';
 import { ShapeError } from './errors.ts';
-import { accumulate } from './ops/add.ts';
+import { accumulate } from './accumulate.ts';
 import { opScope } from './runtime.ts';
 
-/** The record of one op application, attached to its output tensor. */
-export interface GradNode {
-  op: string;
-  /** The op's tensor inputs, in the order the rule returns their gradients (null: not a tensor). */
-  inputs: (Tensor | null)[];
-  /**
-   * Given dL/dy, return dL/d(input i) for each input (null where the input needs no gradient).
-   * Runs with grad disabled, inside tidy(): temporaries are freed, returned tensors are kept.
-   * Returned tensors must be new (never an alias of the upstream gradient or of each other).
-   */
-  backward: (gradOut: Tensor) => (Tensor | null)[];
-  /** Saved handles (from `save`), released after the rule has run. */
-  saved: Tensor[];
-}
+export type { GradNode };
 
 let gradEnabled = true;
 

@@ -5,8 +5,7 @@
  * success the worst errors are printed (unless RBD_TEST_QUIET=1), so every run shows how close
  * each kernel came.
  */
-
-import { platform } from '#platform';
+import { env } from '../util/env.ts';
 
 export interface Tol { atol: number; rtol: number }
 
@@ -84,6 +83,6 @@ export function assertClose(label: string, actual: ArrayLike<number>, expected: 
   if (bad.length) {
     throw new Error(`${summary}\n  worst at [${worst}]: got ${actual[worst]} want ${expected[worst]}\n  first mismatches: ${bad.join('; ')}`);
   }
-  if (platform.env('RBD_TEST_QUIET') !== '1') console.log(`    ${summary}`);
+  if (!env.testQuiet()) console.log(`    ${summary}`);
   return { maxAbs, maxRel, worst };
 }

@@ -15,6 +15,7 @@
 import { platform } from '#platform';
 import type { BackendName } from './platform/types.ts';
 import { NoAdapterError } from './errors.ts';
+import { env } from '../util/env.ts';
 
 export type { BackendName };
 
@@ -139,7 +140,7 @@ export interface OpenOptions {
 
 /** Open a device on the chosen adapter. Throws NoAdapterError with what was tried and the remedy. */
 export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
-  const choice = opts.adapter ?? platform.env('RBD_ADAPTER') ?? 'auto';
+  const choice = opts.adapter ?? env.adapter();
   const all = await listAdapters();
   const entry = chooseAdapter(all, choice);
   if (!entry) throw new NoAdapterError(choice, all.map((e) => `${e.name} (${e.backend}, ${e.featureLevel})`));
@@ -164,9 +165,4 @@ export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
     },
     limits,
   };
-}
-
-/** Drop Dawn's instances so the process can exit (Dawn keeps Node alive while they live). */
-export function releaseInstances() {
-  platform.release();
 }

@@ -21,8 +21,8 @@
 import type { Gpu, EngineLimits } from './device.ts';
 import { openGpu, type OpenOptions } from './device.ts';
 import { BindingError, KernelError, LimitError } from './errors.ts';
-import { platform } from '#platform';
 import { type KernelSpec, type KernelLayout, kernelSource, reflectKernel, pipelineKey } from './kernel.ts';
+import { debug } from '../util/env.ts';
 
 /** What a kernel binds: a range of a GPU buffer with its element type. Tensors satisfy this. */
 export interface BufferView {
@@ -86,7 +86,6 @@ export function namedOp<A extends unknown[], R>(name: string, fn: (...args: A) =
 }
 
 const BATCH_LIMIT = 256;
-const DEBUG = new Set((platform.env('RBD_DEBUG') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 export class Runtime {
   readonly device: GPUDevice;
@@ -144,7 +143,7 @@ export class Runtime {
     if (missing.length) throw new LimitError(`kernel '${spec.name}' needs the adapter feature ${missing.join(', ')}, which this device lacks; its op should pick the variant without it`);
     const source = kernelSource(spec);
     const layout = reflectKernel(spec, source);
-    if (DEBUG.has('wgsl')) console.error(`--- WGSL ${spec.name} (${spec.file}) ---\n${source}`);
+    if (debug('wgsl')) console.error(`--- WGSL ${spec.name} (${spec.file}) ---\n${source}`);
     const entries: GPUBindGroupLayoutEntry[] = layout.storage.map((s) => ({
       binding: s.binding, visibility: GPUShaderStage.COMPUTE,
       buffer: { type: s.readOnly ? 'read-only-storage' : 'storage' },
@@ -273,7 +272,7 @@ export class Runtime {
     this.lastKernel = spec.name;
     this.batchKernels.push(spec.name);
     this.dispatches++;
-    if (DEBUG.has('dispatch')) console.error(`dispatch ${spec.name} [${wg.join(',')}] ${JSON.stringify(uniforms)}`);
+    if (debug('dispatch')) console.error(`dispatch ${spec.name} [${wg.join(',')}] ${JSON.stringify(uniforms)}`);
     const timestampWrites = this.observer?.beginDispatch({ kernel: spec.name, spec, op: opStack[0] ?? '(no op)', workgroups: wg, flops });
     if (timestampWrites) this.endPass();
     const pass = timestampWrites ? this.encoderNow().beginComputePass({ label: spec.name, timestampWrites }) : this.computePass();
@@ -281,7 +280,7 @@ export class Runtime {
     pass.setBindGroup(0, bindGroup);
     if (wg[0] > 0 && wg[1] > 0 && wg[2] > 0) pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
     if (timestampWrites) pass.end();
-    if (DEBUG.has('sync') || this.batchKernels.length >= BATCH_LIMIT) this.flush();
+    if (debug('sync') || this.batchKernels.length >= BATCH_LIMIT) this.flush();
   }
 
   encoderNow(): GPUCommandEncoder {

@@ -12,10 +12,24 @@
 import { pool } from './pool.ts';
 import { runtime, type BufferView } from './runtime.ts';
 import { ShapeError, LimitError } from './errors.ts';
-import type { GradNode } from './autograd.ts';
 
 export type DType = 'f32' | 'i32' | 'u32';
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
+
+/** The record of one op application, attached to its output tensor (engine/autograd.ts builds it). */
+export interface GradNode {
+  op: string;
+  /** The op's tensor inputs, in the order the rule returns their gradients (null: not a tensor). */
+  inputs: (Tensor | null)[];
+  /**
+   * Given dL/dy, return dL/d(input i) for each input (null where the input needs no gradient).
+   * Runs with grad disabled, inside tidy(): temporaries are freed, returned tensors are kept.
+   * Returned tensors must be new (never an alias of the upstream gradient or of each other).
+   */
+  backward: (gradOut: Tensor) => (Tensor | null)[];
+  /** Saved handles (from `save`), released after the rule has run. */
+  saved: Tensor[];
+}
 
 /** A refcounted pooled buffer. */
 class Storage {

@@ -4,7 +4,7 @@
  * inference (models/checkpoint.ts) all read the same description, so they cannot disagree
  * about where a block downsamples.
  *
- * Network (../shared/reference/method.md): stem conv 7x7/2 (pad 3, no bias) -> norm -> ReLU
+ * Network (the paper's: DiPalma et al., arXiv 2101.04170): stem conv 7x7/2 (pad 3, no bias) -> norm -> ReLU
  * -> max-pool 3x3/2 (pad 1); then one stage per entry of `planes`, `layers[i]` BasicBlocks
  * each, the first block of every stage but the first striding by 2; then adaptive average
  * pool to 1x1 and a linear layer. The stem is as wide as the first stage.

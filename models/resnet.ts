@@ -1,5 +1,5 @@
 /**
- * The distillation ResNet (../shared/reference/method.md), teacher and student alike.
+ * The distillation ResNet (DiPalma et al., arXiv 2101.04170), teacher and student alike.
  *
  *   x [N,3,H,W] -> conv_1 7x7/2 p3 -> norm_1 -> ReLU -> max-pool 3x3/2 p1
  *     -> layer_1 .. layer_k (BasicBlocks; the first block of stages 2.. strides by 2)

@@ -12,8 +12,8 @@
  * (e.g. I64 `num_batches_tracked` in a PyTorch batch-norm state_dict) are returned with
  * `data: null` and their raw bytes, for the caller to use or ignore.
  */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readFileSync, existsSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
+import { writeFileAtomic } from '../util/files.ts';
 
 export interface StoredTensor {
   dtype: string;
@@ -181,38 +181,11 @@ export function readSafetensors(path: string): SafetensorsFile {
   return decodeSafetensors(bytes, path);
 }
 
-/**
- * Write bytes atomically: to a temporary file beside `path`, flushed to disk, then renamed over
- * `path` (and the directory flushed), so a crash leaves either the old file or the new one,
- * never half of one.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array) {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  let fd = -1;
-  try {
-    fd = openSync(tmp, 'w');
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw new SafetensorsError(path, `cannot write: ${(e as Error).message}`);
-  }
-  // Flush the rename itself; some platforms cannot open a directory, which is harmless.
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch {
-    /* directory fsync is best effort */
-  }
-}
-
 /** Encode and write atomically. */
 export function writeSafetensors(path: string, tensors: Iterable<[string, { shape: readonly number[]; data: Float32Array }]>, metadata: Record<string, string> = {}) {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  try {
+    writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  } catch (e) {
+    throw new SafetensorsError(path, `cannot write: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+  }
 }

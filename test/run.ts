@@ -8,12 +8,14 @@
  * Ends with the line `N passed, N failed, N skipped`.
  *
  * Usage: npm test [-- <substring>...]   (only files whose path contains a substring)
- *        RBD_TEST_GL=0 npm test         (skip the GL pass)
+ *        RBD_TEST_GL=0 npm test         (skip the GL pass; util/env.ts lists every RBD_* variable)
  *        RBD_TEST_BROWSER=0 npm test    (skip the browser group)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
+import { env as rbdEnv, debug } from '../util/env.ts';
+import { DawnNoticeFilter } from '../cli/dawn_notices.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const testDir = join(root, 'test');
@@ -37,18 +39,20 @@ function runGroup(title: string, files: string[], env: Record<string, string>): 
     console.log(`\n=== ${title}: ${files.length} file(s) ===`);
     const child = spawn(process.execPath, ['--import', 'tsx', join(testDir, 'helpers', 'run-group.ts'), ...files], {
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';
-    // Dawn prints limit notices ("Warning: maxDynamic... artificially reduced") on stdout; they
-    // are not test output, so they are dropped here.
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
-      const clean = d.replace(/Warning: maxDynamic\w+ artificially reduced[^\n]*\n?/g, '');
-      process.stdout.write(clean);
-      text += clean;
+      process.stdout.write(d);
+      text += d;
     });
+    // Dawn's limit notices on stderr are not test output (cli/dawn_notices.ts); RBD_DEBUG=dawn keeps them.
+    const stderr = debug('dawn') ? null : new DawnNoticeFilter((t) => process.stderr.write(t));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (stderr ? stderr.write(d) : process.stderr.write(d)));
     child.on('close', (code, signal) => {
+      stderr?.end();
       const plain = strip(text);
       const num = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? NaN);
       const total = num('Total');
@@ -84,11 +88,11 @@ if (matching.length === 0) {
   console.log(`no test files match ${filters.join(' ')}`);
   totals.failed = 1;
 } else {
-  if (all.length) add(await runGroup(`default adapter (${process.env.RBD_ADAPTER ?? 'auto'})`, all, {}));
-  if (smoke.length && process.env.RBD_TEST_GL !== '0') {
+  if (all.length) add(await runGroup(`default adapter (${rbdEnv.adapter()})`, all, {}));
+  if (smoke.length && rbdEnv.testGlPass()) {
     add(await runGroup('OpenGL ES compatibility adapter (kernel tests and smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }));
   }
-  if (browser.length && process.env.RBD_TEST_BROWSER !== '0') {
+  if (browser.length && rbdEnv.testBrowserPass()) {
     add(await runGroup('SwiftShader WebGPU in headless Chromium (the web page)', browser, {}));
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The distillation loss (../shared/reference/method.md), for one micro-batch:
+ * The distillation loss of resolution-based distillation (DiPalma et al., arXiv 2101.04170), for
+ * one micro-batch:
  *
  *   loss = wSoft * T^2 * KLDiv(log_softmax(s/T), softmax(t/T)) [batchmean]
  *        + wPixel * pixel(student features, resize(teacher features))

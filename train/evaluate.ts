@@ -8,13 +8,14 @@ import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { loadCheckpoint } from '../models/checkpoint.ts';
 import { magName } from '../data/mag.ts';
-import { writeFileAtomic, writeJson } from './files.ts';
-import { rocChart, confusionChart } from './svg.ts';
+import { writeFileAtomic, writeJson } from '../util/files.ts';
+import { rocChart, confusionChart } from '../util/svg.ts';
 import { predict, resolutionOf, type ResolutionRecord } from './common.ts';
 import { classificationReport } from './metrics.ts';
 import { groupReport, tileOwners, type GroupReport } from './group_metrics.ts';
 import { openDataSource, type SplitName, type DataSource } from '../data/loader.ts';
 import type { ClassificationReport } from './metrics.ts';
+import { textTable, numericColumns, fmtPercent } from '../util/table.ts';
 
 export interface EvalOptions {
   checkpoint: string;
@@ -95,27 +96,27 @@ export function writeEvalFiles(dir: string, r: EvalResult) {
   }
 }
 
-const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a');
 const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
-/** The printed table: one row per split, then per-class AUCs and the confusion matrices. */
+/** The printed tables: one row per split, then per-class AUCs and the confusion matrices. */
 export function formatEval(r: EvalResult): string {
   const lines: string[] = [];
   lines.push(`${r.checkpoint} at ${r.mag} (input ${r.resolution.inputSize} px, ${r.resolution.micronsPerPixel} um/px); 95% CIs from ${r.resamples} bootstrap resamples, seed ${r.seed}`);
-  lines.push(`${'split'.padEnd(10)}${'n'.padStart(6)}${'loss'.padStart(9)}${'accuracy'.padStart(10)}  ${'acc 95% CI'.padEnd(18)}${'macro AUC'.padStart(10)}  AUC 95% CI`);
+  const rows: string[][] = [];
+  const notes: string[] = [];
   for (const [split, s] of Object.entries(r.splits)) {
-    lines.push(`${split.padEnd(10)}${String(s.count).padStart(6)}${f3(s.loss).padStart(9)}${pct(s.accuracy).padStart(10)}  ${`[${pct(s.accuracyCI[0])}, ${pct(s.accuracyCI[1])}]`.padEnd(18)}${f3(s.macroAuc).padStart(10)}  [${f3(s.macroAucCI[0])}, ${f3(s.macroAucCI[1])}]`);
+    rows.push([split, String(s.count), f3(s.loss), fmtPercent(s.accuracy), `[${fmtPercent(s.accuracyCI[0])}, ${fmtPercent(s.accuracyCI[1])}]`, f3(s.macroAuc), `[${f3(s.macroAucCI[0])}, ${f3(s.macroAucCI[1])}]`]);
     for (const [level, g] of [['slides', s.slides], ['patients', s.patients]] as const) {
-      if (g) lines.push(`${`  ${level}`.padEnd(10)}${String(g.n).padStart(6)}${''.padStart(9)}${pct(g.accuracy).padStart(10)}  ${`[${pct(g.accuracyCI[0])}, ${pct(g.accuracyCI[1])}]`.padEnd(18)}${f3(g.macroAuc).padStart(10)}  [${f3(g.macroAucCI[0])}, ${f3(g.macroAucCI[1])}]`);
+      if (g) rows.push([`  ${level}`, String(g.n), '', fmtPercent(g.accuracy), `[${fmtPercent(g.accuracyCI[0])}, ${fmtPercent(g.accuracyCI[1])}]`, f3(g.macroAuc), `[${f3(g.macroAucCI[0])}, ${f3(g.macroAucCI[1])}]`]);
     }
-    if (s.patientsSkipped) lines.push(`  patients: not reported (${s.patientsSkipped})`);
+    if (s.patientsSkipped) notes.push(`${split} patients: not reported (${s.patientsSkipped})`);
   }
+  lines.push(textTable(['split', 'n', 'loss', 'accuracy', 'acc 95% CI', 'macro AUC', 'AUC 95% CI'], rows, new Set([1, 2, 3, 5])), ...notes);
   if (Object.values(r.splits).some((s) => s.slides)) lines.push('slides, patients (under their split): class probabilities = mean of their tiles\' probabilities; CIs resample slides (patients), not tiles');
   for (const [split, s] of Object.entries(r.splits)) {
     lines.push(`\n${split}: one-vs-rest AUC ${r.classes.map((c, i) => `${c} ${f3(s.perClassAuc[i])}`).join(', ')}`);
-    lines.push(`${split}: confusion matrix (rows true, columns predicted: ${r.classes.join(', ')})`);
-    const w = Math.max(...r.classes.map((c) => c.length));
-    s.confusion.forEach((row, i) => lines.push(`  ${r.classes[i].padEnd(w)} ${row.map((v) => String(v).padStart(5)).join('')}`));
+    lines.push(`${split}: confusion matrix (rows true, columns predicted)`);
+    lines.push(textTable(['', ...r.classes], s.confusion.map((row, i) => [r.classes[i], ...row.map(String)]), numericColumns(r.classes.length + 1)));
   }
   return lines.join('\n');
 }

@@ -19,9 +19,9 @@
 import { join } from 'node:path';
 import { Tensor, tidy, disposeAll } from '../engine/tensor.ts';
 import { backward } from '../engine/autograd.ts';
-import { appendJsonl, filterJsonl } from './files.ts';
+import { appendJsonl, filterJsonl } from '../util/files.ts';
 
-/** What the loop needs of an optimizer (engine/optim's SGD, Adam and AdamW fit). */
+/** What the loop needs of an optimizer (engine/optim's Adam and AdamW fit). */
 export interface LoopOptimizer {
   lr: number;
   step(): void;
@@ -116,6 +116,8 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
   let state: LoopCheckpointState = { epoch: -1, steps: 0, bestMetric: null };
   let lastGood: string | null = null;
   const resumed = spec.resume ? await spec.loadResume() : null;
+  // Starting over would empty this run's log: resuming a run that is not there is an error.
+  if (spec.resume && !resumed) throw new Error(`${spec.outDir} holds no run to resume (no resume checkpoint); start a new run without resume, or resume from the run's folder`);
   if (resumed) {
     state = resumed.state;
     lastGood = resumed.path;

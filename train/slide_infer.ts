@@ -9,7 +9,8 @@
  *                             of the class colours is printed by the caller.
  * Windows of tiles are read one at a time, so memory stays flat whatever the slide's size.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../util/files.ts';
 import { join } from 'node:path';
 import { encodePng, type RgbImage } from '../data/image.ts';
 import { openSlide, readRegion } from '../data/slide/slide.ts';
@@ -66,19 +67,13 @@ export async function inferSlide(model: ResNet, o: SlideInferOptions): Promise<S
   const csv = join(o.out, `${slide.id}-tiles.csv`);
   const lines = [['name', 'x0', 'y0', 'size0', ...o.classNames.map((c) => `p_${c}`)].join(',')];
   plan.tiles.forEach((t, i) => lines.push([t.name, t.x0, t.y0, t.size0, ...Array.from(probs[i], (v) => v.toFixed(6))].join(',')));
-  writeAtomicSync(csv, lines.join('\n') + '\n');
+  writeFileAtomic(csv, lines.join('\n') + '\n');
 
   const heat = heatmap(plan.thumbnail, plan.mask.scaleX, plan.mask.scaleY, plan.tiles, probs);
   const heatPath = join(o.out, `${slide.id}-heatmap.png`);
-  writeAtomicSync(heatPath, await encodePng(heat));
+  writeFileAtomic(heatPath, await encodePng(heat));
   const mean = Array.from({ length: k }, (_, c) => (probs.length ? probs.reduce((s, p) => s + p[c], 0) / probs.length : NaN));
   return { slide: slide.id, tiles: plan.tiles.length, csv, heatmap: heatPath, meanProbabilities: mean };
-}
-
-function writeAtomicSync(path: string, data: string | Uint8Array) {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 /** Thumbnail greyed; each tile's area the probability mix of the class colours over the thumbnail (65% colour). */

@@ -13,7 +13,7 @@
  *  6. every model's best-validation checkpoint evaluated on the test split (bootstrap CIs);
  *  7. runs/<timestamp>/report.md, report.html, results.json, plots/.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, tidy } from '../engine/tensor.ts';
 import { backward, noGrad } from '../engine/autograd.ts';
@@ -22,7 +22,7 @@ import { Rng } from '../engine/random.ts';
 import { crossEntropy } from '../engine/ops/cross_entropy.ts';
 import { synthesize } from '../data/synth/synthesize.ts';
 import { CLASS_SETS, type ClassSetName } from '../data/synth/classes.ts';
-import { progress } from '../cli/progress.ts';
+import { progress } from '../util/progress.ts';
 import { ResNet } from '../models/resnet.ts';
 import { presetArch } from '../models/arch.ts';
 import { timestampedDir } from './files.ts';
@@ -34,6 +34,7 @@ import { evaluateCheckpoint, type EvalResult } from './evaluate.ts';
 import { openDataSource, type DataSource } from '../data/loader.ts';
 import { writeStudyReport, type StudyResults, type StudyRow, type SweepPoint, type Arm } from './study_report.ts';
 import { Adam } from '../engine/optim/adam.ts';
+import { DataError } from '../data/errors.ts';
 
 export interface StudyPreset {
   name: string;
@@ -217,9 +218,14 @@ export function teacherMayContinue(p: StudyPreset, classes: number, cal: Map<str
   return elapsed + nextEpoch + slowdown * studentSeconds(p, classes, cal, plan.studentEpochs) <= p.budgetMinutes * 60;
 }
 
-/** The data folder for a preset; generated (with a progress bar) when it has no manifest yet. */
-async function ensureData(p: StudyPreset, dir: string, seed: number, verbose: boolean): Promise<boolean> {
+/**
+ * The data folder for a preset; generated (with a progress bar) when it has no manifest yet. A
+ * folder the user named (`given`) that holds anything is a data set of its own (real data need no
+ * manifest): it is read, never written to.
+ */
+async function ensureData(p: StudyPreset, dir: string, seed: number, verbose: boolean, given: boolean): Promise<boolean> {
   if (existsSync(join(dir, 'manifest.json'))) return false;
+  if (given && existsSync(dir) && readdirSync(dir).length > 0) return false;
   const total = (p.train + p.val + p.test) * CLASS_SETS[p.classes].length + p.unlabeled;
   const bar = verbose ? progress({ label: 'synth', total, unit: 'tiles' }) : null;
   await synthesize({ out: dir, seed, train: p.train, val: p.val, test: p.test, unlabeled: p.unlabeled, tile: p.tile, mags: p.mags, classes: p.classes, overwrite: false, onProgress: (done) => bar?.update(done) });
@@ -238,8 +244,15 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   say(p.budgetMinutes !== null
     ? `expected duration: about ${p.budgetMinutes} min of training and evaluation (the preset's budget), plus data generation on the first run and about a minute of calibration; the exact plan follows the calibration`
     : `expected duration: set by the calibration below (preset ${p.name} has no time budget: ${p.teacherEpochs}/${p.studentEpochs} epochs)`);
-  const generated = await ensureData(p, dataDir, o.seed, o.verbose);
+  const generated = await ensureData(p, dataDir, o.seed, o.verbose, o.data != null);
   const data: DataSource = await openDataSource(dataDir, { skipBad: o.skipBad });
+  for (const m of p.mags) {
+    try {
+      data.level(m);
+    } catch (e) {
+      throw new DataError(`rbd study (${p.name} preset) needs the magnifications ${p.mags.join(', ')} (each lower one at most derived from ${p.mags[0]} by a whole-number factor), in the layout DIR/<mag>/{train,val,test}/<class>/*.png: ${(e as Error).message}`);
+    }
+  }
   const classes = data.classes.length;
   const dir = timestampedDir(o.runsRoot);
 

@@ -4,9 +4,9 @@
  * paper's four headline claims and says, claim by claim, whether they agree.
  */
 import { join } from 'node:path';
-import { writeJson } from './files.ts';
-import { type Block, heading, paragraph, list, table, figure, writeDocument } from './document.ts';
-import { lineChart, confusionChart, type Series } from './svg.ts';
+import { writeJson } from '../util/files.ts';
+import { type Block, heading, paragraph, list, table, figure, writeDocument } from '../util/document.ts';
+import { lineChart, confusionChart, type Series } from '../util/svg.ts';
 
 export type Arm = 'teacher' | 'baseline' | 'kd' | 'kd+unlabeled';
 export const ARMS: Arm[] = ['teacher', 'baseline', 'kd', 'kd+unlabeled'];

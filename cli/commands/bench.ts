@@ -1,15 +1,16 @@
 /**
- * rbd bench <name>: the benchmarks. Each lives in bench/<name>.ts and exports `summary` (one
- * line), `help` (its flags) and `run(argv)`; adding one is one line in BENCHES.
+ * rbd bench <name>: the benchmarks. Each one's flags live in cli/commands/bench/<name>.ts, which
+ * exports `summary` (one line), `help` (its flags) and `run(argv)` and calls the measuring code
+ * in bench/<name>.ts with typed options; adding one is one line in BENCHES.
  * `rbd bench --help` prints every benchmark's help; `rbd bench <name> --help` prints that one's.
  */
-import { UsageError } from '../util.ts';
-import * as kernels from '../../bench/kernels.ts';
-import * as flops from '../../bench/flops.ts';
-import * as speed from '../../bench/speed.ts';
-import * as compare from '../../bench/compare.ts';
-import * as report from '../../bench/report.ts';
-import * as tile from './bench_tile.ts';
+import { UsageError, wantsHelp } from '../flags.ts';
+import * as kernels from './bench/kernels.ts';
+import * as flops from './bench/flops.ts';
+import * as speed from './bench/speed.ts';
+import * as compare from './bench/compare.ts';
+import * as report from './bench/report.ts';
+import * as tile from './bench/tile.ts';
 
 interface BenchModule { summary: string; help: string; run(argv: string[]): Promise<number | void> }
 
@@ -35,10 +36,10 @@ export const handlesHelp = true;
 export async function run(argv: string[]): Promise<number | void> {
   const [name, ...rest] = argv;
   const names = Object.keys(BENCHES).join(', ');
-  const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
-  if (!name || wantsHelp([name])) {
+  if (!name) throw new UsageError('bench', `name a benchmark (have: ${names})`);
+  if (wantsHelp([name])) {
     process.stdout.write(help.endsWith('\n') ? help : help + '\n');
-    return name ? 0 : 1;
+    return 0;
   }
   const mod = BENCHES[name];
   if (!mod) throw new UsageError('bench', `unknown benchmark '${name}' (have: ${names})`);

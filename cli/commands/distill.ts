@@ -1,6 +1,7 @@
 /** rbd distill: resolution-based knowledge distillation from a high-magnification teacher. */
-import { parseFlags, openRuntime, closeRuntime, numberFlag, UsageError } from '../util.ts';
-import { COMMON_OPTIONS, commonHelp, commonOptions, magFlag, defaultRunDir } from '../../train/cli_flags.ts';
+import { parseFlags, numberFlag, magFlag, UsageError } from '../flags.ts';
+import { openRuntime, closeRuntime } from '../runtime.ts';
+import { COMMON_OPTIONS, commonHelp, commonOptions, defaultRunDir } from '../train_flags.ts';
 import { trainDistill, DEFAULT_AUGMENT_SET } from '../../train/distill.ts';
 import { DEFAULT_DISTILL_LOSS as D, PIXEL_RESIZES, type PixelResize, type PixelLossKind } from '../../train/distill_loss.ts';
 import { printSummary } from '../../train/summary.ts';

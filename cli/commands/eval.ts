@@ -1,6 +1,7 @@
 /** rbd eval: a checkpoint's metrics per split, with bootstrap confidence intervals and plots. */
-import { parseFlags, openRuntime, closeRuntime, numberFlag, UsageError } from '../util.ts';
-import { DEFAULT_DATA, magFlag } from '../../train/cli_flags.ts';
+import { parseFlags, numberFlag, magFlag, adapterHelp, UsageError } from '../flags.ts';
+import { openRuntime, closeRuntime } from '../runtime.ts';
+import { DEFAULT_DATA } from '../train_flags.ts';
 import { evaluateCheckpoint, formatEval } from '../../train/evaluate.ts';
 import type { SplitName } from '../../data/loader.ts';
 
@@ -24,7 +25,7 @@ split's images). Prints a table; writes eval.json, roc-<split>.svg and confusion
   --out DIR             where eval.json and the plots go (default: <checkpoint folder>/eval-<mag>)
   --allow-upsampled     accept images larger than their magnification implies
   --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
-  --adapter NAME        WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)
+${adapterHelp(24)}
 `;
 
 export async function run(argv: string[]) {

@@ -11,8 +11,9 @@ import { loadCheckpoint, type Normalization } from '../../models/checkpoint.ts';
 import { readSafetensors, writeSafetensors } from '../../models/safetensors.ts';
 import type { ResNetArch, NormKind } from '../../models/arch.ts';
 import type { ResNet } from '../../models/resnet.ts';
-import { parseFlags, numberFlag, openRuntime, UsageError } from '../util.ts';
-import { progress } from '../progress.ts';
+import { parseFlags, numberFlag, adapterHelp, UsageError } from '../flags.ts';
+import { openRuntime } from '../runtime.ts';
+import { progress } from '../../util/progress.ts';
 import { requireMag } from '../../data/mag.ts';
 import { classifyImage } from '../../models/tiled_infer.ts';
 import { inferSlide, CLASS_COLOURS } from '../../train/slide_infer.ts';
@@ -52,7 +53,7 @@ shapes, and the flags below override either.
   --norm group|batch  override the norm layer          (default: from the checkpoint)
   --groups G          override GroupNorm's groups      (default: from metadata, else 32)
   --classes K         override the number of classes   (default: from the checkpoint)
-  --adapter NAME      WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
+${adapterHelp(22)}
 `;
 
 const CMD = 'infer';

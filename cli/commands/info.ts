@@ -1,12 +1,13 @@
 /** rbd info: every adapter found, with what matters for compute, and the one auto would pick. */
 import { listAdapters, chooseAdapter, type AdapterEntry } from '../../engine/device.ts';
-import { parseFlags } from '../util.ts';
+import { parseFlags } from '../flags.ts';
+import { adapterChoice } from '../runtime.ts';
 
 export const help = `usage: rbd info [--adapter auto|vulkan|gl|<name>] [--json]
 
 Lists every WebGPU adapter Dawn finds on this machine (backend, name, feature level, whether it
 is a software adapter, optional features, compute limits) and marks the one that would be chosen
-for --adapter (default: env RBD_ADAPTER, else auto).
+for --adapter (default: the --adapter given before the command, else env RBD_ADAPTER, else auto).
   --json     print the same as JSON
 `;
 
@@ -14,7 +15,7 @@ const SHOWN_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups', 'core-feat
 
 export async function run(argv: string[]) {
   const { values } = parseFlags('info', argv, { json: { type: 'boolean' } });
-  const choice = values.adapter ?? process.env.RBD_ADAPTER ?? 'auto';
+  const choice = adapterChoice(values.adapter);
   const all = await listAdapters();
   const chosen = chooseAdapter(all, choice);
   if (values.json) {

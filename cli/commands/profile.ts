@@ -1,8 +1,9 @@
 /** rbd profile: one distillation training step per phase, op and kernel, plus a Chrome trace. */
-import { openRuntime, closeRuntime, parseFlags, numberFlag, UsageError } from '../util.ts';
-import { writeJson } from '../../train/files.ts';
-import { requireMag } from '../../data/mag.ts';
-import { magInputs, archFlag, DEFAULT_TILE } from '../../bench/flops.ts';
+import { parseFlags, numberFlag, magFlag, magsFlag, archFlag, adapterHelp, UsageError } from '../flags.ts';
+import { openRuntime, closeRuntime } from '../runtime.ts';
+import { writeJson } from '../../util/files.ts';
+import { parseMag } from '../../data/mag.ts';
+import { DEFAULT_TILE } from '../../bench/flops.ts';
 import type { MagInput } from '../../bench/flops.ts';
 import { profileStep, formatProfile, toTrace } from '../../bench/profile.ts';
 import { benchMeta, adapterLine } from '../../bench/meta.ts';
@@ -19,8 +20,8 @@ clock with the GPU synchronized around each phase (then only per-phase times; th
 which clock was used).
 
   --teacher-mag M  the teacher's magnification (default 10x)
-  --student-mag M  the student's magnification (default 10x: the heaviest step); a whole-number
-                   reduction of the teacher's, e.g. 2.5x
+  --student-mag M  the student's magnification (default: the teacher's, the heaviest step); a
+                   whole-number reduction of the teacher's, e.g. 2.5x
   --tile N         tile side in pixels at the teacher's magnification (default ${DEFAULT_TILE})
   --batch N        tiles per batch (default 2)
   --arch NAME      architecture preset: rbd | resnet18 (default rbd)
@@ -30,7 +31,7 @@ which clock was used).
   --kernels N      kernel rows to print (default 20; the JSON has all)
   --json FILE      write the breakdown as JSON (phases, ops, kernels, every dispatch, adapter, versions, commit, command)
   --trace FILE     write Chrome trace-event JSON (open in https://ui.perfetto.dev or chrome://tracing)
-  --adapter A      WebGPU adapter: auto|vulkan|gl|<name> (default: env RBD_ADAPTER, else auto)
+${adapterHelp(19)}
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -45,11 +46,11 @@ export async function run(argv: string[]): Promise<number> {
   const warmup = numberFlag(cmd, 'warmup', values.warmup, 1, { min: 0, integer: true });
   const seed = numberFlag(cmd, 'seed', values.seed, 1, { integer: true });
   const kernelRows = numberFlag(cmd, 'kernels', values.kernels, 20, { min: 1, integer: true });
-  const teacherMag = values['teacher-mag'] ?? '10x';
-  const studentMag = values['student-mag'] ?? teacherMag;
-  const [teacher, student] = [requireMag(teacherMag, '--teacher-mag'), requireMag(studentMag, '--student-mag')];
+  const teacherMag = magFlag(cmd, 'teacher-mag', values['teacher-mag'], '10x');
+  const studentMag = magFlag(cmd, 'student-mag', values['student-mag'], teacherMag);
+  const [teacher, student] = [parseMag(teacherMag)!, parseMag(studentMag)!];
   if (student.value > teacher.value) throw new UsageError(cmd, `--student-mag ${student.name} is above --teacher-mag ${teacher.name}; the student sees the lower magnification`);
-  const inputs = magInputs(cmd, teacher.value === student.value ? teacher.name : `${teacher.name},${student.name}`, tile, '--teacher-mag/--student-mag');
+  const inputs = magsFlag(cmd, teacher.value === student.value ? teacher.name : `${teacher.name},${student.name}`, tile, '--teacher-mag/--student-mag');
   const pair: [MagInput, MagInput] = [inputs[0], inputs[inputs.length - 1]];
   const { name: archName, arch } = archFlag(cmd, values.arch);
   const rt = await openRuntime(values.adapter);

@@ -1,5 +1,6 @@
 /** rbd study: the main job (npm start). */
-import { parseFlags, openRuntime, closeRuntime, numberFlag, UsageError } from '../util.ts';
+import { parseFlags, numberFlag, adapterHelp, UsageError } from '../flags.ts';
+import { openRuntime, closeRuntime } from '../runtime.ts';
 import { runStudy, STUDY_PRESETS } from '../../train/study.ts';
 
 const q = STUDY_PRESETS.quick, d = STUDY_PRESETS.default, f = STUDY_PRESETS.full;
@@ -25,12 +26,15 @@ presets:
   --full      the paper's scale, for a real GPU: ${describe(f)}
 
 flags:
-  --data DIR        data folder to use (default runs/data/<preset>-<classes>-t<tile>-s<seed>, generated if absent)
+  --data DIR        data set to use: a folder in the layout DIR/<mag>/{train,val,test}/<class>/*.png at
+                    the preset's magnifications (lower ones may be derived from the top one), with or
+                    without a manifest; synthetic data is generated into it only when it is absent or
+                    empty (default runs/data/<preset>-<classes>-t<tile>-s<seed>, generated if absent)
   --runs DIR        where the run folder goes (default runs)
   --seed N          seed of data generation, initialization, shuffling, augmentation, bootstrap (default 0)
   --quiet           only the final lines
   --skip-bad        skip unreadable images, naming each once, instead of stopping (default: stop)
-  --adapter NAME    WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)
+${adapterHelp(20)}
 `;
 
 export async function run(argv: string[]) {

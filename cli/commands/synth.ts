@@ -3,8 +3,8 @@ import { availableParallelism } from 'node:os';
 import { synthesize, DEFAULT_MAGS } from '../../data/synth/synthesize.ts';
 import { isClassSetName } from '../../data/synth/classes.ts';
 import { DEFAULT_KNOBS } from '../../data/synth/render.ts';
-import { parseFlags, numberFlag, UsageError } from '../util.ts';
-import { progress } from '../progress.ts';
+import { parseFlags, numberFlag, UsageError } from '../flags.ts';
+import { progress } from '../../util/progress.ts';
 
 export const help = `usage: rbd synth --out DIR [flags]
 

@@ -1,6 +1,7 @@
 /** rbd teacher: supervised training of the teacher at the top magnification. */
-import { parseFlags, openRuntime, closeRuntime } from '../util.ts';
-import { COMMON_OPTIONS, commonHelp, commonOptions, magFlag, defaultRunDir } from '../../train/cli_flags.ts';
+import { parseFlags, magFlag } from '../flags.ts';
+import { openRuntime, closeRuntime } from '../runtime.ts';
+import { COMMON_OPTIONS, commonHelp, commonOptions, defaultRunDir } from '../train_flags.ts';
 import { trainSupervised } from '../../train/supervised.ts';
 import { printSummary } from '../../train/summary.ts';
 

@@ -1,8 +1,8 @@
 /** rbd tile: whole-slide images to the project's tile layout (see data/slide/tile.ts). */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_TILE_MAGS, tileSlides } from '../../data/slide/tile.ts';
-import { parseFlags, numberFlag, UsageError } from '../util.ts';
-import { progress } from '../progress.ts';
+import { parseFlags, numberFlag, UsageError } from '../flags.ts';
+import { progress } from '../../util/progress.ts';
 
 export const help = `usage: rbd tile SLIDE... --out DIR [flags]
 

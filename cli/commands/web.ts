@@ -6,7 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseFlags, numberFlag, UsageError } from '../util.ts';
+import { parseFlags, numberFlag } from '../flags.ts';
+import { UsageError } from '../usage_error.ts';
 
 export const help = `usage: rbd web --out DIR
        rbd web --serve [--port 8080] [--out DIR]

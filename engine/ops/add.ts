@@ -1,7 +1,7 @@
 /**
  * add(a, b): elementwise sum of two same-shape tensors (the residual connection).
  * Backward: dL/da = dL/db = dL/dy.
- * accumulate(acc, b): acc += b in place, no graph (autograd sums gradients with it).
+ * (add.wgsl's accumulate entries, acc += b in place, are engine/accumulate.ts: autograd uses them.)
  */
 import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, elementwiseWorkgroupSize, groupsFor, namedOp } from '../runtime.ts';
@@ -10,8 +10,8 @@ import { ShapeError } from '../errors.ts';
 import type { KernelSpec } from '../kernel.ts';
 
 /** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; CPU adapters pay per access, not per byte). */
-function spec(entry: 'add' | 'accumulate', vec4: boolean): KernelSpec {
-  return { name: entry === 'add' ? 'addForward' : 'accumulate', file: 'elementwise/add.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize() } };
+function spec(vec4: boolean): KernelSpec {
+  return { name: 'addForward', file: 'elementwise/add.wgsl', entry: vec4 ? 'addVec4' : 'add', overrides: { WG: elementwiseWorkgroupSize() } };
 }
 
 function sameShape(op: string, a: Tensor, b: Tensor) {
@@ -26,7 +26,7 @@ function addImpl(a: Tensor, b: Tensor): Tensor {
   sameShape('add', a, b);
   const out = Tensor.empty(a.shape);
   const vec4 = a.size % 4 === 0;
-  const s = spec('add', vec4);
+  const s = spec(vec4);
   // `acc` is unused by this entry point, so reflection leaves it out of the layout.
   dispatch(s, vec4 ? { a4: a, b4: b, out4: out } : { a, b, out }, { n: a.size }, groupsFor(vec4 ? a.size / 4 : a.size, s.overrides!.WG));
   if (needsGrad(a, b)) {
@@ -35,14 +35,6 @@ function addImpl(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 export const add = namedOp('add', addImpl);
-
-/** acc += b, in place (no graph). */
-export function accumulate(acc: Tensor, b: Tensor) {
-  sameShape('accumulate', acc, b);
-  const vec4 = acc.size % 4 === 0;
-  const s = spec('accumulate', vec4);
-  dispatch(s, vec4 ? { b4: b, acc4: acc } : { b, acc }, { n: acc.size }, groupsFor(vec4 ? acc.size / 4 : acc.size, s.overrides!.WG));
-}
 
 /** A fresh copy (gradients handed to autograd must not alias each other). */
 function copyOfImpl(t: Tensor): Tensor {

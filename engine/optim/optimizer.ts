@@ -1,6 +1,6 @@
 /**
- * What SGD, Adam and AdamW share: the parameter list, per-parameter step counts and state
- * buffers ("slots": momentum, moments), zeroGrad, a settable learning rate, and host-side
+ * What Adam and AdamW share (and any other optimizer would): the parameter list, per-parameter step counts and state
+ * buffers ("slots": the moments), zeroGrad, a settable learning rate, and host-side
  * state for checkpoints.
  *
  * A subclass names its slots and dispatches one fused kernel per parameter in `update`; the
@@ -24,7 +24,7 @@ export interface ParamState {
 
 /** An optimizer's full state on the host: what a checkpoint stores. */
 export interface OptimizerState {
-  /** 'SGD', 'Adam' or 'AdamW': loading into another kind is refused. */
+  /** 'Adam' or 'AdamW': loading into another kind is refused. */
   kind: string;
   lr: number;
   /** Number of step() calls. */
@@ -74,7 +74,7 @@ export abstract class Optimizer {
 
   /** One update of every parameter that has a gradient (null gradients are skipped). */
   step() {
-    // Profiles attribute the step's dispatches to the optimizer ('adam', 'sgd').
+    // Profiles attribute the step's dispatches to the optimizer ('adam').
     opScope(this.kind.toLowerCase(), () => this.stepAll());
     this.stepCount++;
   }
@@ -129,7 +129,7 @@ export abstract class Optimizer {
       const names = Object.keys(ps.slots);
       const expected = ps.step > 0 ? this.slotNames : [];
       if (names.length !== expected.length || expected.some((n) => !(n in ps.slots))) {
-        throw new RangeError(`${this.kind}.loadState: parameter ${i} has slots [${names.join(', ')}], expected [${expected.join(', ')}] (was the optimizer configured differently, e.g. momentum?)`);
+        throw new RangeError(`${this.kind}.loadState: parameter ${i} has slots [${names.join(', ')}], expected [${expected.join(', ')}] (was the optimizer configured differently?)`);
       }
       for (const [name, data] of Object.entries(ps.slots)) {
         if (data.length !== this.params[i].size) {

@@ -32,7 +32,6 @@ export const platform: Platform = {
   // Keys are normalized paths under kernels/ ('conv2d/x.wgsl'); an include may name 'conv2d/../include/y.wgsl'.
   kernelSource: (path) => kernels[new URL(path, 'file:///kernels/').pathname.replace(/^\/kernels\//, '')] ?? null,
   kernelOrigin: (path) => `the bundled kernels (no '${path}' among ${Object.keys(kernels).length} files)`,
-  env: () => undefined,
   cpuTimeMs: () => null,
   progress(text) {
     for (const fn of progressListeners) fn(text);
@@ -47,5 +46,4 @@ export const platform: Platform = {
       host: { platform: 'browser', arch: nav.userAgentData?.platform ?? nav.platform ?? 'unknown', cpus: nav.hardwareConcurrency ?? 0 },
     };
   },
-  release() {},
 };

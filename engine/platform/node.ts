@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
 import type { BackendName, HostDescription, Platform } from './types.ts';
+import { status } from '../../util/progress.ts';
 
 Object.assign(globalThis, globals);
 
@@ -54,7 +55,6 @@ function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-let lastProgressLength = 0;
 
 export const platform: Platform = {
   name: 'node',
@@ -76,19 +76,12 @@ export const platform: Platform = {
     }
   },
   kernelOrigin: (path) => new URL(path, KERNEL_DIR).pathname,
-  env: (name) => process.env[name],
   cpuTimeMs() {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   },
-  progress(text) {
-    if (!process.stderr.isTTY) {
-      if (text) process.stderr.write(text + '\n');
-      return;
-    }
-    process.stderr.write('\r' + text.padEnd(lastProgressLength) + (text ? '' : '\r'));
-    lastProgressLength = text.length;
-  },
+  // util/progress knows when stderr reaches a terminal through rbd's filtering parent.
+  progress: (text) => status(text),
   describeHost(): HostDescription {
     const status = git(['status', '--porcelain']);
     return {
@@ -98,8 +91,5 @@ export const platform: Platform = {
       commandLine: process.argv.map(shellQuote).join(' '),
       host: { platform: process.platform, arch: process.arch, cpus: cpus().length },
     };
-  },
-  release() {
-    instances.clear();
   },
 };

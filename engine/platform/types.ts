@@ -33,13 +33,9 @@ export interface Platform {
   kernelSource(path: string): string | null;
   /** Where kernelSource looks, for messages: a folder in Node, 'the bundled kernels' in a browser. */
   kernelOrigin(path: string): string;
-  /** An environment setting (RBD_ADAPTER, RBD_DEBUG, ...); a browser has none. */
-  env(name: string): string | undefined;
   /** CPU milliseconds this process has used (all threads), or null where it cannot be read (a browser). */
   cpuTimeMs(): number | null;
   /** A one-line status for long work ('' clears it). */
   progress(text: string): void;
   describeHost(): HostDescription;
-  /** Drop whatever keeps the process alive (Dawn instances); nothing in a browser. */
-  release(): void;
 }

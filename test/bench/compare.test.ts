@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareRuns, ratioOf, run } from '../../bench/compare.ts';
+import { compareRuns, ratioOf } from '../../bench/compare.ts';
+import { run } from '../../cli/commands/bench/compare.ts';
 
 const A = {
   benchmark: 'bench speed', adapter: { name: 'adapter A', backend: 'vulkan' }, git: { commit: 'aaaa' }, batch: 2,

@@ -10,25 +10,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countFlops } from '../../models/flops.ts';
 import { RBD_ARCH, RESNET18_ARCH, type ResNetArch } from '../../models/arch.ts';
-import { magInputs, flopsRows, run } from '../../bench/flops.ts';
+import { flopsRows } from '../../bench/flops.ts';
+import { magsFlag } from '../../cli/flags.ts';
+import { run } from '../../cli/commands/bench/flops.ts';
 
-test('magInputs: 256px at 10x is 128 at 5x, 64 at 2.5x, 32 at 1.25x, 16 at 0.625x (any order given)', () => {
-  const m = magInputs('bench flops', '2.5x,10x,0.625x,5x,1.25x', 256);
+test('magsFlag: 256px at 10x is 128 at 5x, 64 at 2.5x, 32 at 1.25x, 16 at 0.625x (any order given)', () => {
+  const m = magsFlag('bench flops', '2.5x,10x,0.625x,5x,1.25x', 256);
   assert.equal(m.map((x) => x.mag), ['10x', '5x', '2.5x', '1.25x', '0.625x']);
   assert.equal(m.map((x) => x.size), [[256, 256], [128, 128], [64, 64], [32, 32], [16, 16]]);
   assert.equal(m.map((x) => x.factor), [1, 2, 4, 8, 16]);
 });
 
-test('magInputs: bad magnification lists and tiles are refused naming the flag', () => {
-  assert.throws(() => magInputs('bench flops', '10x,3x', 256), /--mags.*whole-number/);
-  assert.throws(() => magInputs('bench flops', '10x,1.25x', 100), /--tile 100 is not divisible by 8/);
-  assert.throws(() => magInputs('bench flops', '10x,ten', 256), /--mags.*'ten' is not a magnification/);
-  assert.throws(() => magInputs('bench flops', '10x,10x', 256), /twice/);
+test('magsFlag: bad magnification lists and tiles are refused naming the flag', () => {
+  assert.throws(() => magsFlag('bench flops', '10x,3x', 256), /--mags.*whole-number/);
+  assert.throws(() => magsFlag('bench flops', '10x,1.25x', 100), /--mags with --tile 100: tile 100 is not divisible by 8/);
+  assert.throws(() => magsFlag('bench flops', '10x,ten', 256), /--mags.*'ten' is not a magnification/);
+  assert.throws(() => magsFlag('bench flops', '10x,10x', 256), /twice/);
 });
 
 for (const [name, arch] of [['rbd', RBD_ARCH], ['resnet18', RESNET18_ARCH]] as const) {
   test(`flopsRows ${name} tile 224 at 20x,10x,5x,2.5x: equal to countFlops at 224,112,56,28`, () => {
-    const rows = flopsRows(arch, magInputs('bench flops', '20x,10x,5x,2.5x', 224));
+    const rows = flopsRows(arch, magsFlag('bench flops', '20x,10x,5x,2.5x', 224));
     const teacher = countFlops(arch, [224, 224]);
     [224, 112, 56, 28].forEach((side, i) => {
       const c = countFlops(arch, [side, side]);

@@ -16,17 +16,18 @@ import { Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { conv2d } from '../../engine/ops/conv2d.ts';
 import { linear } from '../../engine/ops/linear.ts';
-import { sum } from '../../engine/ops/reduce.ts';
+import { mseLoss } from '../../engine/ops/mse_loss.ts';
+import { relu } from '../../engine/ops/relu.ts';
 import { Adam } from '../../engine/optim/adam.ts';
 import { countFlops } from '../../models/flops.ts';
 import type { ResNetArch } from '../../models/arch.ts';
-import { magInputs } from '../../bench/flops.ts';
+import { magsFlag } from '../../cli/flags.ts';
 import { profileStep, toTrace, formatProfile, TRACE_LEVELS, type StepProfile, type TraceFile } from '../../bench/profile.ts';
 
 const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
 // Teacher 10x at 64px, student 5x at 32px, batch 1: stage maps 16 and 8 (the row3 conv kernels)
 // and 4 (the general ones).
-const inputs = magInputs('test', '10x,5x', 64) as [ReturnType<typeof magInputs>[0], ReturnType<typeof magInputs>[0]];
+const inputs = magsFlag('test', '10x,5x', 64) as [ReturnType<typeof magsFlag>[0], ReturnType<typeof magsFlag>[0]];
 const PHASES = ['teacher forward', 'student forward', 'loss', 'backward', 'optimizer step'];
 
 let timed: StepProfile;
@@ -57,23 +58,24 @@ test('ops name themselves: the outermost op scope, backward rules in their op, t
   w.requiresGrad = true;
   const opt = new Adam([w], { lr: 1e-3 });
   // An op that runs other ops: its dispatches are its own (outermost scope wins).
-  const outer = namedOp('outerOp', (t: Tensor) => sum(linear(t, w, null)));
+  const target = Tensor.zeros([2, 3]).keep();
+  const outer = namedOp('outerOp', (t: Tensor) => mseLoss(linear(t, w, null), target));
   const ds = await dispatchesOf(() => {
     const loss = outer(x);
     backward(loss);
     opt.step();
-    opScope('explicit', () => sum(x).dispose());
-    sum(x).dispose();
+    opScope('explicit', () => relu(x).dispose());
+    relu(x).dispose();
   });
   const ops = [...new Set(ds.map((d) => d.op))];
-  assert.equal(ops, ['outerOp', 'sum', 'linear', 'accumulate', 'adam', 'explicit'].filter((o) => ops.includes(o)));
+  assert.equal(ops, ['outerOp', 'mseLoss', 'linear', 'accumulate', 'adam', 'explicit', 'relu'].filter((o) => ops.includes(o)));
   assert.ok(ds.some((d) => d.op === 'outerOp' && d.kernel === 'matmul'), 'linear inside outerOp belongs to outerOp');
   assert.ok(ds.some((d) => d.op === 'linear' && d.kernel === 'matmul'), 'linear backward runs in the linear scope');
   assert.ok(ds.some((d) => d.op === 'adam'), 'the optimizer step is adam');
   assert.ok(ds.some((d) => d.op === 'explicit'), 'opScope names the dispatch');
-  assert.is(ds.at(-1)!.op, 'sum', 'a bare op call is its own op');
+  assert.is(ds.at(-1)!.op, 'relu', 'a bare op call is its own op');
   opt.zeroGrad();
-  for (const t of [x, w]) t.dispose();
+  for (const t of [x, w, target]) t.dispose();
 });
 
 test('FLOPs stated by the ops equal hand counts for one tiny conv and one tiny linear', async () => {
@@ -83,7 +85,7 @@ test('FLOPs stated by the ops equal hand counts for one tiny conv and one tiny l
   const w = Tensor.from(new Float32Array(54).fill(0.5), [3, 2, 3, 3]).keep();
   const b = Tensor.from(new Float32Array(3).fill(0), [3]).keep();
   for (const t of [x, w, b]) t.requiresGrad = true;
-  const conv = await dispatchesOf(() => backward(sum(conv2d(x, w, b, { padding: 1 }))));
+  const conv = await dispatchesOf(() => backward(conv2d(x, w, b, { padding: 1 }), Tensor.full([1, 3, 5, 5], 1)));
   const byPass = (prefix: string) => conv.filter((d) => d.op === 'conv2d' && d.kernel.startsWith(prefix)).reduce((a, d) => a + (d.flops ?? 0), 0);
   assert.is(byPass('conv2dForward'), 2775);
   assert.is(byPass('conv2dBackwardWeight'), 2700);
@@ -95,7 +97,7 @@ test('FLOPs stated by the ops equal hand counts for one tiny conv and one tiny l
   const lw = Tensor.from(new Float32Array(30).fill(0.5), [5, 6]).keep();
   const lb = Tensor.from(new Float32Array(5).fill(0), [5]).keep();
   for (const t of [lx, lw, lb]) t.requiresGrad = true;
-  const lin = await dispatchesOf(() => backward(sum(linear(lx, lw, lb))));
+  const lin = await dispatchesOf(() => backward(linear(lx, lw, lb), Tensor.full([4, 5], 1)));
   const linFlops = lin.filter((d) => d.op === 'linear').map((d) => d.flops);
   assert.equal(linFlops, [260, 240, 240, 20]);
   for (const t of [x, w, b, lx, lw, lb]) {

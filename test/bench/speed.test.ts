@@ -13,17 +13,18 @@ import { join } from 'node:path';
 import { gpu } from '../helpers/gpu.ts';
 import { runtime } from '../../engine/runtime.ts';
 import type { ResNetArch } from '../../models/arch.ts';
-import { magInputs, flopsRows } from '../../bench/flops.ts';
+import { flopsRows } from '../../bench/flops.ts';
+import { magsFlag } from '../../cli/flags.ts';
 import { speedRun } from '../../bench/speed.ts';
 import { profileStep } from '../../bench/profile.ts';
 import { writeBenchReport } from '../../bench/report.ts';
-import { writeJson } from '../../train/files.ts';
+import { writeJson } from '../../util/files.ts';
 
 const tiny: ResNetArch = { planes: [4, 8], layers: [1, 1], norm: 'group', groups: 2, numClasses: 3, inChannels: 3 };
 
 test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta, derived numbers', async () => {
   await gpu();
-  const inputs = magInputs('test', '10x,5x,2.5x', 32);
+  const inputs = magsFlag('test', '10x,5x,2.5x', 32);
   const result = await speedRun({ arch: tiny, archName: 'tiny', inputs, tile: 32, batch: 1, reps: 2, warmup: 1, seed: 5, gemmSizes: [64] });
   const dir = mkdtempSync(join(tmpdir(), 'rbd-bench-speed-'));
   try {

@@ -2,9 +2,9 @@
  * Shared test helpers: the GPU runtime, the closeness rule (engine/check.ts, re-exported here),
  * and finite differences.
  */
-import { platform } from '#platform';
 import { initRuntime, type Runtime } from '../../engine/runtime.ts';
 import type { Tensor } from '../../engine/tensor.ts';
+import { env } from '../../util/env.ts';
 import { assertClose, type Tol, type CloseReport } from '../../engine/check.ts';
 
 export { TOL, assertClose, type Tol, type CloseReport } from '../../engine/check.ts';
@@ -14,7 +14,7 @@ export async function gpu(): Promise<Runtime> {
 }
 
 /** True when this process runs the GL compatibility smoke pass. */
-export const onGl = platform.env('RBD_TEST_PASS') === 'gl';
+export const onGl = env.onGlTestPass();
 
 /** Read a tensor and compare it with a reference. */
 export async function expectTensor(label: string, t: Tensor, expected: ArrayLike<number>, tol: Tol): Promise<CloseReport> {

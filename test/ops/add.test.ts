@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
 import { randomData, randomF32Data } from '../helpers/op_check.ts';
-import { add, accumulate } from '../../engine/ops/add.ts';
+import { add } from '../../engine/ops/add.ts';
+import { accumulate } from '../../engine/accumulate.ts';
 import { Tensor, shapeSize } from '../../engine/tensor.ts';
 
 test.before(async () => {

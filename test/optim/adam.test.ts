@@ -10,7 +10,6 @@ import { gpu, assertClose, type Tol } from '../helpers/gpu.ts';
 import { makeParams, gradSchedule, stepWith, PARAM_SHAPES } from '../helpers/optim.ts';
 import { Tensor, disposeAll } from '../../engine/tensor.ts';
 import { Adam, AdamW } from '../../engine/optim/adam.ts';
-import { SGD } from '../../engine/optim/sgd.ts';
 import { adamStepRef, adamRefState } from '../../engine/reference/adam.ts';
 
 test.before(async () => {
@@ -122,8 +121,8 @@ test('Adam: bad hyperparameters, foreign or mismatched states and wrong gradient
   p.grad = Tensor.zeros([5]).keep();
   assert.throws(() => opt.step(), /Adam.step: gradient tensor\[5\] f32 does not match parameter 0 tensor\[4\] f32/);
   opt.zeroGrad();
-  const sgdState = await new SGD([p], { lr: 1 }).state();
-  assert.throws(() => opt.loadState(sgdState), /Adam.loadState: the state is from SGD; create a SGD optimizer/);
+  const adamWState = await new AdamW([p], { lr: 1 }).state();
+  assert.throws(() => opt.loadState(adamWState), /Adam.loadState: the state is from AdamW; create a AdamW optimizer/);
   const q = Tensor.zeros([3]).keep();
   q.grad = Tensor.zeros([3]).keep();
   const other = new Adam([q], { lr: 1e-3 });

@@ -16,7 +16,7 @@ import { readSafetensors } from '../../models/safetensors.ts';
 import { saveCheckpoint } from '../../models/checkpoint.ts';
 import { ResNet } from '../../models/resnet.ts';
 import { presetArch } from '../../models/arch.ts';
-import { readJson, readJsonl } from '../../train/files.ts';
+import { readJson, readJsonl } from '../../util/files.ts';
 import { trainSupervised } from '../../train/supervised.ts';
 import { trainDistill } from '../../train/distill.ts';
 import { DEFAULT_DISTILL_LOSS } from '../../train/distill_loss.ts';
@@ -42,7 +42,7 @@ function rbd(...args: string[]): Promise<{ code: number | null; out: string; err
     let out = '', err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out: out.replace(/Warning: maxDynamic\w+ artificially reduced[^\n]*\n?/g, ''), err }));
+    child.on('close', (code) => resolve({ code, out, err }));
   });
 }
 

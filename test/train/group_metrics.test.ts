@@ -13,7 +13,7 @@ import { ResNet } from '../../models/resnet.ts';
 import { saveCheckpoint } from '../../models/checkpoint.ts';
 import { groupReport } from '../../train/group_metrics.ts';
 import { evaluateCheckpoint } from '../../train/evaluate.ts';
-import { readJson } from '../../train/files.ts';
+import { readJson } from '../../util/files.ts';
 import { tileSlides } from '../../data/slide/tile.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { renderSlide, writeAperio } from '../data/slide_fixtures.ts';

@@ -18,7 +18,7 @@ import { ResNet } from '../../models/resnet.ts';
 import { presetArch } from '../../models/arch.ts';
 import { trainLoop, DivergedError, type PlannedBatch } from '../../train/loop.ts';
 import { saveTrainState, loadTrainState, RESUME_FILE } from '../../train/train_state.ts';
-import { readJsonl } from '../../train/files.ts';
+import { readJsonl } from '../../util/files.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rbd-loop-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

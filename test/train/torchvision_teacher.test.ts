@@ -27,7 +27,7 @@ import { synthesize } from '../../data/synth/synthesize.ts';
 import { trainDistill } from '../../train/distill.ts';
 import { DEFAULT_DISTILL_LOSS } from '../../train/distill_loss.ts';
 import { COMMON_DEFAULTS, buildModel } from '../../train/common.ts';
-import { readJson } from '../../train/files.ts';
+import { readJson } from '../../util/files.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rbd-tv-'));
 const data = join(tmp, 'data');

@@ -6,8 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { env } from '../../util/env.ts';
 
-export const CHROMIUM = process.env.RBD_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM = env.chromium();
 
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM);

@@ -68,10 +68,11 @@ test('rbd web --serve --port 0: serves the page on localhost', async () => {
 
 test('rbd web without --out or --serve, or --port without --serve: usage errors naming the remedy', () => {
   const a = rbd(['web']);
-  assert.is(a.status, 1);
+  assert.is(a.status, 2, 'usage errors exit 2');
   assert.match(a.stderr, /rbd web: give --out DIR to write the site, or --serve to serve it/);
   const b = rbd(['web', '--out', '/tmp/x', '--port', '9']);
   assert.match(b.stderr, /--port needs --serve/);
+  assert.is(b.status, 2);
 });
 
 test.run();

@@ -20,13 +20,16 @@ import type { Server } from 'node:http';
 import type { Page } from 'playwright-core';
 import { buildSite, serveDir, conformanceFiles } from '../../web/site.ts';
 import { launchChromium, chromiumAvailable, CHROMIUM } from './chromium.ts';
+import { env } from '../../util/env.ts';
 import { gpu } from '../helpers/gpu.ts';
 import { speedRun } from '../../bench/speed.ts';
-import { magInputs, archFlag, DEFAULT_MAGS } from '../../bench/flops.ts';
+import { magInputs, DEFAULT_MAGS } from '../../bench/flops.ts';
+import { presetArch } from '../../models/arch.ts';
+import { requireMag } from '../../data/mag.ts';
 import { compareRuns } from '../../bench/compare.ts';
 
-const enabled = process.env.RBD_TEST_BROWSER !== '0';
-const ARTIFACTS = resolve(process.env.RBD_TEST_ARTIFACTS ?? join(new URL('../..', import.meta.url).pathname, 'test-artifacts'), 'web');
+const enabled = env.testBrowserPass();
+const ARTIFACTS = resolve(env.testArtifacts() ?? join(new URL('../..', import.meta.url).pathname, 'test-artifacts'), 'web');
 
 let site = '';
 let server: Server | null = null;
@@ -97,8 +100,8 @@ test('page on SwiftShader: conformance of every kernel test file passes, quick b
     assert.equal(downloaded.results.map((r: { mag: string }) => r.mag), DEFAULT_MAGS.split(','));
     // The same benchmark in Node (lavapipe), then `rbd bench compare`'s comparison of the two.
     await gpu();
-    const { arch } = archFlag('test', 'rbd');
-    const node = await speedRun({ arch, archName: 'rbd', inputs: magInputs('test', DEFAULT_MAGS, 32), tile: 32, batch: 1, reps: 1, warmup: 0, seed: 1, gemmSizes: [64] });
+    const arch = presetArch('rbd');
+    const node = await speedRun({ arch, archName: 'rbd', inputs: magInputs(DEFAULT_MAGS.split(',').map((m) => requireMag(m, 'test')), 32), tile: 32, batch: 1, reps: 1, warmup: 0, seed: 1, gemmSizes: [64] });
     const cmp = compareRuns(JSON.parse(JSON.stringify(node)), bench);
     for (const m of DEFAULT_MAGS.split(',')) assert.ok(cmp.ratios.some((r) => r.row === m && r.field === 'trainImagesPerSec'), `compare pairs ${m}'s trainImagesPerSec`);
     assert.ok(cmp.context.some((c) => c.field.startsWith('adapter') && c.a !== c.b), 'compare names the two adapters');

@@ -21,9 +21,10 @@ import { hasWebGpu, onProgress } from '../../engine/platform/browser.ts';
 import { runConformance, type ConformanceResult } from '../../conformance/suite.ts';
 import conformanceFiles from 'rbd:conformance-files';
 import { speedRun, DEFAULT_BATCH, type SpeedRow } from '../../bench/speed.ts';
-import { flopsRows, magInputs, archFlag, DEFAULT_MAGS, DEFAULT_TILE, type FlopsRow } from '../../bench/flops.ts';
+import { flopsRows, magInputs, DEFAULT_MAGS, DEFAULT_TILE, type FlopsRow } from '../../bench/flops.ts';
+import { presetArch } from '../../models/arch.ts';
+import { requireMag } from '../../data/mag.ts';
 import { DEFAULT_GEMM_SIZES } from '../../bench/roofline.ts';
-import { numberFlag } from '../../cli/util.ts';
 import { describeAdapter } from '../../bench/meta.ts';
 import { barChart } from './plot.ts';
 
@@ -199,17 +200,25 @@ async function bench(): Promise<boolean> {
   }
 }
 
+/** A whole number from the page's address (?name=value), checked like the CLI's flags. */
+function wholeParam(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`?${name}=${value} must be a whole number >= ${min}`);
+  return n;
+}
+
 async function benchRun(): Promise<boolean> {
   const quick = params.get('quick') === '1' || ($('quick') as HTMLInputElement).checked;
   // quick: a smoke run (CI): every magnification, tiny tiles, one timed repetition.
-  const setting = (name: string, fallback: number) => (params.has(name) ? numberFlag('web', name, params.get(name)!, fallback, { min: name === 'warmup' ? 0 : 1, integer: true }) : fallback);
+  const setting = (name: string, fallback: number) => (params.has(name) ? wholeParam(name, params.get(name)!, name === 'warmup' ? 0 : 1) : fallback);
   const tile = setting('tile', quick ? 32 : DEFAULT_TILE);
-  const inputs = magInputs('web', params.get('mags') ?? DEFAULT_MAGS, tile);
-  const { name: archName, arch } = archFlag('web', 'rbd');
+  const inputs = magInputs((params.get('mags') ?? DEFAULT_MAGS).split(',').map((m) => requireMag(m.trim(), '?mags')), tile);
+  const archName = 'rbd';
+  const arch = presetArch(archName);
   results.flops = flopsRows(arch, inputs);
   showBench(results.flops, null);
   publish();
-  const o = { arch, archName, inputs, tile, batch: setting('batch', quick ? 1 : DEFAULT_BATCH), reps: setting('reps', quick ? 1 : 5), warmup: setting('warmup', quick ? 0 : 2), seed: 1, gemmSizes: params.get('gemm-sizes')?.split(',').map((v) => numberFlag('web', 'gemm-sizes', v, 0, { min: 1, integer: true })) ?? (quick ? [64] : DEFAULT_GEMM_SIZES) };
+  const o = { arch, archName, inputs, tile, batch: setting('batch', quick ? 1 : DEFAULT_BATCH), reps: setting('reps', quick ? 1 : 5), warmup: setting('warmup', quick ? 0 : 2), seed: 1, gemmSizes: params.get('gemm-sizes')?.split(',').map((v) => wholeParam('gemm-sizes', v, 1)) ?? (quick ? [64] : DEFAULT_GEMM_SIZES) };
   const log: string[] = [];
   try {
     const r = (await speedRun(o, (line) => log.push(line))) as unknown as Json;

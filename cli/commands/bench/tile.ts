@@ -1,11 +1,11 @@
 /** rbd bench tile: flags for bench/tile.ts (the benchmark takes typed options; flags are parsed here). */
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { benchTile, formatTileBench } from '../../bench/tile.ts';
-import { DEFAULT_TILE_MAGS } from '../../data/slide/tile.ts';
-import { parseFlags, numberFlag } from '../util.ts';
-import { progress } from '../progress.ts';
+import { benchTile, formatTileBench } from '../../../bench/tile.ts';
+import { DEFAULT_TILE_MAGS } from '../../../data/slide/tile.ts';
+import { parseFlags, numberFlag } from '../../flags.ts';
+import { progress } from '../../../util/progress.ts';
+import { writeJson } from '../../../util/files.ts';
 
 export const summary = 'whole-slide tiling: tiles/s, decoded MP/s and peak memory on a generated slide, vs raw JPEG decode';
 
@@ -51,5 +51,5 @@ export async function run(argv: string[]) {
     bar.done();
   }
   console.log(formatTileBench(r));
-  if (values.json) writeFileSync(values.json, JSON.stringify(r, null, 1));
+  if (values.json) writeJson(values.json, r);
 }

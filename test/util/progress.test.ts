@@ -1,7 +1,7 @@
-/** The shared progress bar (cli/progress.ts): plain lines for logs, in-place redraws on a TTY, notes, the final summary. */
+/** The shared progress bar (util/progress.ts): plain lines for logs, in-place redraws on a TTY, notes, the final summary. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { progress, formatDuration, formatRate } from '../../cli/progress.ts';
+import { progress, formatDuration, formatRate } from '../../util/progress.ts';
 
 function fakeStream(isTTY: boolean) {
   const writes: string[] = [];

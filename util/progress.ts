@@ -1,5 +1,7 @@
 /**
- * A progress bar for long commands (generation, training, evaluation, benchmarks).
+ * Progress on stderr for long work: a counted bar (generation, training, evaluation) and an
+ * uncounted status line (benchmark steps), drawn by the same rules. The only progress display
+ * in the project.
  *
  *   const bar = progress({ label: 'synth', total: 700, unit: 'tiles' });
  *   bar.tick();              // one more item done (or bar.tick(n), or bar.update(done))
@@ -11,7 +13,12 @@
  * Elsewhere (CI logs, files) it prints a plain line each time another 10% is done, but no
  * more often than every 5 s, so logs stay short. The rate is the mean since the start;
  * ETA = remaining / rate. `total` may be unknown (0): then there is no bar and no ETA.
+ *
+ *   status('10x: warm-up 1 of 2');   // one status line, replaced by the next one
+ *   status('');                      // clear it
+ * On a terminal the status line is redrawn in place; elsewhere each non-empty one is a line.
  */
+import { stderrIsTerminal } from './env.ts';
 
 export interface ProgressOptions {
   label: string;
@@ -40,7 +47,7 @@ const PLAIN_INTERVAL_MS = 5000;
 
 export function progress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
-  const tty = opts.tty ?? Boolean(stream.isTTY);
+  const tty = opts.tty ?? isTerminal(stream);
   const unit = opts.unit ?? 'items';
   let total = opts.total;
   let done = 0;
@@ -112,6 +119,27 @@ export function progress(opts: ProgressOptions): Progress {
       return { seconds, rate };
     },
   };
+}
+
+/**
+ * Whether a stream is a terminal. rbd runs its work in a child process whose stderr is a pipe
+ * to the parent (cli/rbd.ts filters Dawn's notices out of it); the parent says through the
+ * environment whether that stderr ends at a terminal.
+ */
+function isTerminal(stream: NodeJS.WriteStream): boolean {
+  return Boolean(stream.isTTY) || (stream === process.stderr && stderrIsTerminal());
+}
+
+let statusLength = 0;
+
+/** A one-line status on stderr, replacing the previous one ('' clears it). */
+export function status(text: string, stream: NodeJS.WriteStream = process.stderr) {
+  if (!isTerminal(stream)) {
+    if (text) stream.write(text + '\n');
+    return;
+  }
+  if (text || statusLength) stream.write(`\r\x1b[2K${text}`);
+  statusLength = text.length;
 }
 
 /** 3 significant figures, at least (0.0312, 5.21, 52.1, 521, 5210). */

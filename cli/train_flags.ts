@@ -3,10 +3,11 @@
  * options, their --help lines (with defaults, generated from the same values the parser
  * uses, so help and behaviour cannot disagree), and their conversion to CommonTrainOptions.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { numberFlag, UsageError } from '../cli/util.ts';
-import { parseMag } from '../data/mag.ts';
-import { COMMON_DEFAULTS, type CommonTrainOptions } from './common.ts';
+import { numberFlag, UsageError, adapterHelp } from './flags.ts';
+import { COMMON_DEFAULTS, type CommonTrainOptions } from '../train/common.ts';
+import { RESUME_FILE } from '../train/train_state.ts';
 
 export const DEFAULT_DATA = join('runs', 'data', 'synthetic');
 
@@ -43,6 +44,7 @@ export function commonHelp(defaultOut: string): string {
   --seed N              seed of initialization, shuffling and augmentation (default ${d.seed})
   --no-augment          no flips/rotations/colour jitter (default: augment)
   --resume              continue the run in --out from its resume.safetensors, exactly where it stopped
+                        (an error when --out holds no such run)
   --limit N             use at most N labelled training images, 0 = all (default ${d.limit})
   --arch NAME           architecture preset: rbd (the method's ResNet) or resnet18 (default ${d.arch})
   --init CKPT           start from these weights instead of a random init: a checkpoint or a PyTorch
@@ -52,7 +54,7 @@ export function commonHelp(defaultOut: string): string {
   --allow-upsampled     accept images larger than their magnification implies (upsampled; refused by default)
   --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
   --quiet               no progress bar or per-epoch lines
-  --adapter NAME        WebGPU adapter: auto, vulkan, gl or a name substring (default env RBD_ADAPTER, else auto)`;
+${adapterHelp(22)}`;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -61,6 +63,11 @@ export function commonOptions(command: string, v: Values, defaultOut: string): C
   const d = COMMON_DEFAULTS;
   const int = (name: string, fallback: number, min: number) => numberFlag(command, name, v[name] as string | undefined, fallback, { integer: true, min });
   const num = (name: string, fallback: number, min: number) => numberFlag(command, name, v[name] as string | undefined, fallback, { min });
+  if (v.resume) {
+    if (v.out === undefined) throw new UsageError(command, '--resume continues the run in --out; give --out DIR, the folder of that run');
+    const path = join(v.out as string, RESUME_FILE);
+    if (!existsSync(path)) throw new UsageError(command, `--resume: ${path} does not exist, so there is no run to continue in ${v.out}; give --out the folder of the run to continue, or drop --resume to start a new one`);
+  }
   const lr = num('lr', d.lr, 0);
   if (lr === 0) throw new UsageError(command, '--lr must be above 0');
   return {
@@ -81,13 +88,6 @@ export function commonOptions(command: string, v: Values, defaultOut: string): C
     verbose: !v.quiet,
     skipBad: Boolean(v['skip-bad']),
   };
-}
-
-/** A magnification flag, checked for its form (whether the data has it is checked on open). */
-export function magFlag(command: string, name: string, value: string | undefined, fallback: string): string {
-  const v = value ?? fallback;
-  if (v && !parseMag(v)) throw new UsageError(command, `--${name} '${v}' is not a magnification; write it like 10x, 5x, 2.5x or 1.25x`);
-  return v;
 }
 
 /** A default run folder: runs/<command>-<mag>-<UTC time>. */

@@ -1,9 +1,9 @@
 /**
  * Self-contained SVG plots (no scripts, no external fonts or files), embedded inline in the
- * HTML report and written as .svg files: line/point charts with optional error bars, ROC
- * curves, and confusion matrices.
+ * HTML reports and written as .svg files: line/point charts with optional error bars, ROC
+ * curves, confusion matrices and horizontal bar charts.
  */
-import type { RocPoint } from './metrics.ts';
+import { fmtNum } from './table.ts';
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
@@ -107,7 +107,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
 }
 
 /** One-vs-rest ROC curves, one per class, with their AUC in the legend. */
-export function rocChart(curves: RocPoint[][], classes: string[], aucs: number[], title: string): string {
+export function rocChart(curves: { fpr: number; tpr: number }[][], classes: string[], aucs: number[], title: string): string {
   const series: Series[] = curves.map((pts, c) => ({ name: `${classes[c]} (AUC ${Number.isNaN(aucs[c]) ? 'n/a' : aucs[c].toFixed(3)})`, points: pts.map((p) => ({ x: p.fpr, y: p.tpr })) }));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((x) => ({ x, label: String(x) }));
   return lineChart(series, { title, xLabel: 'false positive rate', yLabel: 'true positive rate', xRange: [0, 1], yRange: [0, 1], xTicks: ticks, diagonal: true, width: 600 });
@@ -135,6 +135,28 @@ export function confusionChart(matrix: number[][], classes: string[], title: str
     }
   }
   out.push(`<text transform="translate(14 ${top + (n * cell) / 2}) rotate(-90)" text-anchor="middle">true class</text>`);
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+/** A horizontal bar chart (label, value) sorted as given; values as a share in percent. */
+export function barChart(bars: { label: string; value: number; note?: string }[], title: string, unit: string): string {
+  const rowH = 20, left = 220, right = 140, top = 34;
+  const W = 720, H = top + bars.length * rowH + 30;
+  const max = Math.max(1e-12, ...bars.map((b) => b.value));
+  const pw = W - left - right;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  out.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
+  bars.forEach((b, i) => {
+    const y = top + i * rowH;
+    const w = (b.value / max) * pw;
+    out.push(`<text x="${left - 6}" y="${y + 13}" text-anchor="end">${escapeXml(b.label)}</text>`);
+    out.push(`<rect x="${left}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="#1f77b4"/>`);
+    out.push(`<text x="${left + w + 6}" y="${y + 13}">${escapeXml(`${fmtNum(b.value)} ${unit}${b.note ? ` ${b.note}` : ''}`)}</text>`);
+  });
+  out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + bars.length * rowH}" stroke="black"/>`);
   out.push('</svg>');
   return out.join('\n');
 }
