@@ -35,7 +35,8 @@ import { presetArch } from '../models/arch.ts';
 import { timestampedDir, writeJson, readJson } from './files.ts';
 import { COMMON_DEFAULTS, type CommonTrainOptions } from './common.ts';
 import { trainSupervised, type TrainSummary } from './supervised.ts';
-import { trainDistill } from './distill.ts';
+import { trainDistill, loadTeacher, DEFAULT_AUGMENT_SET } from './distill.ts';
+import { TeacherTargetCache, fileHash } from './teacher_cache.ts';
 import { DEFAULT_DISTILL_LOSS } from './distill_loss.ts';
 import { evaluateCheckpoint } from './evaluate.ts';
 import { openDataSource, type DataSource, type SampleRef } from '../data/loader.ts';
@@ -225,7 +226,7 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     const cal = new Map<string, Calibration>();
     for (const mag of p.mags) cal.set(mag, await calibrate(data.classes.length, data.level(mag).tile, p.batch));
     const calibrationSeconds = (performance.now() - t) / 1000;
-    const planOpts: PlanOptions = { ceiling: poolWithTrueLabels(data) !== null };
+    const planOpts: PlanOptions = { ceiling: poolWithTrueLabels(data) !== null, cachedTargets: true, augmentSet: DEFAULT_AUGMENT_SET };
     const plan = planEpochs(p, data.classes.length, cal, planOpts, since());
     state = {
       preset: p, seed: o.seed, dataDir, dataGenerated: generated, startedAt: new Date(Date.now() - since() * 1000).toISOString(), calibration: [...cal],
@@ -244,7 +245,7 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   const classes = data.classes.length;
   const cal = new Map(state.calibration);
   const pool = ceilingSamples(data);
-  const planOpts: PlanOptions = { ceiling: pool !== null };
+  const planOpts: PlanOptions = { ceiling: pool !== null, cachedTargets: true, augmentSet: DEFAULT_AUGMENT_SET };
   const timings = state.timings;
   // Elapsed study time: earlier sessions' phases plus this session's clock.
   const earlier = Object.values(timings).reduce((s, v) => s + v, 0);
@@ -271,8 +272,12 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     if (existsSync(join(out, 'trained.json'))) summary = readJson<TrainSummary>(join(out, 'trained.json'));
     else {
       const t = performance.now();
+      const targetsBefore = targets?.stats.teacherSeconds ?? 0;
       summary = await train(out);
-      addTime(`${arm} ${mag} train`, (performance.now() - t) / 1000);
+      // Teacher passes that filled the shared cache are their own phase, not this arm's.
+      const targetsTime = (targets?.stats.teacherSeconds ?? 0) - targetsBefore;
+      if (targetsTime > 0) addTime('teacher targets', targetsTime);
+      addTime(`${arm} ${mag} train`, (performance.now() - t) / 1000 - targetsTime);
       writeJson(join(out, 'trained.json'), summary);
     }
     const t = performance.now();
@@ -288,6 +293,9 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     return record;
   };
 
+  // One teacher-target cache for every distillation arm and magnification (train/teacher_cache.ts),
+  // kept on disk in the run folder so a resumed study does not run the teacher again.
+  let targets: TeacherTargetCache | null = null;
   const teacherMag = p.mags[0];
   const teacherStart = elapsed();
   const teacher = await runArm('teacher', teacherMag, (out) =>
@@ -309,20 +317,33 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   const sweepRecords: ArmRecord[] = [];
   const lowest = p.mags[p.mags.length - 1];
   const poolSize = data.samples('unlabeled').length;
-  const distill = (mag: string, unlabeled: number, arm: string) =>
-    runArm(arm, mag, (out) => trainDistill({ ...common(out, studentEpochs, `${arm} ${mag}`), ...DEFAULT_DISTILL_LOSS, teacher: teacher.summary.checkpoint, mag, unlabeled, cacheTeacher: false, allowUpsampled: false }, data));
-  for (const mag of p.mags.slice(1)) {
-    records.push(await runArm('baseline', mag, (out) => trainSupervised({ ...common(out, studentEpochs, `baseline ${mag}`), role: 'baseline', mag, allowUpsampled: false }, data)));
-    const kd = await distill(mag, 0, 'kd');
-    records.push(kd);
-    const kdu = await distill(mag, poolSize, 'kd+unlabeled');
-    records.push(kdu);
-    if (pool) records.push(await runArm('ceiling', mag, (out) => trainSupervised({ ...common(out, studentEpochs, `ceiling ${mag}`), role: 'ceiling', mag, allowUpsampled: false, samples: pool }, data)));
-    if (mag === lowest) {
-      sweepRecords.push(kd);
-      for (const u of sweepSizes({ ...p, unlabeled: poolSize })) sweepRecords.push(await distill(mag, u, `sweep-u${u}`));
-      sweepRecords.push(kdu);
+  const sharedTargets = (): TeacherTargetCache => {
+    if (!targets) {
+      const t = loadTeacher(teacher.summary.checkpoint, data, lowest);
+      targets = new TeacherTargetCache(t.model, fileHash(teacher.summary.checkpoint), t.mag, join(dir, 'teacher-targets'));
     }
+    return targets;
+  };
+  const distill = (mag: string, unlabeled: number, arm: string) =>
+    runArm(arm, mag, (out) =>
+      trainDistill({ ...common(out, studentEpochs, `${arm} ${mag}`), ...DEFAULT_DISTILL_LOSS, teacher: teacher.summary.checkpoint, mag, unlabeled, cacheTeacher: true, augmentSet: DEFAULT_AUGMENT_SET, teacherTargets: sharedTargets(), allowUpsampled: false }, data),
+    );
+  try {
+    for (const mag of p.mags.slice(1)) {
+      records.push(await runArm('baseline', mag, (out) => trainSupervised({ ...common(out, studentEpochs, `baseline ${mag}`), role: 'baseline', mag, allowUpsampled: false }, data)));
+      const kd = await distill(mag, 0, 'kd');
+      records.push(kd);
+      const kdu = await distill(mag, poolSize, 'kd+unlabeled');
+      records.push(kdu);
+      if (pool) records.push(await runArm('ceiling', mag, (out) => trainSupervised({ ...common(out, studentEpochs, `ceiling ${mag}`), role: 'ceiling', mag, allowUpsampled: false, samples: pool }, data)));
+      if (mag === lowest) {
+        sweepRecords.push(kd);
+        for (const u of sweepSizes({ ...p, unlabeled: poolSize })) sweepRecords.push(await distill(mag, u, `sweep-u${u}`));
+        sweepRecords.push(kdu);
+      }
+    }
+  } finally {
+    (targets as TeacherTargetCache | null)?.teacher.dispose();
   }
 
   const t = performance.now();
@@ -366,7 +387,7 @@ function studyNotes(p: StudyPreset, teacherEpochs: number, studentEpochs: number
     `Optimizer: Adam, lr ${p.lr}${p.warmupEpochs ? ` after a linear warm-up from lr/10, step by step, over the first ${p.warmupEpochs} epoch(s) (at most a quarter of a run's epochs)` : ''}, weight decay ${COMMON_DEFAULTS.weightDecay} added to the gradient (PyTorch Adam semantics), exponential decay gamma ${COMMON_DEFAULTS.gamma}; teacher ${teacherEpochs} epochs, students ${studentEpochs} epochs${p.budgetMinutes !== null ? `: planned from timed steps to fill the preset's ${p.budgetMinutes} min wall-clock budget (data generation included; preset maximum ${p.teacherEpochs}/${p.studentEpochs}), the teacher extended while time allowed and the students re-planned from the teacher's measured pace` : ''}. The paper trains 100 epochs (preset full).`,
     `Distillation loss: soft KL (T = ${DEFAULT_DISTILL_LOSS.temperature}, batchmean, times T^2) + L2 pixel loss between the student's stage-4 map and the teacher's map resized by the average of adaptive max pooling and bicubic interpolation (the official code's branch logic applies only the max-pool half and halves it; we implement the intended average). No label term.`,
     `Labels: teacher, baseline${ceiling ? ' and ceiling' : ''} train on labels; KD arms never see training labels.${ceiling ? " The ceiling arm trains with labels on the labelled set plus the unlabeled pool's true classes (known only because the data is synthetic): the most this magnification's pixels give with that many labelled tiles and the same epochs." : ''} Every arm keeps the epoch with the best validation accuracy (validation labels are used for that choice only), and is evaluated once on the test split.`,
-    'Augmentation: random flips, 90-degree rotations and colour jitter (0.5/0.5/0.5/0.2), the same transform on the teacher and student views of a tile. The teacher runs on every distillation batch (no teacher-target cache in this run).',
+    `Augmentation: random flips, 90-degree rotations and colour jitter (0.5/0.5/0.5/0.2), the same transform on the teacher and student views of a tile. Distillation draws each tile's transform from a fixed table of ${DEFAULT_AUGMENT_SET} (8 flips/turns x colour draws), so the frozen teacher's logits and stage-4 maps are computed once per (tile, transform) and shared by every distillation arm and magnification (teacher-target cache, exact: train/teacher_cache.ts); that time is the 'teacher targets' phase.`,
     `Honest resolution: each student received its magnification's native tile (${p.mags.map((m) => `${m}: ${cal.get(m)!.size} px`).join(', ')}), never an upsampled one; FLOPs are counted from the layer shapes at those sizes (models/flops.ts).`,
     `Speed: images/s are forward passes (batch ${p.batch}) timed on this adapter before training; at small tiles fixed per-dispatch costs dominate, so speed grows far less than the FLOP count falls.`,
     "Data: synthetic H&E-like tiles whose class parameters were set from the described histology (see 'What the data carries at each scale') before any study was run, and not tuned afterwards to make a claim agree; lower magnifications are exact area downsamples of the rendered tile. Results on this data say whether the pipeline behaves as the method predicts, not how it does on real slides.",

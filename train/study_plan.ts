@@ -57,8 +57,12 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
 /** Seconds per image of one training step and of a forward pass, at one input size. */
 export interface Calibration { size: number; trainSecondsPerImage: number; inferSecondsPerImage: number; imagesPerSecond: number }
 
-/** Whether the data set has the pool's true labels (synthetic data: yes), so the ceiling arm runs. */
-export interface PlanOptions { ceiling: boolean }
+/**
+ * ceiling: whether the data set has the pool's true labels (synthetic data: yes), so the ceiling
+ * arm runs. cachedTargets: whether distillation reads the teacher's outputs from the shared
+ * teacher-target cache (train/teacher_cache.ts) instead of running the teacher per batch.
+ */
+export interface PlanOptions { ceiling: boolean; cachedTargets?: boolean; augmentSet?: number }
 
 /** Seconds of the teacher's training (epochs), its validation and its test evaluation, at the calibrated pace. */
 export function teacherSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number): number {
@@ -86,17 +90,36 @@ export function sweepSizes(p: StudyPreset): number[] {
   return [...new Set(p.sweep.filter((u) => u > 0 && u < p.unlabeled))].sort((a, b) => a - b);
 }
 
-/** Seconds of one student run: its epochs of training (KD also runs the teacher forward per image), validation and test evaluation. */
-export function runSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, run: { mag: string; images: number; distill: boolean }, epochs: number): number {
+/**
+ * Seconds of one student run: its epochs of training, validation and test evaluation. Without
+ * the teacher-target cache a KD step also runs the teacher forward on each image.
+ */
+export function runSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, run: { mag: string; images: number; distill: boolean }, epochs: number, o: PlanOptions = { ceiling: false }): number {
   const c = cal.get(run.mag)!;
   const teacher = cal.get(p.mags[0])!;
-  const perImage = c.trainSecondsPerImage + (run.distill ? teacher.inferSecondsPerImage : 0);
+  const perImage = c.trainSecondsPerImage + (run.distill && !o.cachedTargets ? teacher.inferSecondsPerImage : 0);
   return epochs * run.images * perImage + (epochs * p.val + p.test) * classes * c.inferSecondsPerImage;
 }
 
-/** Seconds of every student run, at the calibrated pace. */
+/**
+ * Seconds of teacher forward passes that fill the teacher-target cache (0 without it). Every
+ * tile draws one id of the augmentation table (augmentSet entries) per epoch, the same in every
+ * arm and magnification where it has the same index in the arm's sample list (the labelled set
+ * and the full pool); a tile seen in E epochs has 16 (1 - (15/16)^E) distinct ids on average
+ * for a 16-entry table. The sweep's subsets index the pool differently, so their tiles are
+ * counted again (an upper bound).
+ */
+export function targetSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number, o: PlanOptions): number {
+  if (!o.cachedTargets) return 0;
+  const k = o.augmentSet ?? 16;
+  const distinct = k * (1 - Math.pow(1 - 1 / k, epochs));
+  const tiles = p.train * classes + p.unlabeled + sweepSizes(p).reduce((a, b) => a + b, 0);
+  return tiles * distinct * cal.get(p.mags[0])!.inferSecondsPerImage;
+}
+
+/** Seconds of every student run and of filling the teacher-target cache, at the calibrated pace. */
 export function studentSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number, o: PlanOptions): number {
-  return studentRuns(p, classes, o).reduce((s, r) => s + runSeconds(p, classes, cal, r, epochs), 0);
+  return studentRuns(p, classes, o).reduce((s, r) => s + runSeconds(p, classes, cal, r, epochs, o), 0) + targetSeconds(p, classes, cal, epochs, o);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  planEpochs, replanStudents, teacherMayContinue, teacherSeconds, studentSeconds, studentRuns, sweepSizes, RUN_OVERHEAD, REPORT_SECONDS, STUDENT_SHARE,
+  planEpochs, replanStudents, teacherMayContinue, teacherSeconds, studentSeconds, targetSeconds, studentRuns, sweepSizes, RUN_OVERHEAD, REPORT_SECONDS, STUDENT_SHARE,
   STUDY_PRESETS, type StudyPreset, type Calibration,
 } from '../../train/study_plan.ts';
 import { learningRate } from '../../train/schedule.ts';
@@ -31,6 +31,16 @@ test('teacher and student seconds of a 2-class, 2-magnification study, by hand',
   // Without the ceiling: 18 - (2.6 x 2 + 0.1) = 12.7.
   near(studentSeconds(preset, 2, cal, 2, { ceiling: false }), 12.7);
   assert.equal(studentRuns(preset, 2, withCeiling).map((r) => [r.arm, r.images, r.distill]), [['baseline', 20, false], ['kd', 20, true], ['kd+unlabeled', 50, true], ['ceiling', 50, false]]);
+});
+
+test('with the teacher-target cache, KD steps no longer run the teacher; the cache costs one teacher pass per distinct (tile, id)', () => {
+  const cached = { ceiling: true, cachedTargets: true, augmentSet: 16 };
+  // Per epoch the KD arms lose 20 x 0.02 (kd) + 50 x 0.02 (kd+unlabeled) = 1.4 s of teacher passes.
+  // Targets: 50 tiles (20 labelled + 30 pool, no sweep) x 16 (1 - (15/16)^2) = 50 x 1.9375 ids x 0.02 = 1.9375 s.
+  near(targetSeconds(preset, 2, cal, 2, cached), 1.9375);
+  near(studentSeconds(preset, 2, cal, 2, cached), 18 - 2 * 1.4 + 1.9375);
+  // A sweep subset of 10 adds 10 tiles (its pool tiles get other ids), and one more run.
+  near(targetSeconds({ ...preset, sweep: [10] }, 2, cal, 1, cached), 60 * 1 * 0.02);
 });
 
 test('planEpochs without a budget keeps the preset epochs', () => {

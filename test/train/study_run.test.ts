@@ -93,6 +93,9 @@ test('a study killed in the middle of an arm resumes to the results of an uninte
   assert.equal(outcome(resumed.results), outcome(whole.results));
   assert.ok(resumed.results.rows.some((r) => r.arm === 'ceiling'), 'the ceiling arm ran');
   assert.is(resumed.results.comparisons!.length, 4);
+  // Distillation read the teacher's outputs from the shared cache, persisted in the run folder.
+  assert.ok(readdirSync(join(dir, 'teacher-targets')).length === 1, 'one teacher folder of cache entries');
+  assert.ok((whole.results.timings!['teacher targets'] ?? 0) > 0, 'the teacher-targets phase was timed');
 });
 
 test.run();
