@@ -6,7 +6,7 @@ const q = STUDY_PRESETS.quick, d = STUDY_PRESETS.default, f = STUDY_PRESETS.full
 const describe = (p: typeof d) =>
   `${p.tile} px tiles at ${p.mags[0]} (${p.classes} classes), ${p.train}/${p.val}/${p.test} train/val/test tiles per class, ${p.unlabeled} unlabeled; ` +
   (p.budgetMinutes !== null ? `teacher up to ${p.teacherEpochs} epochs, students up to ${p.studentEpochs}, planned from timed steps to fill ${p.budgetMinutes} min of wall clock in all (data generation included); ` : `teacher ${p.teacherEpochs} epochs, students ${p.studentEpochs}; `) +
-  `batch ${p.batch} x accum ${p.accum}, lr ${p.lr}${p.warmupEpochs ? ` (warm-up ${p.warmupEpochs} epoch)` : ''}; unlabeled sweep at ${p.mags[p.mags.length - 1]}: 0, ${p.sweep.join(', ')}, ${p.unlabeled}`;
+  `batch ${p.batch} x accum ${p.accum}, lr ${p.lr}${p.warmupEpochs ? ` (linear warm-up over ${p.warmupEpochs} epoch, at most a quarter of a run)` : ''}; unlabeled sweep at ${p.mags[p.mags.length - 1]}: 0, ${p.sweep.join(', ')}, ${p.unlabeled}`;
 
 export const help = `usage: rbd study [--quick | --full] [flags]        (npm start [-- flags])
 
@@ -22,8 +22,9 @@ adapter fix the epochs (for presets with a time budget, the most that fill it) a
 duration, which is printed.
 
 presets:
-  (default)   fits within 15 minutes on a 2-core CPU through lavapipe: ${describe(d)}
-  --quick     about 3 minutes, a smoke run: ${describe(q)}
+  (default)   planned to finish within 15 minutes on a quiet 2-core CPU through lavapipe (an
+              adapter too slow for that still runs 1 epoch per arm, and says so): ${describe(d)}
+  --quick     a smoke run of under 3 minutes (its numbers mean little): ${describe(q)}
   --full      the paper's scale, for a real GPU: ${describe(f)}
 
 flags:
