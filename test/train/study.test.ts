@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  planEpochs, replanStudents, teacherMayContinue, teacherSeconds, studentSeconds, targetSeconds, studentRuns, sweepSizes, RUN_OVERHEAD, REPORT_SECONDS, STUDENT_SHARE,
+  planEpochs, replanStudents, teacherMayContinue, studentSlowdown, teacherSeconds, studentSeconds, targetSeconds, studentRuns, sweepSizes, RUN_OVERHEAD, REPORT_SECONDS, STUDENT_SHARE,
   STUDY_PRESETS, type StudyPreset, type Calibration,
 } from '../../train/study_plan.ts';
 import { learningRate } from '../../train/schedule.ts';
@@ -86,6 +86,10 @@ test('replanStudents: a slower-than-calibrated teacher cuts the student epochs t
   const p = { ...preset, budgetMinutes: 2 };
   const plan = { teacherEpochs: 20, studentEpochs: 4, expectedSeconds: 0, fitsBudget: true };
   assert.is(replanStudents(p, 2, cal, withCeiling, plan, 1, 0), 4, 'plenty of time: the preset maximum');
+  // A faster-than-calibrated teacher (0.5) does not make the students faster: at elapsed 80
+  // (35 s left) 3 epochs at the calibrated 8.8e + 0.4 (26.8 s) fit and 4 (35.6 s) do not, though
+  // at 0.5 they would (17.8 s).
+  assert.is(replanStudents(p, 2, cal, withCeiling, plan, 0.5, 80), 3);
   // Slowdown 2: e epochs need 2 x (8.8e + 0.4). Elapsed 60: left 55 -> e = 3 (53.6), not 4 (71.2).
   assert.is(replanStudents(p, 2, cal, withCeiling, plan, 2, 60), 3);
   assert.is(replanStudents(p, 2, cal, withCeiling, plan, 100, 100), 1, 'never below one epoch');
@@ -102,6 +106,15 @@ test('teacherMayContinue: planned epochs always; beyond them only while the stud
   assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 11, 90));
   assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 11, 95));
   assert.not.ok(teacherMayContinue({ ...p, budgetMinutes: 1000 }, 2, cal, withCeiling, plan, 30, 1, 1), 'the preset maximum ends it');
+  // A teacher twice as fast as calibrated (5.5 s for 5 epochs): its next epoch is 1.1 s, but the
+  // students are still taken at the calibrated 18 s: elapsed 95 -> 95 + 1.1 + 18 + 5 = 119.1 fits;
+  // at 97, 121.1 does not (with a 0.5 slowdown for the students it would have: 97 + 1.1 + 9 + 5).
+  assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 5.5, 95));
+  assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 5.5, 97));
+});
+
+test('studentSlowdown: never below 1', () => {
+  assert.equal([studentSlowdown(0.52), studentSlowdown(1), studentSlowdown(1.7)], [1, 1, 1.7]);
 });
 
 test('learning rate: linear warm-up from lr/10 by step, then gamma per epoch after it', () => {
