@@ -277,7 +277,11 @@ function scaleBlocks(r: StudyResults): Block[] {
     const ceil = m === r.teacherMag ? row(r, m, 'teacher') : row(r, m, 'ceiling');
     const kdu = row(r, m, 'kd+unlabeled');
     const base = row(r, m, 'baseline');
-    const closed = ceil && kdu && base && m !== r.teacherMag && ceil.testAccuracy - base.testAccuracy > 0.02 ? pct((kdu.testAccuracy - base.testAccuracy) / (ceil.testAccuracy - base.testAccuracy)) : 'n/a';
+    const closed = !(ceil && kdu && base) || m === r.teacherMag || ceil.testAccuracy - base.testAccuracy <= 0.02
+      ? 'n/a'
+      : kdu.testAccuracy > ceil.testAccuracy
+        ? `above the ceiling (${signed(kdu.testAccuracy - ceil.testAccuracy)} points): the ceiling arm is not an upper bound at ${ceil.epochs} epoch(s)`
+        : pct((kdu.testAccuracy - base.testAccuracy) / (ceil.testAccuracy - base.testAccuracy));
     return [
       magLabel(m), num(mpp, 2), any ? String(any.inputSize) : 'n/a', num(nucleusPx, 1), `${num(CRYPT_MICRONS / mpp, 1)} px per ${CRYPT_MICRONS} um crypt spacing; field ${num((any?.inputSize ?? NaN) * mpp, 0)} um`, nuclear,
       ceil ? `${m === r.teacherMag ? 'teacher ' : ''}${pct(ceil.testAccuracy)} ${ci(ceil.testAccuracyCI)}` : 'n/a', kdu ? pct(kdu.testAccuracy) : 'n/a', closed,
@@ -295,7 +299,7 @@ function scaleBlocks(r: StudyResults): Block[] {
       (r.ceiling
         ? 'The ceiling arm trains with labels on the labelled set plus the unlabeled pool\'s true classes (known only because the data is synthetic), for the same epochs: a student far below its ceiling means the method left accuracy on the table; a ceiling far below the teacher means the pixels at that magnification do not carry the signal. '
         : 'No ceiling arm: the data has no true labels for its unlabeled pool (real data). ') +
-        '"Gap closed" is (KD+unlabeled - baseline) / (ceiling - baseline) at each student magnification (n/a when the ceiling is within 2 points of the baseline).',
+        '"Gap closed" is (KD+unlabeled - baseline) / (ceiling - baseline) at each student magnification (n/a when the ceiling is within 2 points of the baseline). Where KD+unlabeled beats the ceiling, the ceiling arm (cross-entropy on hard labels, same epochs) was under-trained rather than the pixels exhausted: with few epochs the teacher\'s soft targets train a student faster than hard labels do, and the ceiling then bounds nothing.',
     ),
   );
   return blocks;
