@@ -235,7 +235,7 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     writeJson(join(dir, 'study.json'), state);
     const rates = p.mags.map((m) => `${m} ${data.level(m).tile}px ${(1 / cal.get(m)!.trainSecondsPerImage).toFixed(1)} train img/s`).join(', ');
     say(p.budgetMinutes !== null
-      ? `plan: teacher ${plan.teacherEpochs} epochs (more, up to ${p.teacherEpochs}, while its measured pace leaves the students their time), students ${plan.studentEpochs} (re-planned after the teacher, up to ${p.studentEpochs}), to fill the ${p.budgetMinutes} min budget`
+      ? `plan: teacher ${plan.teacherEpochs} epochs (more, up to ${p.teacherEpochs}, or fewer, down to 2, as its measured pace leaves the students their time), students ${plan.studentEpochs} (re-planned after the teacher, up to ${p.studentEpochs}), to fill the ${p.budgetMinutes} min budget`
       : `plan: teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs`);
     say(`expected duration: about ${(plan.expectedSeconds / 60).toFixed(1)} min in all (${(since() / 60).toFixed(1)} spent on data and calibration), from timed steps on ${runtime().gpu.adapter.name} (${rates}); results in ${dir}`);
     if (!plan.fitsBudget) say(`warning: this adapter is too slow for the ${p.budgetMinutes} min budget even at 1 epoch each; expect about ${(plan.expectedSeconds / 60).toFixed(1)} min`);

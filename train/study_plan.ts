@@ -132,6 +132,9 @@ export const RUN_OVERHEAD = 1.3;
 /** Share of the time left after data and calibration that the plan gives the students (the teacher, which every student learns from, gets the rest). */
 export const STUDENT_SHARE = 0.5;
 
+/** Teacher epochs kept even when the machine turns out slower than planned (a teacher of 1 epoch teaches little). */
+export const MIN_TEACHER_EPOCHS = 2;
+
 /** Seconds kept for writing the report and plots. */
 export const REPORT_SECONDS = 5;
 
@@ -193,15 +196,17 @@ export function studentSlowdown(teacherSlowdown: number): number {
 }
 
 /**
- * With a budget the teacher trains past its planned epochs (up to the preset's maximum) while
- * one more epoch at its measured pace still leaves the students their planned epochs at its
- * measured slowdown. `elapsed`: seconds since the study started; `teacherElapsed`: of that, the
- * teacher's training so far. Without a budget it runs the preset's epochs.
+ * With a budget the teacher trains, up to the preset's maximum, while one more epoch at its
+ * measured pace still leaves the students their planned epochs (studentSlowdown): past its
+ * planned epochs when the machine is faster than calibrated, and short of them when it got
+ * slower (a shared machine), but never fewer than min(planned, 2). `elapsed`: seconds since the
+ * study started; `teacherElapsed`: of that, the teacher's training so far. Without a budget it
+ * runs the preset's epochs.
  */
 export function teacherMayContinue(p: StudyPreset, classes: number, cal: Map<string, Calibration>, o: PlanOptions, plan: EpochPlan, epochsDone: number, teacherElapsed: number, elapsed: number): boolean {
   if (epochsDone >= p.teacherEpochs) return false;
   if (p.budgetMinutes === null) return true;
-  if (epochsDone < plan.teacherEpochs) return true;
+  if (epochsDone < Math.min(plan.teacherEpochs, MIN_TEACHER_EPOCHS)) return true;
   const slowdown = teacherElapsed / (teacherSeconds(p, classes, cal, epochsDone) - p.test * classes * cal.get(p.mags[0])!.inferSecondsPerImage);
   const nextEpoch = teacherElapsed / epochsDone;
   return elapsed + nextEpoch + studentSlowdown(slowdown) * studentSeconds(p, classes, cal, plan.studentEpochs, o) + REPORT_SECONDS <= p.budgetMinutes * 60;

@@ -96,10 +96,14 @@ test('replanStudents: a slower-than-calibrated teacher cuts the student epochs t
   assert.is(replanStudents({ ...p, budgetMinutes: null }, 2, cal, withCeiling, plan, 100, 1e6), 4, 'no budget: the plan stands');
 });
 
-test('teacherMayContinue: planned epochs always; beyond them only while the students keep their time', () => {
+test('teacherMayContinue: at least 2 epochs; then, planned or not, only while the students keep their time', () => {
   const p = { ...preset, teacherEpochs: 30, budgetMinutes: 2 };
   const plan = { teacherEpochs: 5, studentEpochs: 2, expectedSeconds: 0, fitsBudget: true };
-  assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 3, 1000, 1000), 'below the planned epochs it always continues');
+  assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 1, 1000, 1000), 'below 2 epochs (and the plan) it always continues');
+  // Below the planned 5 but far behind its pace (1000 s for 3 epochs): it stops, the students keep their time.
+  assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 3, 1000, 1000));
+  // At the calibrated pace after 3 epochs (6.6 s of training): 80 + 2.2 + 18 + 5 = 105.2 <= 120.
+  assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 3, 6.6, 80));
   // At the calibrated pace (slowdown 1) after 5 epochs: training so far 5 x 2.2 = 11 s (2.2e + 0.2 less
   // the 0.2 s test evaluation); one more epoch 2.2 s; students 18 s at 2 epochs; report 5 s.
   // Elapsed 90: 90 + 2.2 + 18 + 5 = 115.2 <= 120 -> continue; elapsed 95: 120.2 -> stop.
