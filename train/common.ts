@@ -52,6 +52,8 @@ export interface CommonTrainOptions {
   verbose: boolean;
   /** Skip unreadable images (each named once in a warning) instead of stopping. */
   skipBad: boolean;
+  /** Epochs of linear learning-rate warm-up from lr / 10 (schedule.ts); 0 or absent: none. */
+  warmupEpochs?: number;
   /** Asked after each epoch whether to go on (the study's time budget); absent: run all epochs. */
   keepGoing?: (record: LoopEpochRecord) => boolean;
 }

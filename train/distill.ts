@@ -20,6 +20,7 @@ import { Rng } from '../engine/random.ts';
 import { hashSeed } from '../data/seed.ts';
 import { loadCheckpoint } from '../models/checkpoint.ts';
 import { ResNet, type ResNetOutput } from '../models/resnet.ts';
+import { learningRate } from './schedule.ts';
 import { trainLoop } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import { distillLoss, type DistillLossOptions } from './distill_loss.ts';
@@ -167,6 +168,7 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
   try {
     const { records, state } = await trainLoop<PlannedBatch, LoadedPair>({
       outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
+      lrAt: o.warmupEpochs ? (t) => learningRate(o.lr, o.gamma, o.warmupEpochs!, t) : undefined,
       plan: (epoch) => loader.plan(epoch),
       load,
       forward,

@@ -68,6 +68,8 @@ export interface TrainLoopSpec<B extends PlannedBatch, L extends PlannedBatch> {
   lr: number;
   gamma: number;
   optimizer: LoopOptimizer;
+  /** The learning rate at training time t in epochs (epoch + steps done / steps of the epoch), set before every step; absent: lr x gamma^epoch. */
+  lrAt?(t: number): number;
   /** The micro-batches of one epoch; must depend only on the epoch (and fixed settings). */
   plan(epoch: number): B[];
   /**
@@ -127,7 +129,7 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
   }
   const records: LoopEpochRecord[] = [];
   for (let epoch = state.epoch + 1; epoch < spec.epochs; epoch++) {
-    const lr = spec.lr * Math.pow(spec.gamma, epoch);
+    const lr = spec.lrAt ? spec.lrAt(epoch) : spec.lr * Math.pow(spec.gamma, epoch);
     spec.optimizer.lr = lr;
     const batches = spec.plan(epoch);
     const start = performance.now();
@@ -185,6 +187,7 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
       } finally {
         for (const o of outs) disposeAll(o);
       }
+      if (spec.lrAt) spec.optimizer.lr = spec.lrAt(epoch + g / batches.length);
       spec.optimizer.step();
       spec.optimizer.zeroGrad();
       steps++;

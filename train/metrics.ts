@@ -193,6 +193,9 @@ export interface ClassificationReport {
   confusion: number[][];
   /** One ROC curve per class (one-vs-rest). */
   roc: RocPoint[][];
+  /** Per image, in the split's order: the predicted class and the true one (for paired comparisons between models). */
+  predicted: number[];
+  labels: number[];
 }
 
 /** Everything `rbd eval` reports for one split, from logits [N, C] and labels. */
@@ -218,5 +221,7 @@ export function classificationReport(logits: ArrayLike<number>, labels: ArrayLik
     macroAucCI: [aucCI.low, aucCI.high],
     confusion: confusionMatrix(predicted, labels, classes),
     roc,
+    predicted: Array.from(predicted),
+    labels: Array.from(labels),
   };
 }

@@ -5,18 +5,22 @@
  */
 import { Tensor } from '../engine/tensor.ts';
 import { crossEntropy } from '../engine/ops/cross_entropy.ts';
+import { learningRate } from './schedule.ts';
 import { trainLoop, type LoopEpochRecord } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import {
   type CommonTrainOptions, type ResolutionRecord, trainingSamples, trainingLoader, buildModel, runArch, buildOptimizer,
   resolutionOf, validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
 } from './common.ts';
-import type { DataSource, PlannedBatch, Batch } from '../data/loader.ts';
+import type { DataSource, PlannedBatch, Batch, SampleRef } from '../data/loader.ts';
 import { join } from 'node:path';
 import type { TeacherCacheStats } from './teacher_cache.ts';
 
 export interface SupervisedOptions extends CommonTrainOptions {
-  role: 'teacher' | 'baseline';
+  /** ceiling: the study's label-rich arm (labelled set plus the pool with its true labels, passed as `samples`). */
+  role: 'teacher' | 'baseline' | 'ceiling';
+  /** The labelled tiles to train on instead of the training split (the ceiling arm); default: the training split (capped by `limit`). */
+  samples?: SampleRef[];
   /** Magnification name (`10x`); default for the teacher: the data's top magnification. */
   mag: string;
   allowUpsampled: boolean;
@@ -45,11 +49,12 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
   const mag = o.mag || data.topLevel().name;
   const classes = data.classes.length;
   const resolution = resolutionOf(data, mag, runArch(o.arch, classes, o.init), o.allowUpsampled);
-  const samples = trainingSamples(data, o.limit, o.seed);
+  const samples = o.samples ?? trainingSamples(data, o.limit, o.seed);
+  const unlabeledCount = samples.filter((x) => x.split === 'unlabeled').length;
   const loader = trainingLoader(data, samples, [mag], o);
   const model = buildModel(o.arch, classes, o.seed, o.init);
   const optimizer = buildOptimizer(model, o);
-  const config = { command: o.role, ...o, mag, resolution, trainImages: samples.length, classes: data.classes, effectiveBatch: o.batch * o.accum };
+  const config = { command: o.role, ...o, samples: undefined, mag, resolution, trainImages: samples.length - unlabeledCount, unlabeledCount, classes: data.classes, effectiveBatch: o.batch * o.accum };
   prepareRunDir(o.out, config);
   const extras = { classNames: data.classes, magnification: data.level(mag).value, normalization: await data.normalization(mag), training: config };
   const { bar, onEpoch } = trainingProgress(`${o.role} ${mag}`, o.verbose, o.epochs * samples.length);
@@ -57,6 +62,7 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
   try {
     const { records, state } = await trainLoop<PlannedBatch, Batch>({
       outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
+      lrAt: o.warmupEpochs ? (t) => learningRate(o.lr, o.gamma, o.warmupEpochs!, t) : undefined,
       plan: (epoch) => loader.plan(epoch),
       load: (b) => loader.load(b),
       forward: (batch) => {
@@ -72,7 +78,7 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
     });
     bar?.done();
     return {
-      dir: o.out, role: o.role, mag, resolution, epochs: state.epoch + 1, trainImages: samples.length, unlabeledCount: 0,
+      dir: o.out, role: o.role, mag, resolution, epochs: state.epoch + 1, trainImages: samples.length - unlabeledCount, unlabeledCount,
       seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
       checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
     };

@@ -6,7 +6,8 @@
  * 2. Nuclei: ellipses with irregular outlines and chromatin texture, dropped as a Boolean
  *    model (uniform random centres) into the epithelium and, as spindles, into the stroma.
  *    Their count is set from their area so that they cover NUCLEAR_COVER of the epithelium
- *    whatever their size: nuclear detail changes texture, not mean colour.
+ *    whatever their size: nuclear detail changes texture, not mean colour. Intraepithelial
+ *    lymphocytes (small round dense nuclei) take the class's share of that cover.
  * 3. Stain: per-pixel hematoxylin (H) and eosin (E) amounts, blurred (optics), turned into RGB
  *    with Beer-Lambert, I = I0 * 10^-(H * h + E * e) per channel, with the slide's stain
  *    vectors h, e (Ruifrok and Johnston's H&E vectors, perturbed per slide), plus sensor noise.
@@ -47,7 +48,9 @@ export interface SlideStain {
 const NUCLEAR_COVER = 0.38;
 /** Fraction of the stroma covered by spindle (fibroblast) nuclei. */
 const STROMA_NUCLEAR_COVER = 0.06;
-const STROMA_NUCLEI: NuclearParams = { radius: 1.8, aspect: 3.5, atypia: 0, chromatin: 0.1 };
+const STROMA_NUCLEI: NuclearParams = { radius: 1.8, aspect: 3.5, atypia: 0, chromatin: 0.1, lymphocytes: 0 };
+/** An intraepithelial lymphocyte's nucleus: small, round, smooth, evenly dense chromatin (about 5 um across). */
+const LYMPHOCYTE: NuclearParams = { radius: 2.4, aspect: 1.05, atypia: 0, chromatin: 0.05, lymphocytes: 0 };
 
 /** Stain amounts per tissue (before nuclei): [H, E]. */
 const AIR = 0, STROMA = 1, EPITHELIUM = 2;
@@ -110,7 +113,11 @@ export function renderTile(req: TileRequest): RgbImage {
   // Smooth noise on the scale of a nucleus wobbles each outline (atypia).
   const wobble = valueNoise(rng, width, height, Math.max(1, (0.8 * nuclei.radius) / mpp));
   const field = { tissue, width, height, mpp, chromatin, wobble, cover, nucleusH };
-  dropNuclei(nuclei, NUCLEAR_COVER, EPITHELIUM, field, rng);
+  // Two independent Boolean models cover 1 - (1 - c1)(1 - c2): lymphocytes take their share
+  // of NUCLEAR_COVER, the epithelial nuclei the rest, so the total is the same for every class.
+  const lymphocyteCover = Math.min(0.9, nuclei.lymphocytes) * NUCLEAR_COVER;
+  dropNuclei(nuclei, 1 - (1 - NUCLEAR_COVER) / (1 - lymphocyteCover), EPITHELIUM, field, rng);
+  if (lymphocyteCover > 0) dropNuclei(LYMPHOCYTE, lymphocyteCover, EPITHELIUM, field, rng);
   dropNuclei(STROMA_NUCLEI, STROMA_NUCLEAR_COVER, STROMA, field, rng);
 
   // Stain amounts: tissue base, modulated by a fibre-scale texture, plus nuclei.
@@ -138,7 +145,7 @@ function jitterArchitecture(a: ArchitectureParams, rng: Rng, spread: number): Ar
 function blendNuclei(classes: ClassSpec[], own: NuclearParams, strength: number): NuclearParams {
   const mean = (key: keyof NuclearParams) => classes.reduce((s, c) => s + c.nuclei[key], 0) / classes.length;
   const mix = (key: keyof NuclearParams) => mean(key) + strength * (own[key] - mean(key));
-  return { radius: mix('radius'), aspect: mix('aspect'), atypia: mix('atypia'), chromatin: mix('chromatin') };
+  return { radius: mix('radius'), aspect: mix('aspect'), atypia: mix('atypia'), chromatin: mix('chromatin'), lymphocytes: mix('lymphocytes') };
 }
 
 function jitterNuclei(p: NuclearParams, rng: Rng, spread: number): NuclearParams {
@@ -147,6 +154,7 @@ function jitterNuclei(p: NuclearParams, rng: Rng, spread: number): NuclearParams
     aspect: 1 + (p.aspect - 1) * Math.exp(rng.normal(0, 0.25 * spread)),
     atypia: Math.max(0, p.atypia + rng.normal(0, 0.06 * spread)),
     chromatin: Math.max(0, p.chromatin + rng.normal(0, 0.12 * spread)),
+    lymphocytes: Math.min(0.9, p.lymphocytes * Math.exp(rng.normal(0, 0.2 * spread))),
   };
 }
 

@@ -24,7 +24,7 @@ import { DEFAULT_KNOBS, type RenderKnobs } from './render.ts';
 import { runTileJob, SPLITS, type RunConfig, type SplitName, type TileJob, type TileSums } from './tile_job.ts';
 
 /** Bumped whenever the same seed and flags would give different pixels. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 export const GENERATOR_NAME = 'rbd-synth';
 
 export interface SynthOptions {
@@ -111,6 +111,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     slides: config.slides,
     stats: trainStats(config, jobs, sums),
   };
+  if (counts.unlabeled > 0) {
+    const truth = Object.fromEntries(jobs.filter((j) => j.split === 'unlabeled').map((j) => [j.relPath.slice('unlabeled/'.length).replace(/\.png$/, ''), classes[j.classIndex]]));
+    await writeFile(join(config.out, HIDDEN_LABELS_FILE), JSON.stringify(truth, null, 1) + '\n');
+  }
   await writeFile(join(config.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return { manifest, tiles: jobs.length, seconds, tilesPerMinute: (jobs.length / Math.max(seconds, 1e-9)) * 60, cpuSeconds };
 }
@@ -156,6 +160,7 @@ async function prepareOut(out: string, overwrite: boolean): Promise<void> {
     }
     if (!overwrite) throw new DataError(`synthesize: ${out} already holds a generated data set; pass --overwrite to replace it, or choose another --out`);
     for (const m of previous.magnifications) await rm(join(out, m.name), { recursive: true, force: true });
+    await rm(join(out, HIDDEN_LABELS_FILE), { force: true });
     await rm(manifestPath, { force: true });
   }
   await mkdir(out, { recursive: true });
@@ -170,12 +175,23 @@ function listJobs(config: RunConfig, classes: string[], counts: Record<SplitName
     });
   }
   for (let index = 0; index < counts.unlabeled; index++) {
-    // The hidden class of an unlabelled tile: uniform over the classes, fixed by the seed.
-    const classIndex = hashSeed(config.seed, SPLITS.indexOf('unlabeled'), index, 0xc1a55) % classes.length;
+    const classIndex = hiddenClassOf(config.seed, index, classes.length);
     jobs.push({ split: 'unlabeled', index, classIndex, relPath: `unlabeled/tile_${pad(index)}.png` });
   }
   return jobs;
 }
+
+/** The hidden class of unlabelled tile `index`: uniform over the classes, fixed by the seed. */
+export function hiddenClassOf(seed: number, index: number, classCount: number): number {
+  return hashSeed(seed, SPLITS.indexOf('unlabeled'), index, 0xc1a55) % classCount;
+}
+
+/**
+ * The file beside manifest.json that records the unlabelled pool's true classes (tile key ->
+ * class name). Only the study's ceiling arm reads it; training arms never do. Real data has no
+ * such file, and the ceiling arm is then omitted.
+ */
+export const HIDDEN_LABELS_FILE = 'unlabeled_truth.json';
 
 function perClass(classes: string[], counts: Record<SplitName, number>) {
   const per = (n: number) => Object.fromEntries(classes.map((c) => [c, n]));

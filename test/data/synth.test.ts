@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { synthesize } from '../../data/synth/synthesize.ts';
+import { synthesize, hiddenClassOf, HIDDEN_LABELS_FILE } from '../../data/synth/synthesize.ts';
 import { decodeImage } from '../../data/image.ts';
 import { DataError } from '../../data/errors.ts';
 import { tempDir, listFiles, blockMeans } from './fixtures.ts';
@@ -27,8 +27,8 @@ test('same seed gives identical bytes (2 workers vs main thread); another seed d
   await synthesize({ ...SMALL, out: c, seed: 8, workers: 0 });
   const files = listFiles(a);
   assert.equal(listFiles(b), files);
-  // 5 classes x (2 + 1 + 1) labelled + 3 unlabeled, at 3 magnifications, + manifest.
-  assert.is(files.length, (5 * 4 + 3) * 3 + 1);
+  // 5 classes x (2 + 1 + 1) labelled + 3 unlabeled, at 3 magnifications, + manifest + the pool's hidden labels.
+  assert.is(files.length, (5 * 4 + 3) * 3 + 2);
   for (const f of files) assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs between two runs with the same seed`);
   const pngs = files.filter((f) => f.endsWith('.png'));
   const same = pngs.filter((f) => readFileSync(join(a, f)).equals(readFileSync(join(c, f))));
@@ -50,6 +50,10 @@ test('class balance: N tiles per class in each labelled split, the pool in unlab
   }
   assert.is(manifest.counts.train, 9);
   assert.is(manifest.counts.unlabeled, 4);
+  // The pool's hidden classes: one per unlabelled file, named by its key, from the seed.
+  const truth = JSON.parse(readFileSync(join(out, HIDDEN_LABELS_FILE), 'utf8')) as Record<string, string>;
+  assert.equal(Object.keys(truth).sort(), readdirSync(join(out, '10x', 'unlabeled')).map((f) => f.replace(/\.png$/, '')).sort());
+  for (const [key, name] of Object.entries(truth)) assert.is(name, manifest.classes[hiddenClassOf(3, Number(key.slice('tile_'.length)), 3)], key);
 });
 
 test('each lower magnification is the area downsample of the top (within 1 grey level): tile=48 mags=10x,5x,2.5x,0.625x', async () => {
