@@ -4,23 +4,61 @@
  * biased variance, then scaled and shifted per channel.
  * Backward: dx, dweight, dbias (each only where required); keeps x, weight and the per-block
  * (mean, rstd) written by the forward kernel.
+ * The passes below also serve groupNormRelu (engine/ops/group_norm_act.ts), which runs the same
+ * kernels compiled with a ReLU (and residual add) epilogue.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import type { KernelSpec } from '../kernel.ts';
+import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import { nchw, longReductionWorkgroupSize } from './launch.ts';
 
-type Entry = 'forward' | 'channelSums' | 'backwardInput' | 'backwardParams';
-const KERNEL_NAMES: Record<Entry, string> = {
-  forward: 'groupNormForward', channelSums: 'groupNormChannelSums', backwardInput: 'groupNormBackwardInput', backwardParams: 'groupNormBackwardParams',
+/**
+ * The epilogue a group-norm kernel is compiled with (kernels/norm/act_*.wgsl): none (groupNorm),
+ * ReLU (groupNormRelu without a residual) or residual add then ReLU (groupNormRelu with one).
+ * The forward kernels write activate(normalized value); channelSums reads the gradient through
+ * the ReLU's mask and writes the masked gradient dz, which backwardInput then reads as its dy.
+ */
+export type NormEpilogue = 'none' | 'relu' | 'addRelu';
+const EPILOGUE: Record<NormEpilogue, { snippet: string; prefix: string }> = {
+  none: { snippet: 'norm/act_none.wgsl', prefix: 'groupNorm' },
+  relu: { snippet: 'norm/act_relu.wgsl', prefix: 'groupNormRelu' },
+  addRelu: { snippet: 'norm/act_add_relu.wgsl', prefix: 'groupNormAddRelu' },
 };
 
-/** `length`: how many elements one workgroup reduces (its size is fitted to it). */
-function spec(entry: Entry, length: number): KernelSpec {
-  return { name: KERNEL_NAMES[entry], file: 'norm/group_norm.wgsl', entry, overrides: { WG: longReductionWorkgroupSize(length) } };
+/**
+ * The group-norm kernels of one epilogue, declared once. Bodies: norm/group_norm.wgsl (any map)
+ * and norm/group_norm_vec4.wgsl (H*W % 4 == 0), whose kernels access activations 4 elements at
+ * a time: on lavapipe each per-invocation storage access costs about the same whatever its
+ * width (their bindings are x4, y4, dy4, dx4). forwardPerSlab and channelSumsPerPlane reduce a
+ * run with one invocation instead of one workgroup (see GROUP_NORM_PER_INVOCATION_MAX).
+ * backwardInput and backwardParams need no epilogue (they read dz through channelSums' output),
+ * so every epilogue shares the plain ones.
+ */
+function epilogueVariants(epilogue: NormEpilogue) {
+  const { snippet, prefix } = EPILOGUE[epilogue];
+  const v = (name: string, file: 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl', entry: string): KernelVariant => ({ name: `${prefix}${name}`, file, entry, includes: [snippet] });
+  return {
+    forward: v('Forward', 'norm/group_norm.wgsl', 'forward'),
+    forwardVec4: v('Forward', 'norm/group_norm_vec4.wgsl', 'forward'),
+    forwardVec4PerSlab: v('Forward', 'norm/group_norm_vec4.wgsl', 'forwardPerSlab'),
+    channelSums: v('ChannelSums', 'norm/group_norm.wgsl', 'channelSums'),
+    channelSumsVec4: v('ChannelSums', 'norm/group_norm_vec4.wgsl', 'channelSums'),
+    channelSumsVec4PerPlane: v('ChannelSums', 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane'),
+    backwardInput: v('BackwardInput', 'norm/group_norm.wgsl', 'backwardInput'),
+    backwardInputVec4: v('BackwardInput', 'norm/group_norm_vec4.wgsl', 'backwardInput'),
+    backwardParams: v('BackwardParams', 'norm/group_norm.wgsl', 'backwardParams'),
+  };
 }
+type GroupNormKernel = keyof ReturnType<typeof epilogueVariants>;
+
+/** Every group-norm kernel variant: GROUP_NORM_VARIANTS[epilogue][kernel] (only 'none' has backwardInput, backwardParams in use). */
+export const GROUP_NORM_VARIANTS = {
+  none: epilogueVariants('none'),
+  relu: epilogueVariants('relu'),
+  addRelu: epilogueVariants('addRelu'),
+} as const;
 
 /**
  * The longest run (slab for forward, map for channelSums) that the vec4 kernels reduce with one
@@ -34,45 +72,118 @@ export const GROUP_NORM_PER_INVOCATION_MAX = 4096;
 const PER_INVOCATION_WG = 32;
 
 /**
- * The kernels of norm/group_norm_vec4.wgsl (needs H*W % 4 == 0), which access activations 4
- * elements at a time: on lavapipe each per-invocation storage access costs about the same
- * whatever its width. Their bindings are x4, y4, dy4, dx4.
- * `length`: the run one workgroup (or, with `perInvocation`, one invocation) reduces, in elements.
+ * The launch of group-norm kernel `kernel` with `epilogue`. `length`: the run one workgroup
+ * reduces, in elements (its size is fitted to it; the per-invocation kernels use PER_INVOCATION_WG).
  */
-function vec4Spec(entry: Entry | 'forwardPerSlab' | 'channelSumsPerPlane', length: number): KernelSpec {
-  const base = entry === 'forwardPerSlab' ? 'forward' : entry === 'channelSumsPerPlane' ? 'channelSums' : entry;
-  const perInvocation = base !== entry;
-  return { name: KERNEL_NAMES[base], file: 'norm/group_norm_vec4.wgsl', entry, overrides: { WG: perInvocation ? PER_INVOCATION_WG : longReductionWorkgroupSize(length / 4) } };
+export function groupNormSpec(epilogue: NormEpilogue, kernel: GroupNormKernel, length: number): KernelSpec {
+  const variant = GROUP_NORM_VARIANTS[epilogue][kernel];
+  const perInvocation = kernel === 'forwardVec4PerSlab' || kernel === 'channelSumsVec4PerPlane';
+  const vec4 = variant.file === 'norm/group_norm_vec4.wgsl';
+  return { ...variant, overrides: { WG: perInvocation ? PER_INVOCATION_WG : longReductionWorkgroupSize(vec4 ? length / 4 : length) } };
 }
 
-function checkArgs(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps: number) {
-  const [, c] = nchw('groupNorm', x);
-  const shapes = `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}, bias ${shapeStr(bias.shape)}, groups ${groups}`;
-  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
-    throw new ShapeError('groupNorm', `groups must be a whole number >= 1 that divides the channel count (${shapes})`);
-  }
-  for (const [what, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t.rank !== 1 || t.shape[0] !== c || t.dtype !== 'f32') throw new ShapeError('groupNorm', `${what} must be f32 [C] = [${c}] (${shapes})`);
-  }
-  if (!(eps > 0)) throw new ShapeError('groupNorm', `eps ${eps} must be > 0 (${shapes})`);
+/**
+ * FLOPs per element that the group-norm ops state with their dispatches (the conventions of
+ * models/flops.ts, written out independently here: engine/ does not depend on models/):
+ * normalization forward 8 (mean 1, variance 3, normalize 2, affine 2), backward 13; a fused
+ * ReLU adds 1 forward and 1 backward (select), a fused residual add 1 forward, 0 backward.
+ */
+export function groupNormFlopsPerElement(epilogue: NormEpilogue): { forward: number; backward: number } {
+  return { forward: 8 + (epilogue === 'none' ? 0 : 1) + (epilogue === 'addRelu' ? 1 : 0), backward: 13 + (epilogue === 'none' ? 0 : 1) };
 }
 
-function groupNormImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps = 1e-5): Tensor {
-  checkArgs(x, weight, bias, groups, eps);
+/**
+ * The forward pass of groupNorm(x) followed by `epilogue` (residual: the add's other operand,
+ * x's shape, for 'addRelu'): y and the per-(sample, group) stats [N, G, 2] (mean, rstd).
+ * Shapes are checked by the caller. `flops`: what the op states for the dispatch.
+ */
+export function groupNormForwardPass(epilogue: NormEpilogue, x: Tensor, weight: Tensor, bias: Tensor, residual: Tensor | null, groups: number, eps: number): { y: Tensor; stats: Tensor } {
   const [n, c, h, w] = x.shape;
   const slabLen = (c / groups) * h * w;
-  const uniforms = { slabs: n * groups, groups, channels: c, per_group: c / groups, hw: h * w, batch: n, eps };
+  const uniforms = groupNormUniforms(x, groups, eps);
   // Every row of H*W elements starts on a vec4 when H*W % 4 == 0.
   const vec4 = (h * w) % 4 === 0;
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([n, groups, 2]);
+  const extra: Record<string, Tensor> = residual ? { residual } : {};
+  const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
   if (!vec4) {
-    dispatch(spec('forward', slabLen), { x, weight, bias, y, stats_out: stats }, uniforms, n * groups);
+    dispatch(groupNormSpec(epilogue, 'forward', slabLen), { x, weight, bias, y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
   } else if (slabLen <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(vec4Spec('forwardPerSlab', slabLen), { x4: x, weight, bias, y4: y, stats_out: stats }, uniforms, Math.ceil((n * groups) / PER_INVOCATION_WG));
+    dispatch(groupNormSpec(epilogue, 'forwardVec4PerSlab', slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, Math.ceil((n * groups) / PER_INVOCATION_WG), flops);
   } else {
-    dispatch(vec4Spec('forward', slabLen), { x4: x, weight, bias, y4: y, stats_out: stats }, uniforms, n * groups);
+    dispatch(groupNormSpec(epilogue, 'forwardVec4', slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
   }
+  return { y, stats };
+}
+
+function groupNormUniforms(x: Tensor, groups: number, eps: number) {
+  const [n, c, h, w] = x.shape;
+  return { slabs: n * groups, groups, channels: c, per_group: c / groups, hw: h * w, batch: n, eps };
+}
+
+/**
+ * The backward pass of groupNorm(x) followed by `epilogue`, from upstream gradient dy: dx, dweight
+ * and dbias (each null unless asked for), and for the ReLU epilogues dz, the gradient that
+ * reaches the normalization's output (dy masked by y > 0; for 'addRelu' also the residual's
+ * gradient). `yAct`: the forward's output (the ReLU epilogues' mask). Saved tensors: x, weight, stats.
+ */
+export function groupNormBackwardPass(
+  epilogue: NormEpilogue, dy: Tensor, x: Tensor, weight: Tensor, stats: Tensor, yAct: Tensor | null, groups: number, eps: number,
+  want: { dx: boolean; params: boolean },
+): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null; dz: Tensor | null } {
+  const [n, c, h, w] = x.shape;
+  const slabLen = (c / groups) * h * w;
+  const uniforms = groupNormUniforms(x, groups, eps);
+  const vec4 = (h * w) % 4 === 0;
+  const flops = groupNormFlopsPerElement(epilogue).backward * x.size;
+  // Per (sample, channel): sum of dz and of dz * xhat, all that dx's means and dweight, dbias
+  // need; with a ReLU epilogue the same pass writes dz = dy masked by y > 0.
+  const sums = Tensor.empty([n, c, 2]);
+  const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
+  const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
+  if (!vec4) {
+    dispatch(groupNormSpec(epilogue, 'channelSums', h * w), { x, stats, dy, sums_out: sums, ...act }, uniforms, n * c, flops);
+  } else if (h * w <= GROUP_NORM_PER_INVOCATION_MAX) {
+    dispatch(groupNormSpec(epilogue, 'channelSumsVec4PerPlane', h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, Math.ceil((n * c) / PER_INVOCATION_WG), flops);
+  } else {
+    dispatch(groupNormSpec(epilogue, 'channelSumsVec4', h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, n * c, flops);
+  }
+  const upstream = dz ?? dy;
+  let dx: Tensor | null = null;
+  if (want.dx) {
+    dx = Tensor.empty(x.shape);
+    const common = { weight, stats, sums };
+    if (vec4) dispatch(groupNormSpec('none', 'backwardInputVec4', slabLen), { ...common, x4: x, dy4: upstream, dx4: dx }, uniforms, n * groups);
+    else dispatch(groupNormSpec('none', 'backwardInput', slabLen), { ...common, x, dy: upstream, dx }, uniforms, n * groups);
+  }
+  let dweight: Tensor | null = null;
+  let dbias: Tensor | null = null;
+  if (want.params) {
+    dweight = Tensor.empty([c]);
+    dbias = Tensor.empty([c]);
+    dispatch(groupNormSpec('none', 'backwardParams', n), { sums, dweight, dbias }, uniforms, c);
+  }
+  sums.dispose();
+  return { dx, dweight, dbias, dz };
+}
+
+/** Shape checks shared by the group-norm ops; errors name `op`. */
+export function checkGroupNormArgs(op: string, x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps: number) {
+  const [, c] = nchw(op, x);
+  const shapes = `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}, bias ${shapeStr(bias.shape)}, groups ${groups}`;
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
+    throw new ShapeError(op, `groups must be a whole number >= 1 that divides the channel count (${shapes})`);
+  }
+  for (const [what, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t.rank !== 1 || t.shape[0] !== c || t.dtype !== 'f32') throw new ShapeError(op, `${what} must be f32 [C] = [${c}] (${shapes})`);
+  }
+  if (!(eps > 0)) throw new ShapeError(op, `eps ${eps} must be > 0 (${shapes})`);
+}
+
+function groupNormImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: number, eps = 1e-5): Tensor {
+  checkGroupNormArgs('groupNorm', x, weight, bias, groups, eps);
+  const { y, stats } = groupNormForwardPass('none', x, weight, bias, null, groups, eps);
   if (!needsGrad(x, weight, bias)) {
     stats.dispose();
     return y;
@@ -81,31 +192,10 @@ function groupNormImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: number, 
   stats.dispose();
   const [xSaved, weightSaved, statsSaved] = saved;
   record('groupNorm', y, [x, weight, bias], (dy) => {
-    // Per (sample, channel): sum of dy and of dy * xhat, all that dx's means and dweight, dbias need.
-    const sums = Tensor.empty([n, c, 2]);
-    if (!vec4) {
-      dispatch(spec('channelSums', h * w), { x: xSaved, stats: statsSaved, dy, sums_out: sums }, uniforms, n * c);
-    } else if (h * w <= GROUP_NORM_PER_INVOCATION_MAX) {
-      dispatch(vec4Spec('channelSumsPerPlane', h * w), { x4: xSaved, stats: statsSaved, dy4: dy, sums_out: sums }, uniforms, Math.ceil((n * c) / PER_INVOCATION_WG));
-    } else {
-      dispatch(vec4Spec('channelSums', h * w), { x4: xSaved, stats: statsSaved, dy4: dy, sums_out: sums }, uniforms, n * c);
-    }
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
-      dx = Tensor.empty(x.shape);
-      const common = { weight: weightSaved, stats: statsSaved, sums };
-      if (vec4) dispatch(vec4Spec('backwardInput', slabLen), { ...common, x4: xSaved, dy4: dy, dx4: dx }, uniforms, n * groups);
-      else dispatch(spec('backwardInput', slabLen), { ...common, x: xSaved, dy, dx }, uniforms, n * groups);
-    }
-    let dweight: Tensor | null = null;
-    let dbias: Tensor | null = null;
-    if (weight.requiresGrad || bias.requiresGrad) {
-      dweight = Tensor.empty([c]);
-      dbias = Tensor.empty([c]);
-      dispatch(spec('backwardParams', n), { sums, dweight, dbias }, uniforms, c);
-    }
-    sums.dispose();
-    return [dx, weight.requiresGrad ? dweight : null, bias.requiresGrad ? dbias : null];
+    const g = groupNormBackwardPass('none', dy, xSaved, weightSaved, statsSaved, null, groups, eps, { dx: x.requiresGrad, params: weight.requiresGrad || bias.requiresGrad });
+    if (!weight.requiresGrad) g.dweight?.dispose();
+    if (!bias.requiresGrad) g.dbias?.dispose();
+    return [g.dx, weight.requiresGrad ? g.dweight : null, bias.requiresGrad ? g.dbias : null];
   }, saved);
   return y;
 }

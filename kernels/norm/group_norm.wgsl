@@ -20,8 +20,12 @@
 // samples) in an outer loop and the H*W map in the inner one, so that value is loaded once per
 // channel rather than once per element: CPU adapters fetch every storage-buffer value lane by
 // lane, so on lavapipe the per-element loads of weight and bias cost as much as those of x.
-// Maps with H*W a multiple of 4 (every map of the network) run norm/group_norm_vec4.wgsl instead:
-// the same math, 4 elements per access; this file serves every other shape.
+// Maps with H*W a multiple of 4 run norm/group_norm_vec4.wgsl instead: the same math, 4
+// elements per access; this file serves every other shape.
+// Epilogue: every kernel is compiled after one of norm/act_none.wgsl (groupNorm),
+// norm/act_relu.wgsl (groupNormRelu) or norm/act_add_relu.wgsl (groupNormAddRelu): forward writes
+// y = activate(normalized value), and channelSums reads its upstream gradient through
+// upstream_grad (dy itself, or dy masked by the ReLU, which it also writes out for backwardInput).
 #include "include/common.wgsl"
 #include "include/workgroup_reduce.wgsl"
 #include "norm/group_norm_params.wgsl"
@@ -38,6 +42,9 @@
 @group(0) @binding(10) var<storage, read_write> dbias: array<f32>;
 @group(0) @binding(11) var<storage, read_write> sums_out: array<f32>;
 @group(0) @binding(12) var<storage, read> sums: array<f32>;
+
+// The access type of the epilogue (norm/act_*.wgsl): one element.
+alias Elem = f32;
 
 // WG (the workgroup size, a power of two) is declared by include/workgroup_reduce.wgsl.
 
@@ -63,7 +70,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let scale = rstd * weight[c0 + c];
     let shift = bias[c0 + c];
     let row = base + c * p.hw;
-    for (var px = lid; px < p.hw; px += WG) { y[row + px] = (x[row + px] - mean) * scale + shift; }
+    for (var px = lid; px < p.hw; px += WG) { y[row + px] = activate((x[row + px] - mean) * scale + shift, row + px); }
   }
   if (lid == 0u) {
     stats_out[2u * slab] = mean;
@@ -83,7 +90,7 @@ fn channelSums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   var sum_dy = 0.0;
   var sum_dy_xhat = 0.0;
   for (var px = lid; px < p.hw; px += WG) {
-    let d = dy[row + px];
+    let d = upstream_grad(dy[row + px], row + px);
     sum_dy += d;
     sum_dy_xhat += d * (x[row + px] - mean) * rstd;
   }

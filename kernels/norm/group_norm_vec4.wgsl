@@ -14,6 +14,8 @@
 // invocation per slab / per plane instead of one workgroup: the op uses them for runs of up to
 // GROUP_NORM_PER_INVOCATION_MAX elements (engine/ops/group_norm.ts), where the workgroup's
 // reduction tree (a barrier per level) cost more than the loads.
+// Epilogue: as in norm/group_norm.wgsl (norm/act_*.wgsl, with Elem = vec4<f32>), so the fused
+// ReLU and residual add also move 4 elements per access.
 #include "include/common.wgsl"
 #include "include/workgroup_reduce.wgsl"
 #include "norm/group_norm_params.wgsl"
@@ -28,6 +30,9 @@
 @group(0) @binding(8) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(11) var<storage, read_write> sums_out: array<f32>;
 @group(0) @binding(12) var<storage, read> sums: array<f32>;
+
+// The access type of the epilogue (norm/act_*.wgsl): 4 elements of one channel row.
+alias Elem = vec4<f32>;
 
 // Moments of a run of values: how many, their mean, and the sum of squared deviations from it.
 struct Moments { count: f32, mean: f32, m2: f32 };
@@ -98,7 +103,7 @@ fn write_normalized(slab: u32, base: u32, origin: f32, shifted_mean: f32, rstd: 
     let scale = rstd * weight[c0 + c];
     let shift = bias[c0 + c];
     let row = base + c * hw4;
-    for (var px = first; px < hw4; px += step) { y4[row + px] = ((x4[row + px] - origin) - shifted_mean) * scale + shift; }
+    for (var px = first; px < hw4; px += step) { y4[row + px] = activate(((x4[row + px] - origin) - shifted_mean) * scale + shift, row + px); }
   }
   if (first == 0u) {
     stats_out[2u * slab] = origin + shifted_mean;
@@ -115,7 +120,7 @@ fn plane_sums(plane: u32, slab: u32, first: u32, step: u32) -> vec2<f32> {
   var sum_dy = vec4<f32>(0.0);
   var sum_dy_xhat = vec4<f32>(0.0);
   for (var px = first; px < hw4; px += step) {
-    let d = dy4[row + px];
+    let d = upstream_grad(dy4[row + px], row + px);
     sum_dy += d;
     sum_dy_xhat += d * (x4[row + px] - mean) * rstd;
   }
