@@ -27,6 +27,7 @@ import { distillLoss, DEFAULT_DISTILL_LOSS } from '../train/distill_loss.ts';
 import { runtime } from '../engine/runtime.ts';
 import { Profiler, type ProfileResult, type ProfileClock, type DispatchTiming } from '../engine/profiler.ts';
 import type { Module, Layer } from '../models/module.ts';
+import { GroupNorm } from '../models/layers.ts';
 import { countFlops, type FlopReport, type LayerKind } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
 import { distillStepFlops, type MagInput } from './flops.ts';
@@ -169,13 +170,21 @@ function withLayerScopes<T>(profiler: Profiler, models: [string, Module][], fn: 
         // An own property shadows the class method for this instance only; deleted afterwards.
         layer.forward = (x) => profiler.scope(full, () => original.call(layer, x));
         wrapped.push(layer);
+        // GroupNorm's fused norm -> (add ->) ReLU (models/layers.ts) is scoped as the norm layer.
+        if (layer instanceof GroupNorm) {
+          const fused = layer.forwardRelu;
+          layer.forwardRelu = (x, r) => profiler.scope(full, () => fused.call(layer, x, r));
+        }
       }
       visit(full, child);
     }
   };
   for (const [name, m] of models) visit(name, m);
   return fn().finally(() => {
-    for (const l of wrapped) delete (l as unknown as Record<string, unknown>).forward;
+    for (const l of wrapped) {
+      delete (l as unknown as Record<string, unknown>).forward;
+      delete (l as unknown as Record<string, unknown>).forwardRelu;
+    }
   });
 }
 

@@ -19,6 +19,10 @@
  * - adaptive average pool: forward bin-size per output (bin - 1 adds and one scale); backward
  *   bin-size per output (one scaled add per input of the bin).
  * - residual add: 1 per element forward; backward 0 (the gradient passes through unchanged).
+ * The table lists the network's layers as its math has them (norm, relu, add apart). With
+ * GroupNorm the model runs norm -> ReLU and norm -> add -> ReLU as one op (groupNormRelu,
+ * engine/ops/group_norm_act.ts) that does the same arithmetic and states the sum of these
+ * layers' counts with its dispatches (test/bench/profile.test.ts checks that they agree).
  * Activation memory for training: the input image plus every layer's output in float32, all
  * alive when the backward pass starts (each is saved by the op that consumes it, or is the
  * input of the loss).

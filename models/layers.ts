@@ -9,6 +9,7 @@ import { conv2d, type Pair, type Conv2dOptions } from '../engine/ops/conv2d.ts';
 import { linear } from '../engine/ops/linear.ts';
 import { relu } from '../engine/ops/relu.ts';
 import { groupNorm } from '../engine/ops/group_norm.ts';
+import { groupNormRelu } from '../engine/ops/group_norm_act.ts';
 import { batchNorm } from '../engine/ops/batch_norm.ts';
 import { maxPool2d } from '../engine/ops/max_pool2d.ts';
 import { adaptiveAvgPool2d } from '../engine/ops/adaptive_avg_pool2d.ts';
@@ -58,6 +59,13 @@ export class GroupNorm extends Layer {
   }
   forward(x: Tensor): Tensor {
     return groupNorm(x, this.weight, this.bias, this.groups, this.eps);
+  }
+  /**
+   * relu(this(x) + residual) (residual optional) in one op (engine/ops/group_norm_act.ts): the
+   * same arithmetic as forward, add and relu, without their separate passes over the activation.
+   */
+  forwardRelu(x: Tensor, residual: Tensor | null = null): Tensor {
+    return groupNormRelu(x, this.weight, this.bias, this.groups, residual, this.eps);
   }
 }
 

@@ -24,8 +24,20 @@ function makeNorm(arch: ResNetArch, channels: number): Layer {
 }
 
 /**
+ * relu(norm(x) + residual) (residual optional). GroupNorm runs it as one fused op (the ReLU and
+ * the add ride in the normalization's passes: fewer dispatches and activation passes, forward
+ * and backward); BatchNorm as its three ops.
+ */
+function normRelu(norm: Layer, x: Tensor, residual: Tensor | null = null): Tensor {
+  if (norm instanceof GroupNorm) return norm.forwardRelu(x, residual);
+  const y = norm.forward(x);
+  return relu(residual ? add(y, residual) : y);
+}
+
+/**
  * conv3x3(stride) -> norm -> ReLU -> conv3x3 -> norm, plus the identity (or, where stride or
  * width changes, conv1x1(stride) -> norm); add; ReLU. The add comes before the last ReLU.
+ * norm_2, the add and the last ReLU run as one op with GroupNorm (normRelu), after the downsample.
  */
 export class BasicBlock extends Layer {
   readonly conv_1: Conv2d;
@@ -44,9 +56,9 @@ export class BasicBlock extends Layer {
       : null;
   }
   forward(x: Tensor): Tensor {
-    const main = this.norm_2.forward(this.conv_2.forward(relu(this.norm_1.forward(this.conv_1.forward(x)))));
+    const main = this.conv_2.forward(normRelu(this.norm_1, this.conv_1.forward(x)));
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    return relu(add(main, identity));
+    return normRelu(this.norm_2, main, identity);
   }
 }
 
@@ -93,7 +105,7 @@ export class ResNet extends Module {
       throw new ShapeError('ResNet', `input ${x.label} must be f32 [N, ${c}, H, W] (NCHW images with ${c} channels)`);
     }
     return tidy(() => {
-      let y = this.maxpool.forward(relu(this.norm_1.forward(this.conv_1.forward(x))));
+      let y = this.maxpool.forward(normRelu(this.norm_1, this.conv_1.forward(x)));
       for (const stage of this.stages) y = stage.forward(y);
       const features = y;
       const pooled = this.avgpool.forward(features);

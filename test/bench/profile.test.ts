@@ -115,10 +115,14 @@ test('profile tiny ResNet 64px->32px: phases in order, every dispatch attributed
     assert.equal(s.dispatches.map((d) => d.index), s.dispatches.map((_, i) => i));
   }
   const ops = (phase: string) => new Set(timed.ops.filter((o) => o.phase === phase).map((o) => o.op));
-  for (const op of ['conv2d', 'groupNorm', 'relu', 'maxPool2d', 'add', 'adaptiveAvgPool2d', 'linear']) {
+  // With GroupNorm every norm -> ReLU (-> add) is the fused groupNormRelu; plain groupNorm is left
+  // to the downsample paths, and no separate relu or add runs.
+  for (const op of ['conv2d', 'groupNorm', 'groupNormRelu', 'maxPool2d', 'adaptiveAvgPool2d', 'linear']) {
     assert.ok(ops('teacher forward').has(op), `teacher forward runs ${op}`);
     assert.ok(ops('student forward').has(op), `student forward runs ${op}`);
   }
+  for (const phase of ['teacher forward', 'student forward']) assert.ok(!ops(phase).has('relu') && !ops(phase).has('add'), `${phase}: ReLU and add fused into groupNormRelu`);
+  assert.ok(!ops('backward').has('relu'), 'backward: no separate ReLU pass');
   assert.ok(ops('backward').has('conv2d'));
   assert.ok(ops('optimizer step').has('adam'));
   const scoped = timed.dispatches.filter((d) => d.phase === 'student forward' && d.op === 'conv2d').map((d) => d.scope);
@@ -136,9 +140,17 @@ test('profile FLOPs: conv and linear as their dispatches state them agree with t
   assert.is(op('backward', 'conv2d'), s.byKind.conv.backward, 'no image gradient for the stem: the input needs none');
   assert.is(op('teacher forward', 'linear'), t.byKind.linear.forward);
   assert.is(op('backward', 'linear'), s.byKind.linear.backward);
-  // Not stated by the op: the counter's, by layer kind (its own hand-count test covers it).
-  assert.is(op('student forward', 'groupNorm'), s.byKind.norm.forward);
-  assert.is(op('backward', 'groupNorm'), s.byKind.norm.backward);
+  // The group-norm ops state theirs too (engine/ops/group_norm.ts): plain groupNorm runs the
+  // downsample norms, groupNormRelu every other norm with its ReLU and residual add; together
+  // they are the counter's norm + relu + add layers.
+  const downsampleNorms = (r: typeof s, dir: 'forwardFlops' | 'backwardFlops') => r.layers.filter((l) => l.kind === 'norm' && l.name.includes('downsample')).reduce((a, l) => a + l[dir], 0);
+  assert.is(op('teacher forward', 'groupNorm'), downsampleNorms(t, 'forwardFlops'));
+  assert.is(op('student forward', 'groupNorm'), downsampleNorms(s, 'forwardFlops'));
+  assert.is(op('backward', 'groupNorm'), downsampleNorms(s, 'backwardFlops'));
+  const fusedKinds = (r: typeof s, dir: 'forward' | 'backward') => r.byKind.norm[dir] + r.byKind.relu[dir] + r.byKind.add[dir];
+  assert.is(op('teacher forward', 'groupNorm')! + op('teacher forward', 'groupNormRelu')!, fusedKinds(t, 'forward'));
+  assert.is(op('student forward', 'groupNorm')! + op('student forward', 'groupNormRelu')!, fusedKinds(s, 'forward'));
+  assert.is(op('backward', 'groupNorm')! + op('backward', 'groupNormRelu')!, fusedKinds(s, 'backward'));
   assert.is(op('optimizer step', 'adam'), null, 'the counter does not count the optimizer');
   // Each conv pass runs the general kernel or a row variant, by layer geometry, and states its
   // FLOPs with its dispatch (engine/ops/conv2d.ts convPassFlops); the counter computes them

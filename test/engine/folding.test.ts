@@ -26,6 +26,7 @@ import { maxPool2d } from '../../engine/ops/max_pool2d.ts';
 import { adaptiveAvgPool2d } from '../../engine/ops/adaptive_avg_pool2d.ts';
 import { adaptiveMaxPool2d } from '../../engine/ops/adaptive_max_pool2d.ts';
 import { groupNorm } from '../../engine/ops/group_norm.ts';
+import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
 import { batchNorm } from '../../engine/ops/batch_norm.ts';
 import { bicubicResize } from '../../engine/ops/bicubic_resize.ts';
 import { softmax, logSoftmax } from '../../engine/ops/softmax.ts';
@@ -77,6 +78,12 @@ const CASES: [string, (rng: Rng) => Tensor[]][] = [
     const rm = Tensor.zeros([32]), rv = Tensor.full([32], 1);
     const ys = backprop(rng, groupNorm(x, w, b, 32), groupNorm(odd, wo, bo, 4), batchNorm(x, w, b, rm, rv, { training: true }));
     return [...ys, x.grad!, odd.grad!, w.grad!, b.grad!, wo.grad!, bo.grad!, rm, rv];
+  }],
+  ['groupNormRelu with and without residual (vec4 and scalar)', (rng) => {
+    const x = leaf(rng, [2, 32, 32, 16]), r = leaf(rng, [2, 32, 32, 16]), odd = leaf(rng, [2, 16, 5, 7]), ro = leaf(rng, [2, 16, 5, 7]);
+    const w = leaf(rng, [32]), b = leaf(rng, [32]), wo = leaf(rng, [16]), bo = leaf(rng, [16]);
+    const ys = backprop(rng, groupNormRelu(x, w, b, 32, r), groupNormRelu(odd, wo, bo, 4, ro), groupNormRelu(x, w, b, 8));
+    return [...ys, x.grad!, r.grad!, odd.grad!, ro.grad!, w.grad!, b.grad!, wo.grad!, bo.grad!];
   }],
   ['bicubicResize', (rng) => {
     const x = leaf(rng, [2, 32, 32, 16]);
