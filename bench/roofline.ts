@@ -18,6 +18,7 @@ import { runtime } from '../engine/runtime.ts';
 import { gemm } from '../engine/ops/matmul.ts';
 import { conv2d } from '../engine/ops/conv2d.ts';
 import { groupNorm } from '../engine/ops/group_norm.ts';
+import { groupNormRelu } from '../engine/ops/group_norm_act.ts';
 import { relu } from '../engine/ops/relu.ts';
 import { add } from '../engine/ops/add.ts';
 import { maxPool2d } from '../engine/ops/max_pool2d.ts';
@@ -26,7 +27,7 @@ import { countFlops } from '../models/flops.ts';
 import type { ResNetArch } from '../models/arch.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from '../util/table.ts';
 import { LimitError } from '../engine/errors.ts';
-import { timeGpu, row, progress, type BenchRow, type Timing } from './harness.ts';
+import { timeGpu, timeGpuRoundRobin, row, progress, type BenchRow, type Timing } from './harness.ts';
 
 export const DEFAULT_GEMM_SIZES = [512, 1024];
 /** The conv layer tried as a GEMM candidate: 64 channels, 64x64 map, batch 2. */
@@ -153,7 +154,8 @@ interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; 
 /**
  * The network's memory-bound forward ops on its real activation shapes at `size` (one tile,
  * `batch` images): the stem's GroupNorm, ReLU and max-pool, and the first block's residual add,
- * plus the head's average pool. Bytes: inputs read once and outputs written once (a lower bound);
+ * plus the head's average pool, and (GroupNorm networks) the end of the first block unfused and
+ * fused. Bytes: inputs read once and outputs written once (a lower bound);
  * FLOPs from the model counter's per-element conventions (models/flops.ts).
  */
 export async function timeMemoryBound(arch: ResNetArch, size: [number, number], batch: number, reps: number, warmup: number, wanted: (kernel: string, shape: string) => boolean = () => true, seed = 1): Promise<BenchRow[]> {
@@ -190,6 +192,16 @@ export async function timeMemoryBound(arch: ResNetArch, size: [number, number], 
   for (const c of cases.filter((k) => wanted(k.kernel, `[${k.shape.join(',')}]`))) {
     progress(`timing ${c.kernel} [${c.shape}] (${reps} reps)`);
     rows.push(row(c.kernel, `[${c.shape.join(',')}]`, await timeGpu(c.run, reps, warmup), c.flops, c.bytes));
+  }
+  // The end of a BasicBlock (norm_2 -> + identity -> ReLU) on the first block's map, as three ops
+  // and as the fused groupNormRelu (what the model runs with GroupNorm), timed round-robin so
+  // that their ratio comes from one stretch of the machine's load. FLOPs: norm 8 + add 1 + relu 1
+  // per element. Bytes: unfused reads and writes the map 7 times (norm 2, add 3, relu 2), fused 3.
+  const unfused = 'groupNorm, add, relu (3 ops)', fused = 'groupNormRelu + residual (fused)', shape = `[${pooled.join(',')}]`;
+  if (arch.norm === 'group' && (wanted(unfused, shape) || wanted(fused, shape))) {
+    progress(`timing ${unfused} and ${fused} ${shape}, round-robin (${reps} reps)`);
+    const [tu, tf] = await timeGpuRoundRobin([() => relu(add(groupNorm(p, w, b, groups), q)), () => groupNormRelu(p, w, b, groups, q)], reps, warmup);
+    rows.push(row(unfused, shape, tu, 10 * elems(pooled), 4 * 7 * elems(pooled)), row(fused, shape, tf, 10 * elems(pooled), 4 * 3 * elems(pooled)));
   }
   progress('');
   for (const t of owned) t.dispose();

@@ -28,36 +28,36 @@ const EPILOGUE: Record<NormEpilogue, { snippet: string; prefix: string }> = {
 };
 
 /**
- * The group-norm kernels of one epilogue, declared once. Bodies: norm/group_norm.wgsl (any map)
- * and norm/group_norm_vec4.wgsl (H*W % 4 == 0), whose kernels access activations 4 elements at
- * a time: on lavapipe each per-invocation storage access costs about the same whatever its
- * width (their bindings are x4, y4, dy4, dx4). forwardPerSlab and channelSumsPerPlane reduce a
- * run with one invocation instead of one workgroup (see GROUP_NORM_PER_INVOCATION_MAX).
- * backwardInput and backwardParams need no epilogue (they read dz through channelSums' output),
- * so every epilogue shares the plain ones.
+ * The group-norm kernels, declared once. Bodies: norm/group_norm.wgsl (any map) and
+ * norm/group_norm_vec4.wgsl (H*W % 4 == 0), whose kernels access activations 4 elements at a
+ * time: on lavapipe each per-invocation storage access costs about the same whatever its width
+ * (their bindings are x4, y4, dy4, dx4). forwardPerSlab and channelSumsPerPlane reduce a run
+ * with one invocation instead of one workgroup (see GROUP_NORM_PER_INVOCATION_MAX).
+ * forward and channelSums exist per epilogue; backwardInput and backwardParams have none (the
+ * ReLU's mask is applied by channelSums, which hands them dz), so every epilogue shares them.
  */
+type Body = 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl';
+const variant = (name: string, file: Body, entry: string, epilogue: NormEpilogue): KernelVariant => ({ name, file, entry, includes: [EPILOGUE[epilogue].snippet] });
 function epilogueVariants(epilogue: NormEpilogue) {
-  const { snippet, prefix } = EPILOGUE[epilogue];
-  const v = (name: string, file: 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl', entry: string): KernelVariant => ({ name: `${prefix}${name}`, file, entry, includes: [snippet] });
+  const p = EPILOGUE[epilogue].prefix;
   return {
-    forward: v('Forward', 'norm/group_norm.wgsl', 'forward'),
-    forwardVec4: v('Forward', 'norm/group_norm_vec4.wgsl', 'forward'),
-    forwardVec4PerSlab: v('Forward', 'norm/group_norm_vec4.wgsl', 'forwardPerSlab'),
-    channelSums: v('ChannelSums', 'norm/group_norm.wgsl', 'channelSums'),
-    channelSumsVec4: v('ChannelSums', 'norm/group_norm_vec4.wgsl', 'channelSums'),
-    channelSumsVec4PerPlane: v('ChannelSums', 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane'),
-    backwardInput: v('BackwardInput', 'norm/group_norm.wgsl', 'backwardInput'),
-    backwardInputVec4: v('BackwardInput', 'norm/group_norm_vec4.wgsl', 'backwardInput'),
-    backwardParams: v('BackwardParams', 'norm/group_norm.wgsl', 'backwardParams'),
+    forward: variant(`${p}Forward`, 'norm/group_norm.wgsl', 'forward', epilogue),
+    forwardVec4: variant(`${p}Forward`, 'norm/group_norm_vec4.wgsl', 'forward', epilogue),
+    forwardVec4PerSlab: variant(`${p}Forward`, 'norm/group_norm_vec4.wgsl', 'forwardPerSlab', epilogue),
+    channelSums: variant(`${p}ChannelSums`, 'norm/group_norm.wgsl', 'channelSums', epilogue),
+    channelSumsVec4: variant(`${p}ChannelSums`, 'norm/group_norm_vec4.wgsl', 'channelSums', epilogue),
+    channelSumsVec4PerPlane: variant(`${p}ChannelSums`, 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane', epilogue),
   };
 }
-type GroupNormKernel = keyof ReturnType<typeof epilogueVariants>;
-
-/** Every group-norm kernel variant: GROUP_NORM_VARIANTS[epilogue][kernel] (only 'none' has backwardInput, backwardParams in use). */
 export const GROUP_NORM_VARIANTS = {
   none: epilogueVariants('none'),
   relu: epilogueVariants('relu'),
   addRelu: epilogueVariants('addRelu'),
+  shared: {
+    backwardInput: variant('groupNormBackwardInput', 'norm/group_norm.wgsl', 'backwardInput', 'none'),
+    backwardInputVec4: variant('groupNormBackwardInput', 'norm/group_norm_vec4.wgsl', 'backwardInput', 'none'),
+    backwardParams: variant('groupNormBackwardParams', 'norm/group_norm.wgsl', 'backwardParams', 'none'),
+  },
 } as const;
 
 /**
@@ -72,14 +72,13 @@ export const GROUP_NORM_PER_INVOCATION_MAX = 4096;
 const PER_INVOCATION_WG = 32;
 
 /**
- * The launch of group-norm kernel `kernel` with `epilogue`. `length`: the run one workgroup
- * reduces, in elements (its size is fitted to it; the per-invocation kernels use PER_INVOCATION_WG).
+ * The launch of `variant` (one of GROUP_NORM_VARIANTS). `length`: the run one workgroup
+ * reduces, in elements (its size is fitted to it; the per-invocation entries use PER_INVOCATION_WG).
  */
-export function groupNormSpec(epilogue: NormEpilogue, kernel: GroupNormKernel, length: number): KernelSpec {
-  const variant = GROUP_NORM_VARIANTS[epilogue][kernel];
-  const perInvocation = kernel === 'forwardVec4PerSlab' || kernel === 'channelSumsVec4PerPlane';
-  const vec4 = variant.file === 'norm/group_norm_vec4.wgsl';
-  return { ...variant, overrides: { WG: perInvocation ? PER_INVOCATION_WG : longReductionWorkgroupSize(vec4 ? length / 4 : length) } };
+function groupNormSpec(v: KernelVariant, length: number): KernelSpec {
+  const perInvocation = v.entry === 'forwardPerSlab' || v.entry === 'channelSumsPerPlane';
+  const vec4 = v.file === 'norm/group_norm_vec4.wgsl';
+  return { ...v, overrides: { WG: perInvocation ? PER_INVOCATION_WG : longReductionWorkgroupSize(vec4 ? length / 4 : length) } };
 }
 
 /**
@@ -95,7 +94,7 @@ export function groupNormFlopsPerElement(epilogue: NormEpilogue): { forward: num
 /**
  * The forward pass of groupNorm(x) followed by `epilogue` (residual: the add's other operand,
  * x's shape, for 'addRelu'): y and the per-(sample, group) stats [N, G, 2] (mean, rstd).
- * Shapes are checked by the caller. `flops`: what the op states for the dispatch.
+ * Shapes are checked by the caller. The dispatch states the FLOPs of groupNormFlopsPerElement.
  */
 export function groupNormForwardPass(epilogue: NormEpilogue, x: Tensor, weight: Tensor, bias: Tensor, residual: Tensor | null, groups: number, eps: number): { y: Tensor; stats: Tensor } {
   const [n, c, h, w] = x.shape;
@@ -108,11 +107,11 @@ export function groupNormForwardPass(epilogue: NormEpilogue, x: Tensor, weight: 
   const extra: Record<string, Tensor> = residual ? { residual } : {};
   const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
   if (!vec4) {
-    dispatch(groupNormSpec(epilogue, 'forward', slabLen), { x, weight, bias, y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forward, slabLen), { x, weight, bias, y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
   } else if (slabLen <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(groupNormSpec(epilogue, 'forwardVec4PerSlab', slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, Math.ceil((n * groups) / PER_INVOCATION_WG), flops);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4PerSlab, slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, Math.ceil((n * groups) / PER_INVOCATION_WG), flops);
   } else {
-    dispatch(groupNormSpec(epilogue, 'forwardVec4', slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4, slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
   }
   return { y, stats };
 }
@@ -143,26 +142,26 @@ export function groupNormBackwardPass(
   const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
   const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
   if (!vec4) {
-    dispatch(groupNormSpec(epilogue, 'channelSums', h * w), { x, stats, dy, sums_out: sums, ...act }, uniforms, n * c, flops);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSums, h * w), { x, stats, dy, sums_out: sums, ...act }, uniforms, n * c, flops);
   } else if (h * w <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(groupNormSpec(epilogue, 'channelSumsVec4PerPlane', h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, Math.ceil((n * c) / PER_INVOCATION_WG), flops);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4PerPlane, h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, Math.ceil((n * c) / PER_INVOCATION_WG), flops);
   } else {
-    dispatch(groupNormSpec(epilogue, 'channelSumsVec4', h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, n * c, flops);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4, h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, n * c, flops);
   }
   const upstream = dz ?? dy;
   let dx: Tensor | null = null;
   if (want.dx) {
     dx = Tensor.empty(x.shape);
     const common = { weight, stats, sums };
-    if (vec4) dispatch(groupNormSpec('none', 'backwardInputVec4', slabLen), { ...common, x4: x, dy4: upstream, dx4: dx }, uniforms, n * groups);
-    else dispatch(groupNormSpec('none', 'backwardInput', slabLen), { ...common, x, dy: upstream, dx }, uniforms, n * groups);
+    if (vec4) dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInputVec4, slabLen), { ...common, x4: x, dy4: upstream, dx4: dx }, uniforms, n * groups);
+    else dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInput, slabLen), { ...common, x, dy: upstream, dx }, uniforms, n * groups);
   }
   let dweight: Tensor | null = null;
   let dbias: Tensor | null = null;
   if (want.params) {
     dweight = Tensor.empty([c]);
     dbias = Tensor.empty([c]);
-    dispatch(groupNormSpec('none', 'backwardParams', n), { sums, dweight, dbias }, uniforms, c);
+    dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardParams, n), { sums, dweight, dbias }, uniforms, c);
   }
   sums.dispose();
   return { dx, dweight, dbias, dz };

@@ -23,7 +23,7 @@
 // Maps with H*W a multiple of 4 run norm/group_norm_vec4.wgsl instead: the same math, 4
 // elements per access; this file serves every other shape.
 // Epilogue: every kernel is compiled after one of norm/act_none.wgsl (groupNorm),
-// norm/act_relu.wgsl (groupNormRelu) or norm/act_add_relu.wgsl (groupNormAddRelu): forward writes
+// norm/act_relu.wgsl (groupNormRelu) or norm/act_add_relu.wgsl (groupNormRelu with a residual): forward writes
 // y = activate(normalized value), and channelSums reads its upstream gradient through
 // upstream_grad (dy itself, or dy masked by the ReLU, which it also writes out for backwardInput).
 #include "include/common.wgsl"
