@@ -42,11 +42,11 @@ function epilogueVariants(epilogue: NormEpilogue) {
   const p = EPILOGUE[epilogue].prefix;
   return {
     forward: variant(`${p}Forward`, 'norm/group_norm.wgsl', 'forward', epilogue),
-    forwardVec4: variant(`${p}Forward`, 'norm/group_norm_vec4.wgsl', 'forward', epilogue),
-    forwardVec4PerSlab: variant(`${p}Forward`, 'norm/group_norm_vec4.wgsl', 'forwardPerSlab', epilogue),
+    forwardVec4: variant(`${p}ForwardVec4`, 'norm/group_norm_vec4.wgsl', 'forward', epilogue),
+    forwardVec4PerSlab: variant(`${p}ForwardVec4PerSlab`, 'norm/group_norm_vec4.wgsl', 'forwardPerSlab', epilogue),
     channelSums: variant(`${p}ChannelSums`, 'norm/group_norm.wgsl', 'channelSums', epilogue),
-    channelSumsVec4: variant(`${p}ChannelSums`, 'norm/group_norm_vec4.wgsl', 'channelSums', epilogue),
-    channelSumsVec4PerPlane: variant(`${p}ChannelSums`, 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane', epilogue),
+    channelSumsVec4: variant(`${p}ChannelSumsVec4`, 'norm/group_norm_vec4.wgsl', 'channelSums', epilogue),
+    channelSumsVec4PerPlane: variant(`${p}ChannelSumsVec4PerPlane`, 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane', epilogue),
   };
 }
 export const GROUP_NORM_VARIANTS = {
@@ -55,7 +55,7 @@ export const GROUP_NORM_VARIANTS = {
   addRelu: epilogueVariants('addRelu'),
   shared: {
     backwardInput: variant('groupNormBackwardInput', 'norm/group_norm.wgsl', 'backwardInput', 'none'),
-    backwardInputVec4: variant('groupNormBackwardInput', 'norm/group_norm_vec4.wgsl', 'backwardInput', 'none'),
+    backwardInputVec4: variant('groupNormBackwardInputVec4', 'norm/group_norm_vec4.wgsl', 'backwardInput', 'none'),
     backwardParams: variant('groupNormBackwardParams', 'norm/group_norm.wgsl', 'backwardParams', 'none'),
   },
 } as const;

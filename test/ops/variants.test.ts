@@ -1,6 +1,6 @@
 // @smoke-gl
 /**
- * Every kernel variant in the variant tables (CONV2D_VARIANTS, MATMUL_VARIANTS) against its
+ * Every kernel variant in the variant tables (CONV2D_VARIANTS, MATMUL_VARIANTS, GROUP_NORM_VARIANTS) against its
  * float64 reference on this adapter, driven by the tables: for each GEMM row sharing the adapter
  * can run (usableRowSharings: 'invocation' everywhere, 'subgroups' where the adapter has them),
  * the cases below run under that sharing and are compared with the reference; afterwards every
@@ -23,12 +23,16 @@ import { matmul, MATMUL_VARIANTS } from '../../engine/ops/matmul.ts';
 import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
+import { groupNorm, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
+import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
+import { groupNormForward, groupNormBackward, type GroupNormShape } from '../../engine/reference/group_norm.ts';
+import { groupNormReluBackward, groupNormReluForward } from '../../engine/reference/group_norm_act.ts';
 
 /** The variants of a table, however nested (an entry with a `file` is a variant). */
 function variantsOf(table: object): KernelVariant[] {
   return Object.values(table).flatMap((v) => ('file' in v ? [v as KernelVariant] : variantsOf(v)));
 }
-const ALL = [...variantsOf(CONV2D_VARIANTS), ...variantsOf(MATMUL_VARIANTS)];
+const ALL = [...variantsOf(CONV2D_VARIANTS), ...variantsOf(MATMUL_VARIANTS), ...variantsOf(GROUP_NORM_VARIANTS)];
 /** A variant's identity: its name and what it is compiled with. */
 const keyOf = (v: Pick<KernelVariant, 'name' | 'includes'>) => `${v.name} [${(v.includes ?? []).join(', ')}]`;
 
@@ -121,6 +125,61 @@ for (const sharing of sharings) {
     for (const p of pending) await p;
   });
 }
+
+// Group norm, every epilogue (none, ReLU, residual add + ReLU): the scalar body (H*W % 4 != 0),
+// vec4 with one invocation per slab and per plane (runs up to GROUP_NORM_PER_INVOCATION_MAX =
+// 4096) and vec4 with a workgroup per slab and per plane (a 9216-element slab of 4608-pixel maps).
+const NORM_CASES: [GroupNormShape, string][] = [
+  [{ n: 2, c: 6, h: 3, w: 5, groups: 3, eps: 1e-5 }, 'scalar'],
+  [{ n: 2, c: 8, h: 4, w: 6, groups: 4, eps: 1e-5 }, 'vec4, per invocation'],
+  [{ n: 1, c: 2, h: 72, w: 64, groups: 1, eps: 1e-5 }, 'vec4, per workgroup'],
+];
+
+async function checkNorm(s: GroupNormShape, epilogue: NormEpilogue, seed: number, label: string) {
+  const rng = new Rng(seed);
+  const shape = [s.n, s.c, s.h, s.w];
+  const size = s.n * s.c * s.h * s.w;
+  const x = asF32(rng.array(size, () => rng.uniform(-2, 3)));
+  const w = asF32(rng.array(s.c, () => rng.uniform(0.5, 1.5)));
+  const b = asF32(rng.array(s.c, () => rng.uniform(-0.5, 0.5)));
+  const dy = asF32(rng.array(size));
+  // The residual keeps every pre-activation at least 1e-3 from the ReLU's kink, so float32 and
+  // float64 agree on the mask (test/ops/group_norm_act.test.ts does the same).
+  const normalized = groupNormForward(x, w, b, s);
+  const r = epilogue === 'addRelu' ? asF32(rng.array(size).map((v, i) => (Math.abs(normalized[i] + v) < 1e-3 ? v + 2e-3 * Math.sign(normalized[i] + v || 1) : v))) : null;
+  if (epilogue === 'relu') {
+    const margin = normalized.reduce((m, v) => Math.min(m, Math.abs(v)), Infinity);
+    assert.ok(margin > 1e-5, `${label}: test data: smallest |pre-activation| ${margin} must exceed 1e-5`);
+  }
+  const xt = Tensor.from(x, shape), wt = Tensor.from(w, [s.c]), bt = Tensor.from(b, [s.c]), rt = r ? Tensor.from(r, shape) : null;
+  for (const t of [xt, wt, bt, rt]) if (t) t.requiresGrad = true;
+  const y = epilogue === 'none' ? groupNorm(xt, wt, bt, s.groups) : groupNormRelu(xt, wt, bt, s.groups, rt);
+  const dyt = Tensor.from(dy, shape);
+  backward(y, dyt);
+  const refY = epilogue === 'none' ? normalized : groupNormReluForward(x, w, b, r, s);
+  const ref = epilogue === 'none' ? { ...groupNormBackward(x, w, dy, s), dresidual: null } : groupNormReluBackward(x, w, b, r, dy, s);
+  // groupNorm's bounds (test/ops/group_norm.test.ts): sums over the block or the N*H*W of a
+  // channel; the inputs' spread keeps 1/std below 1, so no invstd factor is needed.
+  const tol = TOL.forLength(Math.max((s.c / s.groups) * s.h * s.w, s.n * s.h * s.w));
+  assertClose(`${label} y`, await y.read(), refY, tol);
+  assertClose(`${label} dx`, await xt.grad!.read(), ref.dx, tol);
+  assertClose(`${label} dweight`, await wt.grad!.read(), ref.dweight, tol);
+  assertClose(`${label} dbias`, await bt.grad!.read(), ref.dbias, tol);
+  if (rt) assertClose(`${label} dresidual`, await rt.grad!.read(), ref.dresidual!, TOL.forLength(0));
+  for (const t of [xt, wt, bt, rt, y, dyt]) {
+    t?.grad?.dispose();
+    t?.dispose();
+  }
+}
+
+test('group norm variants: every epilogue on the scalar, per-invocation and per-workgroup bodies, forward and backward', async () => {
+  let seed = 70;
+  for (const [s, why] of NORM_CASES) {
+    for (const epilogue of ['none', 'relu', 'addRelu'] as NormEpilogue[]) {
+      await checkNorm(s, epilogue, seed++, `group norm (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups} ${why}`);
+    }
+  }
+});
 
 test('every variant this adapter can run was compared above, and none it cannot', () => {
   const caps = runtime().gpu.caps;
