@@ -34,15 +34,24 @@ function groupNormReluImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: numb
   stats.dispose();
   const [xSaved, weightSaved, statsSaved, ySaved] = saved;
   const inputs = residual ? [x, weight, bias, residual] : [x, weight, bias];
-  record('groupNormRelu', y, inputs, (dy) => {
-    const g = groupNormBackwardPass(epilogue, dy, xSaved, weightSaved, statsSaved, ySaved, groups, eps, { dx: x.requiresGrad, params: weight.requiresGrad || bias.requiresGrad });
-    if (!weight.requiresGrad) g.dweight?.dispose();
-    if (!bias.requiresGrad) g.dbias?.dispose();
-    const grads = [g.dx, weight.requiresGrad ? g.dweight : null, bias.requiresGrad ? g.dbias : null];
-    if (residual?.requiresGrad) return [...grads, g.dz];
-    g.dz!.dispose();
-    return residual ? [...grads, null] : grads;
-  }, saved);
+  record(
+    'groupNormRelu',
+    y,
+    inputs,
+    (dy) => {
+      const g = groupNormBackwardPass(epilogue, dy, xSaved, weightSaved, statsSaved, ySaved, groups, eps, {
+        dx: x.requiresGrad,
+        params: weight.requiresGrad || bias.requiresGrad,
+      });
+      if (!weight.requiresGrad) g.dweight?.dispose();
+      if (!bias.requiresGrad) g.dbias?.dispose();
+      const grads = [g.dx, weight.requiresGrad ? g.dweight : null, bias.requiresGrad ? g.dbias : null];
+      if (residual?.requiresGrad) return [...grads, g.dz];
+      g.dz!.dispose();
+      return residual ? [...grads, null] : grads;
+    },
+    saved,
+  );
   return y;
 }
 export const groupNormRelu = namedOp('groupNormRelu', groupNormReluImpl);

@@ -25,9 +25,23 @@ test.before(async () => {
 // invocation) and a 64x72 map in a one-group block of 9216 elements (reduced by a workgroup).
 type Case = [number, number, number, number, number, boolean];
 const CASES: Case[] = onGl
-  ? [[3, 6, 5, 7, 3, true], [1, 5, 3, 3, 5, false], [3, 6, 4, 5, 6, true]]
-  : [[3, 6, 5, 7, 3, true], [1, 5, 3, 3, 5, false], [1, 5, 3, 3, 1, true], [2, 4, 1, 1, 2, true], [2, 8, 33, 17, 4, false],
-    [3, 6, 4, 5, 6, true], [3, 6, 4, 5, 6, false], [3, 12, 1, 4, 4, true], [1, 2, 64, 64, 2, false], [1, 2, 64, 72, 1, true]];
+  ? [
+      [3, 6, 5, 7, 3, true],
+      [1, 5, 3, 3, 5, false],
+      [3, 6, 4, 5, 6, true],
+    ]
+  : [
+      [3, 6, 5, 7, 3, true],
+      [1, 5, 3, 3, 5, false],
+      [1, 5, 3, 3, 1, true],
+      [2, 4, 1, 1, 2, true],
+      [2, 8, 33, 17, 4, false],
+      [3, 6, 4, 5, 6, true],
+      [3, 6, 4, 5, 6, false],
+      [3, 12, 1, 4, 4, true],
+      [1, 2, 64, 64, 2, false],
+      [1, 2, 64, 72, 1, true],
+    ];
 
 /** The largest 1 / sqrt(var + eps) over the (sample, group) blocks of x. */
 function maxInvStd(x: Float64Array, s: GroupNormShape): number {
@@ -67,7 +81,9 @@ for (const [n, c, h, w, groups, withResidual] of CASES) {
     const xData = randomData(size, size, -2, 3);
     const wData = randomData(c + 1, c, 0.5, 1.5);
     const bData = randomData(c + 2, c, -0.5, 0.5);
-    const rData = withResidual ? awayFromKink(randomData(size + 5, size), groupNormForward(xData, wData, bData, { n, c, h, w, groups, eps: 1e-5 })) : null;
+    const rData = withResidual
+      ? awayFromKink(randomData(size + 5, size), groupNormForward(xData, wData, bData, { n, c, h, w, groups, eps: 1e-5 }))
+      : null;
     const dout = randomData(size + 3, size);
     // The ReLU's mask must be the same in float32 and float64: no pre-activation within 1e-4 of
     // 0 (the f32 pre-activation is within ~1e-6 of the f64 one in these cases: the forward's
@@ -82,7 +98,12 @@ for (const [n, c, h, w, groups, withResidual] of CASES) {
     // groupNorm's bound (sums over a block of L = C/G*H*W elements); the add is one more f32
     // rounding (|y| * 2^-24, inside rtol) and the ReLU is exact.
     const blockLen = (c / groups) * h * w;
-    assertClose(`groupNormRelu forward ${label}`, await y.read(), groupNormReluForward(xData, wData, bData, rData, s), TOL.forLength(blockLen));
+    assertClose(
+      `groupNormRelu forward ${label}`,
+      await y.read(),
+      groupNormReluForward(xData, wData, bData, rData, s),
+      TOL.forLength(blockLen),
+    );
     const inputs = residual ? [x, weight, bias, residual] : [x, weight, bias];
     const [dx, dw, db, dr] = await gpuGrads(y, dout, inputs);
     const ref = groupNormReluBackward(xData, wData, bData, rData, dout, s);
@@ -115,7 +136,12 @@ test('groupNormRelu computes only the gradients required (frozen affine, residua
   assert.is(dw, null);
   assert.is(db, null);
   assert.is(dr, null);
-  assertClose('groupNormRelu dx, frozen affine and residual', dx!, groupNormReluBackward(xData, ones, zeros, rData, dout, s).dx, TOL.forLength(24));
+  assertClose(
+    'groupNormRelu dx, frozen affine and residual',
+    dx!,
+    groupNormReluBackward(xData, ones, zeros, rData, dout, s).dx,
+    TOL.forLength(24),
+  );
   // The residual alone requires grad: its gradient is the masked dy.
   const r2 = leaf(rData, [1, 6, 3, 4]);
   const xFrozen = Tensor.from(xData, [1, 6, 3, 4]);
@@ -138,10 +164,35 @@ test('reference groupNormRelu gradients vs finite differences x=[2,4,2,3] groups
     assert.ok(kinkMargin(x, weight, bias, res, s) > 1e-4, 'test data away from the kink');
     const ref = groupNormReluBackward(x, weight, bias, res, dout, s);
     const tag = res ? ' +residual' : '';
-    checkAgainstFiniteDifferences(`groupNormRelu ref dx vs FD${tag}`, (v) => groupNormReluForward(v, weight, bias, res, s), x, dout, ref.dx);
-    checkAgainstFiniteDifferences(`groupNormRelu ref dweight vs FD${tag}`, (v) => groupNormReluForward(x, v, bias, res, s), weight, dout, ref.dweight);
-    checkAgainstFiniteDifferences(`groupNormRelu ref dbias vs FD${tag}`, (v) => groupNormReluForward(x, weight, v, res, s), bias, dout, ref.dbias);
-    if (res) checkAgainstFiniteDifferences('groupNormRelu ref dresidual vs FD', (v) => groupNormReluForward(x, weight, bias, v, s), res, dout, ref.dresidual);
+    checkAgainstFiniteDifferences(
+      `groupNormRelu ref dx vs FD${tag}`,
+      (v) => groupNormReluForward(v, weight, bias, res, s),
+      x,
+      dout,
+      ref.dx,
+    );
+    checkAgainstFiniteDifferences(
+      `groupNormRelu ref dweight vs FD${tag}`,
+      (v) => groupNormReluForward(x, v, bias, res, s),
+      weight,
+      dout,
+      ref.dweight,
+    );
+    checkAgainstFiniteDifferences(
+      `groupNormRelu ref dbias vs FD${tag}`,
+      (v) => groupNormReluForward(x, weight, v, res, s),
+      bias,
+      dout,
+      ref.dbias,
+    );
+    if (res)
+      checkAgainstFiniteDifferences(
+        'groupNormRelu ref dresidual vs FD',
+        (v) => groupNormReluForward(x, weight, bias, v, s),
+        res,
+        dout,
+        ref.dresidual,
+      );
   }
 });
 
