@@ -67,14 +67,22 @@ function describe(doc: Json, path: string[]): string {
 }
 
 const CONTEXT: [string, string[]][] = [
-  ['benchmark', ['benchmark']], ['adapter', ['adapter', 'name']], ['backend', ['adapter', 'backend']],
-  ['git commit', ['git', 'commit']], ['webgpu', ['webgpuVersion']], ['node', ['nodeVersion']],
-  ['batch', ['batch']], ['date', ['date']], ['command', ['commandLine']],
+  ['benchmark', ['benchmark']],
+  ['adapter', ['adapter', 'name']],
+  ['backend', ['adapter', 'backend']],
+  ['git commit', ['git', 'commit']],
+  ['webgpu', ['webgpuVersion']],
+  ['node', ['nodeVersion']],
+  ['batch', ['batch']],
+  ['date', ['date']],
+  ['command', ['commandLine']],
 ];
 
 /** Compare two parsed benchmark JSON documents. */
 export function compareRuns(a: Json, b: Json): Comparison {
-  const context = CONTEXT.map(([field, path]) => ({ field, a: describe(a, path), b: describe(b, path) })).filter((c) => c.a !== '-' || c.b !== '-');
+  const context = CONTEXT.map(([field, path]) => ({ field, a: describe(a, path), b: describe(b, path) })).filter(
+    (c) => c.a !== '-' || c.b !== '-',
+  );
   const ratios: FieldRatio[] = [];
   const pushShared = (row: string, fa: Map<string, number>, fb: Map<string, number>) => {
     for (const [field, va] of fa) {
@@ -91,13 +99,15 @@ export function compareRuns(a: Json, b: Json): Comparison {
     }
     return m;
   };
-  const ra = keyed(a), rb = keyed(b);
+  const ra = keyed(a),
+    rb = keyed(b);
   for (const [k, rowA] of ra) {
     const rowB = rb.get(k);
     if (rowB) pushShared(k, numericFields(rowA), numericFields(rowB));
   }
   return {
-    context, ratios,
+    context,
+    ratios,
     onlyInA: [...ra.keys()].filter((k) => !rb.has(k)),
     onlyInB: [...rb.keys()].filter((k) => !ra.has(k)),
   };
@@ -105,7 +115,12 @@ export function compareRuns(a: Json, b: Json): Comparison {
 
 export function formatComparison(c: Comparison, nameA: string, nameB: string): string {
   const out: string[] = [];
-  out.push(textTable(['', `A: ${nameA}`, `B: ${nameB}`], c.context.map((x) => [x.field, x.a, x.b])));
+  out.push(
+    textTable(
+      ['', `A: ${nameA}`, `B: ${nameB}`],
+      c.context.map((x) => [x.field, x.a, x.b]),
+    ),
+  );
   out.push('');
   const cells = c.ratios.map((r) => [r.row, r.field, fmtNum(r.a, 4), fmtNum(r.b, 4), r.ratio === null ? 'n/a' : fmtNum(r.ratio, 3)]);
   out.push(textTable(['row', 'field', 'A', 'B', 'B/A'], cells, new Set([2, 3, 4])));

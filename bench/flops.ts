@@ -44,7 +44,10 @@ export function magInputs(mags: Mag[], tile: number): MagInput[] {
   const top = sorted[0];
   return sorted.map((m) => {
     const factor = downsampleFactor(top, m);
-    if (tile % factor !== 0) throw new Error(`tile ${tile} is not divisible by ${factor} (${top.name} -> ${m.name}); choose a tile that is a multiple of ${factor}`);
+    if (tile % factor !== 0)
+      throw new Error(
+        `tile ${tile} is not divisible by ${factor} (${top.name} -> ${m.name}); choose a tile that is a multiple of ${factor}`,
+      );
     return { mag: m.name, value: m.value, factor, size: [tile / factor, tile / factor] };
   });
 }
@@ -87,20 +90,45 @@ export function flopsRows(arch: ResNetArch, inputs: MagInput[]): FlopsRow[] {
     const r = reports[i];
     const step = distillStepFlops(teacher, r);
     return {
-      mag: m.mag, inputSize: m.size, inputPx: m.size[0] * m.size[1],
-      forwardFlops: r.total.forwardFlops, trainStepFlops: step, studentBackwardFlops: r.total.backwardFlops,
-      forwardGflops: r.total.forwardFlops / 1e9, trainStepGflops: step / 1e9, studentBackwardGflops: r.total.backwardFlops / 1e9,
-      params: r.total.params, trainActivationBytes: r.total.activationBytes,
-      relForward: r.total.forwardFlops / topForward, relTrainStep: step / topStep,
+      mag: m.mag,
+      inputSize: m.size,
+      inputPx: m.size[0] * m.size[1],
+      forwardFlops: r.total.forwardFlops,
+      trainStepFlops: step,
+      studentBackwardFlops: r.total.backwardFlops,
+      forwardGflops: r.total.forwardFlops / 1e9,
+      trainStepGflops: step / 1e9,
+      studentBackwardGflops: r.total.backwardFlops / 1e9,
+      params: r.total.params,
+      trainActivationBytes: r.total.activationBytes,
+      relForward: r.total.forwardFlops / topForward,
+      relTrainStep: step / topStep,
     };
   });
 }
 
 export function formatFlopsRows(rows: FlopsRow[]): string {
-  const head = ['mag', 'input', 'pixels', 'fwd GFLOPs', 'train-step GFLOPs', 'params', 'train act. mem', 'fwd cost vs top', 'step cost vs top'];
+  const head = [
+    'mag',
+    'input',
+    'pixels',
+    'fwd GFLOPs',
+    'train-step GFLOPs',
+    'params',
+    'train act. mem',
+    'fwd cost vs top',
+    'step cost vs top',
+  ];
   const cells = rows.map((r) => [
-    r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, String(r.inputPx), fmtNum(r.forwardGflops, 4), fmtNum(r.trainStepGflops, 4),
-    String(r.params), fmtBytes(r.trainActivationBytes), `1/${fmtNum(1 / r.relForward, 3)}`, `1/${fmtNum(1 / r.relTrainStep, 3)}`,
+    r.mag,
+    `${r.inputSize[0]}x${r.inputSize[1]}`,
+    String(r.inputPx),
+    fmtNum(r.forwardGflops, 4),
+    fmtNum(r.trainStepGflops, 4),
+    String(r.params),
+    fmtBytes(r.trainActivationBytes),
+    `1/${fmtNum(1 / r.relForward, 3)}`,
+    `1/${fmtNum(1 / r.relTrainStep, 3)}`,
   ]);
   return textTable(head, cells, numericColumns(head.length, 2));
 }

@@ -93,13 +93,31 @@ export interface BenchRow {
 export function row(kernel: string, shape: string, timing: Timing, flops: number, bytes: number): BenchRow {
   const s = timing.ms / 1000;
   return {
-    kernel, shape, ms: timing.ms, bestMs: Math.min(...timing.samples), bestGflops: flops / Math.min(...timing.samples) / 1e6, flops, gflops: flops / s / 1e9, cpuMs: timing.cpuMs, cpuGflops: flops / (timing.cpuMs / 1000) / 1e9,
-    bytes, gbps: bytes / s / 1e9, reps: timing.samples.length,
+    kernel,
+    shape,
+    ms: timing.ms,
+    bestMs: Math.min(...timing.samples),
+    bestGflops: flops / Math.min(...timing.samples) / 1e6,
+    flops,
+    gflops: flops / s / 1e9,
+    cpuMs: timing.cpuMs,
+    cpuGflops: flops / (timing.cpuMs / 1000) / 1e9,
+    bytes,
+    gbps: bytes / s / 1e9,
+    reps: timing.samples.length,
   };
 }
 
 export function printTable(rows: BenchRow[], notes: string[] = []) {
-  const cells = rows.map((r) => [r.kernel, r.shape, r.ms.toFixed(2), r.gflops.toFixed(2), r.bestGflops.toFixed(2), r.gbps.toFixed(2), r.cpuGflops.toFixed(2)]);
+  const cells = rows.map((r) => [
+    r.kernel,
+    r.shape,
+    r.ms.toFixed(2),
+    r.gflops.toFixed(2),
+    r.bestGflops.toFixed(2),
+    r.gbps.toFixed(2),
+    r.cpuGflops.toFixed(2),
+  ]);
   const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'best GFLOP/s', 'GB/s', 'GFLOP/cpu-s'];
   console.log(textTable(head, cells, numericColumns(head.length, 2)));
   for (const n of notes) console.log(n);

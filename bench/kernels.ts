@@ -22,7 +22,13 @@ import { RBD_ARCH } from '../models/arch.ts';
 import { measureRoofline, timeMemoryBound, formatRooflineFractions } from './roofline.ts';
 import { benchMeta } from './meta.ts';
 
-interface ConvCase { label: string; x: Shape4; w: Shape4; stride: number; padding: number }
+interface ConvCase {
+  label: string;
+  x: Shape4;
+  w: Shape4;
+  stride: number;
+  padding: number;
+}
 
 const CONV_CASES: ConvCase[] = [
   { label: 'stem 7x7 s2', x: [8, 3, 128, 128], w: [32, 3, 7, 7], stride: 2, padding: 3 },
@@ -41,10 +47,16 @@ async function validateConv(c: ConvCase, rng: Rng) {
   // as a network's are, so partial sums stay O(1): the premise of TOL.forLength.
   const f32 = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
   const fanIn = c.w[1] * c.w[2] * c.w[3];
-  const x = f32(rng.array(size(xs))), w = f32(rng.array(size(c.w), () => rng.uniform(-1, 1) / Math.sqrt(fanIn)));
-  const xt = Tensor.from(x, xs), wt = Tensor.from(w, c.w);
+  const x = f32(rng.array(size(xs))),
+    w = f32(rng.array(size(c.w), () => rng.uniform(-1, 1) / Math.sqrt(fanIn)));
+  const xt = Tensor.from(x, xs),
+    wt = Tensor.from(w, c.w);
   const g = conv2dGeometry(xt, wt, null, { stride: c.stride, padding: c.padding });
-  const p = { stride: [c.stride, c.stride] as [number, number], padding: [c.padding, c.padding] as [number, number], dilation: [1, 1] as [number, number] };
+  const p = {
+    stride: [c.stride, c.stride] as [number, number],
+    padding: [c.padding, c.padding] as [number, number],
+    dilation: [1, 1] as [number, number],
+  };
   const ref = conv2dRef(x, xs, w, c.w, null, p);
   const dy = f32(rng.array(ref.y.length));
   const refGrad = conv2dBackwardRef(x, xs, w, c.w, dy, p);
@@ -60,8 +72,10 @@ async function validateConv(c: ConvCase, rng: Rng) {
 async function validateMatmul(rng: Rng) {
   const [M, K, N] = [37, 53, 29];
   const f32 = (v: Float64Array) => Float64Array.from(Float32Array.from(v));
-  const a = f32(rng.array(M * K)), b = f32(rng.array(K * N, () => rng.uniform(-1, 1) / Math.sqrt(K)));
-  const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]);
+  const a = f32(rng.array(M * K)),
+    b = f32(rng.array(K * N, () => rng.uniform(-1, 1) / Math.sqrt(K)));
+  const at = Tensor.from(a, [M, K]),
+    bt = Tensor.from(b, [K, N]);
   const c = gemm({ t: at }, { t: bt });
   assertClose('validate matmul 37x53 @ 53x29', await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
   for (const t of [at, bt, c]) t.dispose();
@@ -87,7 +101,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
     const tiles = gemmTiles();
     const adapter = `${rt.gpu.adapter.name} (${rt.gpu.adapter.backend})`;
     const { TM, TN } = GEMM_CONSTANTS;
-    console.log(`adapter: ${adapter}; GEMM tiles ${TM}x${TN * tiles.WG_N} (${TM} rows shared per workgroup, ${TN} columns per invocation, workgroup ${tiles.WG_N}, rows shared by ${tiles.sharing})`);
+    console.log(
+      `adapter: ${adapter}; GEMM tiles ${TM}x${TN * tiles.WG_N} (${TM} rows shared per workgroup, ${TN} columns per invocation, workgroup ${tiles.WG_N}, rows shared by ${tiles.sharing})`,
+    );
     const rows: BenchRow[] = [];
     const wanted = (kernel: string, shape: string) => !only || kernel.includes(only) || shape.includes(only);
 
@@ -120,13 +136,24 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
       progress('validating matmul');
       await validateMatmul(rng);
       const n = 1024;
-      const a = Tensor.from(rng.array(n * n), [n, n]), b = Tensor.from(rng.array(n * n), [n, n]);
+      const a = Tensor.from(rng.array(n * n), [n, n]),
+        b = Tensor.from(rng.array(n * n), [n, n]);
       inputs.push(a, b);
-      jobs.push({ kernel: 'matmul', shape: '1024x1024x1024', run: () => gemm({ t: a }, { t: b }), flops: 2 * n * n * n, bytes: 4 * 3 * n * n });
+      jobs.push({
+        kernel: 'matmul',
+        shape: '1024x1024x1024',
+        run: () => gemm({ t: a }, { t: b }),
+        flops: 2 * n * n * n,
+        bytes: 4 * 3 * n * n,
+      });
     }
     if (jobs.length) {
       progress(`timing ${jobs.length} kernels, ${reps} interleaved rounds`);
-      const timings = await timeGpuRoundRobin(jobs.map((j) => j.run), reps, warmup);
+      const timings = await timeGpuRoundRobin(
+        jobs.map((j) => j.run),
+        reps,
+        warmup,
+      );
       jobs.forEach((j, i) => rows.push(row(j.kernel, j.shape, timings[i], j.flops, j.bytes)));
     }
     for (const t of inputs) t.dispose();
@@ -139,11 +166,19 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
     printTable(rows, [
       'FLOPs: 2 per multiply-add. conv forward = 2*N*O*OH*OW*C*KH*KW; backwardInput and backwardWeight do the same number of multiply-adds; matmul = 2*M*N*K.',
       `ms: median of ${reps} runs after ${warmup} warm-up runs, each timed until the GPU finished; the conv passes and the matmul run their repetitions interleaved. best: the fastest run. GB/s: inputs read once + output written once.`,
-      'GFLOP/cpu-s: FLOPs per second of this process\'s CPU time (on a software adapter the GPU is this process\'s threads; unlike GFLOP/s it is not lowered by other load).',
+      "GFLOP/cpu-s: FLOPs per second of this process's CPU time (on a software adapter the GPU is this process's threads; unlike GFLOP/s it is not lowered by other load).",
     ]);
     console.log(formatRooflineFractions(rows, roofline));
     if (o.json) {
-      writeJson(o.json, { ...benchMeta(rt, 'bench kernels', { inputs: 1 }), tiles, reps, warmup, rooflineGflops: roofline.gemmGflops, rooflineCopyGBps: roofline.copyGBps, rows });
+      writeJson(o.json, {
+        ...benchMeta(rt, 'bench kernels', { inputs: 1 }),
+        tiles,
+        reps,
+        warmup,
+        rooflineGflops: roofline.gemmGflops,
+        rooflineCopyGBps: roofline.copyGBps,
+        rows,
+      });
       console.log(`wrote ${o.json}`);
     }
   } finally {

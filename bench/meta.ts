@@ -42,8 +42,14 @@ export interface BenchMeta {
 export function describeAdapter(rt: Runtime): AdapterDescription {
   const a = rt.gpu.adapter;
   return {
-    name: a.name, backend: a.backend, featureLevel: a.featureLevel, vendor: a.vendor, software: a.isSoftware,
-    features: [...rt.device.features].map(String).sort(), limits: { ...rt.limits }, timestampQuery: rt.gpu.caps.timestampQuery,
+    name: a.name,
+    backend: a.backend,
+    featureLevel: a.featureLevel,
+    vendor: a.vendor,
+    software: a.isSoftware,
+    features: [...rt.device.features].map(String).sort(),
+    limits: { ...rt.limits },
+    timestampQuery: rt.gpu.caps.timestampQuery,
   };
 }
 

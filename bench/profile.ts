@@ -50,11 +50,14 @@ export function distillSetup(arch: ResNetArch, top: MagInput, student: MagInput,
   const rng = new Rng(seed);
   const teacher = new ResNet(arch, seed).eval();
   const s = new ResNet(arch, seed + 1);
-  const image = (size: [number, number]) => Tensor.from(rng.array(batch * arch.inChannels * size[0] * size[1]), [batch, arch.inChannels, ...size]).keep();
+  const image = (size: [number, number]) =>
+    Tensor.from(rng.array(batch * arch.inChannels * size[0] * size[1]), [batch, arch.inChannels, ...size]).keep();
   const setup: DistillSetup = {
-    teacher, student: s,
+    teacher,
+    student: s,
     optimizer: new Adam(s.parameters(), { lr: 1e-3, weightDecay: 1e-4 }),
-    highRes: image(top.size), lowRes: image(student.size),
+    highRes: image(top.size),
+    lowRes: image(student.size),
     dispose() {
       setup.highRes.dispose();
       setup.lowRes.dispose();
@@ -69,12 +72,22 @@ export function distillSetup(arch: ResNetArch, top: MagInput, student: MagInput,
 export type Phase = [name: string, run: () => unknown];
 
 /** The teacher's outputs of a setup's batch, read back to the CPU: what a teacher-target cache holds. */
-export interface CachedTeacherOutputs { logits: Float32Array; logitsShape: number[]; features: Float32Array; featuresShape: number[] }
+export interface CachedTeacherOutputs {
+  logits: Float32Array;
+  logitsShape: number[];
+  features: Float32Array;
+  featuresShape: number[];
+}
 
 export async function cacheTeacherOutputs(d: DistillSetup): Promise<CachedTeacherOutputs> {
   const out = noGrad(() => d.teacher.forward(d.highRes));
   try {
-    return { logits: (await out.logits.read()) as Float32Array, logitsShape: [...out.logits.shape], features: (await out.features.read()) as Float32Array, featuresShape: [...out.features.shape] };
+    return {
+      logits: (await out.logits.read()) as Float32Array,
+      logitsShape: [...out.logits.shape],
+      features: (await out.features.read()) as Float32Array,
+      featuresShape: [...out.features.shape],
+    };
   } finally {
     out.logits.dispose();
     out.features.dispose();
@@ -91,23 +104,37 @@ export function distillPhases(d: DistillSetup, cached?: CachedTeacherOutputs): P
   let teacherOut: ResNetOutput | null = null;
   let studentOut: ResNetOutput | null = null;
   let loss: Tensor | null = null;
-  const upload = (c: CachedTeacherOutputs): ResNetOutput => ({ logits: Tensor.from(c.logits, c.logitsShape), features: Tensor.from(c.features, c.featuresShape) });
+  const upload = (c: CachedTeacherOutputs): ResNetOutput => ({
+    logits: Tensor.from(c.logits, c.logitsShape),
+    features: Tensor.from(c.features, c.featuresShape),
+  });
   return [
-    cached ? ['teacher targets (cached)', () => (teacherOut = upload(cached))] : ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
+    cached
+      ? ['teacher targets (cached)', () => (teacherOut = upload(cached))]
+      : ['teacher forward', () => (teacherOut = noGrad(() => d.teacher.forward(d.highRes)))],
     ['student forward', () => (studentOut = d.student.forward(d.lowRes))],
     ['loss', () => (loss = distillLoss(studentOut!, teacherOut!, DEFAULT_DISTILL_LOSS).loss)],
     ['backward', () => backward(loss!)],
-    ['optimizer step', () => {
-      d.optimizer.step();
-      d.optimizer.zeroGrad();
-    }],
+    [
+      'optimizer step',
+      () => {
+        d.optimizer.step();
+        d.optimizer.zeroGrad();
+      },
+    ],
   ];
 }
 
 /** Which counter layer kind an op (its name in engine/runtime.ts opScope) implements. */
 const OP_KIND: Record<string, LayerKind> = {
-  conv2d: 'conv', groupNorm: 'norm', batchNorm: 'norm', relu: 'relu', maxPool2d: 'maxpool',
-  adaptiveAvgPool2d: 'avgpool', add: 'add', linear: 'linear',
+  conv2d: 'conv',
+  groupNorm: 'norm',
+  batchNorm: 'norm',
+  relu: 'relu',
+  maxPool2d: 'maxpool',
+  adaptiveAvgPool2d: 'avgpool',
+  add: 'add',
+  linear: 'linear',
 };
 
 export interface OpProfile {
@@ -192,9 +219,14 @@ function withLayerScopes<T>(profiler: Profiler, models: [string, Module][], fn: 
 function opFlops(phase: string, op: string, teacher: FlopReport, student: FlopReport): number | null {
   const kind = OP_KIND[op];
   if (!kind) return null;
-  const v = phase === 'teacher forward' ? teacher.byKind[kind].forward
-    : phase === 'student forward' ? student.byKind[kind].forward
-      : phase === 'backward' ? student.byKind[kind].backward : 0;
+  const v =
+    phase === 'teacher forward'
+      ? teacher.byKind[kind].forward
+      : phase === 'student forward'
+        ? student.byKind[kind].forward
+        : phase === 'backward'
+          ? student.byKind[kind].backward
+          : 0;
   return v > 0 ? v : null;
 }
 
@@ -244,7 +276,12 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
   });
   kernels.sort((a, b) => (b.gpuMs ?? 0) - (a.gpuMs ?? 0) || b.dispatches - a.dispatches);
 
-  const phases: PhaseProfile[] = p.phases.map((ph) => ({ name: ph.name, wallMs: ph.wallMs, dispatches: ph.dispatches, gpuMs: ms(p.dispatches.filter((d) => d.phase === ph.name)) }));
+  const phases: PhaseProfile[] = p.phases.map((ph) => ({
+    name: ph.name,
+    wallMs: ph.wallMs,
+    dispatches: ph.dispatches,
+    gpuMs: ms(p.dispatches.filter((d) => d.phase === ph.name)),
+  }));
   let span: number | null = null;
   if (timed && p.dispatches.length) {
     const start = Math.min(...p.dispatches.map((d) => d.startUs!));
@@ -252,10 +289,18 @@ export function summarizeProfile(p: ProfileResult, teacher: FlopReport, student:
     span = (end - start) / 1000;
   }
   return {
-    clock: p.clock, teacherInput: teacher.input, studentInput: student.input, batch,
-    wallMs: sum(p.phases.map((ph) => ph.wallMs)), gpuBusyMs: busy, gpuSpanMs: span,
+    clock: p.clock,
+    teacherInput: teacher.input,
+    studentInput: student.input,
+    batch,
+    wallMs: sum(p.phases.map((ph) => ph.wallMs)),
+    gpuBusyMs: busy,
+    gpuSpanMs: span,
     stepFlops: distillStepFlops(teacher, student),
-    phases, ops, kernels, dispatches: p.dispatches,
+    phases,
+    ops,
+    kernels,
+    dispatches: p.dispatches,
   };
 }
 
@@ -286,19 +331,31 @@ export async function profileStep(o: ProfileOptions): Promise<StepProfile> {
     }
     progress('profile: profiled step');
     const profiler = new Profiler(rt, { timestamps: o.timestamps });
-    const result = await withLayerScopes(profiler, [['teacher', d.teacher], ['student', d.student]], async () => {
-      profiler.attach();
-      const kept: unknown[] = [];
-      try {
-        for (const [name, run] of distillPhases(d)) kept.push(await profiler.phase(name, () => tidy(run)));
-      } finally {
-        profiler.detach();
-        disposeAll(kept);
-      }
-      return profiler.finish();
-    });
+    const result = await withLayerScopes(
+      profiler,
+      [
+        ['teacher', d.teacher],
+        ['student', d.student],
+      ],
+      async () => {
+        profiler.attach();
+        const kept: unknown[] = [];
+        try {
+          for (const [name, run] of distillPhases(d)) kept.push(await profiler.phase(name, () => tidy(run)));
+        } finally {
+          profiler.detach();
+          disposeAll(kept);
+        }
+        return profiler.finish();
+      },
+    );
     progress('');
-    return summarizeProfile(result, countFlops(o.arch, top.size, { batch: o.batch }), countFlops(o.arch, low.size, { batch: o.batch }), o.batch);
+    return summarizeProfile(
+      result,
+      countFlops(o.arch, top.size, { batch: o.batch }),
+      countFlops(o.arch, low.size, { batch: o.batch }),
+      o.batch,
+    );
   } finally {
     d.dispose();
   }
@@ -333,7 +390,9 @@ export const TRACE_LEVELS = ['step', 'phase', 'op', 'kernel'] as const;
  * Times in microseconds.
  */
 export function toTrace(s: StepProfile, otherData: Record<string, unknown>): TraceFile {
-  const pid = 1, gpu = 1, cpu = 2;
+  const pid = 1,
+    gpu = 1,
+    cpu = 2;
   const ev: TraceEvent[] = [
     { name: 'process_name', ph: 'M', pid, tid: gpu, args: { name: `rbd distillation step (batch ${s.batch})` } },
     { name: 'thread_name', ph: 'M', pid, tid: gpu, args: { name: 'GPU (timestamp queries)' } },
@@ -344,15 +403,33 @@ export function toTrace(s: StepProfile, otherData: Record<string, unknown>): Tra
     return { ts: start, dur: Math.max(...ds.map((d) => d.startUs! + d.durUs!)) - start };
   };
   if (s.clock === 'timestamp-query' && s.dispatches.length) {
-    ev.push({ name: 'distillation step', cat: 'step', ph: 'X', pid, tid: gpu, ...span(s.dispatches), args: { flops: s.stepFlops, dispatches: s.dispatches.length } });
+    ev.push({
+      name: 'distillation step',
+      cat: 'step',
+      ph: 'X',
+      pid,
+      tid: gpu,
+      ...span(s.dispatches),
+      args: { flops: s.stepFlops, dispatches: s.dispatches.length },
+    });
     for (const ph of s.phases) {
       const ds = s.dispatches.filter((d) => d.phase === ph.name);
-      if (ds.length) ev.push({ name: ph.name, cat: 'phase', ph: 'X', pid, tid: gpu, ...span(ds), args: { dispatches: ds.length, wallMs: ph.wallMs } });
+      if (ds.length)
+        ev.push({ name: ph.name, cat: 'phase', ph: 'X', pid, tid: gpu, ...span(ds), args: { dispatches: ds.length, wallMs: ph.wallMs } });
     }
     // Op runs: maximal sequences of consecutive dispatches with the same phase and op.
     let run: DispatchTiming[] = [];
     const flush = () => {
-      if (run.length) ev.push({ name: run[0].op, cat: 'op', ph: 'X', pid, tid: gpu, ...span(run), args: { phase: run[0].phase, scope: run[0].scope, dispatches: run.length } });
+      if (run.length)
+        ev.push({
+          name: run[0].op,
+          cat: 'op',
+          ph: 'X',
+          pid,
+          tid: gpu,
+          ...span(run),
+          args: { phase: run[0].phase, scope: run[0].scope, dispatches: run.length },
+        });
       run = [];
     };
     for (const d of s.dispatches) {
@@ -361,7 +438,16 @@ export function toTrace(s: StepProfile, otherData: Record<string, unknown>): Tra
     }
     flush();
     for (const d of s.dispatches) {
-      ev.push({ name: d.kernel, cat: 'kernel', ph: 'X', pid, tid: gpu, ts: d.startUs!, dur: d.durUs!, args: { index: d.index, op: d.op, phase: d.phase, scope: d.scope, workgroups: d.workgroups } });
+      ev.push({
+        name: d.kernel,
+        cat: 'kernel',
+        ph: 'X',
+        pid,
+        tid: gpu,
+        ts: d.startUs!,
+        dur: d.durUs!,
+        args: { index: d.index, op: d.op, phase: d.phase, scope: d.scope, workgroups: d.workgroups },
+      });
     }
   }
   let t = 0;
@@ -378,24 +464,62 @@ const flopCell = (v: number | null) => (v === null ? '-' : fmtNum(v / 1e9, 4));
 /** The printable tables: phases, ops (largest first), and the top `kernelRows` kernels. */
 export function formatProfile(s: StepProfile, kernelRows = 20): string {
   const out: string[] = [];
-  const clock = s.clock === 'timestamp-query'
-    ? 'clock: GPU timestamp queries (one compute pass per dispatch)'
-    : 'clock: synchronized wall clock per phase (this adapter has no timestamp-query: per-op and per-kernel times are not available, only dispatch counts)';
+  const clock =
+    s.clock === 'timestamp-query'
+      ? 'clock: GPU timestamp queries (one compute pass per dispatch)'
+      : 'clock: synchronized wall clock per phase (this adapter has no timestamp-query: per-op and per-kernel times are not available, only dispatch counts)';
   out.push(clock);
-  out.push(`teacher input [${s.teacherInput.join(',')}], student input [${s.studentInput.join(',')}]; counted step FLOPs ${fmtNum(s.stepFlops / 1e9, 4)} G`);
-  out.push(textTable(['phase', 'wall ms', 'GPU ms', 'dispatches'], s.phases.map((p) => [p.name, fmtNum(p.wallMs), msCell(p.gpuMs), String(p.dispatches)]), numericColumns(4)));
+  out.push(
+    `teacher input [${s.teacherInput.join(',')}], student input [${s.studentInput.join(',')}]; counted step FLOPs ${fmtNum(s.stepFlops / 1e9, 4)} G`,
+  );
+  out.push(
+    textTable(
+      ['phase', 'wall ms', 'GPU ms', 'dispatches'],
+      s.phases.map((p) => [p.name, fmtNum(p.wallMs), msCell(p.gpuMs), String(p.dispatches)]),
+      numericColumns(4),
+    ),
+  );
   if (s.gpuBusyMs !== null && s.gpuSpanMs !== null) {
-    out.push(`GPU busy ${fmtNum(s.gpuBusyMs)} ms of ${fmtNum(s.wallMs)} ms wall (${fmtPercent(s.gpuBusyMs / s.wallMs)}); ${s.dispatches.length} dispatches, ${fmtNum((1000 * s.gpuBusyMs) / Math.max(1, s.dispatches.length))} us GPU time per dispatch on average, ${fmtNum((1000 * (s.wallMs - s.gpuBusyMs)) / Math.max(1, s.dispatches.length))} us idle per dispatch`);
-    out.push(`achieved: ${fmtNum(s.stepFlops / (s.wallMs / 1000) / 1e9)} GFLOP/s over the wall time, ${fmtNum(s.stepFlops / (s.gpuBusyMs / 1000) / 1e9)} GFLOP/s over the GPU busy time`);
+    out.push(
+      `GPU busy ${fmtNum(s.gpuBusyMs)} ms of ${fmtNum(s.wallMs)} ms wall (${fmtPercent(s.gpuBusyMs / s.wallMs)}); ${s.dispatches.length} dispatches, ${fmtNum((1000 * s.gpuBusyMs) / Math.max(1, s.dispatches.length))} us GPU time per dispatch on average, ${fmtNum((1000 * (s.wallMs - s.gpuBusyMs)) / Math.max(1, s.dispatches.length))} us idle per dispatch`,
+    );
+    out.push(
+      `achieved: ${fmtNum(s.stepFlops / (s.wallMs / 1000) / 1e9)} GFLOP/s over the wall time, ${fmtNum(s.stepFlops / (s.gpuBusyMs / 1000) / 1e9)} GFLOP/s over the GPU busy time`,
+    );
   }
   out.push('');
   const ops = [...s.ops].sort((a, b) => (b.gpuMs ?? 0) - (a.gpuMs ?? 0) || b.dispatches - a.dispatches);
-  out.push(textTable(['phase', 'op', 'dispatches', 'GPU ms', 'share', 'GFLOPs', 'GFLOP/s'],
-    ops.map((o) => [o.phase, o.op, String(o.dispatches), msCell(o.gpuMs), o.share === null ? '-' : fmtPercent(o.share), flopCell(o.flops), msCell(o.gflops)]), numericColumns(7, 2)));
+  out.push(
+    textTable(
+      ['phase', 'op', 'dispatches', 'GPU ms', 'share', 'GFLOPs', 'GFLOP/s'],
+      ops.map((o) => [
+        o.phase,
+        o.op,
+        String(o.dispatches),
+        msCell(o.gpuMs),
+        o.share === null ? '-' : fmtPercent(o.share),
+        flopCell(o.flops),
+        msCell(o.gflops),
+      ]),
+      numericColumns(7, 2),
+    ),
+  );
   out.push('');
   const ks = s.kernels.slice(0, kernelRows);
-  out.push(textTable(['kernel', 'dispatches', 'GPU ms', 'share', 'GFLOPs', 'GFLOP/s'],
-    ks.map((k) => [k.kernel, String(k.dispatches), msCell(k.gpuMs), k.share === null ? '-' : fmtPercent(k.share), flopCell(k.flops), msCell(k.gflops)]), numericColumns(6)));
+  out.push(
+    textTable(
+      ['kernel', 'dispatches', 'GPU ms', 'share', 'GFLOPs', 'GFLOP/s'],
+      ks.map((k) => [
+        k.kernel,
+        String(k.dispatches),
+        msCell(k.gpuMs),
+        k.share === null ? '-' : fmtPercent(k.share),
+        flopCell(k.flops),
+        msCell(k.gflops),
+      ]),
+      numericColumns(6),
+    ),
+  );
   if (s.kernels.length > kernelRows) out.push(`(${s.kernels.length - kernelRows} more kernels in the JSON)`);
   return out.join('\n');
 }

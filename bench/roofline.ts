@@ -79,25 +79,50 @@ export interface GemmCandidate {
 export function gemmCandidates(sizes: number[], seed: number): GemmCandidate[] {
   const rng = new Rng(seed);
   // A candidate whose tensors this device cannot hold runs as a LimitError (measureRoofline skips it).
-  const guarded = (kernel: string, shape: string, flops: number, bytes: number, make: () => Pick<GemmCandidate, 'run' | 'dispose'>): GemmCandidate => {
+  const guarded = (
+    kernel: string,
+    shape: string,
+    flops: number,
+    bytes: number,
+    make: () => Pick<GemmCandidate, 'run' | 'dispose'>,
+  ): GemmCandidate => {
     try {
       return { kernel, shape, flops, bytes, ...make() };
     } catch (e) {
       if (!(e instanceof LimitError)) throw e;
-      return { kernel, shape, flops, bytes, run: () => { throw e; }, dispose: () => {} };
+      return {
+        kernel,
+        shape,
+        flops,
+        bytes,
+        run: () => {
+          throw e;
+        },
+        dispose: () => {},
+      };
     }
   };
-  const out: GemmCandidate[] = sizes.map((n) => guarded('matmul', `${n}x${n}x${n}`, 2 * n * n * n, 4 * 3 * n * n, () => {
-    const a = Tensor.from(rng.array(n * n), [n, n]);
-    const b = Tensor.from(rng.array(n * n), [n, n]);
-    return { run: () => gemm({ t: a }, { t: b }), dispose: () => disposeAll([a, b]) };
-  }));
+  const out: GemmCandidate[] = sizes.map((n) =>
+    guarded('matmul', `${n}x${n}x${n}`, 2 * n * n * n, 4 * 3 * n * n, () => {
+      const a = Tensor.from(rng.array(n * n), [n, n]);
+      const b = Tensor.from(rng.array(n * n), [n, n]);
+      return { run: () => gemm({ t: a }, { t: b }), dispose: () => disposeAll([a, b]) };
+    }),
+  );
   const [n, c, h, w] = ROOFLINE_CONV_INPUT;
-  out.push(guarded('conv2d 3x3', `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`, 2 * n * c * h * w * c * 9, 4 * (2 * n * c * h * w + c * c * 9), () => {
-    const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
-    const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
-    return { run: () => conv2d(x, k, null, { padding: 1 }), dispose: () => disposeAll([x, k]) };
-  }));
+  out.push(
+    guarded(
+      'conv2d 3x3',
+      `x=[${ROOFLINE_CONV_INPUT}] w=[${c},${c},3,3] p1`,
+      2 * n * c * h * w * c * 9,
+      4 * (2 * n * c * h * w + c * c * 9),
+      () => {
+        const x = Tensor.from(rng.array(n * c * h * w), ROOFLINE_CONV_INPUT);
+        const k = Tensor.from(rng.array(c * c * 9), [c, c, 3, 3]);
+        return { run: () => conv2d(x, k, null, { padding: 1 }), dispose: () => disposeAll([x, k]) };
+      },
+    ),
+  );
   return out;
 }
 
@@ -129,14 +154,31 @@ export async function measureRoofline(o: RooflineOptions): Promise<Roofline> {
   const src = rt.createBuffer('roofline copy source', bytes, usage);
   const dst = rt.createBuffer('roofline copy destination', bytes, usage);
   progress(`roofline: buffer copy ${bytes >> 20} MiB (${o.reps} reps)`);
-  const copy = row('copyBufferToBuffer (roofline)', `${bytes >> 20} MiB`, await timeGpu(() => rt.copy(src, 0, dst, 0, bytes), o.reps, o.warmup), 0, 2 * bytes);
+  const copy = row(
+    'copyBufferToBuffer (roofline)',
+    `${bytes >> 20} MiB`,
+    await timeGpu(() => rt.copy(src, 0, dst, 0, bytes), o.reps, o.warmup),
+    0,
+    2 * bytes,
+  );
   rows.push(copy);
   src.destroy();
   dst.destroy();
   progress('');
-  if (!best) throw new Error(`measureRoofline: no GEMM could run${skipped.length ? `: ${skipped.map((x) => `${x.kernel} ${x.shape}: ${x.reason}`).join('; ')}` : ' (no size given)'}`);
+  if (!best)
+    throw new Error(
+      `measureRoofline: no GEMM could run${skipped.length ? `: ${skipped.map((x) => `${x.kernel} ${x.shape}: ${x.reason}`).join('; ')}` : ' (no size given)'}`,
+    );
   const gemmCpuGflops = Math.max(...rows.filter((x) => x.flops > 0).map((x) => x.cpuGflops));
-  return { gemmGflops: best.gflops, gemmCpuGflops, gemmShape: `${best.kernel.replace(' (roofline)', '')} ${best.shape}`, copyGBps: copy.gbps, ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9), rows, skipped };
+  return {
+    gemmGflops: best.gflops,
+    gemmCpuGflops,
+    gemmShape: `${best.kernel.replace(' (roofline)', '')} ${best.shape}`,
+    copyGBps: copy.gbps,
+    ridgeFlopsPerByte: (best.gflops * 1e9) / (copy.gbps * 1e9),
+    rows,
+    skipped,
+  };
 }
 
 /** The better ceilings of two measurements (each taken from whichever reached it). */
@@ -144,12 +186,23 @@ export function bestRoofline(a: Roofline, b: Roofline): Roofline {
   const gemm = a.gemmGflops >= b.gemmGflops ? a : b;
   const copyGBps = Math.max(a.copyGBps, b.copyGBps);
   return {
-    gemmGflops: gemm.gemmGflops, gemmShape: gemm.gemmShape, gemmCpuGflops: Math.max(a.gemmCpuGflops, b.gemmCpuGflops),
-    copyGBps, ridgeFlopsPerByte: gemm.gemmGflops / copyGBps, rows: [...a.rows, ...b.rows], skipped: [...(a.skipped ?? []), ...(b.skipped ?? [])],
+    gemmGflops: gemm.gemmGflops,
+    gemmShape: gemm.gemmShape,
+    gemmCpuGflops: Math.max(a.gemmCpuGflops, b.gemmCpuGflops),
+    copyGBps,
+    ridgeFlopsPerByte: gemm.gemmGflops / copyGBps,
+    rows: [...a.rows, ...b.rows],
+    skipped: [...(a.skipped ?? []), ...(b.skipped ?? [])],
   };
 }
 
-interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; flops: number; bytes: number }
+interface MemoryBoundCase {
+  kernel: string;
+  shape: number[];
+  run: () => Tensor;
+  flops: number;
+  bytes: number;
+}
 
 /**
  * The network's memory-bound forward ops on its real activation shapes at `size` (one tile,
@@ -158,7 +211,15 @@ interface MemoryBoundCase { kernel: string; shape: number[]; run: () => Tensor; 
  * fused. Bytes: inputs read once and outputs written once (a lower bound);
  * FLOPs from the model counter's per-element conventions (models/flops.ts).
  */
-export async function timeMemoryBound(arch: ResNetArch, size: [number, number], batch: number, reps: number, warmup: number, wanted: (kernel: string, shape: string) => boolean = () => true, seed = 1): Promise<BenchRow[]> {
+export async function timeMemoryBound(
+  arch: ResNetArch,
+  size: [number, number],
+  batch: number,
+  reps: number,
+  warmup: number,
+  wanted: (kernel: string, shape: string) => boolean = () => true,
+  seed = 1,
+): Promise<BenchRow[]> {
   const rng = new Rng(seed);
   const report = countFlops(arch, size, { batch });
   const layer = (name: string) => {
@@ -176,17 +237,38 @@ export async function timeMemoryBound(arch: ResNetArch, size: [number, number], 
     owned.push(t);
     return t;
   };
-  const x = make(stem), w = make([stem[1]]), b = make([stem[1]]);
-  const p = make(pooled), q = make(pooled);
+  const x = make(stem),
+    w = make([stem[1]]),
+    b = make([stem[1]]);
+  const p = make(pooled),
+    q = make(pooled);
   const f = make(last);
   const groups = arch.norm === 'group' ? arch.groups : 1;
   const elems = (s: number[]) => shapeSize(s);
   const cases: MemoryBoundCase[] = [
-    { kernel: 'groupNorm', shape: stem, run: () => groupNorm(x, w, b, groups), flops: layer('norm_1').forwardFlops, bytes: 4 * 2 * elems(stem) },
+    {
+      kernel: 'groupNorm',
+      shape: stem,
+      run: () => groupNorm(x, w, b, groups),
+      flops: layer('norm_1').forwardFlops,
+      bytes: 4 * 2 * elems(stem),
+    },
     { kernel: 'relu', shape: stem, run: () => relu(x), flops: layer('relu').forwardFlops, bytes: 4 * 2 * elems(stem) },
-    { kernel: 'maxPool2d 3x3/2', shape: stem, run: () => maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }), flops: layer('maxpool').forwardFlops, bytes: 4 * (elems(stem) + elems(pooled)) },
+    {
+      kernel: 'maxPool2d 3x3/2',
+      shape: stem,
+      run: () => maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }),
+      flops: layer('maxpool').forwardFlops,
+      bytes: 4 * (elems(stem) + elems(pooled)),
+    },
     { kernel: 'add (residual)', shape: pooled, run: () => add(p, q), flops: elems(pooled), bytes: 4 * 3 * elems(pooled) },
-    { kernel: 'adaptiveAvgPool2d 1x1', shape: last, run: () => adaptiveAvgPool2d(f, [1, 1]), flops: layer('avgpool').forwardFlops, bytes: 4 * (elems(last) + last[0] * last[1]) },
+    {
+      kernel: 'adaptiveAvgPool2d 1x1',
+      shape: last,
+      run: () => adaptiveAvgPool2d(f, [1, 1]),
+      flops: layer('avgpool').forwardFlops,
+      bytes: 4 * (elems(last) + last[0] * last[1]),
+    },
   ];
   const rows: BenchRow[] = [];
   for (const c of cases.filter((k) => wanted(k.kernel, `[${k.shape.join(',')}]`))) {
@@ -197,11 +279,20 @@ export async function timeMemoryBound(arch: ResNetArch, size: [number, number], 
   // and as the fused groupNormRelu (what the model runs with GroupNorm), timed round-robin so
   // that their ratio comes from one stretch of the machine's load. FLOPs: norm 8 + add 1 + relu 1
   // per element. Bytes: unfused reads and writes the map 7 times (norm 2, add 3, relu 2), fused 3.
-  const unfused = 'groupNorm, add, relu (3 ops)', fused = 'groupNormRelu + residual (fused)', shape = `[${pooled.join(',')}]`;
+  const unfused = 'groupNorm, add, relu (3 ops)',
+    fused = 'groupNormRelu + residual (fused)',
+    shape = `[${pooled.join(',')}]`;
   if (arch.norm === 'group' && (wanted(unfused, shape) || wanted(fused, shape))) {
     progress(`timing ${unfused} and ${fused} ${shape}, round-robin (${reps} reps)`);
-    const [tu, tf] = await timeGpuRoundRobin([() => relu(add(groupNorm(p, w, b, groups), q)), () => groupNormRelu(p, w, b, groups, q)], reps, warmup);
-    rows.push(row(unfused, shape, tu, 10 * elems(pooled), 4 * 7 * elems(pooled)), row(fused, shape, tf, 10 * elems(pooled), 4 * 3 * elems(pooled)));
+    const [tu, tf] = await timeGpuRoundRobin(
+      [() => relu(add(groupNorm(p, w, b, groups), q)), () => groupNormRelu(p, w, b, groups, q)],
+      reps,
+      warmup,
+    );
+    rows.push(
+      row(unfused, shape, tu, 10 * elems(pooled), 4 * 7 * elems(pooled)),
+      row(fused, shape, tf, 10 * elems(pooled), 4 * 3 * elems(pooled)),
+    );
   }
   progress('');
   for (const t of owned) t.dispose();
@@ -216,16 +307,31 @@ export async function timeMemoryBound(arch: ResNetArch, size: [number, number], 
  * load changed between the two measurements.
  */
 export function formatRooflineFractions(rows: BenchRow[], r: Roofline): string {
-  const cells = rows.filter((x) => !x.kernel.endsWith('(roofline)')).map((x) => {
-    const intensity = x.bytes > 0 ? x.flops / x.bytes : Infinity;
-    const bound = intensity >= r.ridgeFlopsPerByte ? 'compute' : 'memory';
-    const fraction = bound === 'compute' ? x.gflops / r.gemmGflops : x.gbps / r.copyGBps;
-    const cpu = bound === 'compute' ? fmtPercent(x.cpuGflops / r.gemmCpuGflops) : '-';
-    return [x.kernel, x.shape, fmtNum(intensity), bound, fmtPercent(x.gflops / r.gemmGflops), fmtPercent(x.gbps / r.copyGBps), fmtPercent(fraction), cpu];
-  });
+  const cells = rows
+    .filter((x) => !x.kernel.endsWith('(roofline)'))
+    .map((x) => {
+      const intensity = x.bytes > 0 ? x.flops / x.bytes : Infinity;
+      const bound = intensity >= r.ridgeFlopsPerByte ? 'compute' : 'memory';
+      const fraction = bound === 'compute' ? x.gflops / r.gemmGflops : x.gbps / r.copyGBps;
+      const cpu = bound === 'compute' ? fmtPercent(x.cpuGflops / r.gemmCpuGflops) : '-';
+      return [
+        x.kernel,
+        x.shape,
+        fmtNum(intensity),
+        bound,
+        fmtPercent(x.gflops / r.gemmGflops),
+        fmtPercent(x.gbps / r.copyGBps),
+        fmtPercent(fraction),
+        cpu,
+      ];
+    });
   return [
     `roofline: GEMM ${fmtNum(r.gemmGflops)} GFLOP/s, ${fmtNum(r.gemmCpuGflops)} GFLOP per CPU-second (best GEMM: ${r.gemmShape}), copy ${fmtNum(r.copyGBps)} GB/s (read + write), ridge ${fmtNum(r.ridgeFlopsPerByte)} FLOP/byte`,
-    textTable(['kernel', 'shape', 'FLOP/byte', 'bound', 'of GEMM peak', 'of copy BW', 'of its ceiling', 'of GEMM peak (CPU s)'], cells, numericColumns(8, 2)),
+    textTable(
+      ['kernel', 'shape', 'FLOP/byte', 'bound', 'of GEMM peak', 'of copy BW', 'of its ceiling', 'of GEMM peak (CPU s)'],
+      cells,
+      numericColumns(8, 2),
+    ),
     'of GEMM peak (CPU s): the same fraction with GFLOP per CPU-second on both sides (robust to other load on a software adapter; wall-clock fractions above 100% mean the load changed between measurements).',
   ].join('\n');
 }
@@ -251,5 +357,8 @@ export async function measureDispatchOverhead(reps: number, warmup: number): Pro
   const t = await timeGpu(chain, reps, warmup);
   progress('');
   x.dispose();
-  return { usPerDispatch: (1000 * t.ms) / OVERHEAD_CHAIN, row: row('relu chain (dispatch overhead)', `${OVERHEAD_CHAIN} x [64]`, t, OVERHEAD_CHAIN * 64, OVERHEAD_CHAIN * 2 * 4 * 64) };
+  return {
+    usPerDispatch: (1000 * t.ms) / OVERHEAD_CHAIN,
+    row: row('relu chain (dispatch overhead)', `${OVERHEAD_CHAIN} x [64]`, t, OVERHEAD_CHAIN * 64, OVERHEAD_CHAIN * 2 * 4 * 64),
+  };
 }

@@ -31,7 +31,12 @@ import { measureRoofline, bestRoofline, gemmCandidates, measureDispatchOverhead,
 import { textTable, numericColumns, fmtNum, fmtPercent } from '../util/table.ts';
 import { distillSetup, distillPhases, cacheTeacherOutputs } from './profile.ts';
 
-export interface Spread { median: number; min: number; max: number; samples: number[] }
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  samples: number[];
+}
 
 export function spreadOf(t: Timing): Spread {
   return { median: t.ms, min: Math.min(...t.samples), max: Math.max(...t.samples), samples: t.samples };
@@ -52,7 +57,11 @@ function spreadOfSamples(samples: number[]): Spread {
  * (after `warmup` untimed rounds), so both see the same load from other processes. Per round: (step GFLOP/s) / (GEMM GFLOP/s), wall clock
  * and per CPU-second; the median over rounds is the robust form of `rooflineFraction`.
  */
-export async function pairedRooflineFraction(o: SpeedOptions, gemmShape: string, gemmSizes: number[]): Promise<{ gemm: string; gemmRepeats: number; wall: Spread; cpu: Spread }> {
+export async function pairedRooflineFraction(
+  o: SpeedOptions,
+  gemmShape: string,
+  gemmSizes: number[],
+): Promise<{ gemm: string; gemmRepeats: number; wall: Spread; cpu: Spread }> {
   const candidates = gemmCandidates(gemmSizes, o.seed);
   const best = candidates.find((c) => `${c.kernel} ${c.shape}` === gemmShape);
   if (!best) throw new Error(`pairedRooflineFraction: no GEMM candidate '${gemmShape}'`);
@@ -81,8 +90,8 @@ export async function pairedRooflineFraction(o: SpeedOptions, gemmShape: string,
         repeats = Math.max(1, Math.round(t.ms / (g.ms / repeats)));
         continue;
       }
-      wall.push((stepFlops / t.ms) / (gemmFlops / g.ms));
-      cpu.push((stepFlops / t.cpuMs) / (gemmFlops / g.cpuMs));
+      wall.push(stepFlops / t.ms / (gemmFlops / g.ms));
+      cpu.push(stepFlops / t.cpuMs / (gemmFlops / g.cpuMs));
     }
   } finally {
     progress('');
@@ -132,7 +141,14 @@ export interface SpeedRow extends Pick<FlopsRow, 'mag' | 'inputSize' | 'inputPx'
   inferFlopRatio: number;
 }
 
-export interface SpeedOptions { arch: ResNetArch; inputs: MagInput[]; batch: number; reps: number; warmup: number; seed: number }
+export interface SpeedOptions {
+  arch: ResNetArch;
+  inputs: MagInput[];
+  batch: number;
+  reps: number;
+  warmup: number;
+  seed: number;
+}
 
 /**
  * Count the dispatches `fn` records (it runs once, GPU work and all), and the wall time of
@@ -153,7 +169,10 @@ async function dispatchesOf(fn: () => unknown): Promise<{ dispatches: number; re
 }
 
 /** A magnification (or roofline case) left out, and why (a limit of this device it would exceed). */
-export interface SkippedCase { mag: string; reason: string }
+export interface SkippedCase {
+  mag: string;
+  reason: string;
+}
 
 /** A speed row before it is set against the roofline. */
 export type MeasuredRow = Omit<SpeedRow, 'rooflineFraction' | 'rooflineFractionCpu'>;
@@ -162,12 +181,26 @@ export type MeasuredRow = Omit<SpeedRow, 'rooflineFraction' | 'rooflineFractionC
  * Time inference and the training step at every magnification; `loaderImagesPerSec` (per
  * magnification) is copied in. `withRoofline` then divides the rates by the ceilings.
  */
-export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number | null)[] | null = null, skipped: SkippedCase[] = []): Promise<MeasuredRow[]> {
+export async function measureSpeed(
+  o: SpeedOptions,
+  loaderImagesPerSec: (number | null)[] | null = null,
+  skipped: SkippedCase[] = [],
+): Promise<MeasuredRow[]> {
   const flops = flopsRows(o.arch, o.inputs);
   // Every magnification is set up at once and the timed runs go round-robin (each round times
   // every magnification once), so a change of load from other processes during the benchmark
   // hits all magnifications alike and the ratios between them stay meaningful.
-  const cases: { m: MagInput; d: ReturnType<typeof distillSetup>; infer: () => unknown; step: () => void; cachedStep: () => void; inferRuns: Timing[]; stepRuns: Timing[]; cachedRuns: Timing[]; skip: string | null }[] = [];
+  const cases: {
+    m: MagInput;
+    d: ReturnType<typeof distillSetup>;
+    infer: () => unknown;
+    step: () => void;
+    cachedStep: () => void;
+    inferRuns: Timing[];
+    stepRuns: Timing[];
+    cachedRuns: Timing[];
+    skip: string | null;
+  }[] = [];
   for (const m of o.inputs) {
     let d: ReturnType<typeof distillSetup>;
     let cached: Awaited<ReturnType<typeof cacheTeacherOutputs>>;
@@ -201,7 +234,9 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
     for (let round = 0; round < o.warmup + o.reps; round++) {
       for (const c of cases) {
         if (c.skip) continue;
-        progress(`${c.m.mag}: inference and training step, ${round < o.warmup ? `warm-up ${round + 1} of ${o.warmup}` : `round ${round - o.warmup + 1} of ${o.reps}`}`);
+        progress(
+          `${c.m.mag}: inference and training step, ${round < o.warmup ? `warm-up ${round + 1} of ${o.warmup}` : `round ${round - o.warmup + 1} of ${o.reps}`}`,
+        );
         let ti: Timing, tt: Timing, tc: Timing;
         try {
           ti = await timeGpu(c.infer, 1, 0);
@@ -223,21 +258,38 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
     for (const c of cases) {
       if (c.skip) continue;
       const i = o.inputs.indexOf(c.m);
-      const ti = pooled(c.inferRuns), tt = pooled(c.stepRuns), tc = pooled(c.cachedRuns);
+      const ti = pooled(c.inferRuns),
+        tt = pooled(c.stepRuns),
+        tc = pooled(c.cachedRuns);
       const inferCount = await dispatchesOf(c.infer);
       const trainCount = await dispatchesOf(c.step);
-      const inferDispatches = inferCount.dispatches, trainDispatches = trainCount.dispatches;
+      const inferDispatches = inferCount.dispatches,
+        trainDispatches = trainCount.dispatches;
       const f = flops[i];
       const achievedGflops = (f.trainStepGflops * o.batch) / (tt.ms / 1000);
       const achievedGflopsPerCpuSec = (f.trainStepGflops * o.batch) / (tt.cpuMs / 1000);
       out.push({
-        mag: c.m.mag, inputSize: c.m.size, inputPx: f.inputPx, forwardGflops: f.forwardGflops, trainStepGflops: f.trainStepGflops, batch: o.batch,
-        inferImagesPerSec: o.batch / (ti.ms / 1000), trainImagesPerSec: o.batch / (tt.ms / 1000),
-        trainCachedImagesPerSec: o.batch / (tc.ms / 1000), trainCachedMs: spreadOf(tc),
-        achievedGflops, inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
-        inferMs: spreadOf(ti), trainMs: spreadOf(tt), trainDispatches, inferDispatches,
-        trainRecordUsPerDispatch: trainCount.recordUsPerDispatch, inferRecordUsPerDispatch: inferCount.recordUsPerDispatch,
-        inferCpuMs: ti.cpuMs, trainCpuMs: tt.cpuMs, achievedGflopsPerCpuSec,
+        mag: c.m.mag,
+        inputSize: c.m.size,
+        inputPx: f.inputPx,
+        forwardGflops: f.forwardGflops,
+        trainStepGflops: f.trainStepGflops,
+        batch: o.batch,
+        inferImagesPerSec: o.batch / (ti.ms / 1000),
+        trainImagesPerSec: o.batch / (tt.ms / 1000),
+        trainCachedImagesPerSec: o.batch / (tc.ms / 1000),
+        trainCachedMs: spreadOf(tc),
+        achievedGflops,
+        inferAchievedGflops: (f.forwardGflops * o.batch) / (ti.ms / 1000),
+        inferMs: spreadOf(ti),
+        trainMs: spreadOf(tt),
+        trainDispatches,
+        inferDispatches,
+        trainRecordUsPerDispatch: trainCount.recordUsPerDispatch,
+        inferRecordUsPerDispatch: inferCount.recordUsPerDispatch,
+        inferCpuMs: ti.cpuMs,
+        trainCpuMs: tt.cpuMs,
+        achievedGflopsPerCpuSec,
         loaderImagesPerSec: loaderImagesPerSec ? loaderImagesPerSec[i] : null,
       });
     }
@@ -249,22 +301,53 @@ export async function measureSpeed(o: SpeedOptions, loaderImagesPerSec: (number 
   if (!top) return [];
   return out.map((r) => ({
     ...r,
-    trainSpeedup: top.trainMs.median / r.trainMs.median, trainFlopRatio: top.trainStepGflops / r.trainStepGflops,
-    inferSpeedup: top.inferMs.median / r.inferMs.median, inferFlopRatio: top.forwardGflops / r.forwardGflops,
+    trainSpeedup: top.trainMs.median / r.trainMs.median,
+    trainFlopRatio: top.trainStepGflops / r.trainStepGflops,
+    inferSpeedup: top.inferMs.median / r.inferMs.median,
+    inferFlopRatio: top.forwardGflops / r.forwardGflops,
   }));
 }
 
 /** The rows as fractions of the roofline: wall-clock rates, and rates per CPU-second. */
 export function withRoofline(rows: MeasuredRow[], r: Pick<Roofline, 'gemmGflops' | 'gemmCpuGflops'>): SpeedRow[] {
-  return rows.map((x) => ({ ...x, rooflineFraction: x.achievedGflops / r.gemmGflops, rooflineFractionCpu: x.achievedGflopsPerCpuSec / r.gemmCpuGflops }));
+  return rows.map((x) => ({
+    ...x,
+    rooflineFraction: x.achievedGflops / r.gemmGflops,
+    rooflineFractionCpu: x.achievedGflopsPerCpuSec / r.gemmCpuGflops,
+  }));
 }
 
 export function formatSpeedRows(rows: SpeedRow[]): string {
-  const head = ['mag', 'input', 'infer img/s', 'infer ms (min-max)', 'train img/s', 'train ms (min-max)', 'cached-teacher img/s', 'train GFLOP/s', 'of roofline', 'of roofline (CPU s)', 'speed-up', 'FLOP ratio', 'dispatches'];
+  const head = [
+    'mag',
+    'input',
+    'infer img/s',
+    'infer ms (min-max)',
+    'train img/s',
+    'train ms (min-max)',
+    'cached-teacher img/s',
+    'train GFLOP/s',
+    'of roofline',
+    'of roofline (CPU s)',
+    'speed-up',
+    'FLOP ratio',
+    'dispatches',
+  ];
   const range = (s: Spread) => `${fmtNum(s.median)} (${fmtNum(s.min)}-${fmtNum(s.max)})`;
   const cells = rows.map((r) => [
-    r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, fmtNum(r.inferImagesPerSec), range(r.inferMs), fmtNum(r.trainImagesPerSec), range(r.trainMs), fmtNum(r.trainCachedImagesPerSec),
-    fmtNum(r.achievedGflops), fmtPercent(r.rooflineFraction), fmtPercent(r.rooflineFractionCpu), `${fmtNum(r.trainSpeedup)}x`, `${fmtNum(r.trainFlopRatio)}x`, String(r.trainDispatches),
+    r.mag,
+    `${r.inputSize[0]}x${r.inputSize[1]}`,
+    fmtNum(r.inferImagesPerSec),
+    range(r.inferMs),
+    fmtNum(r.trainImagesPerSec),
+    range(r.trainMs),
+    fmtNum(r.trainCachedImagesPerSec),
+    fmtNum(r.achievedGflops),
+    fmtPercent(r.rooflineFraction),
+    fmtPercent(r.rooflineFractionCpu),
+    `${fmtNum(r.trainSpeedup)}x`,
+    `${fmtNum(r.trainFlopRatio)}x`,
+    String(r.trainDispatches),
   ]);
   return textTable(head, cells, numericColumns(head.length, 2));
 }
@@ -294,7 +377,14 @@ export interface SpeedRunOptions extends SpeedOptions {
  * of [teacher, student] views from `dir`'s train split, no GPU work, per student magnification.
  * Null for a magnification the dataset cannot provide.
  */
-async function measureLoaderRates(dir: string, inputs: MagInput[], batch: number, batches: number, seed: number, skipBad: boolean): Promise<(number | null)[]> {
+async function measureLoaderRates(
+  dir: string,
+  inputs: MagInput[],
+  batch: number,
+  batches: number,
+  seed: number,
+  skipBad: boolean,
+): Promise<(number | null)[]> {
   const source = await openDataSource(dir, { skipBad, cacheBytes: 0 });
   const train = source.samples('train');
   const out: (number | null)[] = [];
@@ -304,7 +394,10 @@ async function measureLoaderRates(dir: string, inputs: MagInput[], batch: number
       // The training path (train/common.ts trainingLoader): shuffled, paired augmentation; no
       // decoded-image cache, so every batch pays its decoding as a first epoch does.
       const mags = m.mag === inputs[0].mag ? [m.mag] : [inputs[0].mag, m.mag];
-      const r = await measureLoader(new Loader(source, train, { mags, batchSize: batch, shuffle: true, seed, augment: DEFAULT_AUGMENT }), batches);
+      const r = await measureLoader(
+        new Loader(source, train, { mags, batchSize: batch, shuffle: true, seed, augment: DEFAULT_AUGMENT }),
+        batches,
+      );
       out.push(r.imagesPerSecond);
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
@@ -322,7 +415,9 @@ async function measureLoaderRates(dir: string, inputs: MagInput[], batch: number
 export async function speedRun(o: SpeedRunOptions, log: (line: string) => void = () => {}) {
   const rt = runtime();
   const meta = benchMeta(rt, 'bench speed', { weights: o.seed, inputs: o.seed });
-  log(`adapter: ${adapterLine(meta.adapter!)}; arch ${o.archName}; tile ${o.tile}px at ${o.inputs[0].mag}; batch ${o.batch}; ${o.reps} reps after ${o.warmup} warm-up`);
+  log(
+    `adapter: ${adapterLine(meta.adapter!)}; arch ${o.archName}; tile ${o.tile}px at ${o.inputs[0].mag}; batch ${o.batch}; ${o.reps} reps after ${o.warmup} warm-up`,
+  );
   const rooflineOptions = { gemmSizes: o.gemmSizes, reps: o.reps, warmup: o.warmup, seed: o.seed };
   const before = await measureRoofline(rooflineOptions);
   log(`roofline (before): GEMM ${fmtNum(before.gemmGflops)} GFLOP/s (best: ${before.gemmShape}), copy ${fmtNum(before.copyGBps)} GB/s`);
@@ -337,13 +432,34 @@ export async function speedRun(o: SpeedRunOptions, log: (line: string) => void =
   const after = await measureRoofline(rooflineOptions);
   log(`roofline (after): GEMM ${fmtNum(after.gemmGflops)} GFLOP/s (best: ${after.gemmShape}), copy ${fmtNum(after.copyGBps)} GB/s`);
   const roofline = bestRoofline(before, after);
-  log(`roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (${fmtNum(roofline.gemmCpuGflops)} per CPU-second), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`);
+  log(
+    `roofline: GEMM ${fmtNum(roofline.gemmGflops)} GFLOP/s (${fmtNum(roofline.gemmCpuGflops)} per CPU-second), copy ${fmtNum(roofline.copyGBps)} GB/s, ridge ${fmtNum(roofline.ridgeFlopsPerByte)} FLOP/byte`,
+  );
   const rows = withRoofline(measured, roofline);
   // The top magnification's step, if this device could run it.
-  const paired = measured.some((r) => r.mag === o.inputs[0].mag) ? await pairedRooflineFraction(o, roofline.gemmShape, o.gemmSizes) : undefined;
-  if (paired) log(`${o.inputs[0].mag} step vs ${paired.gemm} (x${paired.gemmRepeats} per round), interleaved (${o.reps} rounds): ${fmtPercent(paired.wall.median)} of its rate (min ${fmtPercent(paired.wall.min)}, max ${fmtPercent(paired.wall.max)}); per CPU-second ${fmtPercent(paired.cpu.median)}`);
+  const paired = measured.some((r) => r.mag === o.inputs[0].mag)
+    ? await pairedRooflineFraction(o, roofline.gemmShape, o.gemmSizes)
+    : undefined;
+  if (paired)
+    log(
+      `${o.inputs[0].mag} step vs ${paired.gemm} (x${paired.gemmRepeats} per round), interleaved (${o.reps} rounds): ${fmtPercent(paired.wall.median)} of its rate (min ${fmtPercent(paired.wall.min)}, max ${fmtPercent(paired.wall.max)}); per CPU-second ${fmtPercent(paired.cpu.median)}`,
+    );
   return {
-    ...meta, arch: { preset: o.archName, ...o.arch }, tile: o.tile, batch: o.batch, reps: o.reps, warmup: o.warmup,
-    rooflineGflops: roofline.gemmGflops, rooflineCpuGflops: roofline.gemmCpuGflops, rooflineCopyGBps: roofline.copyGBps, roofline, rooflineMeasurements: [before, after], pairedRooflineFraction: paired, dispatchOverheadUs: overhead.usPerDispatch, data: o.data ?? null, results: rows, skipped,
+    ...meta,
+    arch: { preset: o.archName, ...o.arch },
+    tile: o.tile,
+    batch: o.batch,
+    reps: o.reps,
+    warmup: o.warmup,
+    rooflineGflops: roofline.gemmGflops,
+    rooflineCpuGflops: roofline.gemmCpuGflops,
+    rooflineCopyGBps: roofline.copyGBps,
+    roofline,
+    rooflineMeasurements: [before, after],
+    pairedRooflineFraction: paired,
+    dispatchOverheadUs: overhead.usPerDispatch,
+    data: o.data ?? null,
+    results: rows,
+    skipped,
   };
 }

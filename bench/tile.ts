@@ -67,13 +67,39 @@ export async function generateBenchSlide(file: string, size: number): Promise<nu
   if (existsSync(file)) return null;
   const t0 = performance.now();
   const rng = new Rng(1);
-  const texture = renderTile({ width: 1024, height: 1024, micronsPerPixel: MPP40, classes: CLASS_SETS.luad, classIndex: 0, knobs: DEFAULT_KNOBS, stain: drawSlideStain(rng), seed: 1 });
-  const textureSharp = await sharp(texture.data, { raw: { width: 1024, height: 1024, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  const texture = renderTile({
+    width: 1024,
+    height: 1024,
+    micronsPerPixel: MPP40,
+    classes: CLASS_SETS.luad,
+    classIndex: 0,
+    knobs: DEFAULT_KNOBS,
+    stain: drawSlideStain(rng),
+    seed: 1,
+  });
+  const textureSharp = await sharp(texture.data, { raw: { width: 1024, height: 1024, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
   const glass = { r: 242, g: 240, b: 243 };
   const tmp = `${file}.tmp`;
   await sharp({ create: { width: size, height: size, channels: 3, background: glass }, limitInputPixels: false })
-    .composite([{ input: textureSharp, tile: true, top: 0, left: 0 }, ...glassOverlays(size - Math.floor(size / 4), 0, Math.floor(size / 4), size, glass), ...glassOverlays(0, 0, size, Math.floor(size / 8), glass)])
-    .tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid: true, compression: 'jpeg', quality: QUALITY, xres: 1000 / MPP40, yres: 1000 / MPP40, resolutionUnit: 'cm', bigtiff: true })
+    .composite([
+      { input: textureSharp, tile: true, top: 0, left: 0 },
+      ...glassOverlays(size - Math.floor(size / 4), 0, Math.floor(size / 4), size, glass),
+      ...glassOverlays(0, 0, size, Math.floor(size / 8), glass),
+    ])
+    .tiff({
+      tile: true,
+      tileWidth: 256,
+      tileHeight: 256,
+      pyramid: true,
+      compression: 'jpeg',
+      quality: QUALITY,
+      xres: 1000 / MPP40,
+      yres: 1000 / MPP40,
+      resolutionUnit: 'cm',
+      bigtiff: true,
+    })
     .toFile(tmp);
   const { renameSync } = await import('node:fs');
   renameSync(tmp, file);
@@ -87,7 +113,8 @@ export async function generateBenchSlide(file: string, size: number): Promise<nu
 function glassOverlays(left: number, top: number, width: number, height: number, background: { r: number; g: number; b: number }) {
   const band = Math.max(1, Math.floor(2e8 / width));
   const out = [];
-  for (let y = 0; y < height; y += band) out.push({ input: { create: { width, height: Math.min(band, height - y), channels: 3 as const, background } }, left, top: top + y });
+  for (let y = 0; y < height; y += band)
+    out.push({ input: { create: { width, height: Math.min(band, height - y), channels: 3 as const, background } }, left, top: top + y });
   return out;
 }
 
@@ -110,7 +137,12 @@ export async function benchTile(o: TileBenchOptions): Promise<TileBenchResult> {
   let result;
   try {
     result = await tileSlides({
-      slides: [file], out, mags: o.mags, tile: o.tile, workers: o.workers, minTissue: 0.5,
+      slides: [file],
+      out,
+      mags: o.mags,
+      tile: o.tile,
+      workers: o.workers,
+      minTissue: 0.5,
       onProgress: (done, total) => {
         sample();
         phase = 'tiles';
@@ -145,7 +177,13 @@ export async function benchTile(o: TileBenchOptions): Promise<TileBenchResult> {
   const jpegRate = decoded / 1e6 / decodeSeconds;
   const tilingRate = result.decodedPixels / 1e6 / result.seconds;
   return {
-    slide: { file, size: o.size, bytes: statSync(file).size, generatedSeconds, levelRead: `${level.width}x${level.height} (downsample ${level.downsample})` },
+    slide: {
+      file,
+      size: o.size,
+      bytes: statSync(file).size,
+      generatedSeconds,
+      levelRead: `${level.width}x${level.height} (downsample ${level.downsample})`,
+    },
     tiles: result.written,
     seconds: result.seconds,
     tilesPerSecond: result.written / result.seconds,
@@ -167,7 +205,9 @@ export function formatTileBench(r: TileBenchResult): string {
   return [
     `slide ${r.slide.size} x ${r.slide.size} at 0.25 um/px, ${(r.slide.bytes / 2 ** 20).toFixed(0)} MiB JPEG q${QUALITY} pyramid${r.slide.generatedSeconds !== null ? ` (generated in ${r.slide.generatedSeconds.toFixed(1)} s)` : ''}; level read ${r.slide.levelRead}`,
     `tiling (${r.workers} worker(s)): ${r.tiles} tiles in ${r.seconds.toFixed(1)} s = ${r.tilesPerSecond.toFixed(1)} tiles/s, ${r.decodedMegapixels.toFixed(1)} MP decoded = ${r.decodedMegapixelsPerSecond.toFixed(1)} MP/s`,
-    `  of which planning (open, thumbnail, mask) ${r.planSeconds.toFixed(1)} s; per tile, thread time: ${Object.entries(r.phaseMs).map(([k, v]) => `${k} ${(v / Math.max(1, r.tiles)).toFixed(2)} ms`).join(', ')}`,
+    `  of which planning (open, thumbnail, mask) ${r.planSeconds.toFixed(1)} s; per tile, thread time: ${Object.entries(r.phaseMs)
+      .map(([k, v]) => `${k} ${(v / Math.max(1, r.tiles)).toFixed(2)} ms`)
+      .join(', ')}`,
     `raw JPEG decode (sharp, ${Math.max(1, r.workers)} at a time): ${r.jpegDecodeMegapixelsPerSecond.toFixed(1)} MP/s`,
     `tiling / decode: ${(100 * r.ratio).toFixed(0)}% (target >= 50%)`,
     `peak RSS while tiling ${r.peakRssTilingMiB.toFixed(0)} MiB (sampled every 20 ms; planning ${r.peakRssPlanningMiB.toFixed(0)}, cutting tiles ${r.peakRssCuttingMiB.toFixed(0)}), process lifetime peak ${r.peakRssProcessMiB.toFixed(0)} MiB (target < 1024)`,

@@ -23,7 +23,12 @@ ${' '.repeat(width)}before the command, else env RBD_ADAPTER, else auto)`;
 }
 
 /** parseArgs, strict, with errors that name the command and the flag. */
-export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: O, allowPositionals = false) {
+export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(
+  command: string,
+  argv: string[],
+  options: O,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, strict: true, allowPositionals });
   } catch (e) {
@@ -32,11 +37,29 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(co
 }
 
 /** Parse a numeric flag, with a message naming it when it is not a number in range. */
-export function numberFlag(command: string, name: string, value: string | undefined, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
+export function numberFlag(
+  command: string,
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  opts: { min?: number; max?: number; integer?: boolean } = {},
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
-    const range = [opts.integer ? 'a whole number' : 'a number', opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' ');
+  if (
+    value.trim() === '' ||
+    !Number.isFinite(n) ||
+    (opts.integer && !Number.isInteger(n)) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max)
+  ) {
+    const range = [
+      opts.integer ? 'a whole number' : 'a number',
+      opts.min !== undefined ? `>= ${opts.min}` : '',
+      opts.max !== undefined ? `<= ${opts.max}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
     throw new UsageError(command, `--${name} must be ${range}, got '${value}'`);
   }
   return n;
@@ -45,7 +68,11 @@ export function numberFlag(command: string, name: string, value: string | undefi
 /** A comma list of whole numbers >= 1 (e.g. --gemm-sizes 256,512). */
 export function listFlag(command: string, name: string, value: string | undefined, fallback: number[]): number[] {
   if (value === undefined) return fallback;
-  const out = value.split(',').map((s) => s.trim()).filter(Boolean).map((s) => numberFlag(command, name, s, 0, { min: 1, integer: true }));
+  const out = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => numberFlag(command, name, s, 0, { min: 1, integer: true }));
   if (!out.length) throw new UsageError(command, `--${name} lists no value`);
   return out;
 }
@@ -65,12 +92,17 @@ export function magsFlag(command: string, value: string | undefined, tile: numbe
   const text = value ?? DEFAULT_MAGS;
   let mags: Mag[];
   try {
-    mags = text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => requireMag(s, flag));
+    mags = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => requireMag(s, flag));
   } catch (e) {
     throw new UsageError(command, (e as Error).message);
   }
   if (mags.length === 0) throw new UsageError(command, `${flag} lists no magnification (e.g. ${DEFAULT_MAGS})`);
-  if (new Set(mags.map((m) => m.value)).size !== mags.length) throw new UsageError(command, `${flag} '${text}' lists a magnification twice`);
+  if (new Set(mags.map((m) => m.value)).size !== mags.length)
+    throw new UsageError(command, `${flag} '${text}' lists a magnification twice`);
   try {
     return magInputs(mags, tile);
   } catch (e) {

@@ -28,16 +28,40 @@ interface CommandModule {
 const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
   info: ['list the WebGPU adapters found, their limits and features, and which one is chosen', () => import('./commands/info.ts')],
   synth: ['generate the synthetic H&E data set (all magnifications, manifest with mean/std)', () => import('./commands/synth.ts')],
-  tile: ['whole-slide images (SVS, pyramidal TIFF, OME-TIFF) to tiles at a resolution: tissue mask, splits by patient, manifest', () => import('./commands/tile.ts')],
+  tile: [
+    'whole-slide images (SVS, pyramidal TIFF, OME-TIFF) to tiles at a resolution: tissue mask, splits by patient, manifest',
+    () => import('./commands/tile.ts'),
+  ],
   teacher: ['train the teacher with labels at the top magnification (checkpoints, log, --resume)', () => import('./commands/teacher.ts')],
-  baseline: ['train the student network with labels only at a low magnification (the comparison arm)', () => import('./commands/baseline.ts')],
-  distill: ['resolution-based distillation: a student at low magnification learns from a frozen teacher, no labels', () => import('./commands/distill.ts')],
-  eval: ['evaluate a checkpoint per split: loss, accuracy, per-class and macro AUC, confusion matrix, bootstrap CIs, ROC plots', () => import('./commands/eval.ts')],
-  study: ['the main job (npm start): data, teacher, baseline/KD/KD+unlabeled per magnification, report', () => import('./commands/study.ts')],
-  infer: ['run a checkpoint on a tensor file (--input/--out, for exact comparisons) or on images (class probabilities)', () => import('./commands/infer.ts')],
+  baseline: [
+    'train the student network with labels only at a low magnification (the comparison arm)',
+    () => import('./commands/baseline.ts'),
+  ],
+  distill: [
+    'resolution-based distillation: a student at low magnification learns from a frozen teacher, no labels',
+    () => import('./commands/distill.ts'),
+  ],
+  eval: [
+    'evaluate a checkpoint per split: loss, accuracy, per-class and macro AUC, confusion matrix, bootstrap CIs, ROC plots',
+    () => import('./commands/eval.ts'),
+  ],
+  study: [
+    'the main job (npm start): data, teacher, baseline/KD/KD+unlabeled per magnification, report',
+    () => import('./commands/study.ts'),
+  ],
+  infer: [
+    'run a checkpoint on a tensor file (--input/--out, for exact comparisons) or on images (class probabilities)',
+    () => import('./commands/infer.ts'),
+  ],
   bench: ['benchmarks: kernels, flops, speed (vs the roofline), compare, report (`rbd bench --help`)', () => import('./commands/bench.ts')],
-  web: ['the engine in a browser: static page with adapter info, kernel conformance and the benchmark (--out DIR | --serve)', () => import('./commands/web.ts')],
-  profile: ['one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto', () => import('./commands/profile.ts')],
+  web: [
+    'the engine in a browser: static page with adapter info, kernel conformance and the benchmark (--out DIR | --serve)',
+    () => import('./commands/web.ts'),
+  ],
+  profile: [
+    'one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto',
+    () => import('./commands/profile.ts'),
+  ],
 };
 
 const USAGE = `rbd: resolution-based knowledge distillation for histology, on hand-written WGSL kernels (WebGPU)
@@ -45,7 +69,9 @@ const USAGE = `rbd: resolution-based knowledge distillation for histology, on ha
 usage: rbd [global flags] <command> [flags]      rbd <command> --help for a command's flags
 
 commands:
-${Object.entries(COMMANDS).map(([n, [s]]) => `  ${n.padEnd(10)} ${s}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([n, [s]]) => `  ${n.padEnd(10)} ${s}`)
+  .join('\n')}
 
 global flags (before the command; --adapter is also accepted after it, and wins there):
   --adapter auto|vulkan|gl|<name>   which WebGPU adapter to use (default: env RBD_ADAPTER, else auto:
@@ -56,9 +82,13 @@ global flags (before the command; --adapter is also accepted after it, and wins 
 exit codes: 0 success, 1 runtime error, 2 usage error
 
 environment:
-${Object.entries(VARIABLES).map(([n, s]) => `  ${n.padEnd(16)}${s}`).join('\n')}
+${Object.entries(VARIABLES)
+  .map(([n, s]) => `  ${n.padEnd(16)}${s}`)
+  .join('\n')}
 RBD_DEBUG switches:
-${Object.entries(DEBUG_SWITCHES).map(([n, s]) => `  ${n.padEnd(16)}${s}`).join('\n')}
+${Object.entries(DEBUG_SWITCHES)
+  .map(([n, s]) => `  ${n.padEnd(16)}${s}`)
+  .join('\n')}
 `;
 
 /** The leading global flags, then the command and its arguments. */
@@ -70,7 +100,7 @@ function splitGlobalFlags(argv: string[]): { adapter?: string; help: boolean; ve
     if (a === '-h' || a === '--help') out.help = true;
     else if (a === '-v' || a === '--version') out.version = true;
     else if (a === '--adapter') {
-      if (i + 1 >= argv.length) throw new UsageError('', "--adapter needs a value: auto, vulkan, gl or a name substring");
+      if (i + 1 >= argv.length) throw new UsageError('', '--adapter needs a value: auto, vulkan, gl or a name substring');
       out.adapter = argv[++i];
     } else if (a.startsWith('--adapter=')) out.adapter = a.slice('--adapter='.length);
     else throw new UsageError('', `unknown global flag '${a}' (global flags: --adapter, --help, --version; a command's flags go after it)`);

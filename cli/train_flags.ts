@@ -61,12 +61,17 @@ type Values = Record<string, string | boolean | undefined>;
 
 export function commonOptions(command: string, v: Values, defaultOut: string): CommonTrainOptions {
   const d = COMMON_DEFAULTS;
-  const int = (name: string, fallback: number, min: number) => numberFlag(command, name, v[name] as string | undefined, fallback, { integer: true, min });
+  const int = (name: string, fallback: number, min: number) =>
+    numberFlag(command, name, v[name] as string | undefined, fallback, { integer: true, min });
   const num = (name: string, fallback: number, min: number) => numberFlag(command, name, v[name] as string | undefined, fallback, { min });
   if (v.resume) {
     if (v.out === undefined) throw new UsageError(command, '--resume continues the run in --out; give --out DIR, the folder of that run');
     const path = join(v.out as string, RESUME_FILE);
-    if (!existsSync(path)) throw new UsageError(command, `--resume: ${path} does not exist, so there is no run to continue in ${v.out}; give --out the folder of the run to continue, or drop --resume to start a new one`);
+    if (!existsSync(path))
+      throw new UsageError(
+        command,
+        `--resume: ${path} does not exist, so there is no run to continue in ${v.out}; give --out the folder of the run to continue, or drop --resume to start a new one`,
+      );
   }
   const lr = num('lr', d.lr, 0);
   if (lr === 0) throw new UsageError(command, '--lr must be above 0');

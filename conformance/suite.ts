@@ -37,7 +37,10 @@ export interface ConformanceResult {
  * reference yields a result (tests that only check error messages are run for their side
  * effects on nothing and skipped here). `onResult` sees each as it completes.
  */
-export async function runConformance(files: ConformanceFile[], onResult: (r: ConformanceResult, done: number, total: number | null) => void = () => {}): Promise<ConformanceResult[]> {
+export async function runConformance(
+  files: ConformanceFile[],
+  onResult: (r: ConformanceResult, done: number, total: number | null) => void = () => {},
+): Promise<ConformanceResult[]> {
   const out: ConformanceResult[] = [];
   for (const f of files) {
     const reg = await collect(f.load);
@@ -58,10 +61,15 @@ export async function runConformance(files: ConformanceFile[], onResult: (r: Con
       if (!records.length && !error) continue;
       const worst = records.reduce<CheckRecord | null>((w, r) => (!w || r.worstRatio > w.worstRatio ? r : w), null);
       const r: ConformanceResult = {
-        name: `${stem}: ${t.name}`, file: f.file,
-        worstError: worst ? worst.maxAbs : NaN, tolerance: worst ? worst.tol : { atol: NaN, rtol: NaN },
-        worstRatio: worst ? worst.worstRatio : NaN, worstLabel: worst ? worst.label : '',
-        checks: records.length, pass: !error && records.every((x) => x.pass), ms: performance.now() - t0,
+        name: `${stem}: ${t.name}`,
+        file: f.file,
+        worstError: worst ? worst.maxAbs : NaN,
+        tolerance: worst ? worst.tol : { atol: NaN, rtol: NaN },
+        worstRatio: worst ? worst.worstRatio : NaN,
+        worstLabel: worst ? worst.label : '',
+        checks: records.length,
+        pass: !error && records.every((x) => x.pass),
+        ms: performance.now() - t0,
         ...(error ? { error } : {}),
       };
       out.push(r);

@@ -35,7 +35,15 @@ export interface AugmentOptions {
   hue?: number; // default 0.2, at most 0.5
 }
 
-export const DEFAULT_AUGMENT: Required<AugmentOptions> = { hflip: true, vflip: true, rotate90: true, brightness: 0.5, contrast: 0.5, saturation: 0.5, hue: 0.2 };
+export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
+  hflip: true,
+  vflip: true,
+  rotate90: true,
+  brightness: 0.5,
+  contrast: 0.5,
+  saturation: 0.5,
+  hue: 0.2,
+};
 
 export type ColorOp = 'brightness' | 'contrast' | 'saturation' | 'hue';
 const COLOR_OPS: ColorOp[] = ['brightness', 'contrast', 'saturation', 'hue'];
@@ -54,7 +62,16 @@ export interface AugmentParams {
 }
 
 /** Parameters that change nothing (for evaluation, and as a base in tests). */
-export const IDENTITY_AUGMENT: AugmentParams = { flipH: false, flipV: false, rot90: 0, order: [...COLOR_OPS], brightness: 1, contrast: 1, saturation: 1, hue: 0 };
+export const IDENTITY_AUGMENT: AugmentParams = {
+  flipH: false,
+  flipV: false,
+  rot90: 0,
+  order: [...COLOR_OPS],
+  brightness: 1,
+  contrast: 1,
+  saturation: 1,
+  hue: 0,
+};
 
 export function drawAugmentParams(rng: Rng, options: AugmentOptions = {}): AugmentParams {
   const o = { ...DEFAULT_AUGMENT, ...options };
@@ -75,7 +92,13 @@ export function drawAugmentParams(rng: Rng, options: AugmentOptions = {}): Augme
 }
 
 /** Flip and rotate a CHW image; returns a new array and its height and width. */
-export function applyGeometry(src: Float32Array, channels: number, height: number, width: number, p: AugmentParams): { data: Float32Array; height: number; width: number } {
+export function applyGeometry(
+  src: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  p: AugmentParams,
+): { data: Float32Array; height: number; width: number } {
   const turns = ((p.rot90 % 4) + 4) % 4;
   const outH = turns % 2 === 0 ? height : width;
   const outW = turns % 2 === 0 ? width : height;
@@ -84,10 +107,22 @@ export function applyGeometry(src: Float32Array, channels: number, height: numbe
   const sourceOf = (y: number, x: number): number => {
     let sy: number, sx: number;
     switch (turns) {
-      case 0: sy = y; sx = x; break;
-      case 1: sy = x; sx = width - 1 - y; break;
-      case 2: sy = height - 1 - y; sx = width - 1 - x; break;
-      default: sy = height - 1 - x; sx = y; break;
+      case 0:
+        sy = y;
+        sx = x;
+        break;
+      case 1:
+        sy = x;
+        sx = width - 1 - y;
+        break;
+      case 2:
+        sy = height - 1 - y;
+        sx = width - 1 - x;
+        break;
+      default:
+        sy = height - 1 - x;
+        sx = y;
+        break;
     }
     if (p.flipV) sy = height - 1 - sy;
     if (p.flipH) sx = width - 1 - sx;
@@ -116,7 +151,8 @@ const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 /** Colour jitter in place on a 3-channel CHW image with values in [0, 1]. */
 export function applyColorJitter(img: Float32Array, height: number, width: number, p: AugmentParams): void {
   const n = height * width;
-  if (img.length !== 3 * n) throw new DataError(`colour jitter needs a 3-channel CHW image of ${height}x${width} (${3 * n} values), got ${img.length} values`);
+  if (img.length !== 3 * n)
+    throw new DataError(`colour jitter needs a 3-channel CHW image of ${height}x${width} (${3 * n} values), got ${img.length} values`);
   const [wr, wg, wb] = GRAY;
   for (const op of p.order) {
     if (op === 'brightness' && p.brightness !== 1) {
@@ -131,7 +167,9 @@ export function applyColorJitter(img: Float32Array, height: number, width: numbe
     } else if (op === 'saturation' && p.saturation !== 1) {
       const k = p.saturation;
       for (let i = 0; i < n; i++) {
-        const r = img[i], g = img[n + i], b = img[2 * n + i];
+        const r = img[i],
+          g = img[n + i],
+          b = img[2 * n + i];
         const gray = (1 - k) * (wr * r + wg * g + wb * b);
         img[i] = clamp01(k * r + gray);
         img[n + i] = clamp01(k * g + gray);
@@ -145,14 +183,18 @@ export function applyColorJitter(img: Float32Array, height: number, width: numbe
 
 /** torchvision's _rgb2hsv, hue shift, _hsv2rgb, for the pixel at plane offset i. */
 function shiftHue(img: Float32Array, i: number, n: number, shift: number): void {
-  const r = img[i], g = img[n + i], b = img[2 * n + i];
+  const r = img[i],
+    g = img[n + i],
+    b = img[2 * n + i];
   const maxc = r > g ? (r > b ? r : b) : g > b ? g : b;
   const minc = r < g ? (r < b ? r : b) : g < b ? g : b;
   const range = maxc - minc;
   const grey = maxc === minc;
   const s = range / (grey ? 1 : maxc);
   const divisor = grey ? 1 : range;
-  const rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
+  const rc = (maxc - r) / divisor,
+    gc = (maxc - g) / divisor,
+    bc = (maxc - b) / divisor;
   // Sector by which channel is the maximum (r first, then g, then b), as torchvision masks it.
   const h6 = maxc === r ? bc - gc : maxc === g ? 2 + rc - bc : 4 + gc - rc;
   // (h6 / 6 + 1) mod 1, then (h + shift) mod 1; both in [0, 1) after taking the fraction.
@@ -169,12 +211,36 @@ function shiftHue(img: Float32Array, i: number, n: number, shift: number): void 
   let ro: number, go: number, bo: number;
   // h * 6 can round up to 6 for h just below 1: torchvision takes the sector mod 6 (f stays ~0).
   switch (sector % 6) {
-    case 0: ro = v; go = t; bo = pp; break;
-    case 1: ro = q; go = v; bo = pp; break;
-    case 2: ro = pp; go = v; bo = t; break;
-    case 3: ro = pp; go = q; bo = v; break;
-    case 4: ro = t; go = pp; bo = v; break;
-    default: ro = v; go = pp; bo = q; break;
+    case 0:
+      ro = v;
+      go = t;
+      bo = pp;
+      break;
+    case 1:
+      ro = q;
+      go = v;
+      bo = pp;
+      break;
+    case 2:
+      ro = pp;
+      go = v;
+      bo = t;
+      break;
+    case 3:
+      ro = pp;
+      go = q;
+      bo = v;
+      break;
+    case 4:
+      ro = t;
+      go = pp;
+      bo = v;
+      break;
+    default:
+      ro = v;
+      go = pp;
+      bo = q;
+      break;
   }
   img[i] = ro;
   img[n + i] = go;

@@ -68,10 +68,18 @@ export interface Sample {
   factor: number;
 }
 
-export interface Pair { key: string; label: number; teacher: Sample; student: Sample }
+export interface Pair {
+  key: string;
+  label: number;
+  teacher: Sample;
+  student: Sample;
+}
 
 export function openDataset(root: string, options: OpenOptions = {}): Dataset {
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new DataError(`data set folder ${root} does not exist; generate one with 'rbd synth --out ${root}' or point to an ImageFolder tree`);
+  if (!existsSync(root) || !statSync(root).isDirectory())
+    throw new DataError(
+      `data set folder ${root} does not exist; generate one with 'rbd synth --out ${root}' or point to an ImageFolder tree`,
+    );
   const warnings: string[] = [];
   const nonImages: string[] = [];
   const mags: Mag[] = [];
@@ -79,13 +87,19 @@ export function openDataset(root: string, options: OpenOptions = {}): Dataset {
     const mag = parseMag(name);
     if (mag && statSync(join(root, name)).isDirectory()) mags.push(mag);
   }
-  if (mags.length === 0) throw new DataError(`${root} has no magnification folders (named like 10x, 2.5x); expected ROOT/<mag>/<split>/<class>/*.png`);
+  if (mags.length === 0)
+    throw new DataError(`${root} has no magnification folders (named like 10x, 2.5x); expected ROOT/<mag>/<split>/<class>/*.png`);
   mags.sort(byDescendingMag);
 
   const index = new Map<string, MagIndex>();
   for (const mag of mags) index.set(mag.name, scanMag(join(root, mag.name), nonImages));
   if (nonImages.length > 0) {
-    warnings.push(`ignored ${nonImages.length} file(s) that are not images (${nonImages.slice(0, 3).map((f) => relative(root, f)).join(', ')}${nonImages.length > 3 ? ', ...' : ''}); images end in .png .jpg .jpeg .tif .tiff .webp`);
+    warnings.push(
+      `ignored ${nonImages.length} file(s) that are not images (${nonImages
+        .slice(0, 3)
+        .map((f) => relative(root, f))
+        .join(', ')}${nonImages.length > 3 ? ', ...' : ''}); images end in .png .jpg .jpeg .tif .tiff .webp`,
+    );
   }
 
   const top = index.get(mags[0].name)!;
@@ -94,14 +108,19 @@ export function openDataset(root: string, options: OpenOptions = {}): Dataset {
   const classes = [...classSet].sort();
   const splits = [...top.labelled.keys()].sort();
   if (top.unlabeled.length > 0 || existsSync(join(root, mags[0].name, UNLABELED))) splits.push(UNLABELED);
-  if (classes.length === 0 && top.unlabeled.length === 0) throw new DataError(`${join(root, mags[0].name)} holds no split folders with class folders and no unlabeled folder`);
+  if (classes.length === 0 && top.unlabeled.length === 0)
+    throw new DataError(`${join(root, mags[0].name)} holds no split folders with class folders and no unlabeled folder`);
 
   for (const mag of mags) {
     for (const [split, perClass] of index.get(mag.name)!.labelled) {
       for (const c of classes) {
         const folder = join(root, mag.name, split, c);
-        if (!perClass.has(c)) warnings.push(`class '${c}' is missing from split '${split}' at ${mag.name} (no folder ${folder}); its label stays ${classes.indexOf(c)}, as in the other splits`);
-        else if (perClass.get(c)!.length === 0) warnings.push(`class '${c}' has no images in ${folder}: add images or remove the folder from every split`);
+        if (!perClass.has(c))
+          warnings.push(
+            `class '${c}' is missing from split '${split}' at ${mag.name} (no folder ${folder}); its label stays ${classes.indexOf(c)}, as in the other splits`,
+          );
+        else if (perClass.get(c)!.length === 0)
+          warnings.push(`class '${c}' has no images in ${folder}: add images or remove the folder from every split`);
       }
     }
   }
@@ -168,7 +187,8 @@ export function listSamples(ds: Dataset, opts: { mag: string; split: string }): 
   const onDisk = ds.index.get(mag.name);
   const top = ds.mags[0];
   const source = onDisk ? mag : top;
-  if (!onDisk && mag.value > top.value) throw new DataError(`magnification ${mag.name} is higher than the highest in ${ds.root} (${top.name}); it cannot be derived`);
+  if (!onDisk && mag.value > top.value)
+    throw new DataError(`magnification ${mag.name} is higher than the highest in ${ds.root} (${top.name}); it cannot be derived`);
   const factor = onDisk ? 1 : downsampleFactor(top, mag);
   const mi = ds.index.get(source.name)!;
   const base = join(ds.root, source.name, opts.split);
@@ -176,7 +196,8 @@ export function listSamples(ds: Dataset, opts: { mag: string; split: string }): 
     return mi.unlabeled.map((f) => ({ key: stripExt(f), label: -1, mag: mag.name, file: join(base, f), factor }));
   }
   const perClass = mi.labelled.get(opts.split);
-  if (!perClass) throw new DataError(`split '${opts.split}' not found at ${source.name} in ${ds.root}; splits there: ${ds.splits.join(', ') || 'none'}`);
+  if (!perClass)
+    throw new DataError(`split '${opts.split}' not found at ${source.name} in ${ds.root}; splits there: ${ds.splits.join(', ') || 'none'}`);
   const out: Sample[] = [];
   for (const [c, files] of [...perClass.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const label = ds.classes.indexOf(c);
@@ -200,7 +221,9 @@ export function listPairs(ds: Dataset, opts: { teacherMag: string; studentMag: s
     else pairs.push({ key: t.key, label: t.label, teacher: t, student: s });
   }
   if (missing.length > 0) {
-    throw new DataError(`${missing.length} image(s) of split '${opts.split}' at ${opts.teacherMag} have no twin at ${opts.studentMag} (e.g. ${missing.slice(0, 3).join(', ')}); add them under ${join(ds.root, opts.studentMag, opts.split)}, or remove that folder so ${opts.studentMag} is derived from ${ds.mags[0].name}`);
+    throw new DataError(
+      `${missing.length} image(s) of split '${opts.split}' at ${opts.teacherMag} have no twin at ${opts.studentMag} (e.g. ${missing.slice(0, 3).join(', ')}); add them under ${join(ds.root, opts.studentMag, opts.split)}, or remove that folder so ${opts.studentMag} is derived from ${ds.mags[0].name}`,
+    );
   }
   return pairs;
 }
@@ -243,7 +266,15 @@ export async function channelStats(ds: Dataset, mag: string, opts: { split?: str
   if (fromManifest) return fromManifest;
   const samples = listSamples(ds, { mag, split });
   if (samples.length === 0) throw new DataError(`cannot compute mean/std: split '${split}' at ${mag} in ${ds.root} has no images`);
-  const key = hashOf(JSON.stringify([ds.root, mag, split, opts.skipBad ?? false, samples.map((s) => [s.file, statSync(s.file).size, statSync(s.file).mtimeMs, s.factor])]));
+  const key = hashOf(
+    JSON.stringify([
+      ds.root,
+      mag,
+      split,
+      opts.skipBad ?? false,
+      samples.map((s) => [s.file, statSync(s.file).size, statSync(s.file).mtimeMs, s.factor]),
+    ]),
+  );
   const cachePath = join(ds.cacheDir, 'stats', `${key}.json`);
   if (existsSync(cachePath)) return JSON.parse(readFileSync(cachePath, 'utf8')) as ChannelStats;
   const sums = [0, 0, 0, 0, 0, 0];
@@ -254,7 +285,9 @@ export async function channelStats(ds: Dataset, mag: string, opts: { split?: str
       img = await loadSample(ds, s);
     } catch (e) {
       if (opts.skipBad) continue;
-      throw new DataError(`${(e as Error).message} (while computing the mean/std of ${split} at ${mag}). Remove or replace the file, or pass --skip-bad to skip unreadable images`);
+      throw new DataError(
+        `${(e as Error).message} (while computing the mean/std of ${split} at ${mag}). Remove or replace the file, or pass --skip-bad to skip unreadable images`,
+      );
     }
     for (let p = 0; p < img.data.length; p += 3) {
       for (let c = 0; c < 3; c++) {

@@ -8,7 +8,11 @@
 import sharp from 'sharp';
 import { DataError } from './errors.ts';
 
-export interface RgbImage { data: Uint8Array; width: number; height: number }
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
 
 /** File extensions read as images (lower case, with the dot). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.webp'];
@@ -29,7 +33,9 @@ export function areaDownsample(img: RgbImage, factor: number): RgbImage {
   const width = Math.floor(img.width / factor);
   const height = Math.floor(img.height / factor);
   if (width === 0 || height === 0) {
-    throw new DataError(`areaDownsample: a ${img.width}x${img.height} image is smaller than one ${factor}x${factor} block; use a larger tile or fewer magnifications`);
+    throw new DataError(
+      `areaDownsample: a ${img.width}x${img.height} image is smaller than one ${factor}x${factor} block; use a larger tile or fewer magnifications`,
+    );
   }
   const out = new Uint8Array(width * height * 3);
   // Sums of one output row, per channel: accumulate `factor` source rows, then divide.
@@ -43,7 +49,9 @@ export function areaDownsample(img: RgbImage, factor: number): RgbImage {
       const row = (oy * factor + dy) * img.width * 3;
       for (let ox = 0; ox < width; ox++) {
         let p = row + ox * factor * 3;
-        let r = 0, g = 0, b = 0;
+        let r = 0,
+          g = 0,
+          b = 0;
         for (let dx = 0; dx < factor; dx++, p += 3) {
           r += src[p];
           g += src[p + 1];

@@ -29,7 +29,15 @@
  * the same look-ahead.
  */
 import { Rng } from '../engine/random.ts';
-import { applyColorJitter, applyGeometry, drawAugmentParams, IDENTITY_AUGMENT, DEFAULT_AUGMENT, type AugmentOptions, type AugmentParams } from './augment.ts';
+import {
+  applyColorJitter,
+  applyGeometry,
+  drawAugmentParams,
+  IDENTITY_AUGMENT,
+  DEFAULT_AUGMENT,
+  type AugmentOptions,
+  type AugmentParams,
+} from './augment.ts';
 import { channelStats, listSamples, loadSample, openDataset, UNLABELED, type Dataset, type OpenOptions, type Sample } from './dataset.ts';
 import { DataError } from './errors.ts';
 import type { RgbImage } from './image.ts';
@@ -98,13 +106,15 @@ export class DataSource {
   /** Open a data folder; errors name the folder and what is missing; warnings are printed here, once. */
   static async open(root: string, opts: DataSourceOptions = {}): Promise<DataSource> {
     const ds = openDataset(root, opts);
-    if (ds.classes.length === 0) throw new DataError(`${root} has no labelled split (ROOT/<mag>/train/<class>/*.png): training and evaluation need one`);
+    if (ds.classes.length === 0)
+      throw new DataError(`${root} has no labelled split (ROOT/<mag>/train/<class>/*.png): training and evaluation need one`);
     const warn = opts.warn ?? defaultWarn;
     for (const w of ds.warnings) warn(w);
     const levels: Level[] = [];
     const source = new DataSource(ds, levels, new Map(), { cacheBytes: opts.cacheBytes ?? 2 ** 31, skipBad: opts.skipBad ?? false, warn });
     if (ds.manifest) {
-      for (const m of [...ds.manifest.magnifications].sort((a, b) => b.value - a.value)) levels.push({ name: m.name, value: m.value, micronsPerPixel: m.micronsPerPixel, tile: m.tile });
+      for (const m of [...ds.manifest.magnifications].sort((a, b) => b.value - a.value))
+        levels.push({ name: m.name, value: m.value, micronsPerPixel: m.micronsPerPixel, tile: m.tile });
     } else {
       for (const m of ds.mags) {
         const first = source.sampleAt(m.name, 'train', null);
@@ -136,13 +146,18 @@ export class DataSource {
     if (found) return found;
     const parsed = parseMag(mag);
     const top = this.levels[0];
-    const unknown = (why: string) => new DataError(`unknown magnification '${mag}': the data at ${this.root} has ${this.levels.map((x) => x.name).join(', ')}, and ${why}`);
+    const unknown = (why: string) =>
+      new DataError(
+        `unknown magnification '${mag}': the data at ${this.root} has ${this.levels.map((x) => x.name).join(', ')}, and ${why}`,
+      );
     if (!parsed) throw unknown('this is not a magnification (write one like 10x or 2.5x)');
     if (parsed.value > top.value) throw unknown(`${mag} is above the highest, ${top.name}, so it cannot be derived`);
     const ratio = top.value / parsed.value;
     const factor = Math.round(ratio);
-    if (Math.abs(ratio - factor) > 1e-9) throw unknown(`${mag} is not a whole-number reduction of ${top.name} (ratio ${ratio}), so it cannot be derived by area downsampling`);
-    if (top.tile % factor !== 0) throw unknown(`${mag} is ${top.name} / ${factor}, but ${top.name} tiles of ${top.tile} px do not divide by ${factor}`);
+    if (Math.abs(ratio - factor) > 1e-9)
+      throw unknown(`${mag} is not a whole-number reduction of ${top.name} (ratio ${ratio}), so it cannot be derived by area downsampling`);
+    if (top.tile % factor !== 0)
+      throw unknown(`${mag} is ${top.name} / ${factor}, but ${top.name} tiles of ${top.tile} px do not divide by ${factor}`);
     const level: Level = { name: mag, value: parsed.value, micronsPerPixel: top.micronsPerPixel * factor, tile: top.tile / factor };
     this.levels.push(level);
     this.levels.sort((a, b) => b.value - a.value);
@@ -158,7 +173,10 @@ export class DataSource {
     this.level(mag);
     let st = this.stats.get(mag);
     if (!st) {
-      st = channelStats(this.ds, mag, { skipBad: this.skipBad }).then((s) => ({ mean: s.mean, std: s.std.map((v) => Math.max(v, 1e-6)) as [number, number, number] }));
+      st = channelStats(this.ds, mag, { skipBad: this.skipBad }).then((s) => ({
+        mean: s.mean,
+        std: s.std.map((v) => Math.max(v, 1e-6)) as [number, number, number],
+      }));
       this.stats.set(mag, st);
     }
     return st;
@@ -166,7 +184,8 @@ export class DataSource {
 
   /** The tiles of a split (class, then file name; labelled splits carry class indices), listed at the top magnification. */
   samples(split: SplitName): SampleRef[] {
-    if (split !== UNLABELED && !this.ds.splits.includes(split)) throw new DataError(`the data at ${this.root} has no '${split}' split (it has ${this.ds.splits.join(', ')})`);
+    if (split !== UNLABELED && !this.ds.splits.includes(split))
+      throw new DataError(`the data at ${this.root} has no '${split}' split (it has ${this.ds.splits.join(', ')})`);
     this.sampleAt(this.levels[0].name, split, null);
     return this.lists.get(`${this.levels[0].name}|${split}`)!.list.map((s) => ({ split, key: s.key, label: s.label }));
   }
@@ -183,7 +202,8 @@ export class DataSource {
     try {
       img = await loadSample(this.ds, sample);
     } catch (e) {
-      if (!this.opts.skipBad) throw new DataError(`${(e as Error).message}. Remove or replace the file, or pass --skip-bad to skip unreadable images`);
+      if (!this.opts.skipBad)
+        throw new DataError(`${(e as Error).message}. Remove or replace the file, or pass --skip-bad to skip unreadable images`);
       this.skipped.set(sample.file, (e as Error).message);
       this.opts.warn(`skipped unreadable image (--skip-bad): ${(e as Error).message}`);
       return null;
@@ -201,7 +221,10 @@ export function openDataSource(root: string, opts: DataSourceOptions = {}): Prom
 }
 
 /** The 8 symmetries of the square as (flipH, flipV, quarter turns): every distinct one once. */
-const SQUARE_SYMMETRIES: [boolean, boolean, number][] = [0, 1, 2, 3].flatMap((r) => [[false, false, r] as [boolean, boolean, number], [true, false, r] as [boolean, boolean, number]]);
+const SQUARE_SYMMETRIES: [boolean, boolean, number][] = [0, 1, 2, 3].flatMap((r) => [
+  [false, false, r] as [boolean, boolean, number],
+  [true, false, r] as [boolean, boolean, number],
+]);
 
 /**
  * The fixed augmentation table of `size` entries (a multiple of 8): id = 8 j + g, g the
@@ -210,11 +233,13 @@ const SQUARE_SYMMETRIES: [boolean, boolean, number][] = [0, 1, 2, 3].flatMap((r)
  * its entries to the identity).
  */
 export function augmentTable(size: number, options: AugmentOptions = {}): AugmentParams[] {
-  if (!Number.isInteger(size) || size < 8 || size % 8 !== 0) throw new DataError(`augmentSet must be a multiple of 8 (the symmetries of the square) times the colour draws, got ${size}`);
+  if (!Number.isInteger(size) || size < 8 || size % 8 !== 0)
+    throw new DataError(`augmentSet must be a multiple of 8 (the symmetries of the square) times the colour draws, got ${size}`);
   const o = { ...DEFAULT_AUGMENT, ...options };
   const out: AugmentParams[] = [];
   for (let j = 0; j < size / 8; j++) {
-    const color = j === 0 ? IDENTITY_AUGMENT : drawAugmentParams(new Rng(hashSeed(0xc0102, j)), { ...o, hflip: false, vflip: false, rotate90: false });
+    const color =
+      j === 0 ? IDENTITY_AUGMENT : drawAugmentParams(new Rng(hashSeed(0xc0102, j)), { ...o, hflip: false, vflip: false, rotate90: false });
     for (const [flipH, flipV, rot90] of SQUARE_SYMMETRIES) {
       out.push({ ...color, flipH: o.hflip && flipH, flipV: o.vflip && flipV, rot90: o.rotate90 ? rot90 : 0 });
     }
@@ -294,13 +319,23 @@ export class Loader {
     const o = { shuffle: false, seed: 0, prefetch: 2, dropLast: false, normalize: true, ...options };
     if (o.mags.length < 1) throw new DataError('loader: name at least one magnification');
     for (const m of o.mags) source.level(m);
-    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new DataError(`loader: batch size must be a whole number >= 1, got ${o.batchSize}`);
-    if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new DataError(`loader: prefetch must be a whole number >= 1, got ${o.prefetch}`);
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+      throw new DataError(`loader: batch size must be a whole number >= 1, got ${o.batchSize}`);
+    if (!Number.isInteger(o.prefetch) || o.prefetch < 1)
+      throw new DataError(`loader: prefetch must be a whole number >= 1, got ${o.prefetch}`);
     if (refs.length === 0) throw new DataError(`loader: no tiles to load at ${o.mags.join(', ')} in ${source.root}`);
     this.augment = o.augment === false || o.augment === undefined ? null : o.augment;
     if (o.augmentSet !== undefined && !this.augment) throw new DataError('loader: augmentSet needs augment');
     this.table = o.augmentSet !== undefined && this.augment ? augmentTable(o.augmentSet, this.augment) : null;
-    this.o = { shuffle: o.shuffle, seed: o.seed, prefetch: o.prefetch, dropLast: o.dropLast, normalize: o.normalize, mags: o.mags, batchSize: o.batchSize };
+    this.o = {
+      shuffle: o.shuffle,
+      seed: o.seed,
+      prefetch: o.prefetch,
+      dropLast: o.dropLast,
+      normalize: o.normalize,
+      mags: o.mags,
+      batchSize: o.batchSize,
+    };
   }
 
   get mags(): string[] {
@@ -332,7 +367,9 @@ export class Loader {
       const indices = order.slice(b * this.o.batchSize, (b + 1) * this.o.batchSize);
       const draws = indices.map((i) => new Rng(hashSeed(this.o.seed, epoch, i, 0xa06)));
       const augmentIds = this.table ? draws.map((r) => r.int(this.table!.length)) : null;
-      const params = augmentIds ? augmentIds.map((id) => this.table![id]) : draws.map((r) => (this.augment ? drawAugmentParams(r, this.augment) : null));
+      const params = augmentIds
+        ? augmentIds.map((id) => this.table![id])
+        : draws.map((r) => (this.augment ? drawAugmentParams(r, this.augment) : null));
       out.push({ refs: indices.map((i) => this.refs[i]), params, augmentIds, size: indices.length });
     }
     return out;
@@ -346,8 +383,25 @@ export class Loader {
     const refs = pick(planned.refs);
     const params = pick(planned.params);
     const stats = this.o.normalize ? await Promise.all(mags.map((m) => this.source.normalization(m))) : null;
-    const views = keep.length === 0 ? [] : mags.map((mag, v) => packView(mag, refs, pick(images).map((imgs) => imgs[v]!), params, stats?.[v] ?? null));
-    return { views, labels: Int32Array.from(refs.map((r) => r.label)), refs, augmentIds: planned.augmentIds ? pick(planned.augmentIds) : null, size: keep.length };
+    const views =
+      keep.length === 0
+        ? []
+        : mags.map((mag, v) =>
+            packView(
+              mag,
+              refs,
+              pick(images).map((imgs) => imgs[v]!),
+              params,
+              stats?.[v] ?? null,
+            ),
+          );
+    return {
+      views,
+      labels: Int32Array.from(refs.map((r) => r.label)),
+      refs,
+      augmentIds: planned.augmentIds ? pick(planned.augmentIds) : null,
+      size: keep.length,
+    };
   }
 
   /** The batches of one epoch, prefetched; batches whose every image was skipped are left out. */
@@ -398,7 +452,9 @@ function packView(mag: string, refs: SampleRef[], images: RgbImage[], params: (A
   // A quarter turn swaps height and width, so non-square images in one batch must turn alike.
   const turns = params.map((p) => (p ? p.rot90 % 2 : 0));
   if (first.width !== first.height && turns.some((t) => t !== turns[0])) {
-    throw new DataError(`tiles at ${mag} are ${first.width}x${first.height}: 90-degree rotations of non-square images cannot share a batch; use --no-augment, --batch 1 or square tiles`);
+    throw new DataError(
+      `tiles at ${mag} are ${first.width}x${first.height}: 90-degree rotations of non-square images cannot share a batch; use --no-augment, --batch 1 or square tiles`,
+    );
   }
   const h = turns[0] ? first.width : first.height;
   const w = turns[0] ? first.height : first.width;
@@ -420,7 +476,8 @@ export function toTensor(img: RgbImage, params: AugmentParams, stats: ChannelSta
   if (jitter) applyColorJitter(turned.data, turned.height, turned.width, params);
   if (stats) {
     for (let c = 0; c < 3; c++) {
-      const mean = stats.mean[c], inv = 1 / stats.std[c];
+      const mean = stats.mean[c],
+        inv = 1 / stats.std[c];
       for (let i = c * n; i < (c + 1) * n; i++) turned.data[i] = (turned.data[i] - mean) * inv;
     }
   }
@@ -431,7 +488,10 @@ export function toTensor(img: RgbImage, params: AugmentParams, stats: ChannelSta
  * Loader throughput alone: run `batches` batches of one epoch with no consumer work and return
  * images per second. For the benchmarks.
  */
-export async function measureLoader(loader: Loader, batches = Infinity): Promise<{ images: number; seconds: number; imagesPerSecond: number }> {
+export async function measureLoader(
+  loader: Loader,
+  batches = Infinity,
+): Promise<{ images: number; seconds: number; imagesPerSecond: number }> {
   let seen = 0;
   for await (const _ of loader.epoch(0)) {
     if (++seen >= batches) break;

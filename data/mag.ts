@@ -6,7 +6,10 @@
 import { DataError } from './errors.ts';
 
 /** A magnification: its folder name (`2.5x`) and value (2.5). */
-export interface Mag { name: string; value: number }
+export interface Mag {
+  name: string;
+  value: number;
+}
 
 const MAG_NAME = /^(\d+(?:\.\d+)?)x$/;
 
@@ -38,7 +41,9 @@ export function downsampleFactor(high: Mag, low: Mag): number {
   const ratio = high.value / low.value;
   const factor = Math.round(ratio);
   if (factor < 1 || Math.abs(ratio - factor) > 1e-9) {
-    throw new DataError(`magnification ${low.name} is not a whole-number reduction of ${high.name} (ratio ${ratio}); pick magnifications that divide ${high.name} by 1, 2, 4, 8, ...`);
+    throw new DataError(
+      `magnification ${low.name} is not a whole-number reduction of ${high.name} (ratio ${ratio}); pick magnifications that divide ${high.name} by 1, 2, 4, 8, ...`,
+    );
   }
   return factor;
 }

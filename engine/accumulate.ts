@@ -9,7 +9,12 @@ import { ShapeError } from './errors.ts';
 import type { KernelSpec } from './kernel.ts';
 
 function spec(vec4: boolean): KernelSpec {
-  return { name: 'accumulate', file: 'elementwise/add.wgsl', entry: vec4 ? 'accumulateVec4' : 'accumulate', overrides: { WG: elementwiseWorkgroupSize() } };
+  return {
+    name: 'accumulate',
+    file: 'elementwise/add.wgsl',
+    entry: vec4 ? 'accumulateVec4' : 'accumulate',
+    overrides: { WG: elementwiseWorkgroupSize() },
+  };
 }
 
 /** acc += b, in place (same shape, f32). */

@@ -94,8 +94,12 @@ function topoOrder(root: Tensor): Tensor[] {
  * gradient is 1. Leaf gradients accumulate into `.grad`; the graph is released.
  */
 export function backward(root: Tensor, gradRoot?: Tensor) {
-  if (!root.requiresGrad) throw new Error(`backward(): ${root.label} does not require grad (was it computed under noGrad, or from tensors without requiresGrad?)`);
-  if (!gradRoot && root.size !== 1) throw new ShapeError('backward', `root ${shapeStr(root.shape)} is not a scalar; pass its gradient explicitly`);
+  if (!root.requiresGrad)
+    throw new Error(
+      `backward(): ${root.label} does not require grad (was it computed under noGrad, or from tensors without requiresGrad?)`,
+    );
+  if (!gradRoot && root.size !== 1)
+    throw new ShapeError('backward', `root ${shapeStr(root.shape)} is not a scalar; pass its gradient explicitly`);
   const grads = new Map<Tensor, Tensor>();
   const seed = gradRoot ? gradRoot.view(gradRoot.shape).keep() : Tensor.full(root.shape, 1).keep();
   if (!root.node) {

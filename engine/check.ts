@@ -7,7 +7,10 @@
  */
 import { env } from '../util/env.ts';
 
-export interface Tol { atol: number; rtol: number }
+export interface Tol {
+  atol: number;
+  rtol: number;
+}
 
 /**
  * Tolerance presets for float32 kernels against float64 references.
@@ -36,7 +39,11 @@ export const TOL = {
   },
 };
 
-export interface CloseReport { maxAbs: number; maxRel: number; worst: number }
+export interface CloseReport {
+  maxAbs: number;
+  maxRel: number;
+  worst: number;
+}
 
 /** One comparison as the conformance suite records it (conformance/suite.ts). */
 export interface CheckRecord {
@@ -61,17 +68,25 @@ export function onCheck(fn: (r: CheckRecord) => void): () => void {
 /** Assert elementwise closeness; prints `label: worst abs .. rel ..` and returns the report. */
 export function assertClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol): CloseReport {
   if (actual.length !== expected.length) throw new Error(`${label}: length ${actual.length} != expected ${expected.length}`);
-  let maxAbs = 0, maxRel = 0, worst = -1, worstExcess = -Infinity, worstRatio = 0;
+  let maxAbs = 0,
+    maxRel = 0,
+    worst = -1,
+    worstExcess = -Infinity,
+    worstRatio = 0;
   const bad: string[] = [];
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     const err = Math.abs(a - e);
     const allowed = tol.atol + tol.rtol * Math.abs(e);
     if (!(err <= allowed)) {
       if (bad.length < 5) bad.push(`[${i}] got ${a} want ${e} (err ${err.toExponential(2)})`);
     }
     const excess = Number.isNaN(err) ? Infinity : err - allowed;
-    if (excess > worstExcess) { worstExcess = excess; worst = i; }
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = i;
+    }
     const ratio = Number.isNaN(err) ? Infinity : err / allowed;
     if (ratio > worstRatio) worstRatio = ratio;
     if (err > maxAbs || Number.isNaN(err)) maxAbs = Number.isNaN(err) ? NaN : err;
@@ -81,7 +96,9 @@ export function assertClose(label: string, actual: ArrayLike<number>, expected: 
   const summary = `${label}: worst abs err ${maxAbs.toExponential(2)}, rel ${maxRel.toExponential(2)} (atol ${tol.atol.toExponential(1)}, rtol ${tol.rtol.toExponential(1)}, n=${actual.length})`;
   for (const fn of checkListeners) fn({ label, maxAbs, maxRel, tol, worstRatio, n: actual.length, pass: bad.length === 0 });
   if (bad.length) {
-    throw new Error(`${summary}\n  worst at [${worst}]: got ${actual[worst]} want ${expected[worst]}\n  first mismatches: ${bad.join('; ')}`);
+    throw new Error(
+      `${summary}\n  worst at [${worst}]: got ${actual[worst]} want ${expected[worst]}\n  first mismatches: ${bad.join('; ')}`,
+    );
   }
   if (!env.testQuiet()) console.log(`    ${summary}`);
   return { maxAbs, maxRel, worst };

@@ -55,9 +55,15 @@ export interface EngineLimits {
 }
 
 const LIMIT_NAMES: (keyof EngineLimits)[] = [
-  'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize',
-  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupStorageSize', 'maxStorageBuffersPerShaderStage', 'minUniformBufferOffsetAlignment',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBuffersPerShaderStage',
+  'minUniformBufferOffsetAlignment',
 ];
 
 /** Features requested when present; nothing else is requested. */
@@ -72,8 +78,14 @@ function describe(backend: BackendName, featureLevel: 'core' | 'compatibility', 
   const limits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) limits[k] = Number((adapter.limits as unknown as Record<string, number>)[k]);
   return {
-    backend, featureLevel, adapter, name, vendor: info.vendor || '', isSoftware,
-    features: [...adapter.features].map(String).sort(), limits,
+    backend,
+    featureLevel,
+    adapter,
+    name,
+    vendor: info.vendor || '',
+    isSoftware,
+    features: [...adapter.features].map(String).sort(),
+    limits,
   };
 }
 
@@ -96,7 +108,11 @@ export async function listAdapters(): Promise<AdapterEntry[]> {
   };
   for (const backend of platform.backends()) {
     let gpu: GPU;
-    try { gpu = platform.gpu(backend); } catch { continue; }
+    try {
+      gpu = platform.gpu(backend);
+    } catch {
+      continue;
+    }
     for (const featureLevel of ['core', 'compatibility'] as const) {
       for (const powerPreference of ['high-performance', 'low-power'] as const) {
         const adapter = await gpu.requestAdapter({ featureLevel, powerPreference } as GPURequestAdapterOptions).catch(() => null);
@@ -143,9 +159,15 @@ export async function openGpu(opts: OpenOptions = {}): Promise<Gpu> {
   const choice = opts.adapter ?? env.adapter();
   const all = await listAdapters();
   const entry = chooseAdapter(all, choice);
-  if (!entry) throw new NoAdapterError(choice, all.map((e) => `${e.name} (${e.backend}, ${e.featureLevel})`));
+  if (!entry)
+    throw new NoAdapterError(
+      choice,
+      all.map((e) => `${e.name} (${e.backend}, ${e.featureLevel})`),
+    );
 
-  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => entry.adapter.features.has(f) && !opts.withoutFeatures?.includes(f)) as GPUFeatureName[];
+  const requiredFeatures = OPTIONAL_FEATURES.filter(
+    (f) => entry.adapter.features.has(f) && !opts.withoutFeatures?.includes(f),
+  ) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) {
     if (k === 'minUniformBufferOffsetAlignment') continue; // an alignment: larger is looser; keep the default

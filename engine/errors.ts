@@ -19,7 +19,11 @@ export class NoAdapterError extends Error {
 
 /** A GPU-side error (validation, out of memory, device lost), naming the kernel in flight. */
 export class KernelError extends Error {
-  constructor(public readonly kernel: string, kind: string, detail: string) {
+  constructor(
+    public readonly kernel: string,
+    kind: string,
+    detail: string,
+  ) {
     super(`${kind} error in kernel '${kernel}': ${detail.trim()}`);
     this.name = 'KernelError';
   }

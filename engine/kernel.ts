@@ -107,13 +107,15 @@ export function kernelSource(spec: KernelSpec): string {
   const parts: string[] = [];
   for (const f of spec.features ?? []) parts.push(`enable ${f};`);
   for (const [k, v] of Object.entries(spec.constants ?? {})) {
-    if (!Number.isInteger(v) || v < 0) throw new BindingError(spec.name, `constant ${k} = ${v} must be a whole number >= 0 (declared as u32)`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new BindingError(spec.name, `constant ${k} = ${v} must be a whole number >= 0 (declared as u32)`);
     parts.push(`const ${k}: u32 = ${v}u;`);
   }
   const seen = new Set<string>();
   const code = [...(spec.includes ?? []).map((inc) => loadWgsl(inc, seen)), loadWgsl(spec.file, seen)].join('\n');
   for (const k of Object.keys(spec.constants ?? {})) {
-    if (!new RegExp(`\\b${k}\\b`).test(code)) throw new BindingError(spec.name, `constant ${k} is used nowhere in ${spec.file} or its includes`);
+    if (!new RegExp(`\\b${k}\\b`).test(code))
+      throw new BindingError(spec.name, `constant ${k} is used nowhere in ${spec.file} or its includes`);
   }
   return [...parts, code].join('\n');
 }
@@ -148,13 +150,21 @@ export function reflectKernel(spec: KernelSpec, source: string): KernelLayout {
     if (v.group !== 0) throw new BindingError(spec.name, `binding '${v.name}' is in group ${v.group}; kernels use group 0 only`);
     const t = v.type as unknown as { name: string; format?: { name?: string; format?: { name?: string } } };
     const elementType = scalarOf(t.name, t.format);
-    if (!elementType) throw new BindingError(spec.name, `storage binding '${v.name}' has element type ${t.name}; only arrays of f32/u32/i32 (or their vectors/atomics) are supported`);
+    if (!elementType)
+      throw new BindingError(
+        spec.name,
+        `storage binding '${v.name}' has element type ${t.name}; only arrays of f32/u32/i32 (or their vectors/atomics) are supported`,
+      );
     storage.push({ name: v.name, binding: v.binding, readOnly: v.access !== 'read_write', elementType });
   }
   for (const v of r.uniforms) {
     if (!used.has(`${v.group}:${v.binding}`)) continue;
-    if (uniform) throw new BindingError(spec.name, `more than one uniform binding ('${uniform.name}', '${v.name}'); put all parameters in one struct`);
-    const st = v.type as unknown as { isStruct: boolean; members?: { name: string; offset: number; type: { name: string; format?: { name?: string } } }[] };
+    if (uniform)
+      throw new BindingError(spec.name, `more than one uniform binding ('${uniform.name}', '${v.name}'); put all parameters in one struct`);
+    const st = v.type as unknown as {
+      isStruct: boolean;
+      members?: { name: string; offset: number; type: { name: string; format?: { name?: string } } }[];
+    };
     if (!st.isStruct || !st.members) throw new BindingError(spec.name, `uniform '${v.name}' must be a struct`);
     const fields = new Map<string, UniformField>();
     for (const m of st.members) {
@@ -169,7 +179,11 @@ export function reflectKernel(spec: KernelSpec, source: string): KernelLayout {
   if (new Set(names).size !== names.length) throw new BindingError(spec.name, 'two resources share a binding number');
   const overrides = new Set(r.overrides.map((o) => o.name));
   for (const k of Object.keys(spec.overrides ?? {})) {
-    if (!overrides.has(k)) throw new BindingError(spec.name, `override constant '${k}' is not declared in ${spec.file} (declared: ${[...overrides].join(', ') || 'none'})`);
+    if (!overrides.has(k))
+      throw new BindingError(
+        spec.name,
+        `override constant '${k}' is not declared in ${spec.file} (declared: ${[...overrides].join(', ') || 'none'})`,
+      );
   }
   const ws = (entry as unknown as { workgroupSize?: number[] }).workgroupSize ?? [1, 1, 1];
   return { storage, uniform, overrides, workgroupSize: [ws[0] ?? 1, ws[1] ?? 1, ws[2] ?? 1], source };
@@ -177,6 +191,10 @@ export function reflectKernel(spec: KernelSpec, source: string): KernelLayout {
 
 /** Cache key for a pipeline: kernel + static configuration (never shapes). */
 export function pipelineKey(spec: KernelSpec): string {
-  const kv = (o: Readonly<Record<string, number>> = {}) => Object.keys(o).sort().map((k) => `${k}=${o[k]}`).join(',');
+  const kv = (o: Readonly<Record<string, number>> = {}) =>
+    Object.keys(o)
+      .sort()
+      .map((k) => `${k}=${o[k]}`)
+      .join(',');
   return `${spec.name}|${spec.file}|${spec.entry ?? 'main'}|${(spec.includes ?? []).join(',')}|${(spec.features ?? []).join(',')}|${kv(spec.constants)}|${kv(spec.overrides)}`;
 }

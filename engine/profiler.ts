@@ -60,7 +60,10 @@ export interface ProfileResult {
 /** Queries per query set (two per dispatch); 4096 is the WebGPU maximum for a query set. */
 const QUERIES_PER_SET = 4096;
 
-interface QuerySlot { set: GPUQuerySet; used: number }
+interface QuerySlot {
+  set: GPUQuerySet;
+  used: number;
+}
 
 export class Profiler implements DispatchObserver {
   readonly clock: ProfileClock;
@@ -72,13 +75,17 @@ export class Profiler implements DispatchObserver {
   private attached = false;
 
   /** `timestamps: false` forces the wall clock even where timestamp queries exist. */
-  constructor(private readonly rt: Runtime, opts: { timestamps?: boolean } = {}) {
+  constructor(
+    private readonly rt: Runtime,
+    opts: { timestamps?: boolean } = {},
+  ) {
     this.clock = rt.gpu.caps.timestampQuery && opts.timestamps !== false ? 'timestamp-query' : 'wall-clock';
   }
 
   /** Become the runtime's dispatch observer. Only one profiler may be attached at a time. */
   attach() {
-    if (this.rt.observer && this.rt.observer !== this) throw new Error('Profiler.attach(): another dispatch observer is attached to the runtime; detach it first');
+    if (this.rt.observer && this.rt.observer !== this)
+      throw new Error('Profiler.attach(): another dispatch observer is attached to the runtime; detach it first');
     this.rt.observer = this;
     this.attached = true;
   }
@@ -90,9 +97,15 @@ export class Profiler implements DispatchObserver {
 
   beginDispatch({ kernel, op, workgroups, flops }: DispatchInfo): GPUComputePassTimestampWrites | undefined {
     this.records.push({
-      index: this.records.length, kernel, op,
-      phase: this.phaseStack[this.phaseStack.length - 1] ?? '', scope: this.scopeStack[this.scopeStack.length - 1] ?? '',
-      workgroups: [...workgroups], ...(flops !== undefined ? { flops } : {}), startUs: null, durUs: null,
+      index: this.records.length,
+      kernel,
+      op,
+      phase: this.phaseStack[this.phaseStack.length - 1] ?? '',
+      scope: this.scopeStack[this.scopeStack.length - 1] ?? '',
+      workgroups: [...workgroups],
+      ...(flops !== undefined ? { flops } : {}),
+      startUs: null,
+      durUs: null,
     });
     if (this.clock !== 'timestamp-query') return undefined;
     let slot = this.sets[this.sets.length - 1];
@@ -150,8 +163,16 @@ export class Profiler implements DispatchObserver {
     for (const s of this.sets) {
       if (s.used === 0) continue;
       const bytes = s.used * 8;
-      const resolved = this.rt.device.createBuffer({ label: 'profiler resolve', size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      const staging = this.rt.device.createBuffer({ label: 'profiler readback', size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+      const resolved = this.rt.device.createBuffer({
+        label: 'profiler resolve',
+        size: bytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      const staging = this.rt.device.createBuffer({
+        label: 'profiler readback',
+        size: bytes,
+        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      });
       const enc = this.rt.device.createCommandEncoder({ label: 'profiler resolve' });
       enc.resolveQuerySet(s.set, 0, s.used, resolved, 0);
       enc.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
@@ -163,7 +184,8 @@ export class Profiler implements DispatchObserver {
       resolved.destroy();
     }
     await this.rt.checkErrors();
-    if (ticks.length < 2 * this.records.length) throw new Error(`profiler: read ${ticks.length} timestamps for ${this.records.length} dispatches`);
+    if (ticks.length < 2 * this.records.length)
+      throw new Error(`profiler: read ${ticks.length} timestamps for ${this.records.length} dispatches`);
     const origin = ticks.reduce((m, t) => (t < m ? t : m), ticks[0] ?? 0n);
     this.records.forEach((r, i) => {
       const begin = Number(ticks[2 * i] - origin) / 1000;

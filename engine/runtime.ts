@@ -117,7 +117,8 @@ export class Runtime {
     this.uniformAlign = Math.max(256, gpu.limits.minUniformBufferOffsetAlignment);
     this.arenaCpu = new Uint8Array(this.uniformAlign * BATCH_LIMIT);
     this.arenaGpu = this.device.createBuffer({
-      label: 'uniform arena', size: this.arenaCpu.byteLength,
+      label: 'uniform arena',
+      size: this.arenaCpu.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.device.addEventListener('uncapturederror', (ev) => {
@@ -140,17 +141,23 @@ export class Runtime {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     const missing = (spec.features ?? []).filter((f) => !this.gpu.caps[f]);
-    if (missing.length) throw new LimitError(`kernel '${spec.name}' needs the adapter feature ${missing.join(', ')}, which this device lacks; its op should pick the variant without it`);
+    if (missing.length)
+      throw new LimitError(
+        `kernel '${spec.name}' needs the adapter feature ${missing.join(', ')}, which this device lacks; its op should pick the variant without it`,
+      );
     const source = kernelSource(spec);
     const layout = reflectKernel(spec, source);
     if (debug('wgsl')) console.error(`--- WGSL ${spec.name} (${spec.file}) ---\n${source}`);
     const entries: GPUBindGroupLayoutEntry[] = layout.storage.map((s) => ({
-      binding: s.binding, visibility: GPUShaderStage.COMPUTE,
+      binding: s.binding,
+      visibility: GPUShaderStage.COMPUTE,
       buffer: { type: s.readOnly ? 'read-only-storage' : 'storage' },
     }));
     if (layout.uniform) entries.push({ binding: layout.uniform.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
     if (layout.storage.length > this.limits.maxStorageBuffersPerShaderStage) {
-      throw new LimitError(`kernel '${spec.name}' binds ${layout.storage.length} storage buffers; this adapter allows ${this.limits.maxStorageBuffersPerShaderStage} per shader stage`);
+      throw new LimitError(
+        `kernel '${spec.name}' binds ${layout.storage.length} storage buffers; this adapter allows ${this.limits.maxStorageBuffersPerShaderStage} per shader stage`,
+      );
     }
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
@@ -205,7 +212,10 @@ export class Runtime {
     }
     const out: [number, number, number] = [wg[0], wg[1] ?? 1, wg[2] ?? 1];
     out.forEach((d, i) => {
-      if (d > max) throw new LimitError(`kernel '${kernel}': workgroup count ${d} in dimension ${'xyz'[i]} exceeds maxComputeWorkgroupsPerDimension ${max}; dispatch it as a 1-D count so the runtime can fold it`);
+      if (d > max)
+        throw new LimitError(
+          `kernel '${kernel}': workgroup count ${d} in dimension ${'xyz'[i]} exceeds maxComputeWorkgroupsPerDimension ${max}; dispatch it as a 1-D count so the runtime can fold it`,
+        );
     });
     return out;
   }
@@ -215,7 +225,13 @@ export class Runtime {
    * each field of the kernel's uniform struct to its value. Workgroups: a 1-D count (folded if
    * needed) or an explicit [x, y, z]. `flops`: what the op counts for this dispatch, for profiles.
    */
-  dispatch(spec: KernelSpec, buffers: Record<string, BufferView>, uniforms: Record<string, UniformValue>, workgroups: Workgroups, flops?: number): void {
+  dispatch(
+    spec: KernelSpec,
+    buffers: Record<string, BufferView>,
+    uniforms: Record<string, UniformValue>,
+    workgroups: Workgroups,
+    flops?: number,
+  ): void {
     if (this.lost) throw this.lost;
     const c = this.pipeline(spec);
     const { layout } = c;
@@ -223,15 +239,26 @@ export class Runtime {
     // Bindings: exactly those the WGSL declares, each with a matching element type and size.
     for (const s of layout.storage) {
       const v = buffers[s.name];
-      if (!v) throw new BindingError(spec.name, `missing buffer for binding '${s.name}' (WGSL binds: ${layout.storage.map((x) => x.name).join(', ')})`);
-      if (v.dtype !== s.elementType) throw new BindingError(spec.name, `binding '${s.name}' holds ${s.elementType} in WGSL but was given ${v.label} (${v.dtype})`);
+      if (!v)
+        throw new BindingError(
+          spec.name,
+          `missing buffer for binding '${s.name}' (WGSL binds: ${layout.storage.map((x) => x.name).join(', ')})`,
+        );
+      if (v.dtype !== s.elementType)
+        throw new BindingError(spec.name, `binding '${s.name}' holds ${s.elementType} in WGSL but was given ${v.label} (${v.dtype})`);
       if (v.byteLength > this.limits.maxStorageBufferBindingSize) {
-        throw new LimitError(`kernel '${spec.name}': ${v.label} bound as '${s.name}' is ${v.byteLength} bytes, above this adapter's maxStorageBufferBindingSize of ${this.limits.maxStorageBufferBindingSize} bytes; use a smaller batch or input size`);
+        throw new LimitError(
+          `kernel '${spec.name}': ${v.label} bound as '${s.name}' is ${v.byteLength} bytes, above this adapter's maxStorageBufferBindingSize of ${this.limits.maxStorageBufferBindingSize} bytes; use a smaller batch or input size`,
+        );
       }
       entries.push({ binding: s.binding, resource: { buffer: v.buffer, offset: v.byteOffset, size: Math.max(4, v.byteLength) } });
     }
     for (const name of Object.keys(buffers)) {
-      if (!layout.storage.some((s) => s.name === name)) throw new BindingError(spec.name, `extra buffer '${name}': the WGSL has no storage binding of that name (has: ${layout.storage.map((x) => x.name).join(', ') || 'none'})`);
+      if (!layout.storage.some((s) => s.name === name))
+        throw new BindingError(
+          spec.name,
+          `extra buffer '${name}': the WGSL has no storage binding of that name (has: ${layout.storage.map((x) => x.name).join(', ') || 'none'})`,
+        );
     }
     // Uniforms: written into this batch's arena slot.
     if (this.arenaUsed + this.uniformAlign > this.arenaCpu.byteLength) this.flush();
@@ -242,9 +269,11 @@ export class Runtime {
       const view = new DataView(this.arenaCpu.buffer, slot, u.size);
       for (const [name, f] of u.fields) {
         const val = uniforms[name];
-        if (val === undefined) throw new BindingError(spec.name, `missing uniform '${name}' (struct fields: ${[...u.fields.keys()].join(', ')})`);
+        if (val === undefined)
+          throw new BindingError(spec.name, `missing uniform '${name}' (struct fields: ${[...u.fields.keys()].join(', ')})`);
         const vals = typeof val === 'number' ? [val] : val;
-        if (vals.length !== f.components) throw new BindingError(spec.name, `uniform '${name}' has ${f.components} component(s), got ${vals.length}`);
+        if (vals.length !== f.components)
+          throw new BindingError(spec.name, `uniform '${name}' has ${f.components} component(s), got ${vals.length}`);
         vals.forEach((x, i) => {
           const off = f.offset + 4 * i;
           if (f.type === 'f32') view.setFloat32(off, x, true);
@@ -258,7 +287,8 @@ export class Runtime {
         });
       }
       for (const name of Object.keys(uniforms)) {
-        if (!u.fields.has(name)) throw new BindingError(spec.name, `unknown uniform '${name}' (struct fields: ${[...u.fields.keys()].join(', ')})`);
+        if (!u.fields.has(name))
+          throw new BindingError(spec.name, `unknown uniform '${name}' (struct fields: ${[...u.fields.keys()].join(', ')})`);
       }
       entries.push({ binding: u.binding, resource: { buffer: this.arenaGpu, offset: slot, size: u.size } });
       this.arenaUsed += this.uniformAlign;
@@ -329,7 +359,12 @@ export class Runtime {
       this.device.queue.writeBuffer(dst, dstOffset, data.buffer, data.byteOffset, bytes);
       return;
     }
-    const staging = this.device.createBuffer({ label: 'upload staging', size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.MAP_WRITE, mappedAtCreation: true });
+    const staging = this.device.createBuffer({
+      label: 'upload staging',
+      size: Math.ceil(bytes / 4) * 4,
+      usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.MAP_WRITE,
+      mappedAtCreation: true,
+    });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
     staging.unmap();
     this.copy(staging, 0, dst, dstOffset, Math.ceil(bytes / 4) * 4);
@@ -345,7 +380,10 @@ export class Runtime {
     const names = [...new Set(kernels)];
     this.openBatchScope();
     this.device.queue.submit([this.encoder.finish()]);
-    const label = names.length === 1 ? names[0] : `batch of ${kernels.length} dispatches (${names.slice(0, 12).join(', ')}${names.length > 12 ? ', ...' : ''}; rerun with RBD_DEBUG=sync to pin it to one kernel)`;
+    const label =
+      names.length === 1
+        ? names[0]
+        : `batch of ${kernels.length} dispatches (${names.slice(0, 12).join(', ')}${names.length > 12 ? ', ...' : ''}; rerun with RBD_DEBUG=sync to pin it to one kernel)`;
     this.batchScopeOpen = false;
     this.watch(label, 'bind groups or submit');
     this.submits++;
@@ -400,7 +438,9 @@ export class Runtime {
   /** Create a raw GPU buffer inside an OOM scope; the label names what it is for. */
   createBuffer(label: string, size: number, usage: GPUBufferUsageFlags): GPUBuffer {
     if (size > this.limits.maxBufferSize) {
-      throw new LimitError(`${label}: ${size} bytes exceeds this adapter's maxBufferSize of ${this.limits.maxBufferSize} bytes; use a smaller batch or input size`);
+      throw new LimitError(
+        `${label}: ${size} bytes exceeds this adapter's maxBufferSize of ${this.limits.maxBufferSize} bytes; use a smaller batch or input size`,
+      );
     }
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
@@ -453,7 +493,13 @@ export async function closeRuntime() {
 }
 
 /** Convenience for op wrappers: `dispatch(kernel, buffers, uniforms, workgroups, flops?)` on the open runtime. */
-export function dispatch(spec: KernelSpec, buffers: Record<string, BufferView>, uniforms: Record<string, UniformValue>, workgroups: Workgroups, flops?: number) {
+export function dispatch(
+  spec: KernelSpec,
+  buffers: Record<string, BufferView>,
+  uniforms: Record<string, UniformValue>,
+  workgroups: Workgroups,
+  flops?: number,
+) {
   runtime().dispatch(spec, buffers, uniforms, workgroups, flops);
 }
 

@@ -34,7 +34,10 @@ export interface GradNode {
 /** A refcounted pooled buffer. */
 class Storage {
   refs = 1;
-  constructor(readonly buffer: GPUBuffer, readonly byteLength: number) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly byteLength: number,
+  ) {}
   retain() {
     this.refs++;
   }
@@ -53,7 +56,8 @@ export function shapeStr(shape: readonly number[]): string {
 
 function checkShape(shape: readonly number[]) {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError('tensor', `invalid shape ${shapeStr(shape)}: every dimension must be a whole number >= 0`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new ShapeError('tensor', `invalid shape ${shapeStr(shape)}: every dimension must be a whole number >= 0`);
   }
 }
 
@@ -89,7 +93,9 @@ export class Tensor implements BufferView {
     const bytes = Math.max(4, shapeSize(shape) * 4);
     const rt = runtime();
     if (bytes > rt.limits.maxStorageBufferBindingSize) {
-      throw new LimitError(`tensor ${shapeStr(shape)} ${dtype} needs ${bytes} bytes, above this adapter's maxStorageBufferBindingSize of ${rt.limits.maxStorageBufferBindingSize} bytes; use a smaller batch or input size`);
+      throw new LimitError(
+        `tensor ${shapeStr(shape)} ${dtype} needs ${bytes} bytes, above this adapter's maxStorageBufferBindingSize of ${rt.limits.maxStorageBufferBindingSize} bytes; use a smaller batch or input size`,
+      );
     }
     const buffer = pool.acquire(bytes, `tensor${shapeStr(shape)} ${dtype}`);
     return new Tensor(shape, dtype, new Storage(buffer, bytes));
@@ -104,7 +110,8 @@ export class Tensor implements BufferView {
   /** Upload host data. `data` length must equal the shape's size. */
   static from(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     checkShape(shape);
-    if (data.length !== shapeSize(shape)) throw new ShapeError('Tensor.from', `data has ${data.length} elements but shape ${shapeStr(shape)} needs ${shapeSize(shape)}`);
+    if (data.length !== shapeSize(shape))
+      throw new ShapeError('Tensor.from', `data has ${data.length} elements but shape ${shapeStr(shape)} needs ${shapeSize(shape)}`);
     const t = Tensor.empty(shape, dtype);
     const typed = dtype === 'f32' ? Float32Array.from(data) : dtype === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
     runtime().write(t.buffer, 0, typed);
@@ -144,7 +151,11 @@ export class Tensor implements BufferView {
   /** A new handle on the same storage with another shape of the same size (no copy, no grad link). */
   view(shape: readonly number[]): Tensor {
     checkShape(shape);
-    if (shapeSize(shape) !== this.size) throw new ShapeError('view', `cannot view ${shapeStr(this.shape)} (${this.size} elements) as ${shapeStr(shape)} (${shapeSize(shape)} elements)`);
+    if (shapeSize(shape) !== this.size)
+      throw new ShapeError(
+        'view',
+        `cannot view ${shapeStr(this.shape)} (${this.size} elements) as ${shapeStr(shape)} (${shapeSize(shape)} elements)`,
+      );
     this.buffer; // throws if disposed
     this.storage.retain();
     return new Tensor(shape, this.dtype, this.storage);
@@ -164,7 +175,8 @@ export class Tensor implements BufferView {
 
   /** Copy `src`'s contents into this tensor (same size and dtype), in order with other GPU work. */
   copyFrom(src: Tensor) {
-    if (src.size !== this.size || src.dtype !== this.dtype) throw new ShapeError('copyFrom', `source ${src.label} does not match destination ${this.label}`);
+    if (src.size !== this.size || src.dtype !== this.dtype)
+      throw new ShapeError('copyFrom', `source ${src.label} does not match destination ${this.label}`);
     runtime().copy(src.buffer, 0, this.buffer, 0, this.byteLength);
   }
 

@@ -26,10 +26,24 @@ export interface ResNetArch {
 }
 
 /** The method's network: planes 32,64,128,256, one block per stage, GroupNorm(32). */
-export const RBD_ARCH: Readonly<ResNetArch> = Object.freeze({ planes: [32, 64, 128, 256], layers: [1, 1, 1, 1], norm: 'group', groups: 32, numClasses: 3, inChannels: 3 });
+export const RBD_ARCH: Readonly<ResNetArch> = Object.freeze({
+  planes: [32, 64, 128, 256],
+  layers: [1, 1, 1, 1],
+  norm: 'group',
+  groups: 32,
+  numClasses: 3,
+  inChannels: 3,
+});
 
 /** ResNet-18 widths and depths (64..512, two blocks per stage), GroupNorm(32) by default. */
-export const RESNET18_ARCH: Readonly<ResNetArch> = Object.freeze({ planes: [64, 128, 256, 512], layers: [2, 2, 2, 2], norm: 'group', groups: 32, numClasses: 3, inChannels: 3 });
+export const RESNET18_ARCH: Readonly<ResNetArch> = Object.freeze({
+  planes: [64, 128, 256, 512],
+  layers: [2, 2, 2, 2],
+  norm: 'group',
+  groups: 32,
+  numClasses: 3,
+  inChannels: 3,
+});
 
 export const PRESETS: Record<string, Readonly<ResNetArch>> = { rbd: RBD_ARCH, resnet18: RESNET18_ARCH };
 
@@ -46,7 +60,8 @@ export function presetArch(name: string, overrides: Partial<ResNetArch> = {}): R
 export function validateArch(arch: ResNetArch) {
   const problems: string[] = [];
   const posInts = (name: string, v: unknown) => {
-    if (!Array.isArray(v) || v.length === 0 || v.some((x) => !Number.isInteger(x) || x < 1)) problems.push(`${name} must be a non-empty list of whole numbers >= 1, got ${JSON.stringify(v)}`);
+    if (!Array.isArray(v) || v.length === 0 || v.some((x) => !Number.isInteger(x) || x < 1))
+      problems.push(`${name} must be a non-empty list of whole numbers >= 1, got ${JSON.stringify(v)}`);
   };
   posInts('planes', arch.planes);
   posInts('layers', arch.layers);
@@ -54,13 +69,18 @@ export function validateArch(arch: ResNetArch) {
     problems.push(`planes (${arch.planes.length} stages) and layers (${arch.layers.length} stages) must have the same length`);
   }
   if (arch.norm !== 'group' && arch.norm !== 'batch') problems.push(`norm must be 'group' or 'batch', got ${JSON.stringify(arch.norm)}`);
-  if (!Number.isInteger(arch.numClasses) || arch.numClasses < 1) problems.push(`numClasses must be a whole number >= 1, got ${arch.numClasses}`);
-  if (!Number.isInteger(arch.inChannels) || arch.inChannels < 1) problems.push(`inChannels must be a whole number >= 1, got ${arch.inChannels}`);
+  if (!Number.isInteger(arch.numClasses) || arch.numClasses < 1)
+    problems.push(`numClasses must be a whole number >= 1, got ${arch.numClasses}`);
+  if (!Number.isInteger(arch.inChannels) || arch.inChannels < 1)
+    problems.push(`inChannels must be a whole number >= 1, got ${arch.inChannels}`);
   if (arch.norm === 'group') {
     if (!Number.isInteger(arch.groups) || arch.groups < 1) problems.push(`groups must be a whole number >= 1, got ${arch.groups}`);
     else if (Array.isArray(arch.planes)) {
       const bad = arch.planes.filter((p) => p % arch.groups !== 0);
-      if (bad.length) problems.push(`GroupNorm groups=${arch.groups} must divide every width, but not ${bad.join(', ')} (choose groups dividing ${arch.planes.join(', ')})`);
+      if (bad.length)
+        problems.push(
+          `GroupNorm groups=${arch.groups} must divide every width, but not ${bad.join(', ')} (choose groups dividing ${arch.planes.join(', ')})`,
+        );
     }
   }
   if (problems.length) throw new Error(`invalid ResNet architecture: ${problems.join('; ')}`);
@@ -93,5 +113,12 @@ export function blockPlan(arch: ResNetArch): BlockPlan[] {
 
 /** The JSON-able form stored in checkpoint metadata. */
 export function archToJson(arch: ResNetArch): Record<string, unknown> {
-  return { planes: arch.planes, layers: arch.layers, norm: arch.norm, groups: arch.groups, numClasses: arch.numClasses, inChannels: arch.inChannels };
+  return {
+    planes: arch.planes,
+    layers: arch.layers,
+    norm: arch.norm,
+    groups: arch.groups,
+    numClasses: arch.numClasses,
+    inChannels: arch.inChannels,
+  };
 }

@@ -61,7 +61,8 @@ export async function saveCheckpoint(path: string, model: ResNet, extras: Checkp
   const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
   for (const [name, t] of model.stateDict()) entries.push([name, { shape: t.shape, data: (await t.read()) as Float32Array }]);
   const classNames = extras.classNames ?? defaultClassNames(model.arch.numClasses);
-  if (classNames.length !== model.arch.numClasses) throw new CheckpointError(path, `${classNames.length} class names given for a model with ${model.arch.numClasses} classes`);
+  if (classNames.length !== model.arch.numClasses)
+    throw new CheckpointError(path, `${classNames.length} class names given for a model with ${model.arch.numClasses} classes`);
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     architecture: JSON.stringify({ ...archToJson(model.arch), classNames }),
@@ -115,7 +116,10 @@ export function inferArchitecture(file: string, shapes: Map<string, readonly num
   }
   if (stageCount === 0) missing.push('layer_1.0.conv_1.weight');
   if (missing.length) {
-    throw new CheckpointError(file, `cannot infer the architecture: no metadata, and missing ${missing.join(', ')} (is it a ResNet state_dict with the reference's names? otherwise give the architecture explicitly)`);
+    throw new CheckpointError(
+      file,
+      `cannot infer the architecture: no metadata, and missing ${missing.join(', ')} (is it a ResNet state_dict with the reference's names? otherwise give the architecture explicitly)`,
+    );
   }
   const norm: NormKind = [...shapes.keys()].some((k) => k.endsWith('.running_mean') || k.endsWith('.running_var')) ? 'batch' : 'group';
   const arch: ResNetArch = {
@@ -130,7 +134,10 @@ export function inferArchitecture(file: string, shapes: Map<string, readonly num
   try {
     validateArch(arch);
   } catch (e) {
-    const hint = arch.norm === 'group' && overrides.groups === undefined ? ' (GroupNorm groups are not stored in a state_dict; pass the group count)' : '';
+    const hint =
+      arch.norm === 'group' && overrides.groups === undefined
+        ? ' (GroupNorm groups are not stored in a state_dict; pass the group count)'
+        : '';
     throw new CheckpointError(file, `inferred ${(e as Error).message}${hint}`);
   }
   return arch;
@@ -160,7 +167,15 @@ export function checkpointInfo(file: string, st: SafetensorsFile, overrides: Par
   }
   const shapes = new Map([...st.tensors].map(([k, v]) => [k, v.shape] as [string, readonly number[]]));
   const arch = inferArchitecture(file, shapes, overrides);
-  return { arch, classNames: defaultClassNames(arch.numClasses), magnification: null, normalization: null, training: {}, epoch: null, inferred: true };
+  return {
+    arch,
+    classNames: defaultClassNames(arch.numClasses),
+    magnification: null,
+    normalization: null,
+    training: {},
+    epoch: null,
+    inferred: true,
+  };
 }
 
 /**
@@ -174,12 +189,18 @@ export function loadState(model: { stateDict(): [string, Tensor][] }, st: Safete
   for (const [name, t] of expected) {
     const s = st.tensors.get(name);
     if (!s) problems.push(`missing ${name} ${shapeStr(t.shape)}`);
-    else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) problems.push(`wrong shape for ${name}: file has ${shapeStr(s.shape)}, the model needs ${shapeStr(t.shape)}`);
+    else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i]))
+      problems.push(`wrong shape for ${name}: file has ${shapeStr(s.shape)}, the model needs ${shapeStr(t.shape)}`);
     else if (!s.data) problems.push(`unusable dtype ${s.dtype} for ${name} (F32, F64, F16 or BF16 expected)`);
   }
-  for (const name of st.tensors.keys()) if (!expected.has(name) && !IGNORED.test(name) && !skip?.test(name)) problems.push(`unexpected ${name} ${shapeStr(st.tensors.get(name)!.shape)}`);
+  for (const name of st.tensors.keys())
+    if (!expected.has(name) && !IGNORED.test(name) && !skip?.test(name))
+      problems.push(`unexpected ${name} ${shapeStr(st.tensors.get(name)!.shape)}`);
   if (problems.length) {
-    throw new CheckpointError(file, `does not fit the model (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}\nRemedy: check the architecture (planes, layers, norm, classes) matches the file, or that the file is a checkpoint of this network.`);
+    throw new CheckpointError(
+      file,
+      `does not fit the model (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}\nRemedy: check the architecture (planes, layers, norm, classes) matches the file, or that the file is a checkpoint of this network.`,
+    );
   }
   for (const [name, t] of expected) t.write(st.tensors.get(name)!.data!);
 }
@@ -194,7 +215,11 @@ export interface LoadedCheckpoint {
  * its weights. With `freshHead`, the classifier (fc) is not loaded but drawn anew for
  * `overrides.numClasses` classes (seed `seed`): starting from weights trained on other classes.
  */
-export function loadCheckpoint(path: string, overrides: Partial<ResNetArch> = {}, options: { freshHead?: boolean; seed?: number } = {}): LoadedCheckpoint {
+export function loadCheckpoint(
+  path: string,
+  overrides: Partial<ResNetArch> = {},
+  options: { freshHead?: boolean; seed?: number } = {},
+): LoadedCheckpoint {
   let st: SafetensorsFile;
   try {
     st = readSafetensors(path);
@@ -211,7 +236,12 @@ export function loadCheckpoint(path: string, overrides: Partial<ResNetArch> = {}
   const { numClasses: _classes, ...keptOverrides } = overrides;
   const stored = checkpointInfo(path, st, options.freshHead ? keptOverrides : overrides);
   const arch = options.freshHead && overrides.numClasses ? { ...stored.arch, numClasses: overrides.numClasses } : stored.arch;
-  const info = { ...stored, arch, naming, classNames: arch.numClasses === stored.arch.numClasses ? stored.classNames : defaultClassNames(arch.numClasses) };
+  const info = {
+    ...stored,
+    arch,
+    naming,
+    classNames: arch.numClasses === stored.arch.numClasses ? stored.classNames : defaultClassNames(arch.numClasses),
+  };
   const model = new ResNet(info.arch, options.seed ?? 0);
   try {
     loadState(model, st, path, options.freshHead ? /^fc\./ : undefined);

@@ -161,7 +161,9 @@ export function countFlops(arch: ResNetArch, [h, w]: [number, number], opts: Flo
     push('fc', 'linear', [n, classes], classes * c + classes, 2 * macs + n * classes, 4 * macs + n * classes);
   }
 
-  const byKind = Object.fromEntries((['conv', 'norm', 'relu', 'maxpool', 'avgpool', 'add', 'linear'] as LayerKind[]).map((k) => [k, { forward: 0, backward: 0 }])) as FlopReport['byKind'];
+  const byKind = Object.fromEntries(
+    (['conv', 'norm', 'relu', 'maxpool', 'avgpool', 'add', 'linear'] as LayerKind[]).map((k) => [k, { forward: 0, backward: 0 }]),
+  ) as FlopReport['byKind'];
   const total = { params: 0, forwardFlops: 0, backwardFlops: 0, activationBytes: 4 * prod(input) };
   for (const l of layers) {
     total.params += l.params;

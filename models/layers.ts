@@ -32,7 +32,13 @@ export class Conv2d extends Layer {
   readonly stride: [number, number];
   readonly padding: [number, number];
   readonly dilation: [number, number];
-  constructor(rng: Rng, readonly inChannels: number, readonly outChannels: number, kernel: Pair, opts: Conv2dLayerOptions = {}) {
+  constructor(
+    rng: Rng,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernel: Pair,
+    opts: Conv2dLayerOptions = {},
+  ) {
     super();
     const [kh, kw] = pair(kernel);
     this.stride = pair(opts.stride ?? 1);
@@ -51,7 +57,11 @@ export class Conv2d extends Layer {
 export class GroupNorm extends Layer {
   readonly weight: Tensor;
   readonly bias: Tensor;
-  constructor(readonly groups: number, readonly channels: number, readonly eps = 1e-5) {
+  constructor(
+    readonly groups: number,
+    readonly channels: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     if (channels % groups !== 0) throw new Error(`GroupNorm: ${groups} groups do not divide ${channels} channels`);
     this.weight = this.registerParameter('weight', Tensor.full([channels], 1));
@@ -78,7 +88,11 @@ export class BatchNorm2d extends Layer {
   readonly bias: Tensor;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
-  constructor(readonly channels: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    readonly channels: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     super();
     this.weight = this.registerParameter('weight', Tensor.full([channels], 1));
     this.bias = this.registerParameter('bias', Tensor.zeros([channels]));
@@ -86,7 +100,11 @@ export class BatchNorm2d extends Layer {
     this.runningVar = this.registerBuffer('running_var', Tensor.full([channels], 1));
   }
   forward(x: Tensor): Tensor {
-    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps });
+    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
   }
 }
 
@@ -94,10 +112,20 @@ export class BatchNorm2d extends Layer {
 export class Linear extends Layer {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(rng: Rng, readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+  constructor(
+    rng: Rng,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias = true,
+  ) {
     super();
-    this.weight = this.registerParameter('weight', Tensor.from(linearDefaultUniform(rng, outFeatures * inFeatures, inFeatures), [outFeatures, inFeatures]));
-    this.bias = bias ? this.registerParameter('bias', Tensor.from(linearDefaultUniform(rng, outFeatures, inFeatures), [outFeatures])) : null;
+    this.weight = this.registerParameter(
+      'weight',
+      Tensor.from(linearDefaultUniform(rng, outFeatures * inFeatures, inFeatures), [outFeatures, inFeatures]),
+    );
+    this.bias = bias
+      ? this.registerParameter('bias', Tensor.from(linearDefaultUniform(rng, outFeatures, inFeatures), [outFeatures]))
+      : null;
   }
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
@@ -111,7 +139,11 @@ export class ReLU extends Layer {
 }
 
 export class MaxPool2d extends Layer {
-  constructor(readonly kernel: Pair, readonly stride: Pair = kernel, readonly padding: Pair = 0) {
+  constructor(
+    readonly kernel: Pair,
+    readonly stride: Pair = kernel,
+    readonly padding: Pair = 0,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

@@ -41,7 +41,8 @@ export class Module {
 
   private checkName(name: string) {
     if (!name || name.includes('.')) throw new Error(`module member name '${name}' must be non-empty and contain no dot`);
-    if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.children.has(name)) throw new Error(`module member '${name}' is registered twice`);
+    if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.children.has(name))
+      throw new Error(`module member '${name}' is registered twice`);
   }
 
   /** Direct children with their names (bench/profile.ts walks them to name each layer's dispatches). */

@@ -52,7 +52,10 @@ export class BasicBlock extends Layer {
     this.conv_2 = this.registerModule('conv_2', new Conv2d(rng, plan.planes, plan.planes, 3, { padding: 1 }));
     this.norm_2 = this.registerModule('norm_2', makeNorm(arch, plan.planes));
     this.downsample = plan.downsample
-      ? this.registerModule('downsample', new Sequential(new Conv2d(rng, plan.inPlanes, plan.planes, 1, { stride: plan.stride }), makeNorm(arch, plan.planes)))
+      ? this.registerModule(
+          'downsample',
+          new Sequential(new Conv2d(rng, plan.inPlanes, plan.planes, 1, { stride: plan.stride }), makeNorm(arch, plan.planes)),
+        )
       : null;
   }
   forward(x: Tensor): Tensor {

@@ -36,16 +36,34 @@ export class SafetensorsError extends Error {
   }
 }
 
-const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1 };
+const DTYPE_BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  BOOL: 1,
+};
 
 /** Headers above this are not tensors files (a guard against reading garbage as a length). */
 const MAX_HEADER_BYTES = 100_000_000;
 
 /** Serialize float32 tensors and string metadata. Tensors are laid out in the order given. */
-export function encodeSafetensors(tensors: Iterable<[string, { shape: readonly number[]; data: Float32Array }]>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Iterable<[string, { shape: readonly number[]; data: Float32Array }]>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) {
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new Error(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') throw new Error(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
     header.__metadata__ = metadata;
   }
   const parts: Float32Array[] = [];
@@ -53,7 +71,8 @@ export function encodeSafetensors(tensors: Iterable<[string, { shape: readonly n
   for (const [name, t] of tensors) {
     if (name === '__metadata__' || name in header) throw new Error(`safetensors: tensor name '${name}' is reserved or repeated`);
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new Error(`safetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape.join(',')}] needs ${n}`);
+    if (n !== t.data.length)
+      throw new Error(`safetensors: tensor '${name}' has ${t.data.length} values but shape [${t.shape.join(',')}] needs ${n}`);
     header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
     parts.push(t.data);
@@ -112,7 +131,8 @@ function toFloat32(dtype: string, raw: Uint8Array, n: number): Float32Array | nu
 
 /** Parse a safetensors file's bytes; `file` names it in errors. Checks every header entry. */
 export function decodeSafetensors(bytes: Uint8Array, file = 'safetensors data'): SafetensorsFile {
-  const corrupt = (detail: string) => new SafetensorsError(file, `not a valid safetensors file: ${detail} (is it truncated, or another format?)`);
+  const corrupt = (detail: string) =>
+    new SafetensorsError(file, `not a valid safetensors file: ${detail} (is it truncated, or another format?)`);
   if (bytes.length < 8) throw corrupt(`${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen64 = view.getBigUint64(0, true);
@@ -142,8 +162,10 @@ export function decodeSafetensors(bytes: Uint8Array, file = 'safetensors data'):
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e?.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) throw corrupt(`tensor '${name}' has unknown dtype ${JSON.stringify(e?.dtype)}`);
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) throw corrupt(`tensor '${name}' has invalid shape ${JSON.stringify(e.shape)}`);
+    if (typeof e?.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
+      throw corrupt(`tensor '${name}' has unknown dtype ${JSON.stringify(e?.dtype)}`);
+    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw corrupt(`tensor '${name}' has invalid shape ${JSON.stringify(e.shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || offs.some((o) => !Number.isInteger(o) || o < 0) || offs[1] < offs[0]) {
       throw corrupt(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
@@ -151,7 +173,10 @@ export function decodeSafetensors(bytes: Uint8Array, file = 'safetensors data'):
     const [begin, end] = offs as [number, number];
     const shape = e.shape as number[];
     const n = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== n * DTYPE_BYTES[e.dtype]) throw corrupt(`tensor '${name}' ${e.dtype} [${shape.join(',')}] needs ${n * DTYPE_BYTES[e.dtype]} bytes but data_offsets span ${end - begin}`);
+    if (end - begin !== n * DTYPE_BYTES[e.dtype])
+      throw corrupt(
+        `tensor '${name}' ${e.dtype} [${shape.join(',')}] needs ${n * DTYPE_BYTES[e.dtype]} bytes but data_offsets span ${end - begin}`,
+      );
     if (end > dataLen) throw corrupt(`tensor '${name}' ends at byte ${end} of the data section, which has only ${dataLen} bytes`);
     ranges.push([begin, end, name]);
     // Copy so that the result does not pin the whole file and is aligned for typed arrays.
@@ -182,7 +207,11 @@ export function readSafetensors(path: string): SafetensorsFile {
 }
 
 /** Encode and write atomically. */
-export function writeSafetensors(path: string, tensors: Iterable<[string, { shape: readonly number[]; data: Float32Array }]>, metadata: Record<string, string> = {}) {
+export function writeSafetensors(
+  path: string,
+  tensors: Iterable<[string, { shape: readonly number[]; data: Float32Array }]>,
+  metadata: Record<string, string> = {},
+) {
   try {
     writeFileAtomic(path, encodeSafetensors(tensors, metadata));
   } catch (e) {

@@ -23,8 +23,15 @@ import { blockPlan, type ResNetArch } from './arch.ts';
 import type { ResNet } from './resnet.ts';
 
 /** Interleaved 8-bit RGB, row-major. */
-export interface RgbPixels { data: Uint8Array; width: number; height: number }
-export interface Normalization { mean: number[]; std: number[] }
+export interface RgbPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
 
 /** Bytes of all activations of one forward pass per batch: a budget, not a limit of the adapter. */
 const ACTIVATION_BUDGET = 256 * 2 ** 20;
@@ -32,7 +39,8 @@ const MIN_TILE = 224;
 
 /** Receptive field of the last stage's features, in input pixels. */
 export function receptiveField(arch: ResNetArch): number {
-  let rf = 7, jump = 2; // stem 7x7 stride 2
+  let rf = 7,
+    jump = 2; // stem 7x7 stride 2
   rf += 2 * jump; // max-pool 3x3 stride 2
   jump *= 2;
   for (const b of blockPlan(arch)) {
@@ -46,7 +54,8 @@ export function receptiveField(arch: ResNetArch): number {
 /** Activation bytes of one H x W sample: [largest tensor, all layer outputs]. */
 export function activationBytes(arch: ResNetArch, height: number, width: number): { largest: number; total: number } {
   const out = (s: number, k: number, st: number, p: number) => Math.floor((s + 2 * p - k) / st) + 1;
-  let h = out(height, 7, 2, 3), w = out(width, 7, 2, 3);
+  let h = out(height, 7, 2, 3),
+    w = out(width, 7, 2, 3);
   const sizes: number[] = [3 * height * width, arch.planes[0] * h * w * 3]; // input; conv, norm, relu
   h = out(h, 3, 2, 1);
   w = out(w, 3, 2, 1);
@@ -61,7 +70,13 @@ export function activationBytes(arch: ResNetArch, height: number, width: number)
   return { largest: largest * 4, total: sizes.reduce((a, s) => a + s, 0) * 4 };
 }
 
-export interface TiledPlan { tile: number; batch: number; xs: number[]; ys: number[]; whole: boolean }
+export interface TiledPlan {
+  tile: number;
+  batch: number;
+  xs: number[];
+  ys: number[];
+  whole: boolean;
+}
 
 /** How an image will run: whole, or as tiles of `tile` pixels in batches of `batch`. */
 export function planImage(arch: ResNetArch, width: number, height: number, bindingLimit: number): TiledPlan {
@@ -85,7 +100,8 @@ export function planImage(arch: ResNetArch, width: number, height: number, bindi
 
 function toTensor(img: RgbPixels, x0: number, y0: number, w: number, h: number, norm: Normalization, into: Float32Array, offset: number) {
   for (let c = 0; c < 3; c++) {
-    const scale = 1 / (255 * norm.std[c]), shift = norm.mean[c] / norm.std[c];
+    const scale = 1 / (255 * norm.std[c]),
+      shift = norm.mean[c] / norm.std[c];
     for (let y = 0; y < h; y++) {
       const row = ((y0 + y) * img.width + x0) * 3 + c;
       const o = offset + (c * h + y) * w;
@@ -95,7 +111,11 @@ function toTensor(img: RgbPixels, x0: number, y0: number, w: number, h: number, 
 }
 
 /** A w x h crop at (x, y) of an image. */
-interface Crop { img: RgbPixels; x: number; y: number }
+interface Crop {
+  img: RgbPixels;
+  x: number;
+  y: number;
+}
 
 /** Probabilities [classes] of each crop (all w x h), run `batch` at a time. */
 async function runBatches(model: ResNet, crops: Crop[], w: number, h: number, norm: Normalization, batch: number): Promise<Float32Array[]> {
@@ -126,10 +146,19 @@ function fitsBatch(arch: ResNetArch, h: number, w: number, n: number): boolean {
   return a.largest * n <= runtime().limits.maxStorageBufferBindingSize / 2 && a.total * n <= ACTIVATION_BUDGET;
 }
 
-export interface ImageProbabilities { probabilities: Float32Array; plan: TiledPlan; tiles: number }
+export interface ImageProbabilities {
+  probabilities: Float32Array;
+  plan: TiledPlan;
+  tiles: number;
+}
 
 /** Class probabilities of an image of any size (see the file comment). */
-export async function classifyImage(model: ResNet, img: RgbPixels, norm: Normalization, bindingLimit = runtime().limits.maxStorageBufferBindingSize): Promise<ImageProbabilities> {
+export async function classifyImage(
+  model: ResNet,
+  img: RgbPixels,
+  norm: Normalization,
+  bindingLimit = runtime().limits.maxStorageBufferBindingSize,
+): Promise<ImageProbabilities> {
   const plan = planImage(model.arch, img.width, img.height, bindingLimit);
   if (plan.whole) {
     const [p] = await runBatches(model, [{ img, x: 0, y: 0 }], img.width, img.height, norm, 1);
@@ -154,5 +183,12 @@ export async function classifyTiles(model: ResNet, tiles: RgbPixels[], norm: Nor
   }
   let batch = 1;
   while (batch < tiles.length && fitsBatch(model.arch, height, width, batch * 2)) batch *= 2;
-  return runBatches(model, tiles.map((img) => ({ img, x: 0, y: 0 })), width, height, norm, batch);
+  return runBatches(
+    model,
+    tiles.map((img) => ({ img, x: 0, y: 0 })),
+    width,
+    height,
+    norm,
+    batch,
+  );
 }

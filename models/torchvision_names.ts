@@ -43,7 +43,9 @@ export function methodNames(names: Iterable<string>, file: string): Map<string, 
     let n = name.replace(/^module\./, '');
     if (torchvision) {
       if (/^layer\d+\.\d+\.(conv3|bn3)\./.test(n)) {
-        throw new Error(`${file}: '${name}' belongs to a Bottleneck block (torchvision ResNet-50 and larger); only BasicBlock ResNets (ResNet-18/34 layout) are supported`);
+        throw new Error(
+          `${file}: '${name}' belongs to a Bottleneck block (torchvision ResNet-50 and larger); only BasicBlock ResNets (ResNet-18/34 layout) are supported`,
+        );
       }
       for (const [re, to] of RULES) {
         if (re.test(n)) {

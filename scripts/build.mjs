@@ -18,6 +18,26 @@ await build({
 });
 chmodSync('dist/rbd.js', 0o755);
 // The synthetic-data generator's worker thread (data/synth/synthesize.ts loads it from beside the bundle).
-await build({ entryPoints: ['data/synth/worker.ts'], outfile: 'dist/synth-worker.js', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'info' });
+await build({
+  entryPoints: ['data/synth/worker.ts'],
+  outfile: 'dist/synth-worker.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'info',
+});
 // The slide tiler's worker thread (data/slide/tile.ts loads it from beside the bundle).
-await build({ entryPoints: ['data/slide/worker.ts'], outfile: 'dist/tile-worker.js', bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'info' });
+await build({
+  entryPoints: ['data/slide/worker.ts'],
+  outfile: 'dist/tile-worker.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'info',
+});

@@ -40,7 +40,8 @@ function sources(dir: string): string[] {
   return out;
 }
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
 
 /** The project modules a file imports (relative specifiers, resolved to repository paths). */
 export function importsOf(file: string, text: string): string[] {
@@ -59,7 +60,9 @@ const folder = (f: string) => f.split('/')[0];
 /** Strongly connected components of more than one module, or a module importing itself (Tarjan). */
 export function importLoops(g: Map<string, string[]>): string[][] {
   let next = 0;
-  const index = new Map<string, number>(), low = new Map<string, number>(), onStack = new Set<string>();
+  const index = new Map<string, number>(),
+    low = new Map<string, number>(),
+    onStack = new Set<string>();
   const stack: string[] = [];
   const loops: string[][] = [];
   const visit = (v: string) => {
@@ -92,13 +95,29 @@ export function importLoops(g: Map<string, string[]>): string[][] {
 test('the import reader sees every import form, and the loop finder finds loops', () => {
   const text = `import { a } from './a.ts';\nimport type { B } from '../b/b.ts';\nexport { c } from "./c.ts";\nconst d = await import('./d.ts');\nimport './e.ts';\nimport { x } from 'node:fs';`;
   assert.equal(importsOf('train/x.ts', text), ['train/a.ts', 'b/b.ts', 'train/c.ts', 'train/d.ts', 'train/e.ts']);
-  const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['d']], ['e', ['a']]]);
+  const g = new Map([
+    ['a', ['b']],
+    ['b', ['c']],
+    ['c', ['a']],
+    ['d', ['d']],
+    ['e', ['a']],
+  ]);
   assert.equal(importLoops(g), [['a', 'b', 'c'], ['d']]);
-  assert.equal(importLoops(new Map([['a', ['b']], ['b', []]])), []);
+  assert.equal(
+    importLoops(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('every import resolves to a file that exists', () => {
-  const missing = [...graph].flatMap(([f, imports]) => imports.filter((t) => !statSync(join(root, t), { throwIfNoEntry: false })).map((t) => `${f} -> ${t}`));
+  const missing = [...graph].flatMap(([f, imports]) =>
+    imports.filter((t) => !statSync(join(root, t), { throwIfNoEntry: false })).map((t) => `${f} -> ${t}`),
+  );
   assert.equal(missing, []);
 });
 
@@ -106,7 +125,8 @@ test(`each layer imports only the layers below it (${Object.keys(LAYERS).join(' 
   const wrong: string[] = [];
   for (const [f, imports] of graph) {
     for (const t of imports) {
-      const from = folder(f), to = folder(t);
+      const from = folder(f),
+        to = folder(t);
       if (to !== from && !LAYERS[from].includes(to)) wrong.push(`${f} -> ${t}`);
     }
   }

@@ -30,7 +30,11 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-interface Counts { passed: number; failed: number; skipped: number }
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
@@ -90,7 +94,9 @@ if (matching.length === 0) {
 } else {
   if (all.length) add(await runGroup(`default adapter (${rbdEnv.adapter()})`, all, {}));
   if (smoke.length && rbdEnv.testGlPass()) {
-    add(await runGroup('OpenGL ES compatibility adapter (kernel tests and smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }));
+    add(
+      await runGroup('OpenGL ES compatibility adapter (kernel tests and smoke subset)', smoke, { RBD_ADAPTER: 'gl', RBD_TEST_PASS: 'gl' }),
+    );
   }
   if (browser.length && rbdEnv.testBrowserPass()) {
     add(await runGroup('SwiftShader WebGPU in headless Chromium (the web page)', browser, {}));

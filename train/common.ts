@@ -59,15 +59,40 @@ export interface CommonTrainOptions {
 }
 
 export const COMMON_DEFAULTS = {
-  epochs: 10, batch: 16, accum: 2, lr: 1e-3, weightDecay: 1e-4, gamma: 1, seed: 0, augment: true, resume: false, limit: 0, arch: 'rbd', verbose: true, skipBad: false,
+  epochs: 10,
+  batch: 16,
+  accum: 2,
+  lr: 1e-3,
+  weightDecay: 1e-4,
+  gamma: 1,
+  seed: 0,
+  augment: true,
+  resume: false,
+  limit: 0,
+  arch: 'rbd',
+  verbose: true,
+  skipBad: false,
 } as const;
 
 /**
  * The loader of a training run: shuffled per epoch, augmented per tile (paired across `mags`),
  * both seeded by the run's seed (data/loader.ts), `batch` tiles per micro-batch.
  */
-export function trainingLoader(data: DataSource, refs: SampleRef[], mags: string[], o: Pick<CommonTrainOptions, 'batch' | 'seed' | 'augment'>, augmentSet?: number): Loader {
-  return new Loader(data, refs, { mags, batchSize: o.batch, shuffle: true, seed: o.seed, augment: o.augment ? DEFAULT_AUGMENT : false, augmentSet: o.augment ? augmentSet : undefined });
+export function trainingLoader(
+  data: DataSource,
+  refs: SampleRef[],
+  mags: string[],
+  o: Pick<CommonTrainOptions, 'batch' | 'seed' | 'augment'>,
+  augmentSet?: number,
+): Loader {
+  return new Loader(data, refs, {
+    mags,
+    batchSize: o.batch,
+    shuffle: true,
+    seed: o.seed,
+    augment: o.augment ? DEFAULT_AUGMENT : false,
+    augmentSet: o.augment ? augmentSet : undefined,
+  });
 }
 
 /** The labelled training samples, capped at `limit` (a seeded, class-interleaved subset). */
@@ -95,7 +120,10 @@ export function runArch(arch: string, classes: number, init?: string): ResNetArc
   if (!init) return presetArch(arch, { numClasses: classes });
   const st = readSafetensors(init);
   const renamed = methodNames(st.tensors.keys(), init);
-  return { ...checkpointInfo(init, { metadata: st.metadata, tensors: new Map([...st.tensors].map(([k, v]) => [renamed.get(k)!, v])) }).arch, numClasses: classes };
+  return {
+    ...checkpointInfo(init, { metadata: st.metadata, tensors: new Map([...st.tensors].map(([k, v]) => [renamed.get(k)!, v])) }).arch,
+    numClasses: classes,
+  };
 }
 
 /** Adam with L2 weight decay added to the gradient (PyTorch Adam semantics, as the method). */
@@ -129,11 +157,22 @@ export function resolutionOf(data: DataSource, mag: string, arch: ResNetArch, al
     );
   }
   const flops = countFlops(arch, [level.tile, level.tile]);
-  return { magnification: mag, inputSize: level.tile, micronsPerPixel: level.micronsPerPixel, forwardGflops: flops.total.forwardFlops / 1e9 };
+  return {
+    magnification: mag,
+    inputSize: level.tile,
+    micronsPerPixel: level.micronsPerPixel,
+    forwardGflops: flops.total.forwardFlops / 1e9,
+  };
 }
 
 /** Logits [N, C] of a model on tiles at one magnification (eval mode, no graph, batched, no augmentation). */
-export async function predict(model: ResNet, data: DataSource, mag: string, samples: SampleRef[], batch: number): Promise<{ logits: Float32Array; refs: SampleRef[] }> {
+export async function predict(
+  model: ResNet,
+  data: DataSource,
+  mag: string,
+  samples: SampleRef[],
+  batch: number,
+): Promise<{ logits: Float32Array; refs: SampleRef[] }> {
   const classes = model.arch.numClasses;
   const parts: Float32Array[] = [];
   const refs: SampleRef[] = [];
@@ -159,13 +198,30 @@ export async function predict(model: ResNet, data: DataSource, mag: string, samp
 }
 
 /** Full metrics of a model on one split. */
-export async function evaluateSplit(model: ResNet, data: DataSource, mag: string, split: SplitName, batch: number, opts: { resamples?: number; seed?: number } = {}): Promise<ClassificationReport> {
+export async function evaluateSplit(
+  model: ResNet,
+  data: DataSource,
+  mag: string,
+  split: SplitName,
+  batch: number,
+  opts: { resamples?: number; seed?: number } = {},
+): Promise<ClassificationReport> {
   const { logits, refs } = await predict(model, data, mag, data.samples(split), batch);
-  return classificationReport(logits, refs.map((s) => s.label), data.classes.length, opts);
+  return classificationReport(
+    logits,
+    refs.map((s) => s.label),
+    data.classes.length,
+    opts,
+  );
 }
 
 /** Validation accuracy (the metric that picks best.safetensors); no bootstrap. */
-export async function validationAccuracy(model: ResNet, data: DataSource, mag: string, batch: number): Promise<{ metric: number; values: Record<string, number> }> {
+export async function validationAccuracy(
+  model: ResNet,
+  data: DataSource,
+  mag: string,
+  batch: number,
+): Promise<{ metric: number; values: Record<string, number> }> {
   const r = await evaluateSplit(model, data, mag, 'val', batch, { resamples: 0 });
   return { metric: r.accuracy, values: { valAccuracy: r.accuracy, valLoss: r.loss, valMacroAuc: r.macroAuc } };
 }
@@ -176,12 +232,20 @@ export function prepareRunDir(out: string, config: Record<string, unknown>) {
 }
 
 /** A progress bar over all images of all remaining epochs, with one line per finished epoch. */
-export function trainingProgress(label: string, verbose: boolean, totalImages: number): { bar: Progress | null; onEpoch: (r: LoopEpochRecord) => void } {
+export function trainingProgress(
+  label: string,
+  verbose: boolean,
+  totalImages: number,
+): { bar: Progress | null; onEpoch: (r: LoopEpochRecord) => void } {
   const bar = verbose ? progress({ label, total: totalImages, unit: 'images' }) : null;
   const onEpoch = (r: LoopEpochRecord) => {
-    const parts = Object.entries(r.parts).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
+    const parts = Object.entries(r.parts)
+      .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+      .join(' ');
     const val = typeof r.valAccuracy === 'number' ? ` val acc ${(100 * r.valAccuracy).toFixed(1)}%` : '';
-    bar?.note(`${label} epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${parts ? ` (${parts})` : ''}${val} lr ${r.lr.toExponential(2)} ${r.imagesPerSecond.toFixed(1)} img/s`);
+    bar?.note(
+      `${label} epoch ${r.epoch + 1}: loss ${r.loss.toFixed(4)}${parts ? ` (${parts})` : ''}${val} lr ${r.lr.toExponential(2)} ${r.imagesPerSecond.toFixed(1)} img/s`,
+    );
   };
   return { bar, onEpoch };
 }

@@ -25,8 +25,17 @@ import { trainLoop } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import { distillLoss, type DistillLossOptions } from './distill_loss.ts';
 import {
-  type CommonTrainOptions, trainingSamples, trainingLoader, buildModel, runArch, buildOptimizer, resolutionOf,
-  validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
+  type CommonTrainOptions,
+  trainingSamples,
+  trainingLoader,
+  buildModel,
+  runArch,
+  buildOptimizer,
+  resolutionOf,
+  validationAccuracy,
+  prepareRunDir,
+  trainingProgress,
+  openTrainingData,
 } from './common.ts';
 import type { TrainSummary } from './supervised.ts';
 import { TeacherTargetCache, fileHash, type TeacherTargets } from './teacher_cache.ts';
@@ -66,7 +75,11 @@ function isCached(t: View | TeacherTargets): t is TeacherTargets {
   return 'logits' in t;
 }
 
-export interface TeacherOverrides { mag?: string; classes?: string[]; groups?: number }
+export interface TeacherOverrides {
+  mag?: string;
+  classes?: string[];
+  groups?: number;
+}
 
 /**
  * Load the teacher and check it fits the data: same classes, a magnification the data has,
@@ -74,8 +87,16 @@ export interface TeacherOverrides { mag?: string; classes?: string[]; groups?: n
  * torchvision's names) takes its magnification and class names from `overrides`; where the file
  * records them, overrides must agree.
  */
-export function loadTeacher(path: string, data: DataSource, studentMag: string, overrides: TeacherOverrides = {}): { model: ResNet; mag: string } {
-  if (!existsSync(path)) throw new Error(`teacher checkpoint ${path} does not exist; train one first with 'rbd teacher --out DIR' (it writes DIR/best.safetensors)`);
+export function loadTeacher(
+  path: string,
+  data: DataSource,
+  studentMag: string,
+  overrides: TeacherOverrides = {},
+): { model: ResNet; mag: string } {
+  if (!existsSync(path))
+    throw new Error(
+      `teacher checkpoint ${path} does not exist; train one first with 'rbd teacher --out DIR' (it writes DIR/best.safetensors)`,
+    );
   const { model, info } = loadCheckpoint(path, overrides.groups ? { groups: overrides.groups } : {});
   const fail = (message: string): never => {
     model.dispose();
@@ -83,24 +104,36 @@ export function loadTeacher(path: string, data: DataSource, studentMag: string, 
   };
   let classNames = info.classNames;
   if (overrides.classes) {
-    if (overrides.classes.length !== info.arch.numClasses) fail(`--classes names ${overrides.classes.length} classes but teacher ${path} has ${info.arch.numClasses} outputs`);
-    if (!info.inferred && overrides.classes.some((c, i) => c !== info.classNames[i])) fail(`--classes ${overrides.classes.join(',')} disagrees with the classes teacher ${path} records [${info.classNames.join(', ')}]`);
+    if (overrides.classes.length !== info.arch.numClasses)
+      fail(`--classes names ${overrides.classes.length} classes but teacher ${path} has ${info.arch.numClasses} outputs`);
+    if (!info.inferred && overrides.classes.some((c, i) => c !== info.classNames[i]))
+      fail(`--classes ${overrides.classes.join(',')} disagrees with the classes teacher ${path} records [${info.classNames.join(', ')}]`);
     classNames = overrides.classes;
   } else if (info.inferred) {
-    fail(`teacher ${path} is a bare state_dict without class names; pass --classes ${data.classes.join(',')} (its output order) if that is what it was trained on`);
+    fail(
+      `teacher ${path} is a bare state_dict without class names; pass --classes ${data.classes.join(',')} (its output order) if that is what it was trained on`,
+    );
   }
   const same = classNames.length === data.classes.length && classNames.every((c, i) => c === data.classes[i]);
-  if (!same) fail(`teacher ${path} was trained on classes [${classNames.join(', ')}] but the data at ${data.root} has [${data.classes.join(', ')}]; distill with a teacher trained on this data's classes`);
+  if (!same)
+    fail(
+      `teacher ${path} was trained on classes [${classNames.join(', ')}] but the data at ${data.root} has [${data.classes.join(', ')}]; distill with a teacher trained on this data's classes`,
+    );
   let magnification = info.magnification;
   if (overrides.mag) {
     const given = parseMag(overrides.mag);
     if (!given) fail(`--teacher-mag '${overrides.mag}' is not a magnification; write it like 10x`);
-    if (magnification !== null && Math.abs(magnification - given!.value) > 1e-9) fail(`--teacher-mag ${overrides.mag} disagrees with the ${magnification}x teacher ${path} records`);
+    if (magnification !== null && Math.abs(magnification - given!.value) > 1e-9)
+      fail(`--teacher-mag ${overrides.mag} disagrees with the ${magnification}x teacher ${path} records`);
     magnification = given!.value;
   }
-  if (magnification === null) fail(`teacher ${path} does not record its magnification; pass --teacher-mag (e.g. --teacher-mag 10x) with the one it was trained at`);
+  if (magnification === null)
+    fail(`teacher ${path} does not record its magnification; pass --teacher-mag (e.g. --teacher-mag 10x) with the one it was trained at`);
   const mag = data.levels.find((l) => Math.abs(l.value - magnification!) < 1e-9);
-  if (!mag) fail(`teacher ${path} was trained at ${magnification}x but the data at ${data.root} has no ${magnification}x images (it has ${data.levels.map((l) => l.name).join(', ')})`);
+  if (!mag)
+    fail(
+      `teacher ${path} was trained at ${magnification}x but the data at ${data.root} has no ${magnification}x images (it has ${data.levels.map((l) => l.name).join(', ')})`,
+    );
   if (mag!.value <= data.level(studentMag).value) fail(`the student magnification ${studentMag} must be below the teacher's ${mag!.name}`);
   model.eval();
   return { model, mag: mag!.name };
@@ -129,19 +162,36 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
   const cached = o.cacheTeacher || o.teacherTargets !== undefined;
   const augmentSet = o.augmentSet ?? DEFAULT_AUGMENT_SET;
   const loader = trainingLoader(data, samples, [teacher.mag, o.mag], o, cached ? augmentSet : o.augmentSet);
-  if (o.teacherTargets && o.teacherTargets.teacherMag !== teacher.mag) throw new Error(`the shared teacher cache holds a ${o.teacherTargets.teacherMag} teacher, but ${o.teacher} is at ${teacher.mag}`);
-  const targets = o.teacherTargets ?? (cached ? new TeacherTargetCache(teacher.model, fileHash(o.teacher), teacher.mag, o.teacherCacheDir ?? null) : null);
+  if (o.teacherTargets && o.teacherTargets.teacherMag !== teacher.mag)
+    throw new Error(`the shared teacher cache holds a ${o.teacherTargets.teacherMag} teacher, but ${o.teacher} is at ${teacher.mag}`);
+  const targets =
+    o.teacherTargets ??
+    (cached ? new TeacherTargetCache(teacher.model, fileHash(o.teacher), teacher.mag, o.teacherCacheDir ?? null) : null);
   const student = o.init ? buildModel(o.arch, classes, o.seed, o.init) : new ResNet(studentArch, o.seed);
   const optimizer = buildOptimizer(student, o);
   const config = {
-    command: 'distill', ...o, teacherMag: teacher.mag, resolution, trainImages: labelled.length, unlabeledCount: unlabeled.length, unlabeledPool: pool.length,
-    classes: data.classes, effectiveBatch: o.batch * o.accum,
-    teacherCache: cached ? `used: teacher outputs computed once per tile and augmentation id (${o.augment ? `${augmentSet}-entry augmentation table` : 'no augmentation'})` : 'not used',
+    command: 'distill',
+    ...o,
+    teacherMag: teacher.mag,
+    resolution,
+    trainImages: labelled.length,
+    unlabeledCount: unlabeled.length,
+    unlabeledPool: pool.length,
+    classes: data.classes,
+    effectiveBatch: o.batch * o.accum,
+    teacherCache: cached
+      ? `used: teacher outputs computed once per tile and augmentation id (${o.augment ? `${augmentSet}-entry augmentation table` : 'no augmentation'})`
+      : 'not used',
     teacherTargets: undefined, // the shared cache object itself is not configuration
   };
   prepareRunDir(o.out, config);
   if (o.verbose && o.cacheTeacher) console.log(`teacher cache: ${config.teacherCache}`);
-  const extras = { classNames: data.classes, magnification: data.level(o.mag).value, normalization: await data.normalization(o.mag), training: config };
+  const extras = {
+    classNames: data.classes,
+    magnification: data.level(o.mag).value,
+    normalization: await data.normalization(o.mag),
+    training: config,
+  };
   const { bar, onEpoch } = trainingProgress(`distill ${teacher.mag}->${o.mag}`, o.verbose, o.epochs * samples.length);
   const started = performance.now();
 
@@ -167,7 +217,13 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
 
   try {
     const { records, state } = await trainLoop<PlannedBatch, LoadedPair>({
-      outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
+      outDir: o.out,
+      epochs: o.epochs,
+      accum: o.accum,
+      lr: o.lr,
+      gamma: o.gamma,
+      optimizer,
+      resume: o.resume,
       lrAt: o.warmupEpochs ? (t) => learningRate(o.lr, o.gamma, o.warmupEpochs!, t) : undefined,
       plan: (epoch) => loader.plan(epoch),
       load,
@@ -181,9 +237,19 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
     });
     bar?.done();
     return {
-      dir: o.out, role: unlabeled.length ? 'kd+unlabeled' : 'kd', mag: o.mag, resolution, epochs: state.epoch + 1, trainImages: labelled.length, unlabeledCount: unlabeled.length,
-      seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
-      checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE), teacherCache: targets ? { ...targets.stats } : undefined,
+      dir: o.out,
+      role: unlabeled.length ? 'kd+unlabeled' : 'kd',
+      mag: o.mag,
+      resolution,
+      epochs: state.epoch + 1,
+      trainImages: labelled.length,
+      unlabeledCount: unlabeled.length,
+      seconds: (performance.now() - started) / 1000,
+      bestValAccuracy: state.bestMetric,
+      records,
+      checkpoint: join(o.out, BEST_FILE),
+      lastCheckpoint: join(o.out, MODEL_FILE),
+      teacherCache: targets ? { ...targets.stats } : undefined,
     };
   } finally {
     student.dispose();
@@ -191,4 +257,3 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
     teacher.model.dispose();
   }
 }
-

@@ -41,7 +41,14 @@ export interface DistillLossOptions {
   ceWeight: number;
 }
 
-export const DEFAULT_DISTILL_LOSS: DistillLossOptions = { temperature: 1, softWeight: 1, pixelWeight: 1, pixelLoss: 'l2', resize: 'maxpool+bicubic', ceWeight: 0 };
+export const DEFAULT_DISTILL_LOSS: DistillLossOptions = {
+  temperature: 1,
+  softWeight: 1,
+  pixelWeight: 1,
+  pixelLoss: 'l2',
+  resize: 'maxpool+bicubic',
+  ceWeight: 0,
+};
 
 /** The teacher's feature map [N, F, ht, wt] resized to [hs, ws]. */
 export function resizeTeacherMap(teacher: Tensor, size: [number, number], mode: PixelResize): Tensor {
@@ -60,11 +67,19 @@ export interface DistillLosses {
  * weight 0 are not computed. The cross-entropy term applies only to batches with `labels`
  * (unlabeled images have none).
  */
-export function distillLoss(student: ResNetOutput, teacher: ResNetOutput, o: DistillLossOptions, labels?: ArrayLike<number>): DistillLosses {
+export function distillLoss(
+  student: ResNetOutput,
+  teacher: ResNetOutput,
+  o: DistillLossOptions,
+  labels?: ArrayLike<number>,
+): DistillLosses {
   const [n, f, hs, ws] = student.features.shape;
   const [tn, tf, ht, wt] = teacher.features.shape;
   if (tn !== n || tf !== f || ht < hs || wt < ws) {
-    throw new ShapeError('distillLoss', `teacher features ${shapeStr(teacher.features.shape)} must have the student's batch and channels and at least its spatial size (student features ${shapeStr(student.features.shape)})`);
+    throw new ShapeError(
+      'distillLoss',
+      `teacher features ${shapeStr(teacher.features.shape)} must have the student's batch and channels and at least its spatial size (student features ${shapeStr(student.features.shape)})`,
+    );
   }
   const terms: Tensor[] = [];
   const parts: Record<string, Tensor> = {};

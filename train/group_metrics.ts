@@ -20,7 +20,13 @@ export interface GroupReport {
 }
 
 /** Group tile logits [N, C] by `groups[i]`; report over groups. Tiles of one group must share a label. */
-export function groupReport(logits: ArrayLike<number>, labels: ArrayLike<number>, groups: string[], classes: number, opts: { resamples?: number; seed?: number } = {}): GroupReport {
+export function groupReport(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  groups: string[],
+  classes: number,
+  opts: { resamples?: number; seed?: number } = {},
+): GroupReport {
   const probs = softmaxRows(logits, classes);
   const index = new Map<string, number>();
   const sums: number[][] = [];
@@ -35,7 +41,9 @@ export function groupReport(logits: ArrayLike<number>, labels: ArrayLike<number>
       counts.push(0);
       groupLabels.push(labels[i]);
     } else if (groupLabels[k] !== labels[i]) {
-      throw new Error(`'${g}' has tiles of two classes (${groupLabels[k]} and ${labels[i]}); slide- and patient-level results need one label per slide and patient`);
+      throw new Error(
+        `'${g}' has tiles of two classes (${groupLabels[k]} and ${labels[i]}); slide- and patient-level results need one label per slide and patient`,
+      );
     }
     for (let c = 0; c < classes; c++) sums[k][c] += probs[i * classes + c];
     counts[k]++;
@@ -60,7 +68,10 @@ export function groupReport(logits: ArrayLike<number>, labels: ArrayLike<number>
 export function tileOwners(root: string): Map<string, { slide: string; patient: string }> | null {
   const path = join(root, 'manifest.json');
   if (!existsSync(path)) return null;
-  const m = JSON.parse(readFileSync(path, 'utf8')) as { tiles?: { name: string; slide: string }[]; slides?: { id: string; patient?: string | null }[] };
+  const m = JSON.parse(readFileSync(path, 'utf8')) as {
+    tiles?: { name: string; slide: string }[];
+    slides?: { id: string; patient?: string | null }[];
+  };
   if (!Array.isArray(m.tiles) || !Array.isArray(m.slides)) return null;
   const patient = new Map(m.slides.map((s) => [s.id, s.patient ?? s.id]));
   return new Map(m.tiles.map((t) => [t.name, { slide: t.slide, patient: patient.get(t.slide) ?? t.slide }]));

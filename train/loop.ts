@@ -102,7 +102,12 @@ export interface TrainLoopSpec<B extends PlannedBatch, L extends PlannedBatch> {
 
 /** A NaN/Inf loss: the run stopped, the last good checkpoint is kept. */
 export class DivergedError extends Error {
-  constructor(readonly epoch: number, readonly batch: number, readonly value: number, checkpoint: string | null) {
+  constructor(
+    readonly epoch: number,
+    readonly batch: number,
+    readonly value: number,
+    checkpoint: string | null,
+  ) {
     super(
       `loss became ${value} at epoch ${epoch + 1}, micro-batch ${batch + 1}; training stopped before this gradient was applied. ` +
         (checkpoint ? `The last good checkpoint is kept at ${checkpoint}. ` : 'No epoch had finished, so there is no checkpoint. ') +
@@ -113,13 +118,18 @@ export class DivergedError extends Error {
 }
 
 /** Run (or resume) the loop; returns the log records of every epoch run now. */
-export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(spec: TrainLoopSpec<B, L>): Promise<{ records: LoopEpochRecord[]; state: LoopCheckpointState }> {
+export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
+  spec: TrainLoopSpec<B, L>,
+): Promise<{ records: LoopEpochRecord[]; state: LoopCheckpointState }> {
   const logPath = join(spec.outDir, 'log.jsonl');
   let state: LoopCheckpointState = { epoch: -1, steps: 0, bestMetric: null };
   let lastGood: string | null = null;
   const resumed = spec.resume ? await spec.loadResume() : null;
   // Starting over would empty this run's log: resuming a run that is not there is an error.
-  if (spec.resume && !resumed) throw new Error(`${spec.outDir} holds no run to resume (no resume checkpoint); start a new run without resume, or resume from the run's folder`);
+  if (spec.resume && !resumed)
+    throw new Error(
+      `${spec.outDir} holds no run to resume (no resume checkpoint); start a new run without resume, or resume from the run's folder`,
+    );
   if (resumed) {
     state = resumed.state;
     lastGood = resumed.path;
@@ -133,7 +143,9 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
     spec.optimizer.lr = lr;
     const batches = spec.plan(epoch);
     const start = performance.now();
-    let images = 0, lossSum = 0, steps = 0;
+    let images = 0,
+      lossSum = 0,
+      steps = 0;
     const partSums: Record<string, number> = {};
     spec.optimizer.zeroGrad();
     // `prefetch` batches ahead; each marked handled so a failure surfaces where it is awaited, not as an unhandled rejection.
@@ -182,7 +194,14 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
           for (const [name, t] of Object.entries(outs[k].parts ?? {})) partSums[name] = (partSums[name] ?? 0) + (await t.item()) * size;
           lossSum += value * size;
           images += size;
-          spec.onBatch?.({ epoch, batch: group[k].index, batches: batches.length, images, loss: value, imagesPerSecond: images / ((performance.now() - start) / 1000) });
+          spec.onBatch?.({
+            epoch,
+            batch: group[k].index,
+            batches: batches.length,
+            images,
+            loss: value,
+            imagesPerSecond: images / ((performance.now() - start) / 1000),
+          });
         }
       } finally {
         for (const o of outs) disposeAll(o);
@@ -195,7 +214,16 @@ export async function trainLoop<B extends PlannedBatch, L extends PlannedBatch>(
     const seconds = (performance.now() - start) / 1000;
     const parts: Record<string, number> = {};
     for (const [name, s] of Object.entries(partSums)) parts[name] = s / images;
-    const record: LoopEpochRecord = { epoch, lr, loss: lossSum / images, parts, images, seconds, imagesPerSecond: images / seconds, steps: state.steps + steps };
+    const record: LoopEpochRecord = {
+      epoch,
+      lr,
+      loss: lossSum / images,
+      parts,
+      images,
+      seconds,
+      imagesPerSecond: images / seconds,
+      steps: state.steps + steps,
+    };
     let improved = false;
     let bestMetric = state.bestMetric;
     if (spec.validate) {

@@ -27,7 +27,7 @@ export function softmaxRows(logits: ArrayLike<number>, classes: number): Float64
     let max = -Infinity;
     for (let c = 0; c < classes; c++) max = Math.max(max, logits[i * classes + c]);
     let sum = 0;
-    for (let c = 0; c < classes; c++) sum += (out[i * classes + c] = Math.exp(logits[i * classes + c] - max));
+    for (let c = 0; c < classes; c++) sum += out[i * classes + c] = Math.exp(logits[i * classes + c] - max);
     for (let c = 0; c < classes; c++) out[i * classes + c] /= sum;
   }
   return out;
@@ -80,7 +80,7 @@ export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean>, 
   items.sort((a, b) => a.s - b.s);
   let nPos = 0;
   let rankSumPos = 0;
-  for (let start = 0; start < items.length; ) {
+  for (let start = 0; start < items.length;) {
     let end = start;
     while (end < items.length && items[end].s === items[start].s) end++;
     // Ranks start..end-1 (1-based: start+1..end) share the average (start + 1 + end) / 2.
@@ -98,7 +98,10 @@ export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean>, 
   return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }
 
-export interface RocPoint { fpr: number; tpr: number }
+export interface RocPoint {
+  fpr: number;
+  tpr: number;
+}
 
 /**
  * ROC curve: one point per distinct score threshold, from (0,0) to (1,1). Tied scores move
@@ -110,8 +113,9 @@ export function rocCurve(scores: ArrayLike<number>, positive: ArrayLike<boolean>
   for (let i = 0; i < positive.length; i++) if (positive[i]) nPos++;
   const nNeg = scores.length - nPos;
   const points: RocPoint[] = [{ fpr: 0, tpr: 0 }];
-  let tp = 0, fp = 0;
-  for (let k = 0; k < order.length; ) {
+  let tp = 0,
+    fp = 0;
+  for (let k = 0; k < order.length;) {
     const s = scores[order[k]];
     while (k < order.length && scores[order[k]] === s) {
       if (positive[order[k]]) tp++;
@@ -151,14 +155,21 @@ export function macroAuc(aucs: number[]): number {
   return defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN;
 }
 
-export interface Interval { low: number; high: number }
+export interface Interval {
+  low: number;
+  high: number;
+}
 
 /**
  * Percentile bootstrap confidence interval of a statistic over n items: `resamples` times,
  * draw n row indices with replacement (seeded), evaluate `statistic(rows)`; the interval is the
  * (1-level)/2 and (1+level)/2 quantiles (linear interpolation) of the defined values.
  */
-export function bootstrapCI(n: number, statistic: (rows: Int32Array) => number, opts: { resamples?: number; seed?: number; level?: number } = {}): Interval {
+export function bootstrapCI(
+  n: number,
+  statistic: (rows: Int32Array) => number,
+  opts: { resamples?: number; seed?: number; level?: number } = {},
+): Interval {
   const resamples = opts.resamples ?? 1000;
   const level = opts.level ?? 0.95;
   const rng = new Rng(opts.seed ?? 0);
@@ -199,7 +210,12 @@ export interface ClassificationReport {
 }
 
 /** Everything `rbd eval` reports for one split, from logits [N, C] and labels. */
-export function classificationReport(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number, opts: { resamples?: number; seed?: number } = {}): ClassificationReport {
+export function classificationReport(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+  opts: { resamples?: number; seed?: number } = {},
+): ClassificationReport {
   const n = labels.length;
   const probs = softmaxRows(logits, classes);
   const predicted = argmaxRows(probs, classes);
@@ -209,7 +225,12 @@ export function classificationReport(logits: ArrayLike<number>, labels: ArrayLik
   const roc: RocPoint[][] = [];
   for (let c = 0; c < classes; c++) {
     const scores = Array.from({ length: n }, (_, i) => probs[i * classes + c]);
-    roc.push(rocCurve(scores, Array.from({ length: n }, (_, i) => labels[i] === c)));
+    roc.push(
+      rocCurve(
+        scores,
+        Array.from({ length: n }, (_, i) => labels[i] === c),
+      ),
+    );
   }
   return {
     count: n,

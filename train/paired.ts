@@ -20,9 +20,16 @@ export interface PairedDifference {
  * each model got image i right (the same images, in the same order). Seeded: the same inputs
  * and seed give the same interval.
  */
-export function pairedBootstrap(correctA: ArrayLike<boolean>, correctB: ArrayLike<boolean>, opts: { resamples?: number; seed?: number; level?: number } = {}): PairedDifference {
+export function pairedBootstrap(
+  correctA: ArrayLike<boolean>,
+  correctB: ArrayLike<boolean>,
+  opts: { resamples?: number; seed?: number; level?: number } = {},
+): PairedDifference {
   const n = correctA.length;
-  if (correctB.length !== n) throw new Error(`paired bootstrap: the two models were scored on different numbers of images (${n} and ${correctB.length}); compare them on the same test split`);
+  if (correctB.length !== n)
+    throw new Error(
+      `paired bootstrap: the two models were scored on different numbers of images (${n} and ${correctB.length}); compare them on the same test split`,
+    );
   if (n === 0) return { diff: NaN, ci: [NaN, NaN] };
   // Per image: +1 where only a is right, -1 where only b is, 0 where they agree.
   const delta = new Int8Array(n);
@@ -31,11 +38,15 @@ export function pairedBootstrap(correctA: ArrayLike<boolean>, correctB: ArrayLik
     delta[i] = (correctA[i] ? 1 : 0) - (correctB[i] ? 1 : 0);
     total += delta[i];
   }
-  const interval = bootstrapCI(n, (rows) => {
-    let s = 0;
-    for (let k = 0; k < rows.length; k++) s += delta[rows[k]];
-    return s / rows.length;
-  }, opts);
+  const interval = bootstrapCI(
+    n,
+    (rows) => {
+      let s = 0;
+      for (let k = 0; k < rows.length; k++) s += delta[rows[k]];
+      return s / rows.length;
+    },
+    opts,
+  );
   return { diff: total / n, ci: [interval.low, interval.high] };
 }
 
@@ -67,17 +78,31 @@ export interface ScoredArm {
  * kd - baseline, kd+unlabeled - baseline, kd+unlabeled - teacher (the teacher at its own
  * magnification, on the same tiles), ceiling - kd+unlabeled.
  */
-export const COMPARISON_PAIRS: [string, string][] = [['kd', 'baseline'], ['kd+unlabeled', 'baseline'], ['kd+unlabeled', 'teacher'], ['ceiling', 'kd+unlabeled']];
+export const COMPARISON_PAIRS: [string, string][] = [
+  ['kd', 'baseline'],
+  ['kd+unlabeled', 'baseline'],
+  ['kd+unlabeled', 'teacher'],
+  ['ceiling', 'kd+unlabeled'],
+];
 
-export function compareArms(arms: ScoredArm[], teacherArm: string, studentMags: number[], opts: { resamples?: number; seed?: number } = {}): Comparison[] {
+export function compareArms(
+  arms: ScoredArm[],
+  teacherArm: string,
+  studentMags: number[],
+  opts: { resamples?: number; seed?: number } = {},
+): Comparison[] {
   const out: Comparison[] = [];
   const find = (mag: number, arm: string) => arms.find((x) => x.arm === arm && (arm === teacherArm || x.mag === mag));
   for (const mag of studentMags) {
     for (const [a, b] of COMPARISON_PAIRS) {
-      const x = find(mag, a), y = find(mag, b);
+      const x = find(mag, a),
+        y = find(mag, b);
       if (!x || !y) continue;
       const same = x.labels.length === y.labels.length && x.labels.every((l, i) => l === y.labels[i]);
-      if (!same) throw new Error(`paired comparison ${a} - ${b} at ${mag}x: the two arms were scored on different test images (labels differ); evaluate both on the same test split`);
+      if (!same)
+        throw new Error(
+          `paired comparison ${a} - ${b} at ${mag}x: the two arms were scored on different test images (labels differ); evaluate both on the same test split`,
+        );
       const d = pairedBootstrap(correctness(x.predicted, x.labels), correctness(y.predicted, y.labels), opts);
       out.push({ mag, a, b, diff: d.diff, ci: d.ci });
     }

@@ -43,7 +43,14 @@ export interface SlideInferResult {
 
 /** One colour per class (Okabe-Ito, distinguishable with colour-blindness), repeated past 8. */
 export const CLASS_COLOURS: [number, number, number][] = [
-  [230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [0, 114, 178], [213, 94, 0], [204, 121, 167], [0, 0, 0],
+  [230, 159, 0],
+  [86, 180, 233],
+  [0, 158, 115],
+  [240, 228, 66],
+  [0, 114, 178],
+  [213, 94, 0],
+  [204, 121, 167],
+  [0, 0, 0],
 ];
 
 export async function inferSlide(model: ResNet, o: SlideInferOptions): Promise<SlideInferResult> {
@@ -77,7 +84,13 @@ export async function inferSlide(model: ResNet, o: SlideInferOptions): Promise<S
 }
 
 /** Thumbnail greyed; each tile's area the probability mix of the class colours over the thumbnail (65% colour). */
-export function heatmap(thumbnail: RgbImage, scaleX: number, scaleY: number, tiles: { x0: number; y0: number; size0: number }[], probs: Float32Array[]): RgbImage {
+export function heatmap(
+  thumbnail: RgbImage,
+  scaleX: number,
+  scaleY: number,
+  tiles: { x0: number; y0: number; size0: number }[],
+  probs: Float32Array[],
+): RgbImage {
   const { width, height } = thumbnail;
   const data = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
@@ -90,8 +103,10 @@ export function heatmap(thumbnail: RgbImage, scaleX: number, scaleY: number, til
       const col = CLASS_COLOURS[c % CLASS_COLOURS.length];
       for (let ch = 0; ch < 3; ch++) colour[ch] += v * col[ch];
     });
-    const xa = Math.floor(t.x0 / scaleX), xb = Math.min(width, Math.ceil((t.x0 + t.size0) / scaleX));
-    const ya = Math.floor(t.y0 / scaleY), yb = Math.min(height, Math.ceil((t.y0 + t.size0) / scaleY));
+    const xa = Math.floor(t.x0 / scaleX),
+      xb = Math.min(width, Math.ceil((t.x0 + t.size0) / scaleX));
+    const ya = Math.floor(t.y0 / scaleY),
+      yb = Math.min(height, Math.ceil((t.y0 + t.size0) / scaleY));
     for (let y = ya; y < yb; y++) {
       for (let x = xa; x < xb; x++) {
         const q = (y * width + x) * 3;

@@ -48,8 +48,16 @@ import { writeStudyReport, type StudyResults, type StudyRow, type SweepPoint, ty
 import { compareArms } from './paired.ts';
 import { Adam } from '../engine/optim/adam.ts';
 import {
-  STUDY_PRESETS, planEpochs, replanStudents, teacherMayContinue, teacherSeconds, sweepSizes,
-  type StudyPreset, type Calibration, type EpochPlan, type PlanOptions,
+  STUDY_PRESETS,
+  planEpochs,
+  replanStudents,
+  teacherMayContinue,
+  teacherSeconds,
+  sweepSizes,
+  type StudyPreset,
+  type Calibration,
+  type EpochPlan,
+  type PlanOptions,
 } from './study_plan.ts';
 
 export { STUDY_PRESETS, type StudyPreset, type Calibration };
@@ -75,7 +83,10 @@ export async function calibrate(classes: number, size: number, batch: number, re
   const model = new ResNet(presetArch('rbd', { numClasses: classes }), 0);
   const opt = new Adam(model.parameters(), { lr: 1e-4 });
   const rng = new Rng(size);
-  const x = Tensor.from(rng.array(batch * 3 * size * size, () => rng.normal()), [batch, 3, size, size]);
+  const x = Tensor.from(
+    rng.array(batch * 3 * size * size, () => rng.normal()),
+    [batch, 3, size, size],
+  );
   const labels = Array.from({ length: batch }, (_, i) => i % classes);
   const step = async () => {
     const loss = tidy(() => crossEntropy(model.forward(x).logits, labels));
@@ -111,13 +122,36 @@ export async function calibrate(classes: number, size: number, batch: number, re
 /** Beside manifest.json: which study preset and seed made a data folder. */
 export const MADE_BY_FILE = 'study_data.json';
 
-interface MadeBy { preset: string; seed: number; classes: string; tile: number; mags: string[]; train: number; val: number; test: number; unlabeled: number; generator: number }
-
-function madeBy(p: StudyPreset, seed: number): MadeBy {
-  return { preset: p.name, seed, classes: p.classes, tile: p.tile, mags: p.mags, train: p.train, val: p.val, test: p.test, unlabeled: p.unlabeled, generator: GENERATOR_VERSION };
+interface MadeBy {
+  preset: string;
+  seed: number;
+  classes: string;
+  tile: number;
+  mags: string[];
+  train: number;
+  val: number;
+  test: number;
+  unlabeled: number;
+  generator: number;
 }
 
-const describeMade = (m: MadeBy) => `preset ${m.preset}, seed ${m.seed} (${m.classes} classes, ${m.tile} px tiles at ${m.mags.join('/')}, ${m.train}/${m.val}/${m.test} per class, ${m.unlabeled} unlabeled, generator v${m.generator})`;
+function madeBy(p: StudyPreset, seed: number): MadeBy {
+  return {
+    preset: p.name,
+    seed,
+    classes: p.classes,
+    tile: p.tile,
+    mags: p.mags,
+    train: p.train,
+    val: p.val,
+    test: p.test,
+    unlabeled: p.unlabeled,
+    generator: GENERATOR_VERSION,
+  };
+}
+
+const describeMade = (m: MadeBy) =>
+  `preset ${m.preset}, seed ${m.seed} (${m.classes} classes, ${m.tile} px tiles at ${m.mags.join('/')}, ${m.train}/${m.val}/${m.test} per class, ${m.unlabeled} unlabeled, generator v${m.generator})`;
 
 /**
  * The data folder for a preset: generated (with a progress bar) when it has no manifest yet;
@@ -134,19 +168,44 @@ export async function ensureData(p: StudyPreset, dir: string, seed: number, verb
     const have: MadeBy = existsSync(join(dir, MADE_BY_FILE))
       ? readJson<MadeBy>(join(dir, MADE_BY_FILE))
       : {
-          preset: '(not made by rbd study)', seed: m.seed, classes: m.classSet, tile: m.tile, mags: m.magnifications.map((x) => x.name), train: m.counts.train / classes,
-          val: m.counts.val / classes, test: m.counts.test / classes, unlabeled: m.counts.unlabeled, generator: m.version,
+          preset: '(not made by rbd study)',
+          seed: m.seed,
+          classes: m.classSet,
+          tile: m.tile,
+          mags: m.magnifications.map((x) => x.name),
+          train: m.counts.train / classes,
+          val: m.counts.val / classes,
+          test: m.counts.test / classes,
+          unlabeled: m.counts.unlabeled,
+          generator: m.version,
         };
-    const same = JSON.stringify({ ...have, preset: '' }) === JSON.stringify({ ...want, preset: '' }) && m.seed === seed && m.version === GENERATOR_VERSION;
+    const same =
+      JSON.stringify({ ...have, preset: '' }) === JSON.stringify({ ...want, preset: '' }) &&
+      m.seed === seed &&
+      m.version === GENERATOR_VERSION;
     if (!same) {
-      throw new Error(`data folder ${dir} was made by ${describeMade(have)}, but this study is ${describeMade(want)}; remove the folder to regenerate it, or pass --data with a folder made for this preset and seed`);
+      throw new Error(
+        `data folder ${dir} was made by ${describeMade(have)}, but this study is ${describeMade(want)}; remove the folder to regenerate it, or pass --data with a folder made for this preset and seed`,
+      );
     }
     return false;
   }
   if (given && existsSync(dir) && readdirSync(dir).length > 0) return false;
   const total = (p.train + p.val + p.test) * CLASS_SETS[p.classes].length + p.unlabeled;
   const bar = verbose ? progress({ label: 'synth', total, unit: 'tiles' }) : null;
-  await synthesize({ out: dir, seed, train: p.train, val: p.val, test: p.test, unlabeled: p.unlabeled, tile: p.tile, mags: p.mags, classes: p.classes, overwrite: false, onProgress: (done) => bar?.update(done) });
+  await synthesize({
+    out: dir,
+    seed,
+    train: p.train,
+    val: p.val,
+    test: p.test,
+    unlabeled: p.unlabeled,
+    tile: p.tile,
+    mags: p.mags,
+    classes: p.classes,
+    overwrite: false,
+    onProgress: (done) => bar?.update(done),
+  });
   bar?.done();
   writeJson(join(dir, MADE_BY_FILE), want);
   return true;
@@ -163,7 +222,8 @@ export function poolWithTrueLabels(data: DataSource): SampleRef[] | null {
   return data.samples('unlabeled').map((s) => {
     const name = truth[s.key];
     const label = data.classes.indexOf(name);
-    if (name === undefined || label < 0) throw new Error(`${path} has no known class for unlabeled tile ${s.key} (got ${JSON.stringify(name)}); regenerate the data`);
+    if (name === undefined || label < 0)
+      throw new Error(`${path} has no known class for unlabeled tile ${s.key} (got ${JSON.stringify(name)}); regenerate the data`);
     return { ...s, label };
   });
 }
@@ -195,7 +255,16 @@ interface ArmRecord {
   arm: string;
   mag: string;
   summary: TrainSummary;
-  test: { accuracy: number; accuracyCI: [number, number]; macroAuc: number; macroAucCI: [number, number]; loss: number; confusion: number[][]; predicted: number[]; labels: number[] };
+  test: {
+    accuracy: number;
+    accuracyCI: [number, number];
+    macroAuc: number;
+    macroAucCI: [number, number];
+    loss: number;
+    confusion: number[][];
+    predicted: number[];
+    labels: number[];
+  };
 }
 
 export async function runStudy(o: StudyOptions): Promise<{ dir: string; results: StudyResults }> {
@@ -213,7 +282,8 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     const path = join(dir, 'study.json');
     if (!existsSync(path)) throw new Error(`--resume ${dir}: no study.json there; pass the folder of a study run (runs/<time>)`);
     state = readJson<StudyState>(path);
-    if (o.data && o.data !== state.dataDir) throw new Error(`--resume ${dir}: that study used data ${state.dataDir}, not ${o.data}; drop --data to resume it`);
+    if (o.data && o.data !== state.dataDir)
+      throw new Error(`--resume ${dir}: that study used data ${state.dataDir}, not ${o.data}; drop --data to resume it`);
     await ensureData(state.preset, state.dataDir, state.seed, o.verbose, true);
     data = await openDataSource(state.dataDir, { skipBad: o.skipBad });
     say(`rbd study: resuming ${dir} (${state.preset.name} preset, seed ${state.seed}); finished arms are kept`);
@@ -221,9 +291,11 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     const p = o.preset;
     const dataDir = o.data ?? join(o.runsRoot, 'data', `${p.name}-${p.classes}-t${p.tile}-s${o.seed}`);
     say(`rbd study (${p.name} preset): data ${dataDir}, teacher ${p.mags[0]}, students ${p.mags.slice(1).join(', ')}`);
-    say(p.budgetMinutes !== null
-      ? `budget: ${p.budgetMinutes} min of wall clock in all (data generation included); the plan follows a calibration on this adapter`
-      : `no time budget (preset ${p.name}): ${p.teacherEpochs}/${p.studentEpochs} epochs`);
+    say(
+      p.budgetMinutes !== null
+        ? `budget: ${p.budgetMinutes} min of wall clock in all (data generation included); the plan follows a calibration on this adapter`
+        : `no time budget (preset ${p.name}): ${p.teacherEpochs}/${p.studentEpochs} epochs`,
+    );
     const generated = await ensureData(p, dataDir, o.seed, o.verbose, o.data != null);
     const dataSeconds = since();
     data = await openDataSource(dataDir, { skipBad: o.skipBad });
@@ -231,7 +303,9 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
       try {
         data.level(m);
       } catch (e) {
-        throw new DataError(`rbd study (${p.name} preset) needs the magnifications ${p.mags.join(', ')} (each lower one at most derived from ${p.mags[0]} by a whole-number factor), in the layout DIR/<mag>/{train,val,test}/<class>/*.png: ${(e as Error).message}`);
+        throw new DataError(
+          `rbd study (${p.name} preset) needs the magnifications ${p.mags.join(', ')} (each lower one at most derived from ${p.mags[0]} by a whole-number factor), in the layout DIR/<mag>/{train,val,test}/<class>/*.png: ${(e as Error).message}`,
+        );
       }
     }
     dir = timestampedDir(o.runsRoot);
@@ -242,16 +316,33 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     const planOpts: PlanOptions = { ceiling: poolWithTrueLabels(data) !== null, cachedTargets: true, augmentSet: DEFAULT_AUGMENT_SET };
     const plan = planEpochs(p, data.classes.length, cal, planOpts, since());
     state = {
-      preset: p, seed: o.seed, dataDir, dataGenerated: generated, startedAt: new Date(Date.now() - since() * 1000).toISOString(), calibration: [...cal],
-      plan, studentEpochs: null, slowdown: null, timings: { data: dataSeconds, calibration: calibrationSeconds },
+      preset: p,
+      seed: o.seed,
+      dataDir,
+      dataGenerated: generated,
+      startedAt: new Date(Date.now() - since() * 1000).toISOString(),
+      calibration: [...cal],
+      plan,
+      studentEpochs: null,
+      slowdown: null,
+      timings: { data: dataSeconds, calibration: calibrationSeconds },
     };
     writeJson(join(dir, 'study.json'), state);
-    const rates = p.mags.map((m) => `${m} ${data.level(m).tile}px ${(1 / cal.get(m)!.trainSecondsPerImage).toFixed(1)} train img/s`).join(', ');
-    say(p.budgetMinutes !== null
-      ? `plan: teacher ${plan.teacherEpochs} epochs (more, up to ${p.teacherEpochs}, or fewer, down to 2, as its measured pace leaves the students their time), students ${plan.studentEpochs} (re-planned after the teacher, up to ${p.studentEpochs}), to fill the ${p.budgetMinutes} min budget`
-      : `plan: teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs`);
-    say(`expected duration: about ${(plan.expectedSeconds / 60).toFixed(1)} min in all (${(since() / 60).toFixed(1)} spent on data and calibration), from timed steps on ${runtime().gpu.adapter.name} (${rates}); results in ${dir}`);
-    if (!plan.fitsBudget) say(`warning: this adapter is too slow for the ${p.budgetMinutes} min budget even at 1 epoch each; expect about ${(plan.expectedSeconds / 60).toFixed(1)} min`);
+    const rates = p.mags
+      .map((m) => `${m} ${data.level(m).tile}px ${(1 / cal.get(m)!.trainSecondsPerImage).toFixed(1)} train img/s`)
+      .join(', ');
+    say(
+      p.budgetMinutes !== null
+        ? `plan: teacher ${plan.teacherEpochs} epochs (more, up to ${p.teacherEpochs}, or fewer, down to 2, as its measured pace leaves the students their time), students ${plan.studentEpochs} (re-planned after the teacher, up to ${p.studentEpochs}), to fill the ${p.budgetMinutes} min budget`
+        : `plan: teacher ${plan.teacherEpochs} epochs, students ${plan.studentEpochs} epochs`,
+    );
+    say(
+      `expected duration: about ${(plan.expectedSeconds / 60).toFixed(1)} min in all (${(since() / 60).toFixed(1)} spent on data and calibration), from timed steps on ${runtime().gpu.adapter.name} (${rates}); results in ${dir}`,
+    );
+    if (!plan.fitsBudget)
+      say(
+        `warning: this adapter is too slow for the ${p.budgetMinutes} min budget even at 1 epoch each; expect about ${(plan.expectedSeconds / 60).toFixed(1)} min`,
+      );
   }
   const p = state.preset;
   const seed = state.seed;
@@ -270,9 +361,19 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   };
 
   const common = (out: string, epochs: number, arm: string, keepGoing?: (r: LoopEpochRecord) => boolean): CommonTrainOptions => ({
-    ...COMMON_DEFAULTS, data: state.dataDir, out, epochs, batch: p.batch, accum: p.accum, lr: p.lr, warmupEpochs: Math.min(p.warmupEpochs, epochs / 4), seed, verbose: o.verbose,
+    ...COMMON_DEFAULTS,
+    data: state.dataDir,
+    out,
+    epochs,
+    batch: p.batch,
+    accum: p.accum,
+    lr: p.lr,
+    warmupEpochs: Math.min(p.warmupEpochs, epochs / 4),
+    seed,
+    verbose: o.verbose,
     // An arm a killed study had started continues from its last epoch; a new one starts fresh.
-    resume: existsSync(join(out, RESUME_FILE)), skipBad: o.skipBad ?? false,
+    resume: existsSync(join(out, RESUME_FILE)),
+    skipBad: o.skipBad ?? false,
     keepGoing: (r) => {
       o.afterEpoch?.(arm, r.epoch);
       return keepGoing ? keepGoing(r) : true;
@@ -296,15 +397,42 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
       writeJson(join(out, 'trained.json'), summary);
     }
     const t = performance.now();
-    const e = await evaluateCheckpoint({ checkpoint: summary.checkpoint, data: state.dataDir, splits: ['test'], mag, batch: p.batch, resamples: 1000, seed, out, allowUpsampled: false, skipBad: o.skipBad ?? false }, data);
+    const e = await evaluateCheckpoint(
+      {
+        checkpoint: summary.checkpoint,
+        data: state.dataDir,
+        splits: ['test'],
+        mag,
+        batch: p.batch,
+        resamples: 1000,
+        seed,
+        out,
+        allowUpsampled: false,
+        skipBad: o.skipBad ?? false,
+      },
+      data,
+    );
     addTime(`${arm} ${mag} evaluation`, (performance.now() - t) / 1000);
     const s = e.splits.test;
     const record: ArmRecord = {
-      arm, mag, summary,
-      test: { accuracy: s.accuracy, accuracyCI: s.accuracyCI, macroAuc: s.macroAuc, macroAucCI: s.macroAucCI, loss: s.loss, confusion: s.confusion, predicted: s.predicted, labels: s.labels },
+      arm,
+      mag,
+      summary,
+      test: {
+        accuracy: s.accuracy,
+        accuracyCI: s.accuracyCI,
+        macroAuc: s.macroAuc,
+        macroAucCI: s.macroAucCI,
+        loss: s.loss,
+        confusion: s.confusion,
+        predicted: s.predicted,
+        labels: s.labels,
+      },
     };
     writeJson(join(out, 'arm.json'), record);
-    say(`  -> ${arm} ${mag}: test accuracy ${(100 * s.accuracy).toFixed(1)}% [${(100 * s.accuracyCI[0]).toFixed(1)}, ${(100 * s.accuracyCI[1]).toFixed(1)}], macro AUC ${s.macroAuc.toFixed(3)}`);
+    say(
+      `  -> ${arm} ${mag}: test accuracy ${(100 * s.accuracy).toFixed(1)}% [${(100 * s.accuracyCI[0]).toFixed(1)}, ${(100 * s.accuracyCI[1]).toFixed(1)}], macro AUC ${s.macroAuc.toFixed(3)}`,
+    );
     return record;
   };
 
@@ -314,17 +442,26 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   const teacherMag = p.mags[0];
   const teacherStart = elapsed();
   const teacher = await runArm('teacher', teacherMag, (out) =>
-    trainSupervised({
-      ...common(out, p.teacherEpochs, 'teacher', (r) => teacherMayContinue(p, classes, cal, planOpts, state.plan, r.epoch + 1, elapsed() - teacherStart, elapsed())),
-      role: 'teacher', mag: teacherMag, allowUpsampled: false,
-    }, data),
+    trainSupervised(
+      {
+        ...common(out, p.teacherEpochs, 'teacher', (r) =>
+          teacherMayContinue(p, classes, cal, planOpts, state.plan, r.epoch + 1, elapsed() - teacherStart, elapsed()),
+        ),
+        role: 'teacher',
+        mag: teacherMag,
+        allowUpsampled: false,
+      },
+      data,
+    ),
   );
   if (state.studentEpochs === null) {
     const measured = timings[`teacher ${teacherMag} train`] + timings[`teacher ${teacherMag} evaluation`];
     state.slowdown = measured / teacherSeconds(p, classes, cal, teacher.summary.epochs);
     state.studentEpochs = replanStudents(p, classes, cal, planOpts, state.plan, state.slowdown, elapsed());
     save();
-    say(`teacher: ${teacher.summary.epochs} epochs in ${measured.toFixed(0)} s with its test evaluation, ${state.slowdown.toFixed(2)}x the calibrated estimate; students: ${state.studentEpochs} epoch(s)${state.studentEpochs !== state.plan.studentEpochs ? ` (re-planned from ${state.plan.studentEpochs} for the budget left)` : ''}`);
+    say(
+      `teacher: ${teacher.summary.epochs} epochs in ${measured.toFixed(0)} s with its test evaluation, ${state.slowdown.toFixed(2)}x the calibrated estimate; students: ${state.studentEpochs} epoch(s)${state.studentEpochs !== state.plan.studentEpochs ? ` (re-planned from ${state.plan.studentEpochs} for the budget left)` : ''}`,
+    );
   }
   const studentEpochs = state.studentEpochs;
 
@@ -341,16 +478,41 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   };
   const distill = (mag: string, unlabeled: number, arm: string) =>
     runArm(arm, mag, (out) =>
-      trainDistill({ ...common(out, studentEpochs, `${arm} ${mag}`), ...DEFAULT_DISTILL_LOSS, teacher: teacher.summary.checkpoint, mag, unlabeled, cacheTeacher: true, augmentSet: DEFAULT_AUGMENT_SET, teacherTargets: sharedTargets(), allowUpsampled: false }, data),
+      trainDistill(
+        {
+          ...common(out, studentEpochs, `${arm} ${mag}`),
+          ...DEFAULT_DISTILL_LOSS,
+          teacher: teacher.summary.checkpoint,
+          mag,
+          unlabeled,
+          cacheTeacher: true,
+          augmentSet: DEFAULT_AUGMENT_SET,
+          teacherTargets: sharedTargets(),
+          allowUpsampled: false,
+        },
+        data,
+      ),
     );
   try {
     for (const mag of p.mags.slice(1)) {
-      records.push(await runArm('baseline', mag, (out) => trainSupervised({ ...common(out, studentEpochs, `baseline ${mag}`), role: 'baseline', mag, allowUpsampled: false }, data)));
+      records.push(
+        await runArm('baseline', mag, (out) =>
+          trainSupervised({ ...common(out, studentEpochs, `baseline ${mag}`), role: 'baseline', mag, allowUpsampled: false }, data),
+        ),
+      );
       const kd = await distill(mag, 0, 'kd');
       records.push(kd);
       const kdu = await distill(mag, poolSize, 'kd+unlabeled');
       records.push(kdu);
-      if (pool) records.push(await runArm('ceiling', mag, (out) => trainSupervised({ ...common(out, studentEpochs, `ceiling ${mag}`), role: 'ceiling', mag, allowUpsampled: false, samples: pool }, data)));
+      if (pool)
+        records.push(
+          await runArm('ceiling', mag, (out) =>
+            trainSupervised(
+              { ...common(out, studentEpochs, `ceiling ${mag}`), role: 'ceiling', mag, allowUpsampled: false, samples: pool },
+              data,
+            ),
+          ),
+        );
       if (mag === lowest) {
         sweepRecords.push(kd);
         for (const u of sweepSizes({ ...p, unlabeled: poolSize })) sweepRecords.push(await distill(mag, u, `sweep-u${u}`));
@@ -365,25 +527,83 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   const level = (mag: string) => data.level(mag);
   const teacherGflops = teacher.summary.resolution.forwardGflops;
   const rows: StudyRow[] = records.map((r) => ({
-    mag: level(r.mag).value, arm: r.arm as Arm, forwardGflops: r.summary.resolution.forwardGflops, costRelativeToTeacher: r.summary.resolution.forwardGflops / teacherGflops,
-    imagesPerSecond: cal.get(r.mag)!.imagesPerSecond, inputSize: r.summary.resolution.inputSize, micronsPerPixel: r.summary.resolution.micronsPerPixel,
-    testAccuracy: r.test.accuracy, testAccuracyCI: r.test.accuracyCI, testMacroAuc: r.test.macroAuc, testMacroAucCI: r.test.macroAucCI, testLoss: r.test.loss,
-    unlabeledCount: r.summary.unlabeledCount, trainImages: r.summary.trainImages, epochs: r.summary.epochs, trainSeconds: r.summary.seconds, confusion: r.test.confusion, runDir: r.summary.dir,
+    mag: level(r.mag).value,
+    arm: r.arm as Arm,
+    forwardGflops: r.summary.resolution.forwardGflops,
+    costRelativeToTeacher: r.summary.resolution.forwardGflops / teacherGflops,
+    imagesPerSecond: cal.get(r.mag)!.imagesPerSecond,
+    inputSize: r.summary.resolution.inputSize,
+    micronsPerPixel: r.summary.resolution.micronsPerPixel,
+    testAccuracy: r.test.accuracy,
+    testAccuracyCI: r.test.accuracyCI,
+    testMacroAuc: r.test.macroAuc,
+    testMacroAucCI: r.test.macroAucCI,
+    testLoss: r.test.loss,
+    unlabeledCount: r.summary.unlabeledCount,
+    trainImages: r.summary.trainImages,
+    epochs: r.summary.epochs,
+    trainSeconds: r.summary.seconds,
+    confusion: r.test.confusion,
+    runDir: r.summary.dir,
     testPredicted: r.test.predicted,
   }));
   const sweep: SweepPoint[] = sweepRecords.map((r) => ({
-    mag: level(r.mag).value, unlabeledCount: r.summary.unlabeledCount, testAccuracy: r.test.accuracy, testAccuracyCI: r.test.accuracyCI, testMacroAuc: r.test.macroAuc, runDir: r.summary.dir, testPredicted: r.test.predicted,
+    mag: level(r.mag).value,
+    unlabeledCount: r.summary.unlabeledCount,
+    testAccuracy: r.test.accuracy,
+    testAccuracyCI: r.test.accuracyCI,
+    testMacroAuc: r.test.macroAuc,
+    runDir: r.summary.dir,
+    testPredicted: r.test.predicted,
   }));
   const labels = teacher.test.labels;
-  const comparisons = compareArms(records.map((r) => ({ mag: level(r.mag).value, arm: r.arm, predicted: r.test.predicted, labels: r.test.labels })), 'teacher', p.mags.slice(1).map((m) => level(m).value), { resamples: 1000, seed });
+  const comparisons = compareArms(
+    records.map((r) => ({ mag: level(r.mag).value, arm: r.arm, predicted: r.test.predicted, labels: r.test.labels })),
+    'teacher',
+    p.mags.slice(1).map((m) => level(m).value),
+    { resamples: 1000, seed },
+  );
   const finishedAt = new Date();
   const results: StudyResults = {
-    preset: p.name, startedAt: state.startedAt, finishedAt: finishedAt.toISOString(), durationSeconds: elapsed(),
-    expectedSeconds: state.plan.expectedSeconds, adapter: runtime().gpu.adapter.name, classes: data.classes, teacherMag: level(teacherMag).value,
+    preset: p.name,
+    startedAt: state.startedAt,
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: elapsed(),
+    expectedSeconds: state.plan.expectedSeconds,
+    adapter: runtime().gpu.adapter.name,
+    classes: data.classes,
+    teacherMag: level(teacherMag).value,
     studentMags: p.mags.slice(1).map((m) => level(m).value),
-    data: { dir: state.dataDir, train: data.samples('train').length, val: data.samples('val').length, test: data.samples('test').length, unlabeled: poolSize, tileMicrons: data.topLevel().tile * data.topLevel().micronsPerPixel, generated: state.dataGenerated },
-    config: { ...p, teacherEpochsUsed: teacher.summary.epochs, studentEpochsUsed: studentEpochs, plannedTeacherEpochs: state.plan.teacherEpochs, plannedStudentEpochs: state.plan.studentEpochs, calibrationSlowdown: state.slowdown, seed, loss: DEFAULT_DISTILL_LOSS, weightDecay: COMMON_DEFAULTS.weightDecay, gamma: COMMON_DEFAULTS.gamma, augment: true, resumed: resuming },
-    rows, sweep, testLabels: labels, comparisons, claims: [], timings: { ...timings }, ceiling: pool !== null,
+    data: {
+      dir: state.dataDir,
+      train: data.samples('train').length,
+      val: data.samples('val').length,
+      test: data.samples('test').length,
+      unlabeled: poolSize,
+      tileMicrons: data.topLevel().tile * data.topLevel().micronsPerPixel,
+      generated: state.dataGenerated,
+    },
+    config: {
+      ...p,
+      teacherEpochsUsed: teacher.summary.epochs,
+      studentEpochsUsed: studentEpochs,
+      plannedTeacherEpochs: state.plan.teacherEpochs,
+      plannedStudentEpochs: state.plan.studentEpochs,
+      calibrationSlowdown: state.slowdown,
+      seed,
+      loss: DEFAULT_DISTILL_LOSS,
+      weightDecay: COMMON_DEFAULTS.weightDecay,
+      gamma: COMMON_DEFAULTS.gamma,
+      augment: true,
+      resumed: resuming,
+    },
+    rows,
+    sweep,
+    testLabels: labels,
+    comparisons,
+    claims: [],
+    timings: { ...timings },
+    ceiling: pool !== null,
     classSignals: CLASS_SETS[p.classes].map((c) => ({ name: c.name, ...c.signals })),
     notes: studyNotes(p, teacher.summary.epochs, studentEpochs, cal, pool !== null),
   };
@@ -396,7 +616,13 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
   return { dir, results };
 }
 
-function studyNotes(p: StudyPreset, teacherEpochs: number, studentEpochs: number, cal: Map<string, Calibration>, ceiling: boolean): string[] {
+function studyNotes(
+  p: StudyPreset,
+  teacherEpochs: number,
+  studentEpochs: number,
+  cal: Map<string, Calibration>,
+  ceiling: boolean,
+): string[] {
   return [
     `Batching: the method feeds one image at a time and accumulates gradients over 32. Here tiles of one magnification share a size, so ${p.batch} go through together and ${p.accum} micro-batch(es) make one Adam step (effective batch ${p.batch * p.accum}); with GroupNorm a sample's activations do not depend on its batch-mates, so this matches one-at-a-time accumulation up to rounding.`,
     `Optimizer: Adam, lr ${p.lr}${p.warmupEpochs ? ` after a linear warm-up from lr/10, step by step, over the first ${p.warmupEpochs} epoch(s) (at most a quarter of a run's epochs)` : ''}, weight decay ${COMMON_DEFAULTS.weightDecay} added to the gradient (PyTorch Adam semantics), exponential decay gamma ${COMMON_DEFAULTS.gamma}; teacher ${teacherEpochs} epochs, students ${studentEpochs} epochs${p.budgetMinutes !== null ? `: planned from timed steps to fill the preset's ${p.budgetMinutes} min wall-clock budget (data generation included; preset maximum ${p.teacherEpochs}/${p.studentEpochs}), the teacher extended while time allowed and the students re-planned from the teacher's measured pace` : ''}. The paper trains 100 epochs (preset full).`,

@@ -49,20 +49,80 @@ export interface StudyPreset {
  * - full: the paper's scale (256 px tiles at 10x, 100 epochs, effective batch 32) for a real GPU.
  */
 export const STUDY_PRESETS: Record<string, StudyPreset> = {
-  quick: { name: 'quick', classes: 'cd', tile: 32, mags: ['10x', '5x', '2.5x', '1.25x'], train: 12, val: 6, test: 12, unlabeled: 144, teacherEpochs: 12, studentEpochs: 2, budgetMinutes: 2.5, batch: 12, accum: 1, lr: 1e-3, warmupEpochs: 1, sweep: [36, 72] },
-  default: { name: 'default', classes: 'cd', tile: 128, mags: ['10x', '5x', '2.5x', '1.25x'], train: 80, val: 30, test: 105, unlabeled: 960, teacherEpochs: 60, studentEpochs: 4, budgetMinutes: 14, batch: 16, accum: 1, lr: 1e-3, warmupEpochs: 1, sweep: [240, 480] },
-  full: { name: 'full', classes: 'cd', tile: 256, mags: ['10x', '5x', '2.5x', '1.25x', '0.625x'], train: 500, val: 100, test: 200, unlabeled: 6000, teacherEpochs: 100, studentEpochs: 100, budgetMinutes: null, batch: 16, accum: 2, lr: 1e-3, warmupEpochs: 0, sweep: [1500, 3000] },
+  quick: {
+    name: 'quick',
+    classes: 'cd',
+    tile: 32,
+    mags: ['10x', '5x', '2.5x', '1.25x'],
+    train: 12,
+    val: 6,
+    test: 12,
+    unlabeled: 144,
+    teacherEpochs: 12,
+    studentEpochs: 2,
+    budgetMinutes: 2.5,
+    batch: 12,
+    accum: 1,
+    lr: 1e-3,
+    warmupEpochs: 1,
+    sweep: [36, 72],
+  },
+  default: {
+    name: 'default',
+    classes: 'cd',
+    tile: 128,
+    mags: ['10x', '5x', '2.5x', '1.25x'],
+    train: 80,
+    val: 30,
+    test: 105,
+    unlabeled: 960,
+    teacherEpochs: 60,
+    studentEpochs: 4,
+    budgetMinutes: 14,
+    batch: 16,
+    accum: 1,
+    lr: 1e-3,
+    warmupEpochs: 1,
+    sweep: [240, 480],
+  },
+  full: {
+    name: 'full',
+    classes: 'cd',
+    tile: 256,
+    mags: ['10x', '5x', '2.5x', '1.25x', '0.625x'],
+    train: 500,
+    val: 100,
+    test: 200,
+    unlabeled: 6000,
+    teacherEpochs: 100,
+    studentEpochs: 100,
+    budgetMinutes: null,
+    batch: 16,
+    accum: 2,
+    lr: 1e-3,
+    warmupEpochs: 0,
+    sweep: [1500, 3000],
+  },
 };
 
 /** Seconds per image of one training step and of a forward pass, at one input size. */
-export interface Calibration { size: number; trainSecondsPerImage: number; inferSecondsPerImage: number; imagesPerSecond: number }
+export interface Calibration {
+  size: number;
+  trainSecondsPerImage: number;
+  inferSecondsPerImage: number;
+  imagesPerSecond: number;
+}
 
 /**
  * ceiling: whether the data set has the pool's true labels (synthetic data: yes), so the ceiling
  * arm runs. cachedTargets: whether distillation reads the teacher's outputs from the shared
  * teacher-target cache (train/teacher_cache.ts) instead of running the teacher per batch.
  */
-export interface PlanOptions { ceiling: boolean; cachedTargets?: boolean; augmentSet?: number }
+export interface PlanOptions {
+  ceiling: boolean;
+  cachedTargets?: boolean;
+  augmentSet?: number;
+}
 
 /** Seconds of the teacher's training (epochs), its validation and its test evaluation, at the calibrated pace. */
 export function teacherSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number): number {
@@ -71,7 +131,11 @@ export function teacherSeconds(p: StudyPreset, classes: number, cal: Map<string,
 }
 
 /** The student runs of the study, each with the images it trains on per epoch. */
-export function studentRuns(p: StudyPreset, classes: number, o: PlanOptions): { mag: string; arm: string; images: number; distill: boolean }[] {
+export function studentRuns(
+  p: StudyPreset,
+  classes: number,
+  o: PlanOptions,
+): { mag: string; arm: string; images: number; distill: boolean }[] {
   const n = p.train * classes;
   const lowest = p.mags[p.mags.length - 1];
   const runs: { mag: string; arm: string; images: number; distill: boolean }[] = [];
@@ -94,7 +158,14 @@ export function sweepSizes(p: StudyPreset): number[] {
  * Seconds of one student run: its epochs of training, validation and test evaluation. Without
  * the teacher-target cache a KD step also runs the teacher forward on each image.
  */
-export function runSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, run: { mag: string; images: number; distill: boolean }, epochs: number, o: PlanOptions = { ceiling: false }): number {
+export function runSeconds(
+  p: StudyPreset,
+  classes: number,
+  cal: Map<string, Calibration>,
+  run: { mag: string; images: number; distill: boolean },
+  epochs: number,
+  o: PlanOptions = { ceiling: false },
+): number {
   const c = cal.get(run.mag)!;
   const teacher = cal.get(p.mags[0])!;
   const perImage = c.trainSecondsPerImage + (run.distill && !o.cachedTargets ? teacher.inferSecondsPerImage : 0);
@@ -119,7 +190,10 @@ export function targetSeconds(p: StudyPreset, classes: number, cal: Map<string, 
 
 /** Seconds of every student run and of filling the teacher-target cache, at the calibrated pace. */
 export function studentSeconds(p: StudyPreset, classes: number, cal: Map<string, Calibration>, epochs: number, o: PlanOptions): number {
-  return studentRuns(p, classes, o).reduce((s, r) => s + runSeconds(p, classes, cal, r, epochs, o), 0) + targetSeconds(p, classes, cal, epochs, o);
+  return (
+    studentRuns(p, classes, o).reduce((s, r) => s + runSeconds(p, classes, cal, r, epochs, o), 0) +
+    targetSeconds(p, classes, cal, epochs, o)
+  );
 }
 
 /**
@@ -152,11 +226,23 @@ export interface EpochPlan {
  * maximum, at least 1) whose estimated time fits STUDENT_SHARE of what is left; the teacher
  * gets as many epochs (at least 1, at most the preset's) as fit the remainder.
  */
-export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Calibration>, o: PlanOptions, spentSeconds: number): EpochPlan {
+export function planEpochs(
+  p: StudyPreset,
+  classes: number,
+  cal: Map<string, Calibration>,
+  o: PlanOptions,
+  spentSeconds: number,
+): EpochPlan {
   const teacher = (e: number) => RUN_OVERHEAD * teacherSeconds(p, classes, cal, e);
   const students = (e: number) => RUN_OVERHEAD * studentSeconds(p, classes, cal, e, o);
   const total = (t: number, s: number) => spentSeconds + teacher(t) + students(s) + REPORT_SECONDS;
-  if (p.budgetMinutes === null) return { teacherEpochs: p.teacherEpochs, studentEpochs: p.studentEpochs, expectedSeconds: total(p.teacherEpochs, p.studentEpochs), fitsBudget: true };
+  if (p.budgetMinutes === null)
+    return {
+      teacherEpochs: p.teacherEpochs,
+      studentEpochs: p.studentEpochs,
+      expectedSeconds: total(p.teacherEpochs, p.studentEpochs),
+      fitsBudget: true,
+    };
   const left = p.budgetMinutes * 60 - spentSeconds - REPORT_SECONDS;
   let studentEpochs = 1;
   for (let e = p.studentEpochs; e >= 1; e--) {
@@ -177,7 +263,15 @@ export function planEpochs(p: StudyPreset, classes: number, cal: Map<string, Cal
  * most (up to the preset's maximum) that fit what is left of the budget at the teacher's
  * measured slowdown over the calibration; at least 1.
  */
-export function replanStudents(p: StudyPreset, classes: number, cal: Map<string, Calibration>, o: PlanOptions, plan: EpochPlan, slowdown: number, elapsed: number): number {
+export function replanStudents(
+  p: StudyPreset,
+  classes: number,
+  cal: Map<string, Calibration>,
+  o: PlanOptions,
+  plan: EpochPlan,
+  slowdown: number,
+  elapsed: number,
+): number {
   if (p.budgetMinutes === null) return plan.studentEpochs;
   const left = p.budgetMinutes * 60 - elapsed - REPORT_SECONDS;
   for (let e = p.studentEpochs; e > 1; e--) if (studentSlowdown(slowdown) * studentSeconds(p, classes, cal, e, o) <= left) return e;
@@ -203,11 +297,24 @@ export function studentSlowdown(teacherSlowdown: number): number {
  * study started; `teacherElapsed`: of that, the teacher's training so far. Without a budget it
  * runs the preset's epochs.
  */
-export function teacherMayContinue(p: StudyPreset, classes: number, cal: Map<string, Calibration>, o: PlanOptions, plan: EpochPlan, epochsDone: number, teacherElapsed: number, elapsed: number): boolean {
+export function teacherMayContinue(
+  p: StudyPreset,
+  classes: number,
+  cal: Map<string, Calibration>,
+  o: PlanOptions,
+  plan: EpochPlan,
+  epochsDone: number,
+  teacherElapsed: number,
+  elapsed: number,
+): boolean {
   if (epochsDone >= p.teacherEpochs) return false;
   if (p.budgetMinutes === null) return true;
   if (epochsDone < Math.min(plan.teacherEpochs, MIN_TEACHER_EPOCHS)) return true;
-  const slowdown = teacherElapsed / (teacherSeconds(p, classes, cal, epochsDone) - p.test * classes * cal.get(p.mags[0])!.inferSecondsPerImage);
+  const slowdown =
+    teacherElapsed / (teacherSeconds(p, classes, cal, epochsDone) - p.test * classes * cal.get(p.mags[0])!.inferSecondsPerImage);
   const nextEpoch = teacherElapsed / epochsDone;
-  return elapsed + nextEpoch + studentSlowdown(slowdown) * studentSeconds(p, classes, cal, plan.studentEpochs, o) + REPORT_SECONDS <= p.budgetMinutes * 60;
+  return (
+    elapsed + nextEpoch + studentSlowdown(slowdown) * studentSeconds(p, classes, cal, plan.studentEpochs, o) + REPORT_SECONDS <=
+    p.budgetMinutes * 60
+  );
 }

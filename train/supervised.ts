@@ -9,8 +9,18 @@ import { learningRate } from './schedule.ts';
 import { trainLoop, type LoopEpochRecord } from './loop.ts';
 import { saveTrainState, loadTrainState, BEST_FILE, MODEL_FILE } from './train_state.ts';
 import {
-  type CommonTrainOptions, type ResolutionRecord, trainingSamples, trainingLoader, buildModel, runArch, buildOptimizer,
-  resolutionOf, validationAccuracy, prepareRunDir, trainingProgress, openTrainingData,
+  type CommonTrainOptions,
+  type ResolutionRecord,
+  trainingSamples,
+  trainingLoader,
+  buildModel,
+  runArch,
+  buildOptimizer,
+  resolutionOf,
+  validationAccuracy,
+  prepareRunDir,
+  trainingProgress,
+  openTrainingData,
 } from './common.ts';
 import type { DataSource, PlannedBatch, Batch, SampleRef } from '../data/loader.ts';
 import { join } from 'node:path';
@@ -54,14 +64,35 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
   const loader = trainingLoader(data, samples, [mag], o);
   const model = buildModel(o.arch, classes, o.seed, o.init);
   const optimizer = buildOptimizer(model, o);
-  const config = { command: o.role, ...o, samples: undefined, mag, resolution, trainImages: samples.length - unlabeledCount, unlabeledCount, classes: data.classes, effectiveBatch: o.batch * o.accum };
+  const config = {
+    command: o.role,
+    ...o,
+    samples: undefined,
+    mag,
+    resolution,
+    trainImages: samples.length - unlabeledCount,
+    unlabeledCount,
+    classes: data.classes,
+    effectiveBatch: o.batch * o.accum,
+  };
   prepareRunDir(o.out, config);
-  const extras = { classNames: data.classes, magnification: data.level(mag).value, normalization: await data.normalization(mag), training: config };
+  const extras = {
+    classNames: data.classes,
+    magnification: data.level(mag).value,
+    normalization: await data.normalization(mag),
+    training: config,
+  };
   const { bar, onEpoch } = trainingProgress(`${o.role} ${mag}`, o.verbose, o.epochs * samples.length);
   const started = performance.now();
   try {
     const { records, state } = await trainLoop<PlannedBatch, Batch>({
-      outDir: o.out, epochs: o.epochs, accum: o.accum, lr: o.lr, gamma: o.gamma, optimizer, resume: o.resume,
+      outDir: o.out,
+      epochs: o.epochs,
+      accum: o.accum,
+      lr: o.lr,
+      gamma: o.gamma,
+      optimizer,
+      resume: o.resume,
       lrAt: o.warmupEpochs ? (t) => learningRate(o.lr, o.gamma, o.warmupEpochs!, t) : undefined,
       plan: (epoch) => loader.plan(epoch),
       load: (b) => loader.load(b),
@@ -78,9 +109,18 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
     });
     bar?.done();
     return {
-      dir: o.out, role: o.role, mag, resolution, epochs: state.epoch + 1, trainImages: samples.length - unlabeledCount, unlabeledCount,
-      seconds: (performance.now() - started) / 1000, bestValAccuracy: state.bestMetric, records,
-      checkpoint: join(o.out, BEST_FILE), lastCheckpoint: join(o.out, MODEL_FILE),
+      dir: o.out,
+      role: o.role,
+      mag,
+      resolution,
+      epochs: state.epoch + 1,
+      trainImages: samples.length - unlabeledCount,
+      unlabeledCount,
+      seconds: (performance.now() - started) / 1000,
+      bestValAccuracy: state.bestMetric,
+      records,
+      checkpoint: join(o.out, BEST_FILE),
+      lastCheckpoint: join(o.out, MODEL_FILE),
     };
   } finally {
     model.dispose();

@@ -101,16 +101,27 @@ export class TeacherTargetCache {
       else if (this.dir && this.readEntry(key)) this.stats.fromDisk++;
       else if (!missing.some((m) => keys[m] === key)) missing.push(k);
     });
-    if (missing.length) await this.compute(loader, missing.map((k) => refs[k]), missing.map((k) => ids[k]), missing.map((k) => keys[k]));
+    if (missing.length)
+      await this.compute(
+        loader,
+        missing.map((k) => refs[k]),
+        missing.map((k) => ids[k]),
+        missing.map((k) => keys[k]),
+      );
     const entries = keys.map((key) => this.entries.get(key)!);
-    return { logits: concat(entries.map((e) => e.logits)), features: concat(entries.map((e) => e.features)), featureShape: this.featureShape! };
+    return {
+      logits: concat(entries.map((e) => e.logits)),
+      features: concat(entries.map((e) => e.features)),
+      featureShape: this.featureShape!,
+    };
   }
 
   private async compute(loader: Loader, refs: SampleRef[], ids: number[], keys: string[]) {
     // Without augmentation every id is 0 and the input is the tile as it is.
     const table = loader.augmentTable;
     const params = ids.map((id) => (table ? table[id] : null));
-    if (!table && ids.some((id) => id !== 0)) throw new Error('teacher cache: augmentation ids need a loader with an augmentation table (augmentSet)');
+    if (!table && ids.some((id) => id !== 0))
+      throw new Error('teacher cache: augmentation ids need a loader with an augmentation table (augmentSet)');
     const batch = await loader.load({ refs, params, augmentIds: ids, size: refs.length }, [this.teacherMag]);
     if (batch.size !== refs.length) throw new Error(`teacher cache: ${refs.length - batch.size} tile(s) unreadable at ${this.teacherMag}`);
     const view = batch.views[0];

@@ -24,7 +24,14 @@ export const RESUME_FILE = 'resume.safetensors';
 const OPT_PREFIX = 'optimizer.';
 
 /** Write model.safetensors (+ best.safetensors when improved), then resume.safetensors. Returns the resume path. */
-export async function saveTrainState(dir: string, model: ResNet, optimizer: Optimizer, loop: LoopCheckpointState, improved: boolean, extras: CheckpointExtras): Promise<string> {
+export async function saveTrainState(
+  dir: string,
+  model: ResNet,
+  optimizer: Optimizer,
+  loop: LoopCheckpointState,
+  improved: boolean,
+  extras: CheckpointExtras,
+): Promise<string> {
   const info = { ...extras, epoch: loop.epoch };
   await saveCheckpoint(join(dir, MODEL_FILE), model, info);
   if (improved) await saveCheckpoint(join(dir, BEST_FILE), model, info);
@@ -36,12 +43,20 @@ export async function saveTrainState(dir: string, model: ResNet, optimizer: Opti
   });
   const scalars = { kind: opt.kind, lr: opt.lr, step: opt.step, paramSteps: opt.params.map((p) => p.step) };
   const path = join(dir, RESUME_FILE);
-  writeSafetensors(path, entries, { loop: JSON.stringify(loop), optimizer: JSON.stringify(scalars), training: JSON.stringify(extras.training ?? {}) });
+  writeSafetensors(path, entries, {
+    loop: JSON.stringify(loop),
+    optimizer: JSON.stringify(scalars),
+    training: JSON.stringify(extras.training ?? {}),
+  });
   return path;
 }
 
 /** Restore weights, optimizer state and loop position from dir/resume.safetensors; null when absent. */
-export function loadTrainState(dir: string, model: ResNet, optimizer: Optimizer): { state: LoopCheckpointState; path: string; training: Record<string, unknown> } | null {
+export function loadTrainState(
+  dir: string,
+  model: ResNet,
+  optimizer: Optimizer,
+): { state: LoopCheckpointState; path: string; training: Record<string, unknown> } | null {
   const path = join(dir, RESUME_FILE);
   if (!existsSync(path)) return null;
   const st = readSafetensors(path);

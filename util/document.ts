@@ -66,7 +66,9 @@ td.r{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1.2em 0}fi
 code{background:#f4f4f4;padding:0 3px}`;
 
 export function toHtml(blocks: Block[], title: string): string {
-  const out: string[] = [`<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title><style>${STYLE}</style></head><body>`];
+  const out: string[] = [
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title><style>${STYLE}</style></head><body>`,
+  ];
   for (const b of blocks) {
     switch (b.kind) {
       case 'heading':
@@ -81,7 +83,9 @@ export function toHtml(blocks: Block[], title: string): string {
       case 'table':
         out.push(
           `<table><thead><tr>${b.head.map((h) => `<th>${inline(h)}</th>`).join('')}</tr></thead><tbody>` +
-            b.rows.map((r) => `<tr>${r.map((c, i) => `<td${b.align?.[i] === 'right' ? ' class="r"' : ''}>${inline(c)}</td>`).join('')}</tr>`).join('') +
+            b.rows
+              .map((r) => `<tr>${r.map((c, i) => `<td${b.align?.[i] === 'right' ? ' class="r"' : ''}>${inline(c)}</td>`).join('')}</tr>`)
+              .join('') +
             '</tbody></table>',
         );
         break;

@@ -22,12 +22,12 @@ export const VARIABLES = {
   RBD_DEBUG: `comma list of debug switches: ${Object.keys(DEBUG_SWITCHES).join(', ')}`,
   RBD_CACHE: 'folder for derived images and channel statistics of data sets without a manifest (default ~/.cache/rbd)',
   RBD_TEST_QUIET: '1: the closeness checks do not print their worst errors',
-  RBD_TEST_GL: "0: npm test skips its second pass on the OpenGL ES adapter",
+  RBD_TEST_GL: '0: npm test skips its second pass on the OpenGL ES adapter',
   RBD_TEST_PASS: "set by the test runner to 'gl' in the processes of that second pass",
   RBD_TEST_BROWSER: '0: npm test skips its third group, the web page in headless Chromium (SwiftShader WebGPU)',
   RBD_TEST_ARTIFACTS: 'folder where tests keep artifacts such as the web page screenshot (default test-artifacts/)',
   RBD_CHROMIUM: 'the Chromium the browser tests drive (default /usr/bin/chromium)',
-  RBD_SETUP_CHROMIUM: '0: scripts/setup.sh does not install Debian\'s chromium (the browser tests then need RBD_TEST_BROWSER=0)',
+  RBD_SETUP_CHROMIUM: "0: scripts/setup.sh does not install Debian's chromium (the browser tests then need RBD_TEST_BROWSER=0)",
   RBD_STDERR_TTY: 'set by rbd itself for the process whose stderr it filters: 1 when that stderr ends at a terminal',
 } as const;
 
@@ -41,7 +41,12 @@ function read(name: VariableName): string | undefined {
 
 /** The RBD_DEBUG switches that are on (unknown names are reported by checkEnvironment). */
 export function debugSwitches(): Set<string> {
-  return new Set((read('RBD_DEBUG') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    (read('RBD_DEBUG') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 /** Whether an RBD_DEBUG switch is on. Read each time: tests and the CLI may set it late. */
@@ -85,9 +90,13 @@ export function stderrIsFiltered(): boolean {
 export function checkEnvironment(vars: NodeJS.ProcessEnv = typeof process === 'undefined' ? {} : process.env): string[] {
   const problems: string[] = [];
   for (const name of Object.keys(vars)) {
-    if (name.startsWith('RBD_') && !(name in VARIABLES)) problems.push(`${name} is not a variable rbd reads (it reads ${Object.keys(VARIABLES).join(', ')})`);
+    if (name.startsWith('RBD_') && !(name in VARIABLES))
+      problems.push(`${name} is not a variable rbd reads (it reads ${Object.keys(VARIABLES).join(', ')})`);
   }
-  for (const s of (vars.RBD_DEBUG ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const s of (vars.RBD_DEBUG ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (!(s in DEBUG_SWITCHES)) problems.push(`RBD_DEBUG switch '${s}' is unknown (known: ${Object.keys(DEBUG_SWITCHES).join(', ')})`);
   }
   return problems;

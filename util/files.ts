@@ -5,7 +5,18 @@
  * over the target: readers see the old contents or the new, never a mix. Every writer of
  * checkpoints, JSON results, reports and plots goes through it.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Write `data` to `path` atomically, creating the folder if needed. */
@@ -55,7 +66,10 @@ export function appendJsonl(path: string, record: unknown) {
 /** All records of a JSONL file (empty when the file does not exist). */
 export function readJsonl<T>(path: string): T[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
 }
 
 /** Rewrite a JSONL file atomically, keeping only the records that pass. */

@@ -45,9 +45,11 @@ function fmt(v: number): string {
 
 /** A line chart with markers and optional vertical error bars (low/high) per point. */
 export function lineChart(series: Series[], o: ChartOptions): string {
-  const W = o.width ?? 560, H = o.height ?? 360;
+  const W = o.width ?? 560,
+    H = o.height ?? 360;
   const m = { left: 60, right: 150, top: 34, bottom: 48 };
-  const pw = W - m.left - m.right, ph = H - m.top - m.bottom;
+  const pw = W - m.left - m.right,
+    ph = H - m.top - m.bottom;
   const tx = (x: number) => (o.xLog2 ? Math.log2(x) : x);
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
   const xs = all.map((p) => tx(p.x));
@@ -64,7 +66,9 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const pxBase = (x: number) => m.left + ((tx(x) - x0) / (x1 - x0)) * pw;
   const py = (y: number) => m.top + ph - ((y - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2 - m.right / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(o.title)}</text>`);
   // Axes, grid and ticks.
@@ -82,7 +86,8 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="black"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
   out.push(`<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`);
-  if (o.diagonal) out.push(`<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top}" stroke="#999" stroke-dasharray="4 3"/>`);
+  if (o.diagonal)
+    out.push(`<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top}" stroke="#999" stroke-dasharray="4 3"/>`);
   series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length];
     const shift = (o.dodge ?? 0) * (i - (series.length - 1) / 2);
@@ -96,10 +101,13 @@ export function lineChart(series: Series[], o: ChartOptions): string {
       if (p.low !== undefined && p.high !== undefined && Number.isFinite(p.low) && Number.isFinite(p.high)) {
         out.push(`<line x1="${px(p.x)}" x2="${px(p.x)}" y1="${py(p.low)}" y2="${py(p.high)}" stroke="${color}"/>`);
       }
-      if (s.line === false || pts.length < 40) out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3" fill="${color}"/>`);
+      if (s.line === false || pts.length < 40)
+        out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3" fill="${color}"/>`);
     }
     const ly = m.top + 10 + i * 16;
-    out.push(`<line x1="${m.left + pw + 10}" x2="${m.left + pw + 28}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ''}/>`);
+    out.push(
+      `<line x1="${m.left + pw + 10}" x2="${m.left + pw + 28}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ''}/>`,
+    );
     out.push(`<text x="${m.left + pw + 32}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   out.push('</svg>');
@@ -108,19 +116,36 @@ export function lineChart(series: Series[], o: ChartOptions): string {
 
 /** One-vs-rest ROC curves, one per class, with their AUC in the legend. */
 export function rocChart(curves: { fpr: number; tpr: number }[][], classes: string[], aucs: number[], title: string): string {
-  const series: Series[] = curves.map((pts, c) => ({ name: `${classes[c]} (AUC ${Number.isNaN(aucs[c]) ? 'n/a' : aucs[c].toFixed(3)})`, points: pts.map((p) => ({ x: p.fpr, y: p.tpr })) }));
+  const series: Series[] = curves.map((pts, c) => ({
+    name: `${classes[c]} (AUC ${Number.isNaN(aucs[c]) ? 'n/a' : aucs[c].toFixed(3)})`,
+    points: pts.map((p) => ({ x: p.fpr, y: p.tpr })),
+  }));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((x) => ({ x, label: String(x) }));
-  return lineChart(series, { title, xLabel: 'false positive rate', yLabel: 'true positive rate', xRange: [0, 1], yRange: [0, 1], xTicks: ticks, diagonal: true, width: 600 });
+  return lineChart(series, {
+    title,
+    xLabel: 'false positive rate',
+    yLabel: 'true positive rate',
+    xRange: [0, 1],
+    yRange: [0, 1],
+    xTicks: ticks,
+    diagonal: true,
+    width: 600,
+  });
 }
 
 /** A confusion matrix as a heat map: rows true class, columns predicted class, counts in cells. */
 export function confusionChart(matrix: number[][], classes: string[], title: string): string {
-  const cell = 56, left = 120, top = 56;
+  const cell = 56,
+    left = 120,
+    top = 56;
   const n = classes.length;
-  const W = left + n * cell + 20, H = top + n * cell + 16;
+  const W = left + n * cell + 20,
+    H = top + n * cell + 16;
   const max = Math.max(1, ...matrix.flat());
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
   out.push(`<text x="${left + (n * cell) / 2}" y="${top - 22}" text-anchor="middle">predicted</text>`);
@@ -130,8 +155,12 @@ export function confusionChart(matrix: number[][], classes: string[], title: str
     for (let c = 0; c < n; c++) {
       const v = matrix[r][c];
       const shade = Math.round(255 - (v / max) * 200);
-      out.push(`<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="white"/>`);
-      out.push(`<text x="${left + c * cell + cell / 2}" y="${top + r * cell + cell / 2 + 4}" text-anchor="middle" fill="${v / max > 0.6 ? 'white' : 'black'}">${v}</text>`);
+      out.push(
+        `<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="rgb(${shade},${shade},255)" stroke="white"/>`,
+      );
+      out.push(
+        `<text x="${left + c * cell + cell / 2}" y="${top + r * cell + cell / 2 + 4}" text-anchor="middle" fill="${v / max > 0.6 ? 'white' : 'black'}">${v}</text>`,
+      );
     }
   }
   out.push(`<text transform="translate(14 ${top + (n * cell) / 2}) rotate(-90)" text-anchor="middle">true class</text>`);
@@ -141,12 +170,18 @@ export function confusionChart(matrix: number[][], classes: string[], title: str
 
 /** A horizontal bar chart (label, value) sorted as given; values as a share in percent. */
 export function barChart(bars: { label: string; value: number; note?: string }[], title: string, unit: string): string {
-  const rowH = 20, left = 220, right = 140, top = 34;
-  const W = 720, H = top + bars.length * rowH + 30;
+  const rowH = 20,
+    left = 220,
+    right = 140,
+    top = 34;
+  const W = 720,
+    H = top + bars.length * rowH + 30;
   const max = Math.max(1e-12, ...bars.map((b) => b.value));
   const pw = W - left - right;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`);
   bars.forEach((b, i) => {

@@ -12,7 +12,11 @@ import * as compare from './bench/compare.ts';
 import * as report from './bench/report.ts';
 import * as tile from './bench/tile.ts';
 
-interface BenchModule { summary: string; help: string; run(argv: string[]): Promise<number | void> }
+interface BenchModule {
+  summary: string;
+  help: string;
+  run(argv: string[]): Promise<number | void>;
+}
 
 const BENCHES: Record<string, BenchModule> = {
   kernels,
@@ -26,9 +30,13 @@ const BENCHES: Record<string, BenchModule> = {
 export const help = `usage: rbd bench <benchmark> [flags]
 
 benchmarks:
-${Object.entries(BENCHES).map(([n, m]) => `  ${n.padEnd(10)} ${m.summary}`).join('\n')}
+${Object.entries(BENCHES)
+  .map(([n, m]) => `  ${n.padEnd(10)} ${m.summary}`)
+  .join('\n')}
 
-${Object.values(BENCHES).map((m) => m.help).join('\n')}`;
+${Object.values(BENCHES)
+  .map((m) => m.help)
+  .join('\n')}`;
 
 /** The CLI leaves --help to this command, so that each benchmark prints only its own flags. */
 export const handlesHelp = true;

@@ -10,7 +10,11 @@ const DEFAULT_MAG = '2.5x';
 
 function augmentSetFlag(value: string | undefined): number {
   const n = numberFlag('distill', 'augment-set', value, DEFAULT_AUGMENT_SET, { integer: true, min: 8 });
-  if (n % 8 !== 0) throw new UsageError('distill', `--augment-set must be a multiple of 8 (the flips and turns of a square times the colour draws), got ${n}`);
+  if (n % 8 !== 0)
+    throw new UsageError(
+      'distill',
+      `--augment-set must be a multiple of 8 (the flips and turns of a square times the colour draws), got ${n}`,
+    );
   return n;
 }
 
@@ -61,34 +65,73 @@ ${commonHelp('runs/distill-<mag>-<UTC time>')}
 
 export async function run(argv: string[]) {
   const { values } = parseFlags('distill', argv, {
-    ...COMMON_OPTIONS, teacher: { type: 'string' }, mag: { type: 'string' }, temperature: { type: 'string' }, 'soft-weight': { type: 'string' },
-    'pixel-weight': { type: 'string' }, 'pixel-loss': { type: 'string' }, resize: { type: 'string' }, 'ce-weight': { type: 'string' },
-    unlabeled: { type: 'string' }, 'cache-teacher': { type: 'boolean' }, 'augment-set': { type: 'string' }, 'teacher-cache': { type: 'string' },
-    'teacher-mag': { type: 'string' }, classes: { type: 'string' }, 'teacher-groups': { type: 'string' },
+    ...COMMON_OPTIONS,
+    teacher: { type: 'string' },
+    mag: { type: 'string' },
+    temperature: { type: 'string' },
+    'soft-weight': { type: 'string' },
+    'pixel-weight': { type: 'string' },
+    'pixel-loss': { type: 'string' },
+    resize: { type: 'string' },
+    'ce-weight': { type: 'string' },
+    unlabeled: { type: 'string' },
+    'cache-teacher': { type: 'boolean' },
+    'augment-set': { type: 'string' },
+    'teacher-cache': { type: 'string' },
+    'teacher-mag': { type: 'string' },
+    classes: { type: 'string' },
+    'teacher-groups': { type: 'string' },
   });
   const teacherMag = values['teacher-mag'] === undefined ? undefined : magFlag('distill', 'teacher-mag', values['teacher-mag'], '');
-  const teacherClasses = values.classes?.split(',').map((c) => c.trim()).filter(Boolean);
-  if (values.classes !== undefined && !teacherClasses?.length) throw new UsageError('distill', `--classes must list class names, got '${values.classes}'`);
-  const teacherGroups = values['teacher-groups'] === undefined ? undefined : numberFlag('distill', 'teacher-groups', values['teacher-groups'], 32, { integer: true, min: 1 });
-  if (!values.teacher) throw new UsageError('distill', '--teacher CKPT is required (a checkpoint written by rbd teacher, e.g. runs/teacher-10x-.../best.safetensors)');
+  const teacherClasses = values.classes
+    ?.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  if (values.classes !== undefined && !teacherClasses?.length)
+    throw new UsageError('distill', `--classes must list class names, got '${values.classes}'`);
+  const teacherGroups =
+    values['teacher-groups'] === undefined
+      ? undefined
+      : numberFlag('distill', 'teacher-groups', values['teacher-groups'], 32, { integer: true, min: 1 });
+  if (!values.teacher)
+    throw new UsageError(
+      'distill',
+      '--teacher CKPT is required (a checkpoint written by rbd teacher, e.g. runs/teacher-10x-.../best.safetensors)',
+    );
   const mag = magFlag('distill', 'mag', values.mag, DEFAULT_MAG);
   const pixelLoss = (values['pixel-loss'] ?? D.pixelLoss) as PixelLossKind;
   if (pixelLoss !== 'l2' && pixelLoss !== 'l1') throw new UsageError('distill', `--pixel-loss must be l2 or l1, got '${pixelLoss}'`);
   const resize = (values.resize ?? D.resize) as PixelResize;
-  if (!PIXEL_RESIZES.includes(resize)) throw new UsageError('distill', `--resize must be one of ${PIXEL_RESIZES.join(', ')}, got '${resize}'`);
+  if (!PIXEL_RESIZES.includes(resize))
+    throw new UsageError('distill', `--resize must be one of ${PIXEL_RESIZES.join(', ')}, got '${resize}'`);
   const temperature = numberFlag('distill', 'temperature', values.temperature, D.temperature, { min: 1e-3 });
   const softWeight = numberFlag('distill', 'soft-weight', values['soft-weight'], D.softWeight, { min: 0 });
   const pixelWeight = numberFlag('distill', 'pixel-weight', values['pixel-weight'], D.pixelWeight, { min: 0 });
   const ceWeight = numberFlag('distill', 'ce-weight', values['ce-weight'], D.ceWeight, { min: 0 });
-  if (softWeight === 0 && pixelWeight === 0 && ceWeight === 0) throw new UsageError('distill', 'every loss weight is 0; set --soft-weight or --pixel-weight above 0');
+  if (softWeight === 0 && pixelWeight === 0 && ceWeight === 0)
+    throw new UsageError('distill', 'every loss weight is 0; set --soft-weight or --pixel-weight above 0');
   const unlabeled = numberFlag('distill', 'unlabeled', values.unlabeled, 0, { integer: true, min: 0 });
   const common = commonOptions('distill', values, defaultRunDir('distill', mag));
   await openRuntime(values.adapter);
   try {
     const s = await trainDistill({
-      ...common, teacher: values.teacher, teacherMag, teacherClasses, teacherGroups, mag, temperature, softWeight, pixelWeight, pixelLoss, resize, ceWeight, unlabeled,
-      cacheTeacher: Boolean(values['cache-teacher'] || values['teacher-cache']), teacherCacheDir: values['teacher-cache'] ?? null,
-      augmentSet: augmentSetFlag(values['augment-set']), allowUpsampled: Boolean(values['allow-upsampled']),
+      ...common,
+      teacher: values.teacher,
+      teacherMag,
+      teacherClasses,
+      teacherGroups,
+      mag,
+      temperature,
+      softWeight,
+      pixelWeight,
+      pixelLoss,
+      resize,
+      ceWeight,
+      unlabeled,
+      cacheTeacher: Boolean(values['cache-teacher'] || values['teacher-cache']),
+      teacherCacheDir: values['teacher-cache'] ?? null,
+      augmentSet: augmentSetFlag(values['augment-set']),
+      allowUpsampled: Boolean(values['allow-upsampled']),
     });
     printSummary(s);
   } finally {

@@ -30,8 +30,16 @@ ${adapterHelp(24)}
 
 export async function run(argv: string[]) {
   const { values } = parseFlags('eval', argv, {
-    checkpoint: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, mag: { type: 'string' }, batch: { type: 'string' },
-    resamples: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'allow-upsampled': { type: 'boolean' }, 'skip-bad': { type: 'boolean' },
+    checkpoint: { type: 'string' },
+    data: { type: 'string' },
+    split: { type: 'string' },
+    mag: { type: 'string' },
+    batch: { type: 'string' },
+    resamples: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    'allow-upsampled': { type: 'boolean' },
+    'skip-bad': { type: 'boolean' },
   });
   if (!values.checkpoint) throw new UsageError('eval', '--checkpoint CKPT is required');
   const splitFlag = values.split ?? DEFAULTS.split;
@@ -42,10 +50,16 @@ export async function run(argv: string[]) {
   await openRuntime(values.adapter);
   try {
     const r = await evaluateCheckpoint({
-      checkpoint: values.checkpoint, data: values.data ?? DEFAULT_DATA, splits, mag,
-      batch: numberFlag('eval', 'batch', values.batch, DEFAULTS.batch, { integer: true, min: 1 }), resamples,
+      checkpoint: values.checkpoint,
+      data: values.data ?? DEFAULT_DATA,
+      splits,
+      mag,
+      batch: numberFlag('eval', 'batch', values.batch, DEFAULTS.batch, { integer: true, min: 1 }),
+      resamples,
       seed: numberFlag('eval', 'seed', values.seed, DEFAULTS.seed, { integer: true, min: 0 }),
-      out: values.out ?? null, allowUpsampled: Boolean(values['allow-upsampled']), skipBad: Boolean(values['skip-bad']),
+      out: values.out ?? null,
+      allowUpsampled: Boolean(values['allow-upsampled']),
+      skipBad: Boolean(values['skip-bad']),
     });
     console.log(formatEval(r));
   } finally {

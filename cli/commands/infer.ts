@@ -111,15 +111,18 @@ export async function run(argv: string[]): Promise<number> {
   );
   // `--images a.png b.png`: the paths after the first arrive as positionals.
   const images = [...(values.images ?? []), ...positionals];
-  if (positionals.length && !values.images) throw new UsageError(CMD, `unexpected argument '${positionals[0]}' (image paths go after --images)`);
+  if (positionals.length && !values.images)
+    throw new UsageError(CMD, `unexpected argument '${positionals[0]}' (image paths go after --images)`);
   if (!values.checkpoint) throw new UsageError(CMD, '--checkpoint is required');
   const modes = [values.input, images.length ? 'images' : undefined, values.slide].filter(Boolean).length;
   if (modes !== 1) throw new UsageError(CMD, 'give one of --input (with --out), --images or --slide (with --out)');
-  if ((values.input || values.slide) && !values.out) throw new UsageError(CMD, `--out is required with --${values.input ? 'input' : 'slide'}`);
+  if ((values.input || values.slide) && !values.out)
+    throw new UsageError(CMD, `--out is required with --${values.input ? 'input' : 'slide'}`);
   const overrides = archOverrides(values);
   const mean = numberList('mean', values.mean, false);
   const std = numberList('std', values.std, false);
-  for (const p of [values.checkpoint, values.input, values.slide, ...images]) if (p && !existsSync(p)) throw new UsageError(CMD, `no such file: ${p}`);
+  for (const p of [values.checkpoint, values.input, values.slide, ...images])
+    if (p && !existsSync(p)) throw new UsageError(CMD, `no such file: ${p}`);
 
   await openRuntime(values.adapter);
   const { model, info } = loadCheckpoint(values.checkpoint, overrides);
@@ -130,9 +133,13 @@ export async function run(argv: string[]): Promise<number> {
       const norm = normalizationFor(info.normalization, mean, std, model.arch.inChannels);
       let magnification = info.magnification;
       if (values.mag !== undefined) magnification = requireMag(values.mag, '--mag').value;
-      if (!magnification) throw new UsageError(CMD, 'the checkpoint records no magnification; pass --mag (e.g. --mag 10x) with the one it was trained at');
+      if (!magnification)
+        throw new UsageError(CMD, 'the checkpoint records no magnification; pass --mag (e.g. --mag 10x) with the one it was trained at');
       const recordedTile = Number((info.training as { tile?: unknown }).tile);
-      const tile = numberFlag(CMD, 'tile', values.tile, Number.isInteger(recordedTile) && recordedTile > 0 ? recordedTile : 256, { integer: true, min: 8 });
+      const tile = numberFlag(CMD, 'tile', values.tile, Number.isInteger(recordedTile) && recordedTile > 0 ? recordedTile : 256, {
+        integer: true,
+        min: 8,
+      });
       const bar = progress({ label: 'infer', total: 0, unit: 'tiles' });
       let r;
       try {
@@ -142,7 +149,8 @@ export async function run(argv: string[]): Promise<number> {
           magnification,
           tile,
           minTissue: numberFlag(CMD, 'min-tissue', values['min-tissue'], 0.5, { min: 0, max: 1 }),
-          mppOverride: values['mpp-override'] === undefined ? undefined : numberFlag(CMD, 'mpp-override', values['mpp-override'], 0.25, { min: 1e-4 }),
+          mppOverride:
+            values['mpp-override'] === undefined ? undefined : numberFlag(CMD, 'mpp-override', values['mpp-override'], 0.25, { min: 1e-4 }),
           classNames: info.classNames,
           normalization: norm,
           onProgress: (done, total) => {
@@ -153,8 +161,12 @@ export async function run(argv: string[]): Promise<number> {
       } finally {
         bar.done();
       }
-      console.log(`${r.slide}: ${r.tiles} tiles of ${tile} px at ${magnification}x; mean of tile probabilities: ${info.classNames.map((c, i) => `${c} ${r.meanProbabilities[i].toFixed(4)}`).join('  ')}`);
-      console.log(`wrote ${r.csv} and ${r.heatmap} (colours: ${info.classNames.map((c, i) => `${c} rgb(${CLASS_COLOURS[i % CLASS_COLOURS.length].join(',')})`).join(', ')})`);
+      console.log(
+        `${r.slide}: ${r.tiles} tiles of ${tile} px at ${magnification}x; mean of tile probabilities: ${info.classNames.map((c, i) => `${c} ${r.meanProbabilities[i].toFixed(4)}`).join('  ')}`,
+      );
+      console.log(
+        `wrote ${r.csv} and ${r.heatmap} (colours: ${info.classNames.map((c, i) => `${c} rgb(${CLASS_COLOURS[i % CLASS_COLOURS.length].join(',')})`).join(', ')})`,
+      );
     } else {
       const norm = normalizationFor(info.normalization, mean, std, model.arch.inChannels);
       for (const path of images) await inferImage(model, path, norm, info.classNames);
@@ -170,7 +182,8 @@ async function inferTensorFile(model: ResNet, inputPath: string, outPath: string
   const t = st.tensors.get('input');
   if (!t) throw new UsageError(CMD, `${inputPath} has no tensor named 'input' (it has: ${[...st.tensors.keys()].join(', ') || 'none'})`);
   const c = model.arch.inChannels;
-  if (t.shape.length !== 4 || t.shape[1] !== c) throw new UsageError(CMD, `'input' in ${inputPath} is ${shapeStr(t.shape)}; the model needs [N, ${c}, H, W] (NCHW)`);
+  if (t.shape.length !== 4 || t.shape[1] !== c)
+    throw new UsageError(CMD, `'input' in ${inputPath} is ${shapeStr(t.shape)}; the model needs [N, ${c}, H, W] (NCHW)`);
   if (!t.data) throw new UsageError(CMD, `'input' in ${inputPath} is ${t.dtype}; give F32 (or F16, BF16, F64)`);
   const x = Tensor.from(t.data, t.shape);
   const { features, logits } = noGrad(() => model.forward(x));
@@ -185,10 +198,20 @@ async function inferTensorFile(model: ResNet, inputPath: string, outPath: string
   logits.dispose();
 }
 
-function normalizationFor(stored: Normalization | null, mean: number[] | undefined, std: number[] | undefined, channels: number): Normalization {
+function normalizationFor(
+  stored: Normalization | null,
+  mean: number[] | undefined,
+  std: number[] | undefined,
+  channels: number,
+): Normalization {
   const norm = { mean: mean ?? stored?.mean, std: std ?? stored?.std };
-  if (!norm.mean || !norm.std) throw new UsageError(CMD, 'the checkpoint stores no input normalization; pass --mean r,g,b and --std r,g,b (the training set\'s per-channel statistics of [0,1] pixels)');
-  if (norm.mean.length !== channels || norm.std.length !== channels) throw new UsageError(CMD, `--mean and --std need ${channels} values each, got ${norm.mean.length} and ${norm.std.length}`);
+  if (!norm.mean || !norm.std)
+    throw new UsageError(
+      CMD,
+      "the checkpoint stores no input normalization; pass --mean r,g,b and --std r,g,b (the training set's per-channel statistics of [0,1] pixels)",
+    );
+  if (norm.mean.length !== channels || norm.std.length !== channels)
+    throw new UsageError(CMD, `--mean and --std need ${channels} values each, got ${norm.mean.length} and ${norm.std.length}`);
   if (norm.std.some((s) => !(s > 0))) throw new UsageError(CMD, `--std values must be > 0, got ${norm.std.join(',')}`);
   return norm as Normalization;
 }
@@ -199,7 +222,8 @@ function decodeRgb(path: string) {
 }
 
 async function inferImage(model: ResNet, path: string, norm: Normalization, classNames: string[]) {
-  if (model.arch.inChannels !== 3) throw new UsageError(CMD, `--images needs a 3-channel (RGB) model; this one takes ${model.arch.inChannels} channels`);
+  if (model.arch.inChannels !== 3)
+    throw new UsageError(CMD, `--images needs a 3-channel (RGB) model; this one takes ${model.arch.inChannels} channels`);
   let raw: Awaited<ReturnType<typeof decodeRgb>>;
   try {
     raw = await decodeRgb(path);
@@ -207,10 +231,16 @@ async function inferImage(model: ResNet, path: string, norm: Normalization, clas
     throw new UsageError(CMD, `cannot decode image ${path}: ${(e as Error).message}`);
   }
   if (raw.info.channels !== 3) throw new UsageError(CMD, `image ${path} decoded to ${raw.info.channels} channels, expected RGB`);
-  const img = { data: new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), width: raw.info.width, height: raw.info.height };
+  const img = {
+    data: new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length),
+    width: raw.info.width,
+    height: raw.info.height,
+  };
   const { probabilities: p, plan, tiles } = await classifyImage(model, img, norm);
   let best = 0;
   for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-  const how = plan.whole ? '' : `  (${img.width}x${img.height} too large for one pass: mean of ${tiles} tiles of ${plan.tile} px, batches of ${plan.batch})`;
+  const how = plan.whole
+    ? ''
+    : `  (${img.width}x${img.height} too large for one pass: mean of ${tiles} tiles of ${plan.tile} px, batches of ${plan.batch})`;
   console.log(`${path}: ${classNames.map((n, i) => `${n} ${p[i].toFixed(4)}`).join('  ')}  -> ${classNames[best]}${how}`);
 }

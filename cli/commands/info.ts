@@ -19,18 +19,34 @@ export async function run(argv: string[]) {
   const all = await listAdapters();
   const chosen = chooseAdapter(all, choice);
   if (values.json) {
-    console.log(JSON.stringify({ choice, chosen: chosen ? key(chosen) : null, adapters: all.map((a) => ({ ...summary(a), chosen: a === chosen })) }, null, 2));
+    console.log(
+      JSON.stringify(
+        { choice, chosen: chosen ? key(chosen) : null, adapters: all.map((a) => ({ ...summary(a), chosen: a === chosen })) },
+        null,
+        2,
+      ),
+    );
     return chosen ? 0 : 1;
   }
   if (all.length === 0) console.log('no WebGPU adapter found. Run: bash scripts/setup.sh');
   for (const a of all) {
     const s = summary(a);
     console.log(`${a === chosen ? '*' : ' '} ${s.name}`);
-    console.log(`    backend ${s.backend}, feature level ${s.featureLevel}, ${s.software ? 'software' : 'hardware'}, vendor ${s.vendor || '?'}`);
+    console.log(
+      `    backend ${s.backend}, feature level ${s.featureLevel}, ${s.software ? 'software' : 'hardware'}, vendor ${s.vendor || '?'}`,
+    );
     console.log(`    features: ${s.features.filter((f) => SHOWN_FEATURES.includes(f)).join(', ') || 'none of interest'}`);
-    console.log(`    limits: ${Object.entries(s.limits).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    console.log(
+      `    limits: ${Object.entries(s.limits)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   }
-  console.log(chosen ? `\nchosen for --adapter ${choice}: ${chosen.name} (${chosen.backend}, ${chosen.featureLevel})` : `\nno adapter matches --adapter ${choice}`);
+  console.log(
+    chosen
+      ? `\nchosen for --adapter ${choice}: ${chosen.name} (${chosen.backend}, ${chosen.featureLevel})`
+      : `\nno adapter matches --adapter ${choice}`,
+  );
   return chosen ? 0 : 1;
 }
 
@@ -39,5 +55,13 @@ function key(a: AdapterEntry) {
 }
 
 function summary(a: AdapterEntry) {
-  return { name: a.name, backend: a.backend, featureLevel: a.featureLevel, software: a.isSoftware, vendor: a.vendor, features: a.features, limits: a.limits };
+  return {
+    name: a.name,
+    backend: a.backend,
+    featureLevel: a.featureLevel,
+    software: a.isSoftware,
+    vendor: a.vendor,
+    features: a.features,
+    limits: a.limits,
+  };
 }

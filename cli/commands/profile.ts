@@ -37,9 +37,17 @@ ${adapterHelp(19)}
 export async function run(argv: string[]): Promise<number> {
   const cmd = 'profile';
   const { values } = parseFlags(cmd, argv, {
-    'teacher-mag': { type: 'string' }, 'student-mag': { type: 'string' }, tile: { type: 'string' }, batch: { type: 'string' },
-    arch: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' }, 'wall-clock': { type: 'boolean' },
-    kernels: { type: 'string' }, json: { type: 'string' }, trace: { type: 'string' },
+    'teacher-mag': { type: 'string' },
+    'student-mag': { type: 'string' },
+    tile: { type: 'string' },
+    batch: { type: 'string' },
+    arch: { type: 'string' },
+    warmup: { type: 'string' },
+    seed: { type: 'string' },
+    'wall-clock': { type: 'boolean' },
+    kernels: { type: 'string' },
+    json: { type: 'string' },
+    trace: { type: 'string' },
   });
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const batch = numberFlag(cmd, 'batch', values.batch, 2, { min: 1, integer: true });
@@ -49,14 +57,25 @@ export async function run(argv: string[]): Promise<number> {
   const teacherMag = magFlag(cmd, 'teacher-mag', values['teacher-mag'], '10x');
   const studentMag = magFlag(cmd, 'student-mag', values['student-mag'], teacherMag);
   const [teacher, student] = [parseMag(teacherMag)!, parseMag(studentMag)!];
-  if (student.value > teacher.value) throw new UsageError(cmd, `--student-mag ${student.name} is above --teacher-mag ${teacher.name}; the student sees the lower magnification`);
-  const inputs = magsFlag(cmd, teacher.value === student.value ? teacher.name : `${teacher.name},${student.name}`, tile, '--teacher-mag/--student-mag');
+  if (student.value > teacher.value)
+    throw new UsageError(
+      cmd,
+      `--student-mag ${student.name} is above --teacher-mag ${teacher.name}; the student sees the lower magnification`,
+    );
+  const inputs = magsFlag(
+    cmd,
+    teacher.value === student.value ? teacher.name : `${teacher.name},${student.name}`,
+    tile,
+    '--teacher-mag/--student-mag',
+  );
   const pair: [MagInput, MagInput] = [inputs[0], inputs[inputs.length - 1]];
   const { name: archName, arch } = archFlag(cmd, values.arch);
   const rt = await openRuntime(values.adapter);
   try {
     const meta = benchMeta(rt, cmd, { weights: seed, inputs: seed });
-    console.log(`adapter: ${adapterLine(meta.adapter!)}; arch ${archName}; teacher ${pair[0].mag} ${pair[0].size.join('x')}, student ${pair[1].mag} ${pair[1].size.join('x')}, batch ${batch}`);
+    console.log(
+      `adapter: ${adapterLine(meta.adapter!)}; arch ${archName}; teacher ${pair[0].mag} ${pair[0].size.join('x')}, student ${pair[1].mag} ${pair[1].size.join('x')}, batch ${batch}`,
+    );
     const s = await profileStep({ arch, inputs: pair, batch, seed, warmup, timestamps: !values['wall-clock'] });
     console.log(formatProfile(s, kernelRows));
     const described = { arch: { preset: archName, ...arch }, tile, batch, teacherMag: pair[0].mag, studentMag: pair[1].mag };

@@ -3,10 +3,14 @@ import { parseFlags, numberFlag, adapterHelp, UsageError } from '../flags.ts';
 import { openRuntime, closeRuntime } from '../runtime.ts';
 import { runStudy, STUDY_PRESETS } from '../../train/study.ts';
 
-const q = STUDY_PRESETS.quick, d = STUDY_PRESETS.default, f = STUDY_PRESETS.full;
+const q = STUDY_PRESETS.quick,
+  d = STUDY_PRESETS.default,
+  f = STUDY_PRESETS.full;
 const describe = (p: typeof d) =>
   `${p.tile} px tiles at ${p.mags[0]} (${p.classes} classes), ${p.train}/${p.val}/${p.test} train/val/test tiles per class, ${p.unlabeled} unlabeled; ` +
-  (p.budgetMinutes !== null ? `teacher up to ${p.teacherEpochs} epochs, students up to ${p.studentEpochs}, planned from timed steps to fill ${p.budgetMinutes} min of wall clock in all (data generation included); ` : `teacher ${p.teacherEpochs} epochs, students ${p.studentEpochs}; `) +
+  (p.budgetMinutes !== null
+    ? `teacher up to ${p.teacherEpochs} epochs, students up to ${p.studentEpochs}, planned from timed steps to fill ${p.budgetMinutes} min of wall clock in all (data generation included); `
+    : `teacher ${p.teacherEpochs} epochs, students ${p.studentEpochs}; `) +
   `batch ${p.batch} x accum ${p.accum}, lr ${p.lr}${p.warmupEpochs ? ` (linear warm-up over ${p.warmupEpochs} epoch, at most a quarter of a run)` : ''}; unlabeled sweep at ${p.mags[p.mags.length - 1]}: 0, ${p.sweep.join(', ')}, ${p.unlabeled}`;
 
 export const help = `usage: rbd study [--quick | --full] [flags]        (npm start [-- flags])
@@ -43,14 +47,37 @@ ${adapterHelp(20)}
 `;
 
 export async function run(argv: string[]) {
-  const { values } = parseFlags('study', argv, { quick: { type: 'boolean' }, full: { type: 'boolean' }, data: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, quiet: { type: 'boolean' }, 'skip-bad': { type: 'boolean' }, resume: { type: 'string' } });
+  const { values } = parseFlags('study', argv, {
+    quick: { type: 'boolean' },
+    full: { type: 'boolean' },
+    data: { type: 'string' },
+    runs: { type: 'string' },
+    seed: { type: 'string' },
+    quiet: { type: 'boolean' },
+    'skip-bad': { type: 'boolean' },
+    resume: { type: 'string' },
+  });
   if (values.quick && values.full) throw new UsageError('study', '--quick and --full are exclusive');
-  if (values.resume && (values.quick || values.full || values.seed !== undefined)) throw new UsageError('study', `--resume takes the preset and seed of the run it continues (${values.resume}/study.json); drop --quick/--full/--seed`);
+  if (values.resume && (values.quick || values.full || values.seed !== undefined))
+    throw new UsageError(
+      'study',
+      `--resume takes the preset and seed of the run it continues (${values.resume}/study.json); drop --quick/--full/--seed`,
+    );
   const preset = values.quick ? q : values.full ? f : d;
   await openRuntime(values.adapter);
   try {
-    const { dir, results } = await runStudy({ preset, data: values.data ?? null, runsRoot: values.runs ?? 'runs', seed: numberFlag('study', 'seed', values.seed, 0, { integer: true, min: 0 }), verbose: !values.quiet, skipBad: Boolean(values['skip-bad']), resume: values.resume ?? null });
-    console.log(`study done in ${(results.durationSeconds / 60).toFixed(1)} min (expected ${(results.expectedSeconds / 60).toFixed(1)}): ${dir}/report.md, report.html, results.json`);
+    const { dir, results } = await runStudy({
+      preset,
+      data: values.data ?? null,
+      runsRoot: values.runs ?? 'runs',
+      seed: numberFlag('study', 'seed', values.seed, 0, { integer: true, min: 0 }),
+      verbose: !values.quiet,
+      skipBad: Boolean(values['skip-bad']),
+      resume: values.resume ?? null,
+    });
+    console.log(
+      `study done in ${(results.durationSeconds / 60).toFixed(1)} min (expected ${(results.expectedSeconds / 60).toFixed(1)}): ${dir}/report.md, report.html, results.json`,
+    );
   } finally {
     await closeRuntime();
   }

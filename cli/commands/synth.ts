@@ -70,11 +70,17 @@ export async function run(argv: string[]) {
     test: numberFlag(cmd, 'test', values.test, 20, whole),
     unlabeled: numberFlag(cmd, 'unlabeled', values.unlabeled, 0, whole),
     tile: numberFlag(cmd, 'tile', values.tile, 256, { integer: true, min: 1 }),
-    mags: (values.mags ?? DEFAULT_MAGS.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
+    mags: (values.mags ?? DEFAULT_MAGS.join(','))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     classes,
     micronsPerPixel: values.mpp === undefined ? undefined : numberFlag(cmd, 'mpp', values.mpp, 1, { min: 1e-3 }),
     knobs: {
-      architectureFidelity: numberFlag(cmd, 'arch-fidelity', values['arch-fidelity'], DEFAULT_KNOBS.architectureFidelity, { min: 0, max: 1 }),
+      architectureFidelity: numberFlag(cmd, 'arch-fidelity', values['arch-fidelity'], DEFAULT_KNOBS.architectureFidelity, {
+        min: 0,
+        max: 1,
+      }),
       nuclearStrength: numberFlag(cmd, 'nuclear-strength', values['nuclear-strength'], DEFAULT_KNOBS.nuclearStrength, { min: 0 }),
       variation: numberFlag(cmd, 'variation', values.variation, DEFAULT_KNOBS.variation, { min: 0 }),
     },
@@ -97,16 +103,24 @@ export async function run(argv: string[]) {
     bar.done();
   }
   const m = result.manifest;
-  console.log(`wrote ${result.tiles} tiles (train ${m.counts.train}, val ${m.counts.val}, test ${m.counts.test}, unlabeled ${m.counts.unlabeled}) x ${m.magnifications.length} magnifications to ${opts.out}`);
+  console.log(
+    `wrote ${result.tiles} tiles (train ${m.counts.train}, val ${m.counts.val}, test ${m.counts.test}, unlabeled ${m.counts.unlabeled}) x ${m.magnifications.length} magnifications to ${opts.out}`,
+  );
   console.log(`classes (${m.classSet}): ${m.classes.join(', ')}`);
   for (const mag of m.magnifications) {
     const s = m.stats[mag.name];
     const f = (v: number[]) => v.map((x) => x.toFixed(4)).join(', ');
-    console.log(`  ${mag.name.padEnd(7)} ${String(mag.tile).padStart(4)} px  ${mag.micronsPerPixel} um/px  train mean [${f(s.mean)}] std [${f(s.std)}]`);
+    console.log(
+      `  ${mag.name.padEnd(7)} ${String(mag.tile).padStart(4)} px  ${mag.micronsPerPixel} um/px  train mean [${f(s.mean)}] std [${f(s.std)}]`,
+    );
   }
-  console.log(`${(result.tiles / result.seconds).toFixed(1)} tiles/s = ${Math.round(result.tilesPerMinute)} tiles/min (each with its ${m.magnifications.length}-level pyramid; ${opts.workers} worker(s), tile ${m.tile} px)`);
+  console.log(
+    `${(result.tiles / result.seconds).toFixed(1)} tiles/s = ${Math.round(result.tilesPerMinute)} tiles/min (each with its ${m.magnifications.length}-level pyramid; ${opts.workers} worker(s), tile ${m.tile} px)`,
+  );
   // CPU time (all threads, worker start-up included) does not depend on what else runs on the machine.
   const cpuPerTile = result.cpuSeconds / result.tiles;
   const threads = Math.max(1, Math.min(opts.workers, availableParallelism()));
-  console.log(`CPU ${(cpuPerTile * 1000).toFixed(1)} ms per tile: about ${Math.round((60 * threads) / cpuPerTile)} tiles/min when ${threads} core(s) are free`);
+  console.log(
+    `CPU ${(cpuPerTile * 1000).toFixed(1)} ms per tile: about ${Math.round((60 * threads) / cpuPerTile)} tiles/min when ${threads} core(s) are free`,
+  );
 }

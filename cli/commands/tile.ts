@@ -62,13 +62,17 @@ export async function run(argv: string[]) {
     result = await tileSlides({
       slides: positionals,
       out: values.out,
-      mags: values.mags?.split(',').map((s) => s.trim()).filter(Boolean),
+      mags: values.mags
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       tile: numberFlag(cmd, 'tile', values.tile, 256, { integer: true, min: 1 }),
       mpp: values.mpp === undefined ? undefined : numberFlag(cmd, 'mpp', values.mpp, 1, { min: 1e-4 }),
       labels: values.labels,
       seed: numberFlag(cmd, 'split-seed', values['split-seed'], 0, { integer: true, min: 0, max: 0xffffffff }),
       minTissue: numberFlag(cmd, 'min-tissue', values['min-tissue'], 0.5, { min: 0, max: 1 }),
-      mppOverride: values['mpp-override'] === undefined ? undefined : numberFlag(cmd, 'mpp-override', values['mpp-override'], 0.25, { min: 1e-4 }),
+      mppOverride:
+        values['mpp-override'] === undefined ? undefined : numberFlag(cmd, 'mpp-override', values['mpp-override'], 0.25, { min: 1e-4 }),
       skipBad: values['skip-bad'] ?? false,
       workers: numberFlag(cmd, 'workers', values.workers, availableParallelism(), { integer: true, min: 0 }),
       onProgress: (done, total) => {
@@ -81,13 +85,19 @@ export async function run(argv: string[]) {
     bar.done();
   }
   const m = result.manifest;
-  console.log(`${m.slides.length} slide(s) -> ${m.tiles.length} tiles (train ${m.counts.train}, val ${m.counts.val}, test ${m.counts.test}, unlabeled ${m.counts.unlabeled}) x ${m.magnifications.length} magnifications in ${values.out}`);
+  console.log(
+    `${m.slides.length} slide(s) -> ${m.tiles.length} tiles (train ${m.counts.train}, val ${m.counts.val}, test ${m.counts.test}, unlabeled ${m.counts.unlabeled}) x ${m.magnifications.length} magnifications in ${values.out}`,
+  );
   if (result.resumed) console.log(`${result.resumed} tiles were already complete from an earlier run; ${result.written} written now`);
   for (const s of m.slides) {
-    console.log(`  ${s.id}: ${s.width0}x${s.height0} at ${s.mpp0} um/px (${s.mppSource}), ${s.levels.length} level(s), read level ${s.readLevel} x${Number(s.readFactor.toFixed(4))}, ${s.tiles} tiles, split ${s.split}${s.label ? `, class ${s.label}` : ''}`);
+    console.log(
+      `  ${s.id}: ${s.width0}x${s.height0} at ${s.mpp0} um/px (${s.mppSource}), ${s.levels.length} level(s), read level ${s.readLevel} x${Number(s.readFactor.toFixed(4))}, ${s.tiles} tiles, split ${s.split}${s.label ? `, class ${s.label}` : ''}`,
+    );
   }
   const secs = result.seconds;
-  console.log(`${(result.written / secs).toFixed(1)} tiles/s, ${(result.decodedPixels / 1e6 / secs).toFixed(1)} decoded MP/s over ${secs.toFixed(1)} s`);
+  console.log(
+    `${(result.written / secs).toFixed(1)} tiles/s, ${(result.decodedPixels / 1e6 / secs).toFixed(1)} decoded MP/s over ${secs.toFixed(1)} s`,
+  );
   if (m.skipped.length) {
     console.log(`${m.skipped.length} slide(s) skipped (--skip-bad): ${m.skipped.map((s) => `${s.file} (${s.kind})`).join(', ')}`);
     return 3;

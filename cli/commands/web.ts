@@ -38,7 +38,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     site = await import('../../web/site.ts');
   } catch (e) {
-    throw new Error(`rbd web: cannot load the page builder (${(e as Error).message}); run 'npm ci' in the project (esbuild is a development dependency)`);
+    throw new Error(
+      `rbd web: cannot load the page builder (${(e as Error).message}); run 'npm ci' in the project (esbuild is a development dependency)`,
+    );
   }
   const out = resolve(values.out ?? mkdtempSync(join(tmpdir(), 'rbd-web-')));
   const files = await site.buildSite(out);

@@ -8,7 +8,11 @@
  * chroma C = V S and X = C (1 - |H' mod 2 - 1|)), which equals torchvision's p/q/t form for
  * values in [0, 1].
  */
-export type JitterStep = { op: 'brightness'; factor: number } | { op: 'contrast'; factor: number } | { op: 'saturation'; factor: number } | { op: 'hue'; shift: number };
+export type JitterStep =
+  | { op: 'brightness'; factor: number }
+  | { op: 'contrast'; factor: number }
+  | { op: 'saturation'; factor: number }
+  | { op: 'hue'; shift: number };
 
 const clamp = (v: number) => Math.min(1, Math.max(0, v));
 const luma = (r: number, g: number, b: number) => 0.2989 * r + 0.587 * g + 0.114 * b;

@@ -7,7 +7,11 @@ import { DataError } from '../errors.ts';
 export type SlideErrorKind = 'unreadable' | 'not-slide' | 'truncated' | 'corrupt' | 'compression' | 'resolution' | 'too-coarse';
 
 export class SlideError extends DataError {
-  constructor(readonly file: string, readonly kind: SlideErrorKind, message: string) {
+  constructor(
+    readonly file: string,
+    readonly kind: SlideErrorKind,
+    message: string,
+  ) {
     super(message);
     this.name = 'SlideError';
   }

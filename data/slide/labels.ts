@@ -13,7 +13,12 @@ import { slideId } from './slide.ts';
 export const LABELLED_SPLITS = ['train', 'val', 'test'] as const;
 export type LabelledSplit = (typeof LABELLED_SPLITS)[number];
 
-export interface SlideLabel { slide: string; label: string; patient: string; split?: LabelledSplit }
+export interface SlideLabel {
+  slide: string;
+  label: string;
+  patient: string;
+  split?: LabelledSplit;
+}
 
 /** Parse a labels CSV (comma separated, optional double quotes). Keys are slide ids (no extension). */
 export function readLabels(path: string): Map<string, SlideLabel> {
@@ -24,21 +29,25 @@ export function readLabels(path: string): Map<string, SlideLabel> {
     throw new DataError(`cannot read labels ${path}: ${(e as Error).message}`);
   }
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0) throw new DataError(`labels ${path} is empty; expected a header 'slide,label[,split][,patient]' and one row per slide`);
+  if (lines.length === 0)
+    throw new DataError(`labels ${path} is empty; expected a header 'slide,label[,split][,patient]' and one row per slide`);
   const header = splitCsv(lines[0]).map((h) => h.trim().toLowerCase());
   const col = (name: string) => header.indexOf(name);
-  if (col('slide') < 0 || col('label') < 0) throw new DataError(`labels ${path}: the header must name columns 'slide' and 'label' (found: ${header.join(', ')})`);
+  if (col('slide') < 0 || col('label') < 0)
+    throw new DataError(`labels ${path}: the header must name columns 'slide' and 'label' (found: ${header.join(', ')})`);
   const out = new Map<string, SlideLabel>();
   for (let i = 1; i < lines.length; i++) {
     const cells = splitCsv(lines[i]).map((c) => c.trim());
-    const at = (name: string) => (col(name) >= 0 ? cells[col(name)] ?? '' : '');
+    const at = (name: string) => (col(name) >= 0 ? (cells[col(name)] ?? '') : '');
     const slide = slideId(at('slide'));
     const label = at('label');
     if (!slide) throw new DataError(`labels ${path} line ${i + 1}: empty slide name`);
     if (out.has(slide)) throw new DataError(`labels ${path} line ${i + 1}: slide '${slide}' appears twice`);
     const split = at('split').toLowerCase();
-    if (split && !(LABELLED_SPLITS as readonly string[]).includes(split)) throw new DataError(`labels ${path} line ${i + 1}: split '${split}' is not train, val or test`);
-    if (label && /[\\/]/.test(label)) throw new DataError(`labels ${path} line ${i + 1}: label '${label}' would be a folder path; use a plain class name`);
+    if (split && !(LABELLED_SPLITS as readonly string[]).includes(split))
+      throw new DataError(`labels ${path} line ${i + 1}: split '${split}' is not train, val or test`);
+    if (label && /[\\/]/.test(label))
+      throw new DataError(`labels ${path} line ${i + 1}: label '${label}' would be a folder path; use a plain class name`);
     out.set(slide, { slide, label, patient: at('patient') || slide, split: (split || undefined) as LabelledSplit | undefined });
   }
   return out;
@@ -46,7 +55,8 @@ export function readLabels(path: string): Map<string, SlideLabel> {
 
 function splitCsv(line: string): string[] {
   const cells: string[] = [];
-  let cur = '', quoted = false;
+  let cur = '',
+    quoted = false;
   for (let i = 0; i < line.length; i++) {
     const ch = line[i];
     if (quoted) {
@@ -71,14 +81,21 @@ function splitCsv(line: string): string[] {
  * cut rounds so that every split with a nonzero fraction gets a patient of a class that has at
  * least three.
  */
-export function assignSplits(labels: SlideLabel[], seed: number, fractions: [number, number, number] = [0.7, 0.15, 0.15]): Map<string, LabelledSplit> {
+export function assignSplits(
+  labels: SlideLabel[],
+  seed: number,
+  fractions: [number, number, number] = [0.7, 0.15, 0.15],
+): Map<string, LabelledSplit> {
   const byPatient = new Map<string, SlideLabel[]>();
   for (const l of labels) byPatient.set(l.patient, [...(byPatient.get(l.patient) ?? []), l]);
   const out = new Map<string, LabelledSplit>();
   const free: string[] = [];
   for (const [patient, rows] of byPatient) {
     const given = new Set(rows.map((r) => r.split).filter(Boolean));
-    if (given.size > 1) throw new DataError(`labels: patient '${patient}' has slides in more than one split (${[...given].join(', ')}); a patient's slides must share one split`);
+    if (given.size > 1)
+      throw new DataError(
+        `labels: patient '${patient}' has slides in more than one split (${[...given].join(', ')}); a patient's slides must share one split`,
+      );
     const split = [...given][0];
     if (split) for (const r of rows) out.set(r.slide, split);
     else free.push(patient);
@@ -94,7 +111,8 @@ export function assignSplits(labels: SlideLabel[], seed: number, fractions: [num
   for (const [key, patients] of [...strata].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     patients.sort((a, b) => hashSeed(seed, ...codes(key), ...codes(a)) - hashSeed(seed, ...codes(key), ...codes(b)) || (a < b ? -1 : 1));
     const n = patients.length;
-    let nVal = Math.round((n * fractions[1]) / total), nTest = Math.round((n * fractions[2]) / total);
+    let nVal = Math.round((n * fractions[1]) / total),
+      nTest = Math.round((n * fractions[2]) / total);
     if (n >= 3) {
       if (fractions[1] > 0) nVal = Math.max(1, nVal);
       if (fractions[2] > 0) nTest = Math.max(1, nTest);

@@ -56,7 +56,8 @@ export async function planSlide(slide: Slide, targetMpp: number, tile: number, m
   const tiles: PlannedTile[] = [];
   for (let j = 0; j < rows; j++) {
     for (let i = 0; i < columns; i++) {
-      const x0 = snap(i * size0), y0 = snap(j * size0);
+      const x0 = snap(i * size0),
+        y0 = snap(j * size0);
       const tissue = tissueFraction(mask, x0, y0, size0);
       if (tissue < minTissue) continue;
       tiles.push({ name: `${slide.id}_x${Math.round(x0)}_y${Math.round(y0)}`, i, j, x0, y0, size0, tissue });

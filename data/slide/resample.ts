@@ -13,15 +13,25 @@ import type { RgbImage } from '../image.ts';
 import { DataError } from '../errors.ts';
 
 /** Source pixels and their weights for each output coordinate along one axis. */
-interface AxisWeights { start: Int32Array; count: Int32Array; weights: Float64Array; stride: number }
+interface AxisWeights {
+  start: Int32Array;
+  count: Int32Array;
+  weights: Float64Array;
+  stride: number;
+}
 
 function axisWeights(origin: number, factor: number, out: number, srcSize: number): AxisWeights {
   const stride = Math.ceil(factor) + 2;
-  const start = new Int32Array(out), count = new Int32Array(out), weights = new Float64Array(out * stride);
+  const start = new Int32Array(out),
+    count = new Int32Array(out),
+    weights = new Float64Array(out * stride);
   for (let o = 0; o < out; o++) {
-    const a = origin + o * factor, b = a + factor;
-    const first = Math.floor(a), last = Math.min(Math.ceil(b), srcSize) - 1;
-    if (first < 0 || Math.ceil(b) > srcSize + 1e-9) throw new DataError(`areaResample: output ${o} needs source [${a}, ${b}) outside 0..${srcSize}`);
+    const a = origin + o * factor,
+      b = a + factor;
+    const first = Math.floor(a),
+      last = Math.min(Math.ceil(b), srcSize) - 1;
+    if (first < 0 || Math.ceil(b) > srcSize + 1e-9)
+      throw new DataError(`areaResample: output ${o} needs source [${a}, ${b}) outside 0..${srcSize}`);
     start[o] = first;
     count[o] = last - first + 1;
     for (let s = first; s <= last; s++) weights[o * stride + s - first] = Math.min(b, s + 1) - Math.max(a, s);
@@ -37,16 +47,20 @@ export function areaResample(src: RgbImage, x0: number, y0: number, factor: numb
 
 function blockMean(src: RgbImage, x0: number, y0: number, f: number, outWidth: number, outHeight: number): RgbImage {
   if (x0 + outWidth * f > src.width || y0 + outHeight * f > src.height || x0 < 0 || y0 < 0) {
-    throw new DataError(`areaResample: ${outWidth}x${outHeight} blocks of ${f} from (${x0}, ${y0}) leave the ${src.width}x${src.height} source`);
+    throw new DataError(
+      `areaResample: ${outWidth}x${outHeight} blocks of ${f} from (${x0}, ${y0}) leave the ${src.width}x${src.height} source`,
+    );
   }
   const out = new Uint8Array(outWidth * outHeight * 3);
   if (f === 1) {
     // A crop: row copies.
-    for (let y = 0; y < outHeight; y++) out.set(src.data.subarray(((y0 + y) * src.width + x0) * 3, ((y0 + y) * src.width + x0 + outWidth) * 3), y * outWidth * 3);
+    for (let y = 0; y < outHeight; y++)
+      out.set(src.data.subarray(((y0 + y) * src.width + x0) * 3, ((y0 + y) * src.width + x0 + outWidth) * 3), y * outWidth * 3);
     return { data: out, width: outWidth, height: outHeight };
   }
   const sums = new Uint32Array(outWidth * 3);
-  const area = f * f, half = area >> 1;
+  const area = f * f,
+    half = area >> 1;
   const s = src.data;
   for (let oy = 0; oy < outHeight; oy++) {
     sums.fill(0);
@@ -54,7 +68,9 @@ function blockMean(src: RgbImage, x0: number, y0: number, f: number, outWidth: n
       const row = ((y0 + oy * f + dy) * src.width + x0) * 3;
       for (let ox = 0; ox < outWidth; ox++) {
         let p = row + ox * f * 3;
-        let r = 0, g = 0, b = 0;
+        let r = 0,
+          g = 0,
+          b = 0;
         for (let dx = 0; dx < f; dx++, p += 3) {
           r += s[p];
           g += s[p + 1];
@@ -82,7 +98,9 @@ function weightedMean(src: RgbImage, x0: number, y0: number, f: number, outWidth
   for (let r = 0; r < rows; r++) {
     const srcRow = (firstRow + r) * src.width * 3;
     for (let ox = 0; ox < outWidth; ox++) {
-      let a = 0, b = 0, c = 0;
+      let a = 0,
+        b = 0,
+        c = 0;
       const base = ox * wx.stride;
       for (let k = 0; k < wx.count[ox]; k++) {
         const w = wx.weights[base + k];

@@ -108,7 +108,11 @@ export function openSlide(file: string, options: OpenSlideOptions = {}): Slide {
   } else if (fromFile) {
     ({ mpp: mpp0, source: mppSource } = fromFile);
   } else {
-    throw new SlideError(file, 'resolution', `${file} does not record its microns per pixel (no Aperio MPP, OME PhysicalSizeX or TIFF resolution in centimetres or inches); pass --mpp-override M with the scanner's value (e.g. 0.25 at 40x)`);
+    throw new SlideError(
+      file,
+      'resolution',
+      `${file} does not record its microns per pixel (no Aperio MPP, OME PhysicalSizeX or TIFF resolution in centimetres or inches); pass --mpp-override M with the scanner's value (e.g. 0.25 at 40x)`,
+    );
   }
   return { id: slideId(file), file, format, mpp0, mppSource, width0: first.width, height0: first.height, levels };
 }
@@ -131,7 +135,11 @@ function checkCompression(file: string, d: TiffDirectory): void {
   const remedy = jp2k
     ? "the libvips inside sharp has no JPEG 2000 decoder; convert the slide to JPEG tiles first, e.g. 'vips tiffsave IN.svs OUT.tif --tile --pyramid --compression jpeg --Q 90' with a libvips built with OpenJPEG/OpenSlide, or QuPath/bfconvert ('bfconvert -compression JPEG -pyramid-resolutions 4 IN.svs OUT.ome.tiff')"
     : "convert the slide to JPEG or deflate tiles first, e.g. 'vips tiffsave IN OUT.tif --tile --pyramid --compression jpeg'";
-  throw new SlideError(file, 'compression', `${file}: page ${d.page} is compressed with ${name}, which this build cannot decode; ${remedy}`);
+  throw new SlideError(
+    file,
+    'compression',
+    `${file}: page ${d.page} is compressed with ${name}, which this build cannot decode; ${remedy}`,
+  );
 }
 
 function resolutionFromFile(d: TiffDirectory, format: Slide['format']): { mpp: number; source: Slide['mppSource'] } | null {
@@ -144,7 +152,7 @@ function resolutionFromFile(d: TiffDirectory, format: Slide['format']): { mpp: n
     const pixels = /<(?:\w+:)?Pixels\b[^>]*>/.exec(d.description)?.[0] ?? '';
     const size = Number(/PhysicalSizeX="([^"]+)"/.exec(pixels)?.[1]);
     const unit = /PhysicalSizeXUnit="([^"]+)"/.exec(pixels)?.[1] ?? '\u00b5m';
-    const scale: Record<string, number> = { '\u00b5m': 1, '\u03bcm': 1, 'um': 1, 'nm': 1e-3, 'mm': 1e3, 'cm': 1e4, 'm': 1e6 };
+    const scale: Record<string, number> = { '\u00b5m': 1, '\u03bcm': 1, um: 1, nm: 1e-3, mm: 1e3, cm: 1e4, m: 1e6 };
     if (size > 0 && scale[unit] !== undefined) return { mpp: size * scale[unit], source: 'ome' };
   }
   // ResolutionUnit 3 = centimetre, 2 = inch; 1 (none) says nothing about physical size.
@@ -168,7 +176,11 @@ export function levelMpp(slide: Slide, level: SlideLevel): number {
 export function levelFor(slide: Slide, targetMpp: number): SlideLevel {
   const fine = slide.levels.filter((l) => levelMpp(slide, l) <= targetMpp * (1 + 1e-6));
   if (fine.length === 0) {
-    throw new SlideError(slide.file, 'too-coarse', `${slide.file} is scanned at ${slide.mpp0} microns per pixel (${mpp0Mag(slide.mpp0)}), coarser than the ${targetMpp} microns per pixel asked for; tiling it would need upsampling. Ask for a lower magnification (--mags) or, if the file's resolution is wrong, give --mpp-override`);
+    throw new SlideError(
+      slide.file,
+      'too-coarse',
+      `${slide.file} is scanned at ${slide.mpp0} microns per pixel (${mpp0Mag(slide.mpp0)}), coarser than the ${targetMpp} microns per pixel asked for; tiling it would need upsampling. Ask for a lower magnification (--mags) or, if the file's resolution is wrong, give --mpp-override`,
+    );
   }
   return fine[fine.length - 1];
 }
@@ -195,10 +207,15 @@ export async function readRegion(slide: Slide, level: SlideLevel, x: number, y: 
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== width || info.height !== height) throw new Error(`decoded ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
+    if (info.channels !== 3 || info.width !== width || info.height !== height)
+      throw new Error(`decoded ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
   } catch (e) {
-    throw new SlideError(slide.file, 'corrupt', `cannot decode ${slide.file} (level ${level.width}x${level.height}, region ${x},${y} ${width}x${height}): ${(e as Error).message}; the file may be damaged: copy it again from its source`);
+    throw new SlideError(
+      slide.file,
+      'corrupt',
+      `cannot decode ${slide.file} (level ${level.width}x${level.height}, region ${x},${y} ${width}x${height}): ${(e as Error).message}; the file may be damaged: copy it again from its source`,
+    );
   }
 }
 
@@ -221,8 +238,16 @@ export async function readThumbnail(slide: Slide, maxSide: number): Promise<{ im
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    return { image: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }, scaleX: slide.width0 / info.width, scaleY: slide.height0 / info.height };
+    return {
+      image: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height },
+      scaleX: slide.width0 / info.width,
+      scaleY: slide.height0 / info.height,
+    };
   } catch (e) {
-    throw new SlideError(slide.file, 'corrupt', `cannot decode ${slide.file} (level ${level.width}x${level.height} for the thumbnail): ${(e as Error).message}; the file may be damaged: copy it again from its source`);
+    throw new SlideError(
+      slide.file,
+      'corrupt',
+      `cannot decode ${slide.file} (level ${level.width}x${level.height} for the thumbnail): ${(e as Error).message}; the file may be damaged: copy it again from its source`,
+    );
   }
 }

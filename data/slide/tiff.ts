@@ -72,7 +72,24 @@ const TAG = {
 } as const;
 
 /** Bytes per value of each TIFF field type (1 BYTE ... 18 IFD8). */
-const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+const TYPE_SIZE: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
 
 /** At most this many directories: a loop in a corrupt IFD chain must not spin forever. */
 const MAX_DIRECTORIES = 4096;
@@ -94,7 +111,11 @@ class Reader {
 
   bytes(offset: number, length: number): Buffer {
     if (offset < 0 || offset + length > this.size) {
-      throw new SlideError(this.path, 'truncated', `${this.path} is truncated or corrupt: the TIFF structure points to bytes ${offset}..${offset + length} of a ${this.size}-byte file; copy the slide again from its source`);
+      throw new SlideError(
+        this.path,
+        'truncated',
+        `${this.path} is truncated or corrupt: the TIFF structure points to bytes ${offset}..${offset + length} of a ${this.size}-byte file; copy the slide again from its source`,
+      );
     }
     const buf = Buffer.alloc(length);
     let done = 0;
@@ -127,7 +148,13 @@ class Reader {
   }
 }
 
-interface Entry { tag: number; type: number; count: number; valueAt: number; inline: Buffer }
+interface Entry {
+  tag: number;
+  type: number;
+  count: number;
+  valueAt: number;
+  inline: Buffer;
+}
 
 /** Read the directories of a TIFF file. A file that is not a TIFF, or whose structure is broken, is a SlideError naming it. */
 export function readTiff(path: string): TiffFile {
@@ -137,7 +164,11 @@ export function readTiff(path: string): TiffFile {
     const head = r.bytes(0, 16 <= r.size ? 16 : 8);
     const order = head.toString('latin1', 0, 2);
     if (order !== 'II' && order !== 'MM') {
-      throw new SlideError(path, 'not-slide', `${path} is not a slide: no TIFF header (Aperio SVS, pyramidal TIFF and OME-TIFF are read; other formats can be converted with 'vips tiffsave IN OUT.tif --tile --pyramid --compression jpeg')`);
+      throw new SlideError(
+        path,
+        'not-slide',
+        `${path} is not a slide: no TIFF header (Aperio SVS, pyramidal TIFF and OME-TIFF are read; other formats can be converted with 'vips tiffsave IN OUT.tif --tile --pyramid --compression jpeg')`,
+      );
     }
     r.littleEndian = order === 'II';
     const magic = r.u16(head, 2);
@@ -147,13 +178,19 @@ export function readTiff(path: string): TiffFile {
     else if (magic === 43 && head.length >= 16) {
       bigTiff = true;
       first = r.u64(head, 8);
-    } else throw new SlideError(path, 'not-slide', `${path} is not a slide: TIFF byte-order mark but version ${magic} (expected 42, or 43 for BigTIFF)`);
+    } else
+      throw new SlideError(
+        path,
+        'not-slide',
+        `${path} is not a slide: TIFF byte-order mark but version ${magic} (expected 42, or 43 for BigTIFF)`,
+      );
 
     const seen = new Set<number>();
     const pages: TiffDirectory[] = [];
     let next = first;
     while (next !== 0) {
-      if (seen.has(next) || seen.size >= MAX_DIRECTORIES) throw new SlideError(path, 'corrupt', `${path} is corrupt: its directory chain loops or exceeds ${MAX_DIRECTORIES} directories`);
+      if (seen.has(next) || seen.size >= MAX_DIRECTORIES)
+        throw new SlideError(path, 'corrupt', `${path} is corrupt: its directory chain loops or exceeds ${MAX_DIRECTORIES} directories`);
       seen.add(next);
       const { dir, nextOffset } = readDirectory(r, next, bigTiff, pages.length, -1, seen);
       pages.push(dir);
@@ -166,13 +203,21 @@ export function readTiff(path: string): TiffFile {
   }
 }
 
-function readDirectory(r: Reader, offset: number, bigTiff: boolean, page: number, subIfd: number, seen: Set<number>): { dir: TiffDirectory; nextOffset: number } {
+function readDirectory(
+  r: Reader,
+  offset: number,
+  bigTiff: boolean,
+  page: number,
+  subIfd: number,
+  seen: Set<number>,
+): { dir: TiffDirectory; nextOffset: number } {
   const countSize = bigTiff ? 8 : 2;
   const entrySize = bigTiff ? 20 : 12;
   const offSize = bigTiff ? 8 : 4;
   const countBuf = r.bytes(offset, countSize);
   const n = bigTiff ? r.u64(countBuf, 0) : r.u16(countBuf, 0);
-  if (n === 0 || n > 10000) throw new SlideError(r.path, 'corrupt', `${r.path} is corrupt: a TIFF directory at byte ${offset} claims ${n} entries`);
+  if (n === 0 || n > 10000)
+    throw new SlideError(r.path, 'corrupt', `${r.path} is corrupt: a TIFF directory at byte ${offset} claims ${n} entries`);
   const body = r.bytes(offset + countSize, n * entrySize + offSize);
   const entries = new Map<number, Entry>();
   for (let i = 0; i < n; i++) {
@@ -183,7 +228,13 @@ function readDirectory(r: Reader, offset: number, bigTiff: boolean, page: number
     const valueField = at + (bigTiff ? 12 : 8);
     const size = (TYPE_SIZE[type] ?? 1) * count;
     const inline = body.subarray(valueField, valueField + offSize);
-    entries.set(tag, { tag, type, count, valueAt: size <= offSize ? -1 : bigTiff ? r.u64(body, valueField) : r.u32(body, valueField), inline });
+    entries.set(tag, {
+      tag,
+      type,
+      count,
+      valueAt: size <= offSize ? -1 : bigTiff ? r.u64(body, valueField) : r.u32(body, valueField),
+      inline,
+    });
   }
   const nextOffset = bigTiff ? r.u64(body, n * entrySize) : r.u32(body, n * entrySize);
 
@@ -196,12 +247,31 @@ function readDirectory(r: Reader, offset: number, bigTiff: boolean, page: number
     for (let i = 0; i < e.count; i++) {
       const at = i * size;
       switch (e.type) {
-        case 1: case 6: case 7: out.push(buf[at]); break;
-        case 3: case 8: out.push(r.u16(buf, at)); break;
-        case 4: case 9: case 13: out.push(r.u32(buf, at)); break;
-        case 5: case 10: out.push(r.u32(buf, at) / (r.u32(buf, at + 4) || 1)); break;
-        case 16: case 17: case 18: out.push(r.u64(buf, at)); break;
-        default: out.push(0);
+        case 1:
+        case 6:
+        case 7:
+          out.push(buf[at]);
+          break;
+        case 3:
+        case 8:
+          out.push(r.u16(buf, at));
+          break;
+        case 4:
+        case 9:
+        case 13:
+          out.push(r.u32(buf, at));
+          break;
+        case 5:
+        case 10:
+          out.push(r.u32(buf, at) / (r.u32(buf, at + 4) || 1));
+          break;
+        case 16:
+        case 17:
+        case 18:
+          out.push(r.u64(buf, at));
+          break;
+        default:
+          out.push(0);
       }
     }
     return out;
@@ -214,18 +284,28 @@ function readDirectory(r: Reader, offset: number, bigTiff: boolean, page: number
     return buf.toString('latin1').replace(/\0+$/, '');
   };
 
-  const width = one(TAG.ImageWidth, 0), height = one(TAG.ImageLength, 0);
+  const width = one(TAG.ImageWidth, 0),
+    height = one(TAG.ImageLength, 0);
   if (width === 0 || height === 0) throw new SlideError(r.path, 'corrupt', `${r.path} is corrupt: page ${page} has no image size`);
-  const tileWidth = one(TAG.TileWidth, 0), tileHeight = one(TAG.TileLength, 0);
+  const tileWidth = one(TAG.TileWidth, 0),
+    tileHeight = one(TAG.TileLength, 0);
   const offsets = tileWidth ? values(TAG.TileOffsets) : values(TAG.StripOffsets);
   const counts = tileWidth ? values(TAG.TileByteCounts) : values(TAG.StripByteCounts);
   if (offsets.length === 0 || offsets.length !== counts.length) {
-    throw new SlideError(r.path, 'corrupt', `${r.path} is corrupt: page ${page} has ${offsets.length} data offsets and ${counts.length} byte counts`);
+    throw new SlideError(
+      r.path,
+      'corrupt',
+      `${r.path} is corrupt: page ${page} has ${offsets.length} data offsets and ${counts.length} byte counts`,
+    );
   }
   let dataEnd = 0;
   for (let i = 0; i < offsets.length; i++) dataEnd = Math.max(dataEnd, offsets[i] + counts[i]);
   if (dataEnd > r.size) {
-    throw new SlideError(r.path, 'truncated', `${r.path} is truncated: page ${page} (${width} x ${height}) needs bytes up to ${dataEnd} but the file has ${r.size}; copy the slide again from its source`);
+    throw new SlideError(
+      r.path,
+      'truncated',
+      `${r.path} is truncated: page ${page} (${width} x ${height}) needs bytes up to ${dataEnd} but the file has ${r.size}; copy the slide again from its source`,
+    );
   }
   const dir: TiffDirectory = {
     page,

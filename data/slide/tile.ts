@@ -79,7 +79,16 @@ export interface ManifestSlide {
   tiles: number;
 }
 
-export interface ManifestTile { name: string; slide: string; split: string; class: string | null; x0: number; y0: number; size0: number; tissue: number }
+export interface ManifestTile {
+  name: string;
+  slide: string;
+  split: string;
+  class: string | null;
+  x0: number;
+  y0: number;
+  size0: number;
+  tissue: number;
+}
 
 export interface TileManifest {
   generator: 'rbd tile';
@@ -117,10 +126,16 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   const mags = (opts.mags ?? DEFAULT_TILE_MAGS).map((m) => requireMag(m, '--mags'));
   const top = mags[0];
   const sorted = [...mags].sort(byDescendingMag);
-  if (sorted[0] !== top) throw new DataError(`--mags: the first magnification is the tile magnification and must be the highest; got ${mags.map((m) => m.name).join(',')}, write ${sorted.map((m) => m.name).join(',')}`);
+  if (sorted[0] !== top)
+    throw new DataError(
+      `--mags: the first magnification is the tile magnification and must be the highest; got ${mags.map((m) => m.name).join(',')}, write ${sorted.map((m) => m.name).join(',')}`,
+    );
   const levels = sorted.map((m) => ({ name: m.name, value: m.value, factor: downsampleFactor(top, m) }));
   for (const l of levels) {
-    if (tile % l.factor !== 0) throw new DataError(`--tile ${tile} is not a multiple of ${l.factor}, the factor from ${top.name} to ${l.name}; pick a tile size divisible by ${levels[levels.length - 1].factor}`);
+    if (tile % l.factor !== 0)
+      throw new DataError(
+        `--tile ${tile} is not a multiple of ${l.factor}, the factor from ${top.name} to ${l.name}; pick a tile size divisible by ${levels[levels.length - 1].factor}`,
+      );
   }
   const targetMpp = opts.mpp ?? 10 / top.value;
   const warnings: string[] = [];
@@ -131,11 +146,22 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
 
   // Options fingerprint: a re-run into the same folder must cut the same tiles.
   mkdirSync(opts.out, { recursive: true });
-  const fingerprint = { tile, mags: levels.map((l) => l.name), targetMpp, minTissue, labels: opts.labels ? readFileSync(opts.labels, 'utf8') : null, seed: opts.seed ?? 0, splitFractions: opts.splitFractions ?? null };
+  const fingerprint = {
+    tile,
+    mags: levels.map((l) => l.name),
+    targetMpp,
+    minTissue,
+    labels: opts.labels ? readFileSync(opts.labels, 'utf8') : null,
+    seed: opts.seed ?? 0,
+    splitFractions: opts.splitFractions ?? null,
+  };
   const stampPath = join(opts.out, '.rbd-tile.json');
   if (existsSync(stampPath)) {
     const old = readFileSync(stampPath, 'utf8');
-    if (old !== JSON.stringify(fingerprint)) throw new DataError(`${opts.out} holds tiles cut with other options (${old.slice(0, 200)}); use a new --out, or remove ${opts.out} to start over`);
+    if (old !== JSON.stringify(fingerprint))
+      throw new DataError(
+        `${opts.out} holds tiles cut with other options (${old.slice(0, 200)}); use a new --out, or remove ${opts.out} to start over`,
+      );
   }
   const partialDir = join(opts.out, '.partial');
   // Temporary files of a killed run are incomplete by definition.
@@ -144,7 +170,11 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   await writeAtomic(stampPath, Buffer.from(JSON.stringify(fingerprint)), partialDir);
 
   const labels = opts.labels ? readLabels(opts.labels) : new Map();
-  const splits = assignSplits([...labels.values()].filter((l) => l.label), opts.seed ?? 0, opts.splitFractions);
+  const splits = assignSplits(
+    [...labels.values()].filter((l) => l.label),
+    opts.seed ?? 0,
+    opts.splitFractions,
+  );
   const skipped: TileManifest['skipped'] = [];
   const fail = (e: unknown, file: string) => {
     if (!opts.skipBad || !(e instanceof DataError)) throw e;
@@ -160,13 +190,17 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   for (const file of opts.slides) {
     try {
       const slide = openSlide(file, { mppOverride: opts.mppOverride });
-      if (ids.has(slide.id)) throw new DataError(`two slides are named '${slide.id}' (${file}); slide ids are file names without extension and must be unique`);
+      if (ids.has(slide.id))
+        throw new DataError(`two slides are named '${slide.id}' (${file}); slide ids are file names without extension and must be unique`);
       ids.add(slide.id);
       const plan = await planSlide(slide, targetMpp, tile, minTissue);
       const row = labels.get(slide.id);
       const label = row?.label ? row.label : null;
       const split = label ? splits.get(slide.id)! : UNLABELED_SPLIT;
-      if (plan.tiles.length === 0) warn(`${file}: no tile has ${minTissue} tissue or more (${plan.columns * plan.rows} candidate tiles; Otsu saturation threshold ${plan.mask.threshold.toFixed(3)}); lower --min-tissue if this is wrong`);
+      if (plan.tiles.length === 0)
+        warn(
+          `${file}: no tile has ${minTissue} tissue or more (${plan.columns * plan.rows} candidate tiles; Otsu saturation threshold ${plan.mask.threshold.toFixed(3)}); lower --min-tissue if this is wrong`,
+        );
       const thumbs = join(opts.out, 'thumbnails');
       mkdirSync(thumbs, { recursive: true });
       await writeAtomic(join(thumbs, `${slide.id}.png`), await encodePng(maskPreview(plan.thumbnail, plan.mask, plan.tiles)), partialDir);
@@ -182,7 +216,8 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   const planSeconds = (performance.now() - started) / 1000;
   const phaseMs = { decode: 0, resample: 0, encode: 0, write: 0 };
   const config: TileRunConfig = { out: opts.out, tile, mags: levels.map((l) => ({ name: l.name, factor: l.factor })) };
-  const relPath = (name: string, split: string, label: string | null) => (label ? `${split}/${label}/${name}.png` : `${UNLABELED_SPLIT}/${name}.png`);
+  const relPath = (name: string, split: string, label: string | null) =>
+    label ? `${split}/${label}/${name}.png` : `${UNLABELED_SPLIT}/${name}.png`;
   const jobs: { slideIndex: number; job: WindowJob }[] = [];
   let resumed = 0;
   plans.forEach(({ plan, split, label }, slideIndex) => {
@@ -191,29 +226,46 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
     for (const w of windowsOf(plan, todo, tile)) {
       jobs.push({
         slideIndex,
-        job: { slide: plan.slide, level: plan.level, x: w.x, y: w.y, width: w.width, height: w.height, factor: plan.factor, tiles: w.tiles.map((t) => ({ relPath: relPath(t.tile.name, split, label), sx: t.sx, sy: t.sy })) },
+        job: {
+          slide: plan.slide,
+          level: plan.level,
+          x: w.x,
+          y: w.y,
+          width: w.width,
+          height: w.height,
+          factor: plan.factor,
+          tiles: w.tiles.map((t) => ({ relPath: relPath(t.tile.name, split, label), sx: t.sx, sy: t.sy })),
+        },
       });
     }
   });
   const total = plans.reduce((s, p) => s + p.plan.tiles.length, 0);
-  let done = resumed, written = 0, decodedPixels = 0;
+  let done = resumed,
+    written = 0,
+    decodedPixels = 0;
   opts.onProgress?.(done, total);
   const failedSlides = new Set<number>();
-  await runPool(config, partialDir, jobs.map((j) => j.job), opts.workers ?? 0, (index, result, error) => {
-    const slideIndex = jobs[index].slideIndex;
-    if (error) {
-      if (!failedSlides.has(slideIndex)) {
-        failedSlides.add(slideIndex);
-        fail(error, plans[slideIndex].plan.slide.file);
+  await runPool(
+    config,
+    partialDir,
+    jobs.map((j) => j.job),
+    opts.workers ?? 0,
+    (index, result, error) => {
+      const slideIndex = jobs[index].slideIndex;
+      if (error) {
+        if (!failedSlides.has(slideIndex)) {
+          failedSlides.add(slideIndex);
+          fail(error, plans[slideIndex].plan.slide.file);
+        }
+        return;
       }
-      return;
-    }
-    done += result!.tiles;
-    written += result!.tiles;
-    decodedPixels += result!.decodedPixels;
-    for (const k of Object.keys(phaseMs) as (keyof typeof phaseMs)[]) phaseMs[k] += result!.ms[k];
-    opts.onProgress?.(done, total);
-  });
+      done += result!.tiles;
+      written += result!.tiles;
+      decodedPixels += result!.decodedPixels;
+      for (const k of Object.keys(phaseMs) as (keyof typeof phaseMs)[]) phaseMs[k] += result!.ms[k];
+      opts.onProgress?.(done, total);
+    },
+  );
   rmSync(partialDir, { recursive: true, force: true });
 
   const kept = plans.filter((_, i) => !failedSlides.has(i));
@@ -244,7 +296,14 @@ function buildManifest(
       mpp0: s.mpp0,
       width0: s.width0,
       height0: s.height0,
-      levels: s.levels.map((l) => ({ width: l.width, height: l.height, downsample: l.downsample, tileWidth: l.tileWidth, tileHeight: l.tileHeight, compression: l.compression })),
+      levels: s.levels.map((l) => ({
+        width: l.width,
+        height: l.height,
+        downsample: l.downsample,
+        tileWidth: l.tileWidth,
+        tileHeight: l.tileHeight,
+        compression: l.compression,
+      })),
       format: s.format,
       mppSource: s.mppSource,
       split,
@@ -255,7 +314,17 @@ function buildManifest(
       tissueThreshold: plan.mask.threshold,
       tiles: plan.tiles.length,
     });
-    for (const t of plan.tiles) tiles.push({ name: t.name, slide: s.id, split, class: label, x0: t.x0, y0: t.y0, size0: t.size0, tissue: Number(t.tissue.toFixed(4)) });
+    for (const t of plan.tiles)
+      tiles.push({
+        name: t.name,
+        slide: s.id,
+        split,
+        class: label,
+        x0: t.x0,
+        y0: t.y0,
+        size0: t.size0,
+        tissue: Number(t.tissue.toFixed(4)),
+      });
     const n = plan.tiles.length;
     if (label) {
       counts[split as LabelledSplit] += n;
@@ -269,7 +338,13 @@ function buildManifest(
     tile,
     micronsPerPixel: targetMpp,
     minTissue,
-    magnifications: levels.map((l) => ({ name: l.name, value: l.value, micronsPerPixel: targetMpp * l.factor, tile: tile / l.factor, factor: l.factor })),
+    magnifications: levels.map((l) => ({
+      name: l.name,
+      value: l.value,
+      micronsPerPixel: targetMpp * l.factor,
+      tile: tile / l.factor,
+      factor: l.factor,
+    })),
     counts,
     slides,
     tiles,
@@ -300,7 +375,12 @@ async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJo
         while (next < jobs.length) {
           const i = next++;
           const reply = await request(worker, jobs[i]);
-          if ('error' in reply) onDone(i, null, reply.slideError ? new SlideError(reply.slideError.file, reply.slideError.kind, reply.error) : new DataError(reply.error));
+          if ('error' in reply)
+            onDone(
+              i,
+              null,
+              reply.slideError ? new SlideError(reply.slideError.file, reply.slideError.kind, reply.error) : new DataError(reply.error),
+            );
           else onDone(i, reply.result, null);
         }
       }),
@@ -338,6 +418,9 @@ function spawnWorker(config: TileRunConfig, partialDir: string): Worker {
     return new Worker(boot, { eval: true, workerData });
   }
   const bundled = new URL('./tile-worker.js', import.meta.url);
-  if (!existsSync(fileURLToPath(bundled))) throw new DataError(`rbd tile: worker script not found (looked for ${fileURLToPath(source)} and ${fileURLToPath(bundled)}); rebuild with 'npm run build', or pass --workers 0`);
+  if (!existsSync(fileURLToPath(bundled)))
+    throw new DataError(
+      `rbd tile: worker script not found (looked for ${fileURLToPath(source)} and ${fileURLToPath(bundled)}); rebuild with 'npm run build', or pass --workers 0`,
+    );
   return new Worker(bundled, { workerData });
 }

@@ -35,8 +35,11 @@ export function saturation(img: RgbImage): Float32Array {
   const out = new Float32Array(img.width * img.height);
   const d = img.data;
   for (let p = 0; p < out.length; p++) {
-    const r = d[p * 3], g = d[p * 3 + 1], b = d[p * 3 + 2];
-    const max = Math.max(r, g, b), min = Math.min(r, g, b);
+    const r = d[p * 3],
+      g = d[p * 3 + 1],
+      b = d[p * 3 + 2];
+    const max = Math.max(r, g, b),
+      min = Math.min(r, g, b);
     out[p] = max > 0 ? (max - min) / max : 0;
   }
   return out;
@@ -49,13 +52,17 @@ export function otsuThreshold(values: Float32Array, max = 1): number {
   const total = values.length;
   let sumAll = 0;
   for (let i = 0; i < BINS; i++) sumAll += i * hist[i];
-  let weightBelow = 0, sumBelow = 0, best = -1, bestBin = 0;
+  let weightBelow = 0,
+    sumBelow = 0,
+    best = -1,
+    bestBin = 0;
   for (let i = 0; i < BINS - 1; i++) {
     weightBelow += hist[i];
     sumBelow += i * hist[i];
     const weightAbove = total - weightBelow;
     if (weightBelow === 0 || weightAbove === 0) continue;
-    const meanBelow = sumBelow / weightBelow, meanAbove = (sumAll - sumBelow) / weightAbove;
+    const meanBelow = sumBelow / weightBelow,
+      meanAbove = (sumAll - sumBelow) / weightAbove;
     const between = weightBelow * weightAbove * (meanBelow - meanAbove) ** 2;
     if (between > best) {
       best = between;
@@ -80,9 +87,12 @@ export function tissueMask(thumbnail: RgbImage, scaleX: number, scaleY: number):
  * weighted by the area of it the square covers.
  */
 export function tissueFraction(m: TissueMask, x0: number, y0: number, size0: number): number {
-  const ax = x0 / m.scaleX, bx = (x0 + size0) / m.scaleX;
-  const ay = y0 / m.scaleY, by = (y0 + size0) / m.scaleY;
-  let covered = 0, area = 0;
+  const ax = x0 / m.scaleX,
+    bx = (x0 + size0) / m.scaleX;
+  const ay = y0 / m.scaleY,
+    by = (y0 + size0) / m.scaleY;
+  let covered = 0,
+    area = 0;
   for (let y = Math.floor(ay); y < Math.min(Math.ceil(by), m.height); y++) {
     const wy = Math.min(by, y + 1) - Math.max(ay, y);
     for (let x = Math.floor(ax); x < Math.min(Math.ceil(bx), m.width); x++) {
@@ -114,8 +124,10 @@ export function maskPreview(thumbnail: RgbImage, m: TissueMask, kept: { x0: numb
     data[q + 2] = 0;
   };
   for (const t of kept) {
-    const xa = Math.floor(t.x0 / m.scaleX), xb = Math.ceil((t.x0 + t.size0) / m.scaleX) - 1;
-    const ya = Math.floor(t.y0 / m.scaleY), yb = Math.ceil((t.y0 + t.size0) / m.scaleY) - 1;
+    const xa = Math.floor(t.x0 / m.scaleX),
+      xb = Math.ceil((t.x0 + t.size0) / m.scaleX) - 1;
+    const ya = Math.floor(t.y0 / m.scaleY),
+      yb = Math.ceil((t.y0 + t.size0) / m.scaleY) - 1;
     for (let x = xa; x <= xb; x++) {
       set(x, ya);
       set(x, yb);

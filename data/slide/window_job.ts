@@ -44,7 +44,11 @@ export interface WindowJob {
 }
 
 /** Tiles written, level pixels decoded, and milliseconds spent per phase (this thread). */
-export interface WindowResult { tiles: number; decodedPixels: number; ms: { decode: number; resample: number; encode: number; write: number } }
+export interface WindowResult {
+  tiles: number;
+  decodedPixels: number;
+  ms: { decode: number; resample: number; encode: number; write: number };
+}
 
 export async function runWindowJob(config: TileRunConfig, job: WindowJob, partialDir: string): Promise<WindowResult> {
   const ms = { decode: 0, resample: 0, encode: 0, write: 0 };
@@ -63,7 +67,8 @@ export async function runWindowJob(config: TileRunConfig, job: WindowJob, partia
     const files = await Promise.all(levels.map(encodeTilePng));
     lap('encode');
     // Lowest magnification first, the top last: the top file's presence marks a complete tile.
-    for (let i = config.mags.length - 1; i >= 0; i--) await writeAtomic(join(config.out, config.mags[i].name, t.relPath), files[i], partialDir);
+    for (let i = config.mags.length - 1; i >= 0; i--)
+      await writeAtomic(join(config.out, config.mags[i].name, t.relPath), files[i], partialDir);
     lap('write');
   }
   return { tiles: job.tiles.length, decodedPixels: job.width * job.height, ms };

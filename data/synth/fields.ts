@@ -28,9 +28,11 @@ export function valueNoise(rng: Rng, width: number, height: number, cell: number
     const iy = Math.floor(gy);
     let f = gy - iy;
     const wy = f * f * (3 - 2 * f);
-    const r0 = iy * gw, r1 = (iy + 1) * gw;
+    const r0 = iy * gw,
+      r1 = (iy + 1) * gw;
     for (let x = 0; x < width; x++) {
-      const i = ix[x], w = wx[x];
+      const i = ix[x],
+        w = wx[x];
       const top = lattice[r0 + i] + w * (lattice[r0 + i + 1] - lattice[r0 + i]);
       const bottom = lattice[r1 + i] + w * (lattice[r1 + i + 1] - lattice[r1 + i]);
       out[y * width + x] = top + wy * (bottom - top);
@@ -82,7 +84,12 @@ export function whiteNoise(rng: Rng, width: number, height: number): Float32Arra
  * gets a uniform random `siteValue` in [0, 1) for per-structure variation. Sites are searched
  * in the 3x3 neighbouring cells, exact for d1 and a close approximation for d2.
  */
-export interface Cells { d1: Float32Array; d2: Float32Array; site: Int32Array; siteValue: Float32Array }
+export interface Cells {
+  d1: Float32Array;
+  d2: Float32Array;
+  site: Int32Array;
+  siteValue: Float32Array;
+}
 
 export function cells(rng: Rng, width: number, height: number, spacing: number, warpX: Float32Array, warpY: Float32Array): Cells {
   // Grid cells cover the warped, stretched tile with a margin of two cells on every side.
@@ -111,11 +118,14 @@ export function cells(rng: Rng, width: number, height: number, spacing: number, 
       const py = y + warpY[p];
       const ci = Math.min(gw - 2, Math.max(1, Math.floor(px / spacing) + margin));
       const cj = Math.min(gh - 2, Math.max(1, Math.floor(py / spacing) + margin));
-      let best = Infinity, second = Infinity, bestK = 0;
+      let best = Infinity,
+        second = Infinity,
+        bestK = 0;
       for (let j = cj - 1; j <= cj + 1; j++) {
         for (let i = ci - 1; i <= ci + 1; i++) {
           const k = j * gw + i;
-          const dx = px - sx[k], dy = py - sy[k];
+          const dx = px - sx[k],
+            dy = py - sy[k];
           const d = dx * dx + dy * dy;
           if (d < best) {
             second = best;
@@ -140,7 +150,15 @@ export function cells(rng: Rng, width: number, height: number, spacing: number, 
  * at a random height; beyond its ends a finger is rounded (distance to the end point). Pixels
  * are displaced by (warpX, warpY) first so fingers wave.
  */
-export function fingers(rng: Rng, width: number, height: number, spacing: number, length: number, warpX: Float32Array, warpY: Float32Array): Float32Array {
+export function fingers(
+  rng: Rng,
+  width: number,
+  height: number,
+  spacing: number,
+  length: number,
+  warpX: Float32Array,
+  warpY: Float32Array,
+): Float32Array {
   const margin = 2;
   const count = Math.ceil(width / spacing) + 2 * margin + 1;
   const centre = new Float32Array(count);
@@ -153,7 +171,8 @@ export function fingers(rng: Rng, width: number, height: number, spacing: number
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const p = y * width + x;
-      const px = x + warpX[p], py = y + warpY[p];
+      const px = x + warpX[p],
+        py = y + warpY[p];
       const k0 = Math.min(count - 2, Math.max(1, Math.floor(px / spacing) + margin));
       let best = Infinity;
       for (let k = k0 - 1; k <= k0 + 1; k++) {

@@ -53,7 +53,9 @@ const STROMA_NUCLEI: NuclearParams = { radius: 1.8, aspect: 3.5, atypia: 0, chro
 const LYMPHOCYTE: NuclearParams = { radius: 2.4, aspect: 1.05, atypia: 0, chromatin: 0.05, lymphocytes: 0 };
 
 /** Stain amounts per tissue (before nuclei): [H, E]. */
-const AIR = 0, STROMA = 1, EPITHELIUM = 2;
+const AIR = 0,
+  STROMA = 1,
+  EPITHELIUM = 2;
 const BASE_H = [0.01, 0.05, 0.1];
 const BASE_E = [0.03, 0.55, 0.32];
 /** Relative amplitude of the fibre-scale texture of E per tissue: stroma is fibrous. */
@@ -71,7 +73,8 @@ function unit(v: [number, number, number]): [number, number, number] {
 
 /** Draw a slide's staining: stain vectors rotated a little, stain amounts and blur varied. */
 export function drawSlideStain(rng: Rng): SlideStain {
-  const perturb = (v: [number, number, number]): [number, number, number] => unit([v[0] * Math.exp(rng.normal(0, 0.1)), v[1] * Math.exp(rng.normal(0, 0.1)), v[2] * Math.exp(rng.normal(0, 0.1))]);
+  const perturb = (v: [number, number, number]): [number, number, number] =>
+    unit([v[0] * Math.exp(rng.normal(0, 0.1)), v[1] * Math.exp(rng.normal(0, 0.1)), v[2] * Math.exp(rng.normal(0, 0.1))]);
   return {
     hematoxylin: perturb(RUIFROK_H),
     eosin: perturb(RUIFROK_E),
@@ -145,7 +148,13 @@ function jitterArchitecture(a: ArchitectureParams, rng: Rng, spread: number): Ar
 function blendNuclei(classes: ClassSpec[], own: NuclearParams, strength: number): NuclearParams {
   const mean = (key: keyof NuclearParams) => classes.reduce((s, c) => s + c.nuclei[key], 0) / classes.length;
   const mix = (key: keyof NuclearParams) => mean(key) + strength * (own[key] - mean(key));
-  return { radius: mix('radius'), aspect: mix('aspect'), atypia: mix('atypia'), chromatin: mix('chromatin'), lymphocytes: mix('lymphocytes') };
+  return {
+    radius: mix('radius'),
+    aspect: mix('aspect'),
+    atypia: mix('atypia'),
+    chromatin: mix('chromatin'),
+    lymphocytes: mix('lymphocytes'),
+  };
 }
 
 function jitterNuclei(p: NuclearParams, rng: Rng, spread: number): NuclearParams {
@@ -250,12 +259,16 @@ function dropNuclei(p: NuclearParams, coverTarget: number, where: number, f: Nuc
     const tx = Math.min(width - 1, Math.max(0, Math.floor(cx)));
     const ty = Math.min(height - 1, Math.max(0, Math.floor(cy)));
     if (f.tissue[ty * width + tx] !== where) continue;
-    const cos = Math.cos(angle), sin = Math.sin(angle);
-    const x0 = Math.max(0, Math.floor(cx - reach)), x1 = Math.min(width - 1, Math.ceil(cx + reach));
-    const y0 = Math.max(0, Math.floor(cy - reach)), y1 = Math.min(height - 1, Math.ceil(cy + reach));
+    const cos = Math.cos(angle),
+      sin = Math.sin(angle);
+    const x0 = Math.max(0, Math.floor(cx - reach)),
+      x1 = Math.min(width - 1, Math.ceil(cx + reach));
+    const y0 = Math.max(0, Math.floor(cy - reach)),
+      y1 = Math.min(height - 1, Math.ceil(cy + reach));
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
-        const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+        const dx = x + 0.5 - cx,
+          dy = y + 0.5 - cy;
         // Coordinates along the nucleus's axes, scaled so the ellipse is the unit circle.
         const u = (dx * cos + dy * sin) / a;
         const v = (-dx * sin + dy * cos) / b;
@@ -303,7 +316,8 @@ function toRgb(h: Float32Array, e: Float32Array, width: number, height: number, 
   const ev = s.eosin.map((v) => v * s.eScale * Math.LN10);
   const i0 = s.illumination.map((v) => 255 * v);
   for (let p = 0; p < h.length; p++) {
-    const hp = h[p] > 0 ? h[p] : 0, ep = e[p] > 0 ? e[p] : 0;
+    const hp = h[p] > 0 ? h[p] : 0,
+      ep = e[p] > 0 ? e[p] : 0;
     for (let ch = 0; ch < 3; ch++) {
       const value = i0[ch] * expNeg(hp * hv[ch] + ep * ev[ch]) + s.noise * normals.next();
       data[p * 3 + ch] = value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);

@@ -52,7 +52,10 @@ export interface SynthOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface ChannelStats { mean: [number, number, number]; std: [number, number, number] }
+export interface ChannelStats {
+  mean: [number, number, number];
+  std: [number, number, number];
+}
 
 export interface Manifest {
   generator: string;
@@ -62,7 +65,13 @@ export interface Manifest {
   classes: string[];
   tile: number;
   magnifications: { name: string; value: number; micronsPerPixel: number; tile: number; factor: number }[];
-  counts: { train: number; val: number; test: number; unlabeled: number; perClass: Record<'train' | 'val' | 'test', Record<string, number>> };
+  counts: {
+    train: number;
+    val: number;
+    test: number;
+    unlabeled: number;
+    perClass: Record<'train' | 'val' | 'test', Record<string, number>>;
+  };
   knobs: RenderKnobs;
   slides: number;
   /** Per magnification: per-channel mean and (population) std of the training split, pixel values scaled to [0, 1]. */
@@ -105,14 +114,30 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     classSet: config.classSet,
     classes,
     tile: config.tile,
-    magnifications: config.levels.map((l) => ({ name: l.name, value: requireMag(l.name, 'synthesize').value, micronsPerPixel: config.micronsPerPixel * l.factor, tile: config.tile / l.factor, factor: l.factor })),
-    counts: { ...counts, train: counts.train * classes.length, val: counts.val * classes.length, test: counts.test * classes.length, perClass: perClass(classes, counts) },
+    magnifications: config.levels.map((l) => ({
+      name: l.name,
+      value: requireMag(l.name, 'synthesize').value,
+      micronsPerPixel: config.micronsPerPixel * l.factor,
+      tile: config.tile / l.factor,
+      factor: l.factor,
+    })),
+    counts: {
+      ...counts,
+      train: counts.train * classes.length,
+      val: counts.val * classes.length,
+      test: counts.test * classes.length,
+      perClass: perClass(classes, counts),
+    },
     knobs: config.knobs,
     slides: config.slides,
     stats: trainStats(config, jobs, sums),
   };
   if (counts.unlabeled > 0) {
-    const truth = Object.fromEntries(jobs.filter((j) => j.split === 'unlabeled').map((j) => [j.relPath.slice('unlabeled/'.length).replace(/\.png$/, ''), classes[j.classIndex]]));
+    const truth = Object.fromEntries(
+      jobs
+        .filter((j) => j.split === 'unlabeled')
+        .map((j) => [j.relPath.slice('unlabeled/'.length).replace(/\.png$/, ''), classes[j.classIndex]]),
+    );
     await writeFile(join(config.out, HIDDEN_LABELS_FILE), JSON.stringify(truth, null, 1) + '\n');
   }
   await writeFile(join(config.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -121,21 +146,27 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
 
 function resolveConfig(opts: SynthOptions): RunConfig {
   const classSet = opts.classes ?? 'luad';
-  if (!Object.hasOwn(CLASS_SETS, classSet)) throw new DataError(`synthesize: unknown class set '${classSet}'; use one of ${Object.keys(CLASS_SETS).join(', ')}`);
+  if (!Object.hasOwn(CLASS_SETS, classSet))
+    throw new DataError(`synthesize: unknown class set '${classSet}'; use one of ${Object.keys(CLASS_SETS).join(', ')}`);
   const mags = (opts.mags ?? DEFAULT_MAGS).map((m) => requireMag(m, 'synthesize --mags')).sort(byDescendingMag);
   if (mags.length === 0) throw new DataError('synthesize: --mags lists no magnification');
-  if (new Set(mags.map((m) => m.value)).size !== mags.length) throw new DataError(`synthesize: --mags lists a magnification twice (${mags.map((m) => m.name).join(',')})`);
+  if (new Set(mags.map((m) => m.value)).size !== mags.length)
+    throw new DataError(`synthesize: --mags lists a magnification twice (${mags.map((m) => m.name).join(',')})`);
   const tile = opts.tile ?? 256;
   const levels = mags.map((m) => ({ name: magName(m.value), factor: downsampleFactor(mags[0], m) }));
   const deepest = levels[levels.length - 1].factor;
   if (!Number.isInteger(tile) || tile < 1 || tile % deepest !== 0) {
-    throw new DataError(`synthesize: --tile ${tile} must be a whole multiple of ${deepest}, the factor from ${levels[0].name} down to ${levels[levels.length - 1].name}, so every level has whole pixels`);
+    throw new DataError(
+      `synthesize: --tile ${tile} must be a whole multiple of ${deepest}, the factor from ${levels[0].name} down to ${levels[levels.length - 1].name}, so every level has whole pixels`,
+    );
   }
   const seed = opts.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new DataError(`synthesize: --seed must be a whole number in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new DataError(`synthesize: --seed must be a whole number in [0, 2^32), got ${seed}`);
   const knobs = { ...DEFAULT_KNOBS, ...opts.knobs };
   for (const [k, v] of Object.entries(knobs)) {
-    if (!Number.isFinite(v) || v < 0 || (k === 'architectureFidelity' && v > 1)) throw new DataError(`synthesize: knob ${k} must be a number >= 0${k === 'architectureFidelity' ? ' and <= 1' : ''}, got ${v}`);
+    if (!Number.isFinite(v) || v < 0 || (k === 'architectureFidelity' && v > 1))
+      throw new DataError(`synthesize: knob ${k} must be a number >= 0${k === 'architectureFidelity' ? ' and <= 1' : ''}, got ${v}`);
   }
   const slides = opts.slides ?? 12;
   if (!Number.isInteger(slides) || slides < 1) throw new DataError(`synthesize: slides must be a whole number >= 1, got ${slides}`);
@@ -158,7 +189,8 @@ async function prepareOut(out: string, overwrite: boolean): Promise<void> {
     if (!previous || previous.generator !== GENERATOR_NAME) {
       throw new DataError(`synthesize: output folder ${out} is not empty and holds no rbd-synth manifest; choose a new or empty folder`);
     }
-    if (!overwrite) throw new DataError(`synthesize: ${out} already holds a generated data set; pass --overwrite to replace it, or choose another --out`);
+    if (!overwrite)
+      throw new DataError(`synthesize: ${out} already holds a generated data set; pass --overwrite to replace it, or choose another --out`);
     for (const m of previous.magnifications) await rm(join(out, m.name), { recursive: true, force: true });
     await rm(join(out, HIDDEN_LABELS_FILE), { force: true });
     await rm(manifestPath, { force: true });
@@ -171,7 +203,8 @@ function listJobs(config: RunConfig, classes: string[], counts: Record<SplitName
   const pad = (i: number) => String(i).padStart(5, '0');
   for (const split of ['train', 'val', 'test'] as const) {
     classes.forEach((name, classIndex) => {
-      for (let index = 0; index < counts[split]; index++) jobs.push({ split, index, classIndex, relPath: `${split}/${name}/${name}_${pad(index)}.png` });
+      for (let index = 0; index < counts[split]; index++)
+        jobs.push({ split, index, classIndex, relPath: `${split}/${name}/${name}_${pad(index)}.png` });
     });
   }
   for (let index = 0; index < counts.unlabeled; index++) {
@@ -224,7 +257,12 @@ function trainStats(config: RunConfig, jobs: TileJob[], sums: TileSums[]): Recor
 /** Batches of this many jobs go to a worker at a time (fewer messages, still balanced). */
 const BATCH = 4;
 
-async function runJobs(config: RunConfig, jobs: TileJob[], workers: number, onProgress?: (done: number, total: number) => void): Promise<TileSums[]> {
+async function runJobs(
+  config: RunConfig,
+  jobs: TileJob[],
+  workers: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<TileSums[]> {
   const sums: TileSums[] = new Array(jobs.length);
   let done = 0;
   onProgress?.(0, jobs.length);
@@ -289,7 +327,9 @@ function spawnWorker(config: RunConfig): Worker {
   }
   const bundled = new URL('./synth-worker.js', import.meta.url);
   if (!existsSync(fileURLToPath(bundled))) {
-    throw new DataError(`synthesize: worker script not found (looked for ${fileURLToPath(source)} and ${fileURLToPath(bundled)}); rebuild with 'npm run build', or pass --workers 0`);
+    throw new DataError(
+      `synthesize: worker script not found (looked for ${fileURLToPath(source)} and ${fileURLToPath(bundled)}); rebuild with 'npm run build', or pass --workers 0`,
+    );
   }
   return new Worker(bundled, { workerData: config });
 }

@@ -16,10 +16,17 @@ const WIDE_BIN = 64;
 /** forwardWide reduces bins of up to `binSize` elements per workgroup; the others are one invocation per item. */
 function spec(entry: 'forward' | 'forwardWide' | 'backward' | 'backwardGlobal', binSize = 0): KernelSpec {
   const name = {
-    forward: 'adaptiveAvgPool2dForward', forwardWide: 'adaptiveAvgPool2dForwardWide',
-    backward: 'adaptiveAvgPool2dBackward', backwardGlobal: 'adaptiveAvgPool2dBackwardGlobal',
+    forward: 'adaptiveAvgPool2dForward',
+    forwardWide: 'adaptiveAvgPool2dForwardWide',
+    backward: 'adaptiveAvgPool2dBackward',
+    backwardGlobal: 'adaptiveAvgPool2dBackwardGlobal',
   }[entry];
-  return { name, file: 'pool/adaptive_avg_pool2d.wgsl', entry, overrides: { WG: entry === 'forwardWide' ? longReductionWorkgroupSize(binSize) : elementwiseWorkgroupSize() } };
+  return {
+    name,
+    file: 'pool/adaptive_avg_pool2d.wgsl',
+    entry,
+    overrides: { WG: entry === 'forwardWide' ? longReductionWorkgroupSize(binSize) : elementwiseWorkgroupSize() },
+  };
 }
 
 /** The largest bin along an axis of `len` pooled to `out`: at most ceil(len/out) + 1. */

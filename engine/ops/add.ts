@@ -11,7 +11,12 @@ import type { KernelSpec } from '../kernel.ts';
 
 /** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; CPU adapters pay per access, not per byte). */
 function spec(vec4: boolean): KernelSpec {
-  return { name: 'addForward', file: 'elementwise/add.wgsl', entry: vec4 ? 'addVec4' : 'add', overrides: { WG: elementwiseWorkgroupSize() } };
+  return {
+    name: 'addForward',
+    file: 'elementwise/add.wgsl',
+    entry: vec4 ? 'addVec4' : 'add',
+    overrides: { WG: elementwiseWorkgroupSize() },
+  };
 }
 
 function sameShape(op: string, a: Tensor, b: Tensor) {

@@ -17,7 +17,20 @@ import type { KernelSpec } from '../kernel.ts';
  * `forwardInvocations` (default one per output) and `vec4Forward` (the forward binds x4, y4,
  * argmax4: vec4 views).
  */
-export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward: KernelSpec; forwardInvocations?: number; vec4Forward?: boolean; backwardInvocations?: number; dxBinding?: string }, x: Tensor, outShape: number[], uniforms: Record<string, UniformValue>): Tensor {
+export function argmaxPool(
+  op: string,
+  kernels: {
+    forward: KernelSpec;
+    backward: KernelSpec;
+    forwardInvocations?: number;
+    vec4Forward?: boolean;
+    backwardInvocations?: number;
+    dxBinding?: string;
+  },
+  x: Tensor,
+  outShape: number[],
+  uniforms: Record<string, UniformValue>,
+): Tensor {
   const wg = elementwiseWorkgroupSize();
   const y = Tensor.empty(outShape);
   const argmax = Tensor.empty(outShape, 'i32');
@@ -29,10 +42,21 @@ export function argmaxPool(op: string, kernels: { forward: KernelSpec; backward:
   }
   const argmaxSaved = save(argmax);
   argmax.dispose();
-  record(op, y, [x], (dy) => {
-    const dx = Tensor.empty(x.shape);
-    dispatch(kernels.backward, { argmax_saved: argmaxSaved, dy, [kernels.dxBinding ?? 'dx']: dx }, uniforms, groupsFor(kernels.backwardInvocations ?? x.size, wg));
-    return [dx];
-  }, [argmaxSaved]);
+  record(
+    op,
+    y,
+    [x],
+    (dy) => {
+      const dx = Tensor.empty(x.shape);
+      dispatch(
+        kernels.backward,
+        { argmax_saved: argmaxSaved, dy, [kernels.dxBinding ?? 'dx']: dx },
+        uniforms,
+        groupsFor(kernels.backwardInvocations ?? x.size, wg),
+      );
+      return [dx];
+    },
+    [argmaxSaved],
+  );
   return y;
 }

@@ -25,22 +25,39 @@ export interface BatchNormOptions {
 
 /** statsTraining and backward reduce `perChannel` elements per workgroup; the others are one invocation per item. */
 function spec(entry: 'statsTraining' | 'statsEval' | 'normalize' | 'backward', perChannel: number): KernelSpec {
-  const name = { statsTraining: 'batchNormStatsTraining', statsEval: 'batchNormStatsEval', normalize: 'batchNormNormalize', backward: 'batchNormBackward' }[entry];
+  const name = {
+    statsTraining: 'batchNormStatsTraining',
+    statsEval: 'batchNormStatsEval',
+    normalize: 'batchNormNormalize',
+    backward: 'batchNormBackward',
+  }[entry];
   const reduces = entry === 'statsTraining' || entry === 'backward';
-  return { name, file: 'norm/batch_norm.wgsl', entry, overrides: { WG: reduces ? longReductionWorkgroupSize(perChannel) : elementwiseWorkgroupSize() } };
+  return {
+    name,
+    file: 'norm/batch_norm.wgsl',
+    entry,
+    overrides: { WG: reduces ? longReductionWorkgroupSize(perChannel) : elementwiseWorkgroupSize() },
+  };
 }
 
 function checkArgs(x: Tensor, params: Record<string, Tensor>, opts: BatchNormOptions, momentum: number, eps: number) {
   const [n, c, h, w] = nchw('batchNorm', x);
   const shapes = [`x ${shapeStr(x.shape)}`, ...Object.entries(params).map(([k, t]) => `${k} ${shapeStr(t.shape)}`)].join(', ');
   for (const [what, t] of Object.entries(params)) {
-    if (t.rank !== 1 || t.shape[0] !== c || t.dtype !== 'f32') throw new ShapeError('batchNorm', `${what} must be f32 [C] = [${c}] (${shapes})`);
+    if (t.rank !== 1 || t.shape[0] !== c || t.dtype !== 'f32')
+      throw new ShapeError('batchNorm', `${what} must be f32 [C] = [${c}] (${shapes})`);
   }
   if (params.runningMean.requiresGrad || params.runningVar.requiresGrad) {
-    throw new ShapeError('batchNorm', `runningMean and runningVar are statistics updated in place, not parameters: they must not require grad (${shapes})`);
+    throw new ShapeError(
+      'batchNorm',
+      `runningMean and runningVar are statistics updated in place, not parameters: they must not require grad (${shapes})`,
+    );
   }
   if (opts.training && n * h * w < 2) {
-    throw new ShapeError('batchNorm', `training needs more than 1 value per channel to estimate a variance, got N*H*W = ${n * h * w} (${shapes}); use a larger batch or eval mode`);
+    throw new ShapeError(
+      'batchNorm',
+      `training needs more than 1 value per channel to estimate a variance, got N*H*W = ${n * h * w} (${shapes}); use a larger batch or eval mode`,
+    );
   }
   if (!(momentum >= 0 && momentum <= 1)) throw new ShapeError('batchNorm', `momentum ${momentum} must be in [0, 1] (${shapes})`);
   if (!(eps > 0)) throw new ShapeError('batchNorm', `eps ${eps} must be > 0 (${shapes})`);
@@ -69,15 +86,21 @@ function batchNormImpl(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Ten
   const saved = [save(x), save(weight), save(stats)];
   stats.dispose();
   const [xSaved, weightSaved, statsSaved] = saved;
-  record('batchNorm', y, [x, weight, bias], (dy) => {
-    // The kernel produces all three gradients in one pass over the channel; unneeded ones are
-    // freed by the backward scope.
-    const dx = Tensor.empty(x.shape);
-    const dweight = Tensor.empty([c]);
-    const dbias = Tensor.empty([c]);
-    dispatch(spec('backward', m), { x: xSaved, weight: weightSaved, stats: statsSaved, dy, dx, dweight, dbias }, uniforms, c);
-    return [x.requiresGrad ? dx : null, weight.requiresGrad ? dweight : null, bias.requiresGrad ? dbias : null];
-  }, saved);
+  record(
+    'batchNorm',
+    y,
+    [x, weight, bias],
+    (dy) => {
+      // The kernel produces all three gradients in one pass over the channel; unneeded ones are
+      // freed by the backward scope.
+      const dx = Tensor.empty(x.shape);
+      const dweight = Tensor.empty([c]);
+      const dbias = Tensor.empty([c]);
+      dispatch(spec('backward', m), { x: xSaved, weight: weightSaved, stats: statsSaved, dy, dx, dweight, dbias }, uniforms, c);
+      return [x.requiresGrad ? dx : null, weight.requiresGrad ? dweight : null, bias.requiresGrad ? dbias : null];
+    },
+    saved,
+  );
   return y;
 }
 export const batchNorm = namedOp('batchNorm', batchNormImpl);

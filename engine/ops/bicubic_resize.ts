@@ -12,7 +12,9 @@ import type { KernelSpec } from '../kernel.ts';
 import { nchw, outputSize } from './launch.ts';
 
 function spec(entry: 'forward' | 'backwardRows' | 'backwardCols'): KernelSpec {
-  const name = { forward: 'bicubicResizeForward', backwardRows: 'bicubicResizeBackwardRows', backwardCols: 'bicubicResizeBackwardCols' }[entry];
+  const name = { forward: 'bicubicResizeForward', backwardRows: 'bicubicResizeBackwardRows', backwardCols: 'bicubicResizeBackwardCols' }[
+    entry
+  ];
   return { name, file: 'resize/bicubic_resize.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
 }
 

@@ -31,9 +31,21 @@ export interface Conv2dOptions {
 
 /** Everything the three conv kernels need to know about one convolution (their uniforms). */
 export interface ConvGeometry {
-  batch: number; C: number; H: number; W: number;
-  O: number; OH: number; OW: number; KH: number; KW: number;
-  stride_h: number; stride_w: number; pad_h: number; pad_w: number; dil_h: number; dil_w: number;
+  batch: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  stride_h: number;
+  stride_w: number;
+  pad_h: number;
+  pad_w: number;
+  dil_h: number;
+  dil_w: number;
 }
 
 /** Output size of one axis, PyTorch's formula (may be <= 0 for a kernel larger than the padded input). */
@@ -46,12 +58,17 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Con
   const shapes = `x ${shapeStr(x.shape)}, w ${shapeStr(w.shape)}${b ? `, b ${shapeStr(b.shape)}` : ''}`;
   if (x.rank !== 4) throw new ShapeError('conv2d', `input must be 4-D [N,C,H,W] (${shapes})`);
   if (w.rank !== 4) throw new ShapeError('conv2d', `weight must be 4-D [O,C,KH,KW] (${shapes})`);
-  for (const [name, t] of [['x', x], ['w', w], ['b', b]] as const) {
+  for (const [name, t] of [
+    ['x', x],
+    ['w', w],
+    ['b', b],
+  ] as const) {
     if (t && t.dtype !== 'f32') throw new ShapeError('conv2d', `${name} must be f32, got ${t.dtype} (${shapes})`);
   }
   const [batch, C, H, W] = x.shape;
   const [O, WC, KH, KW] = w.shape;
-  if (WC !== C) throw new ShapeError('conv2d', `input has ${C} channels but the weight expects ${WC} (${shapes}); groups are not supported`);
+  if (WC !== C)
+    throw new ShapeError('conv2d', `input has ${C} channels but the weight expects ${WC} (${shapes}); groups are not supported`);
   if ([batch, C, H, W, O, KH, KW].some((d) => d < 1)) throw new ShapeError('conv2d', `every dimension must be >= 1 (${shapes})`);
   if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new ShapeError('conv2d', `bias must be [${O}] (one per output channel) (${shapes})`);
   const [stride_h, stride_w] = pair('conv2d', 'stride', opts.stride ?? 1, 1, shapes);
@@ -60,7 +77,10 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: Con
   const OH = convOutputSize(H, KH, stride_h, pad_h, dil_h);
   const OW = convOutputSize(W, KW, stride_w, pad_w, dil_w);
   if (OH < 1 || OW < 1) {
-    throw new ShapeError('conv2d', `kernel ${KH}x${KW} (dilation ${dil_h},${dil_w}) is larger than the padded input ${H + 2 * pad_h}x${W + 2 * pad_w} (${shapes}, padding ${pad_h},${pad_w}); use more padding or a smaller kernel`);
+    throw new ShapeError(
+      'conv2d',
+      `kernel ${KH}x${KW} (dilation ${dil_h},${dil_w}) is larger than the padded input ${H + 2 * pad_h}x${W + 2 * pad_w} (${shapes}, padding ${pad_h},${pad_w}); use more padding or a smaller kernel`,
+    );
   }
   return { batch, C, H, W, O, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w };
 }
@@ -83,11 +103,17 @@ function conv2dImpl(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions 
     // Save only what the needed gradients read: dx needs w, dw needs x.
     const wSaved = x.requiresGrad ? save(w) : null;
     const xSaved = w.requiresGrad ? save(x) : null;
-    record('conv2d', y, [x, w, b], (dy) => [
-      wSaved ? conv2dBackwardInput(dy, wSaved, g) : null,
-      xSaved ? conv2dBackwardWeight(xSaved, dy, g) : null,
-      b?.requiresGrad ? conv2dBackwardBias(dy) : null,
-    ], [wSaved, xSaved].filter((t): t is Tensor => t !== null));
+    record(
+      'conv2d',
+      y,
+      [x, w, b],
+      (dy) => [
+        wSaved ? conv2dBackwardInput(dy, wSaved, g) : null,
+        xSaved ? conv2dBackwardWeight(xSaved, dy, g) : null,
+        b?.requiresGrad ? conv2dBackwardBias(dy) : null,
+      ],
+      [wSaved, xSaved].filter((t): t is Tensor => t !== null),
+    );
   }
   return y;
 }
@@ -120,12 +146,25 @@ export const CONV2D_VARIANTS = {
   backwardInputRow3: gemmVariant('conv2dBackwardInputRow3', 'conv2d/forward_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 1 }),
   backwardWeightRow: {
     row3: gemmVariant('conv2dBackwardWeightRow3', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 1, PAIRS: 3 }),
-    row3s2: gemmVariant('conv2dBackwardWeightRow3s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 3, ROW_STRIDE: 2, PAIRS: 3 }),
-    row7s2: gemmVariant('conv2dBackwardWeightRow7s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', { ROW_TAPS: 7, ROW_STRIDE: 2, PAIRS: 1 }),
+    row3s2: gemmVariant('conv2dBackwardWeightRow3s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', {
+      ROW_TAPS: 3,
+      ROW_STRIDE: 2,
+      PAIRS: 3,
+    }),
+    row7s2: gemmVariant('conv2dBackwardWeightRow7s2', 'conv2d/backward_weight_row.wgsl', 'subgroups', {
+      ROW_TAPS: 7,
+      ROW_STRIDE: 2,
+      PAIRS: 1,
+    }),
   },
   // The row kernels' weight packing runs only with them, so it carries their feature too.
   packWeight: { name: 'conv2dPackWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 0 }, features: ['subgroups'] },
-  packFlippedWeight: { name: 'conv2dPackFlippedWeight', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 1 }, features: ['subgroups'] },
+  packFlippedWeight: {
+    name: 'conv2dPackFlippedWeight',
+    file: 'conv2d/row_weight.wgsl',
+    constants: { FLIPPED: 1 },
+    features: ['subgroups'],
+  },
   backwardWeightSum: { name: 'conv2dBackwardWeightSum', file: 'gemm/split_k_sum.wgsl' },
   backwardBias: { name: 'conv2dBackwardBias', file: 'conv2d/backward_bias.wgsl' },
 } satisfies Record<string, KernelVariant | Record<string, KernelVariant>>;
@@ -158,7 +197,9 @@ function rowKernelsUsable(): boolean {
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
   if (!rowKernelsUsable() || g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
-  const row = (Object.keys(ROW_KERNELS) as RowKernel[]).find((k) => ROW_KERNELS[k].constants.ROW_TAPS === g.KW && ROW_KERNELS[k].constants.ROW_STRIDE === g.stride_w);
+  const row = (Object.keys(ROW_KERNELS) as RowKernel[]).find(
+    (k) => ROW_KERNELS[k].constants.ROW_TAPS === g.KW && ROW_KERNELS[k].constants.ROW_STRIDE === g.stride_w,
+  );
   return row ?? 'general';
 }
 
@@ -183,8 +224,13 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const tiles = gemmTiles(g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
-  dispatch(gemmSpec(CONV2D_VARIANTS.forward[tiles.sharing], tiles), { x, w, bias: b ?? w, y },
-    { ...g, has_bias: b ? 1 : 0 }, gemmGroups(g.O, g.batch * g.OH * g.OW, tiles), convPassFlops(g) + (b ? y.size : 0));
+  dispatch(
+    gemmSpec(CONV2D_VARIANTS.forward[tiles.sharing], tiles),
+    { x, w, bias: b ?? w, y },
+    { ...g, has_bias: b ? 1 : 0 },
+    gemmGroups(g.O, g.batch * g.OH * g.OW, tiles),
+    convPassFlops(g) + (b ? y.size : 0),
+  );
   return y;
 }
 
@@ -198,8 +244,7 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
   const w4 = Tensor.empty(entry === 'pack' ? [g.C, g.KH, g.O, v4 * 4] : [g.O, g.KH, g.C, v4 * 4]);
   const wg = elementwiseWorkgroupSize();
   const variant = entry === 'pack' ? CONV2D_VARIANTS.packWeight : CONV2D_VARIANTS.packFlippedWeight;
-  dispatch({ ...variant, overrides: { WG: wg } }, { w, w4 },
-    { O: g.O, C: g.C, KH: g.KH, KW: g.KW }, groupsFor(g.O * g.C * g.KH * v4, wg));
+  dispatch({ ...variant, overrides: { WG: wg } }, { w, w4 }, { O: g.O, C: g.C, KH: g.KH, KW: g.KW }, groupsFor(g.O * g.C * g.KH * v4, wg));
   return w4;
 }
 
@@ -213,8 +258,13 @@ function conv2dForwardRow(variant: KernelVariant, x: Tensor, w4: Tensor, b: Tens
   const segments = g.batch * g.OH * Math.ceil(g.OW / TN);
   const tiles = gemmTiles(segments * TN);
   // Without a bias the kernel never reads `bias`; the input stands in for the binding.
-  dispatch(gemmSpec(variant, tiles, { PAD_W: g.pad_w }), { x4: x, w4, bias: b ?? x, y },
-    { ...g, has_bias: b ? 1 : 0 }, [Math.ceil(segments / tiles.WG_N), Math.ceil(g.O / TM), 1], flops);
+  dispatch(
+    gemmSpec(variant, tiles, { PAD_W: g.pad_w }),
+    { x4: x, w4, bias: b ?? x, y },
+    { ...g, has_bias: b ? 1 : 0 },
+    [Math.ceil(segments / tiles.WG_N), Math.ceil(g.O / TM), 1],
+    flops,
+  );
   return y;
 }
 
@@ -226,11 +276,25 @@ function conv2dForwardRow(variant: KernelVariant, x: Tensor, w4: Tensor, b: Tens
  */
 function backwardInputAsForward(g: ConvGeometry): ConvGeometry | null {
   if (g.stride_h !== 1 || g.stride_w !== 1) return null;
-  const pad_h = g.dil_h * (g.KH - 1) - g.pad_h, pad_w = g.dil_w * (g.KW - 1) - g.pad_w;
+  const pad_h = g.dil_h * (g.KH - 1) - g.pad_h,
+    pad_w = g.dil_w * (g.KW - 1) - g.pad_w;
   if (pad_h < 0 || pad_w < 0) return null;
   const t: ConvGeometry = {
-    batch: g.batch, C: g.O, H: g.OH, W: g.OW, O: g.C, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW,
-    stride_h: 1, stride_w: 1, pad_h, pad_w, dil_h: g.dil_h, dil_w: g.dil_w,
+    batch: g.batch,
+    C: g.O,
+    H: g.OH,
+    W: g.OW,
+    O: g.C,
+    OH: g.H,
+    OW: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    stride_h: 1,
+    stride_w: 1,
+    pad_h,
+    pad_w,
+    dil_h: g.dil_h,
+    dil_w: g.dil_w,
   };
   return conv2dForwardKernel(t) === 'row3' ? t : null;
 }
@@ -240,7 +304,15 @@ function backwardInputAsForward(g: ConvGeometry): ConvGeometry | null {
  * (i + pad) % stride == phase (i = first + q*stride, q < count) and the taps that reach them,
  * kernel index k0 + u*kStep (u < taps), which land on output position o0 + q - u*oStep.
  */
-interface StridePhase { first: number; count: number; k0: number; kStep: number; taps: number; o0: number; oStep: number }
+interface StridePhase {
+  first: number;
+  count: number;
+  k0: number;
+  kStep: number;
+  taps: number;
+  o0: number;
+  oStep: number;
+}
 
 function greatestCommonDivisor(a: number, b: number): number {
   return b === 0 ? a : greatestCommonDivisor(b, a % b);
@@ -288,12 +360,39 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
       const N = g.batch * ph.count * pw.count;
       if (N === 0) continue;
       const tiles = gemmTiles(N);
-      dispatch(gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.sharing], tiles), { dy, w, dx }, {
-        batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
-        stride_h: g.stride_h, stride_w: g.stride_w, ih_first: ph.first, iw_first: pw.first, QH: ph.count, QW: pw.count,
-        kh0: ph.k0, kw0: pw.k0, kh_step: ph.kStep, kw_step: pw.kStep, NKH: ph.taps, NKW: pw.taps,
-        oh0: ph.o0, ow0: pw.o0, oh_step: ph.oStep, ow_step: pw.oStep,
-      }, gemmGroups(g.C, N, tiles), flops);
+      dispatch(
+        gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.sharing], tiles),
+        { dy, w, dx },
+        {
+          batch: g.batch,
+          C: g.C,
+          H: g.H,
+          W: g.W,
+          O: g.O,
+          OH: g.OH,
+          OW: g.OW,
+          KH: g.KH,
+          KW: g.KW,
+          stride_h: g.stride_h,
+          stride_w: g.stride_w,
+          ih_first: ph.first,
+          iw_first: pw.first,
+          QH: ph.count,
+          QW: pw.count,
+          kh0: ph.k0,
+          kw0: pw.k0,
+          kh_step: ph.kStep,
+          kw_step: pw.kStep,
+          NKH: ph.taps,
+          NKW: pw.taps,
+          oh0: ph.o0,
+          ow0: pw.o0,
+          oh_step: ph.oStep,
+          ow_step: pw.oStep,
+        },
+        gemmGroups(g.C, N, tiles),
+        flops,
+      );
       flops = 0;
     }
   }
@@ -317,7 +416,8 @@ export function splitK(K: number, tiles: number): [number, number] {
 /** dL/dw from the saved input and dL/dy. */
 export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
-  const M = g.O, N = g.C * g.KH * g.KW;
+  const M = g.O,
+    N = g.C * g.KH * g.KW;
   let spec: KernelSpec, grid: [number, number, number], splits: number, uniforms: Record<string, number>;
   let inputs: Record<string, Tensor>;
   const kernel = conv2dBackwardWeightKernel(g);
@@ -336,8 +436,18 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
     spec = gemmSpec(variant, tiles, { PAD_W: g.pad_w });
     grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / TM), splits];
     uniforms = {
-      batch: g.batch, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, KH: g.KH,
-      stride_h: g.stride_h, pad_h: g.pad_h, dil_h: g.dil_h, k_split: chunkSplit,
+      batch: g.batch,
+      C: g.C,
+      H: g.H,
+      W: g.W,
+      O: g.O,
+      OH: g.OH,
+      OW: g.OW,
+      KH: g.KH,
+      stride_h: g.stride_h,
+      pad_h: g.pad_h,
+      dil_h: g.dil_h,
+      k_split: chunkSplit,
     };
     inputs = { x4: x, dy4: dy };
   } else {

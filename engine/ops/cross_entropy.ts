@@ -26,7 +26,10 @@ function uploadLabels(labels: ArrayLike<number>, rows: number, classes: number):
   for (let n = 0; n < labels.length; n++) {
     const c = labels[n];
     if (!Number.isInteger(c) || c < 0 || c >= classes) {
-      throw new ShapeError('crossEntropy', `label ${c} of row ${n} is not a class index in [0, ${classes}) for logits [${rows},${classes}]; check the dataset's class count`);
+      throw new ShapeError(
+        'crossEntropy',
+        `label ${c} of row ${n} is not a class index in [0, ${classes}) for logits [${rows},${classes}]; check the dataset's class count`,
+      );
     }
   }
   return Tensor.from(labels, [rows], 'i32');
@@ -39,7 +42,10 @@ function crossEntropyImpl(logits: Tensor, labels: Tensor | ArrayLike<number>): T
   const count = labels instanceof Tensor ? labels.size : labels.length;
   if (count !== rows || (labels instanceof Tensor && (labels.dtype !== 'i32' || labels.rank !== 1))) {
     const got = labels instanceof Tensor ? labels.label : `${labels.length} host labels`;
-    throw new ShapeError('crossEntropy', `labels must be ${rows} class indices (an i32 tensor [${rows}] or a host array) for logits ${shapeStr(logits.shape)}, got ${got}`);
+    throw new ShapeError(
+      'crossEntropy',
+      `labels must be ${rows} class indices (an i32 tensor [${rows}] or a host array) for logits ${shapeStr(logits.shape)}, got ${got}`,
+    );
   }
   const labelTensor = labels instanceof Tensor ? labels : uploadLabels(labels, rows, cols);
   const rowLoss = Tensor.empty([rows]);
@@ -49,11 +55,22 @@ function crossEntropyImpl(logits: Tensor, labels: Tensor | ArrayLike<number>): T
   if (needsGrad(logits)) {
     const x = save(logits);
     const y = save(labelTensor);
-    record('crossEntropy', loss, [logits], (gradLoss) => {
-      const dlogits = Tensor.empty(logits.shape);
-      dispatch(spec('ceBackward', cols), { logits: x, labels: y, grad_loss: gradLoss, dlogits }, { rows, cols, scale: 1 / rows, invalid: NaN }, rows);
-      return [dlogits];
-    }, [x, y]);
+    record(
+      'crossEntropy',
+      loss,
+      [logits],
+      (gradLoss) => {
+        const dlogits = Tensor.empty(logits.shape);
+        dispatch(
+          spec('ceBackward', cols),
+          { logits: x, labels: y, grad_loss: gradLoss, dlogits },
+          { rows, cols, scale: 1 / rows, invalid: NaN },
+          rows,
+        );
+        return [dlogits];
+      },
+      [x, y],
+    );
   }
   // Labels uploaded here are ours to release (a saved handle keeps them for backward).
   if (labelTensor !== labels) labelTensor.dispose();

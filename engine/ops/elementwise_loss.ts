@@ -50,13 +50,21 @@ export function elementwiseMeanLoss(loss: ElementwiseLoss, a: Tensor, b: Tensor)
     const backward: KernelSpec = { name: `${loss.kind}Backward`, file: loss.file, entry: 'backward', overrides: { WG: ewg } };
     const gradient = (gradLoss: Tensor, sign: number) => {
       const grad = Tensor.empty(a.shape);
-      dispatch(backward, { a: sa, b: sb, grad_loss: gradLoss, grad }, { n, groups: 0, scale: (sign * loss.gradFactor) / n }, groupsFor(n, ewg));
+      dispatch(
+        backward,
+        { a: sa, b: sb, grad_loss: gradLoss, grad },
+        { n, groups: 0, scale: (sign * loss.gradFactor) / n },
+        groupsFor(n, ewg),
+      );
       return grad;
     };
-    record(loss.op, out, [a, b], (gradLoss) => [
-      a.requiresGrad ? gradient(gradLoss, 1) : null,
-      b.requiresGrad ? gradient(gradLoss, -1) : null,
-    ], [sa, sb]);
+    record(
+      loss.op,
+      out,
+      [a, b],
+      (gradLoss) => [a.requiresGrad ? gradient(gradLoss, 1) : null, b.requiresGrad ? gradient(gradLoss, -1) : null],
+      [sa, sb],
+    );
   }
   return out;
 }

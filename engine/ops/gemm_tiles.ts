@@ -82,7 +82,8 @@ let forcedSharing: RowSharing | null = null;
  * an adapter that has subgroups). Throws if the adapter cannot run it.
  */
 export function withRowSharing<T>(sharing: RowSharing, fn: () => T): T {
-  if (sharing === 'subgroups' && !subgroupsUsable()) throw new LimitError('the subgroups GEMM variants need subgroups of at least 8 invocations; this adapter has none');
+  if (sharing === 'subgroups' && !subgroupsUsable())
+    throw new LimitError('the subgroups GEMM variants need subgroups of at least 8 invocations; this adapter has none');
   const prev = forcedSharing;
   forcedSharing = sharing;
   try {
@@ -108,7 +109,9 @@ export function gemmTiles(columns = Infinity): GemmTiles {
   const l = runtime().limits;
   const allowed = WORKGROUP_SIZES.filter((n) => n <= l.maxComputeInvocationsPerWorkgroup && n <= l.maxComputeWorkgroupSizeX);
   if (!allowed.length) {
-    throw new LimitError(`the GEMM kernels need workgroups of at least ${WORKGROUP_SIZES.at(-1)} invocations; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} (x ${l.maxComputeWorkgroupSizeX})`);
+    throw new LimitError(
+      `the GEMM kernels need workgroups of at least ${WORKGROUP_SIZES.at(-1)} invocations; this adapter allows ${l.maxComputeInvocationsPerWorkgroup} (x ${l.maxComputeWorkgroupSizeX})`,
+    );
   }
   const block = GEMM_CONSTANTS.TN;
   const idle = (wg: number) => (Number.isFinite(columns) ? Math.ceil(columns / (block * wg)) * block * wg - columns : 0);

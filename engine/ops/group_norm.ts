@@ -37,7 +37,12 @@ const EPILOGUE: Record<NormEpilogue, { snippet: string; prefix: string }> = {
  * ReLU's mask is applied by channelSums, which hands them dz), so every epilogue shares them.
  */
 type Body = 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl';
-const variant = (name: string, file: Body, entry: string, epilogue: NormEpilogue): KernelVariant => ({ name, file, entry, includes: [EPILOGUE[epilogue].snippet] });
+const variant = (name: string, file: Body, entry: string, epilogue: NormEpilogue): KernelVariant => ({
+  name,
+  file,
+  entry,
+  includes: [EPILOGUE[epilogue].snippet],
+});
 function epilogueVariants(epilogue: NormEpilogue) {
   const p = EPILOGUE[epilogue].prefix;
   return {
@@ -96,7 +101,15 @@ export function groupNormFlopsPerElement(epilogue: NormEpilogue): { forward: num
  * x's shape, for 'addRelu'): y and the per-(sample, group) stats [N, G, 2] (mean, rstd).
  * Shapes are checked by the caller. The dispatch states the FLOPs of groupNormFlopsPerElement.
  */
-export function groupNormForwardPass(epilogue: NormEpilogue, x: Tensor, weight: Tensor, bias: Tensor, residual: Tensor | null, groups: number, eps: number): { y: Tensor; stats: Tensor } {
+export function groupNormForwardPass(
+  epilogue: NormEpilogue,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  residual: Tensor | null,
+  groups: number,
+  eps: number,
+): { y: Tensor; stats: Tensor } {
   const [n, c, h, w] = x.shape;
   const slabLen = (c / groups) * h * w;
   const uniforms = groupNormUniforms(x, groups, eps);
@@ -107,11 +120,29 @@ export function groupNormForwardPass(epilogue: NormEpilogue, x: Tensor, weight: 
   const extra: Record<string, Tensor> = residual ? { residual } : {};
   const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
   if (!vec4) {
-    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forward, slabLen), { x, weight, bias, y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
+    dispatch(
+      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forward, slabLen),
+      { x, weight, bias, y, stats_out: stats, ...extra },
+      uniforms,
+      n * groups,
+      flops,
+    );
   } else if (slabLen <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4PerSlab, slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, Math.ceil((n * groups) / PER_INVOCATION_WG), flops);
+    dispatch(
+      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4PerSlab, slabLen),
+      { x4: x, weight, bias, y4: y, stats_out: stats, ...extra },
+      uniforms,
+      Math.ceil((n * groups) / PER_INVOCATION_WG),
+      flops,
+    );
   } else {
-    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4, slabLen), { x4: x, weight, bias, y4: y, stats_out: stats, ...extra }, uniforms, n * groups, flops);
+    dispatch(
+      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4, slabLen),
+      { x4: x, weight, bias, y4: y, stats_out: stats, ...extra },
+      uniforms,
+      n * groups,
+      flops,
+    );
   }
   return { y, stats };
 }
@@ -128,7 +159,14 @@ function groupNormUniforms(x: Tensor, groups: number, eps: number) {
  * gradient). `yAct`: the forward's output (the ReLU epilogues' mask). Saved tensors: x, weight, stats.
  */
 export function groupNormBackwardPass(
-  epilogue: NormEpilogue, dy: Tensor, x: Tensor, weight: Tensor, stats: Tensor, yAct: Tensor | null, groups: number, eps: number,
+  epilogue: NormEpilogue,
+  dy: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  stats: Tensor,
+  yAct: Tensor | null,
+  groups: number,
+  eps: number,
   want: { dx: boolean; params: boolean },
 ): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null; dz: Tensor | null } {
   const [n, c, h, w] = x.shape;
@@ -142,19 +180,44 @@ export function groupNormBackwardPass(
   const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
   const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
   if (!vec4) {
-    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSums, h * w), { x, stats, dy, sums_out: sums, ...act }, uniforms, n * c, flops);
+    dispatch(
+      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSums, h * w),
+      { x, stats, dy, sums_out: sums, ...act },
+      uniforms,
+      n * c,
+      flops,
+    );
   } else if (h * w <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4PerPlane, h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, Math.ceil((n * c) / PER_INVOCATION_WG), flops);
+    dispatch(
+      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4PerPlane, h * w),
+      { x4: x, stats, dy4: dy, sums_out: sums, ...act },
+      uniforms,
+      Math.ceil((n * c) / PER_INVOCATION_WG),
+      flops,
+    );
   } else {
-    dispatch(groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4, h * w), { x4: x, stats, dy4: dy, sums_out: sums, ...act }, uniforms, n * c, flops);
+    dispatch(
+      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4, h * w),
+      { x4: x, stats, dy4: dy, sums_out: sums, ...act },
+      uniforms,
+      n * c,
+      flops,
+    );
   }
   const upstream = dz ?? dy;
   let dx: Tensor | null = null;
   if (want.dx) {
     dx = Tensor.empty(x.shape);
     const common = { weight, stats, sums };
-    if (vec4) dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInputVec4, slabLen), { ...common, x4: x, dy4: upstream, dx4: dx }, uniforms, n * groups);
-    else dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInput, slabLen), { ...common, x, dy: upstream, dx }, uniforms, n * groups);
+    if (vec4)
+      dispatch(
+        groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInputVec4, slabLen),
+        { ...common, x4: x, dy4: upstream, dx4: dx },
+        uniforms,
+        n * groups,
+      );
+    else
+      dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInput, slabLen), { ...common, x, dy: upstream, dx }, uniforms, n * groups);
   }
   let dweight: Tensor | null = null;
   let dbias: Tensor | null = null;
@@ -174,7 +237,10 @@ export function checkGroupNormArgs(op: string, x: Tensor, weight: Tensor, bias: 
   if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
     throw new ShapeError(op, `groups must be a whole number >= 1 that divides the channel count (${shapes})`);
   }
-  for (const [what, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [what, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t.rank !== 1 || t.shape[0] !== c || t.dtype !== 'f32') throw new ShapeError(op, `${what} must be f32 [C] = [${c}] (${shapes})`);
   }
   if (!(eps > 0)) throw new ShapeError(op, `eps ${eps} must be > 0 (${shapes})`);
@@ -190,12 +256,21 @@ function groupNormImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: number, 
   const saved = [save(x), save(weight), save(stats)];
   stats.dispose();
   const [xSaved, weightSaved, statsSaved] = saved;
-  record('groupNorm', y, [x, weight, bias], (dy) => {
-    const g = groupNormBackwardPass('none', dy, xSaved, weightSaved, statsSaved, null, groups, eps, { dx: x.requiresGrad, params: weight.requiresGrad || bias.requiresGrad });
-    if (!weight.requiresGrad) g.dweight?.dispose();
-    if (!bias.requiresGrad) g.dbias?.dispose();
-    return [g.dx, weight.requiresGrad ? g.dweight : null, bias.requiresGrad ? g.dbias : null];
-  }, saved);
+  record(
+    'groupNorm',
+    y,
+    [x, weight, bias],
+    (dy) => {
+      const g = groupNormBackwardPass('none', dy, xSaved, weightSaved, statsSaved, null, groups, eps, {
+        dx: x.requiresGrad,
+        params: weight.requiresGrad || bias.requiresGrad,
+      });
+      if (!weight.requiresGrad) g.dweight?.dispose();
+      if (!bias.requiresGrad) g.dbias?.dispose();
+      return [g.dx, weight.requiresGrad ? g.dweight : null, bias.requiresGrad ? g.dbias : null];
+    },
+    saved,
+  );
   return y;
 }
 export const groupNorm = namedOp('groupNorm', groupNormImpl);

@@ -24,7 +24,10 @@ function klDivDistillImpl(student: Tensor, teacher: Tensor, T = 1): Tensor {
   checkLogits('klDivDistill', student, T);
   checkLogits('klDivDistill', teacher, T);
   if (student.shape[0] !== teacher.shape[0] || student.shape[1] !== teacher.shape[1]) {
-    throw new ShapeError('klDivDistill', `student logits ${shapeStr(student.shape)} and teacher logits ${shapeStr(teacher.shape)} must have the same [N,C] shape`);
+    throw new ShapeError(
+      'klDivDistill',
+      `student logits ${shapeStr(student.shape)} and teacher logits ${shapeStr(teacher.shape)} must have the same [N,C] shape`,
+    );
   }
   const [rows, cols] = student.shape;
   const rowLoss = Tensor.empty([rows]);
@@ -34,11 +37,17 @@ function klDivDistillImpl(student: Tensor, teacher: Tensor, T = 1): Tensor {
   if (needsGrad(student)) {
     const s = save(student);
     const t = save(teacher);
-    record('klDivDistill', loss, [student], (gradLoss) => {
-      const ds = Tensor.empty(student.shape);
-      dispatch(spec('klBackward', cols), { s, t, grad_loss: gradLoss, ds }, { rows, cols, temperature: T, scale: T / rows }, rows);
-      return [ds];
-    }, [s, t]);
+    record(
+      'klDivDistill',
+      loss,
+      [student],
+      (gradLoss) => {
+        const ds = Tensor.empty(student.shape);
+        dispatch(spec('klBackward', cols), { s, t, grad_loss: gradLoss, ds }, { rows, cols, temperature: T, scale: T / rows }, rows);
+        return [ds];
+      },
+      [s, t],
+    );
   }
   return loss;
 }

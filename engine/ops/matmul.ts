@@ -30,13 +30,24 @@ export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null)
   const N = b.transposed ? br : bc;
   const c = Tensor.empty([M, N]);
   const tiles = gemmTiles(N);
-  dispatch(gemmSpec(MATMUL_VARIANTS[tiles.sharing], tiles), { a: a.t, b: b.t, bias: bias ?? b.t, c }, {
-    M, N, K, has_bias: bias ? 1 : 0,
-    // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
-    a_sm: a.transposed ? 1 : K, a_sk: a.transposed ? M : 1,
-    // B[k][n] = b[k*b_sk + n*b_sn]; stored [K,N] -> (N, 1); stored [N,K] (transposed) -> (1, K).
-    b_sk: b.transposed ? 1 : N, b_sn: b.transposed ? K : 1,
-  }, gemmGroups(M, N, tiles), 2 * M * N * K + (bias ? M * N : 0));
+  dispatch(
+    gemmSpec(MATMUL_VARIANTS[tiles.sharing], tiles),
+    { a: a.t, b: b.t, bias: bias ?? b.t, c },
+    {
+      M,
+      N,
+      K,
+      has_bias: bias ? 1 : 0,
+      // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
+      a_sm: a.transposed ? 1 : K,
+      a_sk: a.transposed ? M : 1,
+      // B[k][n] = b[k*b_sk + n*b_sn]; stored [K,N] -> (N, 1); stored [N,K] (transposed) -> (1, K).
+      b_sk: b.transposed ? 1 : N,
+      b_sn: b.transposed ? K : 1,
+    },
+    gemmGroups(M, N, tiles),
+    2 * M * N * K + (bias ? M * N : 0),
+  );
   return c;
 }
 
@@ -52,16 +63,23 @@ function matmulImpl(a: Tensor, b: Tensor): Tensor {
   const shapes = `a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)}`;
   checkMatrix('matmul', 'a', a, shapes);
   checkMatrix('matmul', 'b', b, shapes);
-  if (a.shape[1] !== b.shape[0]) throw new ShapeError('matmul', `inner dimensions differ: a has ${a.shape[1]} columns, b has ${b.shape[0]} rows (${shapes})`);
+  if (a.shape[1] !== b.shape[0])
+    throw new ShapeError('matmul', `inner dimensions differ: a has ${a.shape[1]} columns, b has ${b.shape[0]} rows (${shapes})`);
   const c = gemm({ t: a }, { t: b });
   if (needsGrad(a, b)) {
     // da = dy b^T needs b; db = a^T dy needs a.
     const bSaved = a.requiresGrad ? save(b) : null;
     const aSaved = b.requiresGrad ? save(a) : null;
-    record('matmul', c, [a, b], (dy) => [
-      bSaved ? gemm({ t: dy }, { t: bSaved, transposed: true }) : null,
-      aSaved ? gemm({ t: aSaved, transposed: true }, { t: dy }) : null,
-    ], [bSaved, aSaved].filter((t): t is Tensor => t !== null));
+    record(
+      'matmul',
+      c,
+      [a, b],
+      (dy) => [
+        bSaved ? gemm({ t: dy }, { t: bSaved, transposed: true }) : null,
+        aSaved ? gemm({ t: aSaved, transposed: true }, { t: dy }) : null,
+      ],
+      [bSaved, aSaved].filter((t): t is Tensor => t !== null),
+    );
   }
   return c;
 }

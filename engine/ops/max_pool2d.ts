@@ -21,7 +21,12 @@ export interface MaxPool2dOptions {
 }
 
 function spec(entry: 'forward' | 'forward3x3s2' | 'backward' | 'backwardVec4'): KernelSpec {
-  return { name: entry.startsWith('forward') ? 'maxPool2dForward' : 'maxPool2dBackward', file: 'pool/max_pool2d.wgsl', entry, overrides: { WG: elementwiseWorkgroupSize() } };
+  return {
+    name: entry.startsWith('forward') ? 'maxPool2dForward' : 'maxPool2dBackward',
+    file: 'pool/max_pool2d.wgsl',
+    entry,
+    overrides: { WG: elementwiseWorkgroupSize() },
+  };
 }
 
 function maxPool2dImpl(x: Tensor, opts: MaxPool2dOptions): Tensor {
@@ -43,11 +48,16 @@ function maxPool2dImpl(x: Tensor, opts: MaxPool2dOptions): Tensor {
   // The backward kernel gathers for a 4x4 cell of inputs per invocation; with W % 4 == 0 each
   // cell row is stored as one vec4 (binding dx4).
   const cells = n * c * Math.ceil(h / 4) * Math.ceil(w / 4);
-  const backward = w % 4 === 0 ? { backward: spec('backwardVec4'), backwardInvocations: cells, dxBinding: 'dx4' } : { backward: spec('backward'), backwardInvocations: cells };
+  const backward =
+    w % 4 === 0
+      ? { backward: spec('backwardVec4'), backwardInvocations: cells, dxBinding: 'dx4' }
+      : { backward: spec('backward'), backwardInvocations: cells };
   // The stem pool (3x3, stride 2, padding 1) on rows of whole vec4 pairs: 4 outputs per
   // invocation from vec4 loads (kernels/pool/max_pool2d.wgsl forward3x3s2).
   const stemPool = kernel.every((k) => k === 3) && stride.every((s) => s === 2) && padding.every((p) => p === 1) && w % 8 === 0;
-  const forward = stemPool ? { forward: spec('forward3x3s2'), forwardInvocations: n * c * oh * (ow / 4), vec4Forward: true } : { forward: spec('forward') };
+  const forward = stemPool
+    ? { forward: spec('forward3x3s2'), forwardInvocations: n * c * oh * (ow / 4), vec4Forward: true }
+    : { forward: spec('forward') };
   return argmaxPool('maxPool2d', { ...forward, ...backward }, x, [n, c, oh, ow], uniforms);
 }
 export const maxPool2d = namedOp('maxPool2d', maxPool2dImpl);

@@ -12,7 +12,12 @@ import { ELEMENTWISE_ITEMS, elementwiseGroups } from './launch.ts';
 /** `vec4`: the entry points that access 4 elements at a time (need size % 4 == 0; CPU adapters pay per access, not per byte). */
 function spec(entry: 'forward' | 'backward', vec4: boolean): KernelSpec {
   const name = entry === 'forward' ? 'reluForward' : 'reluBackward';
-  return { name, file: 'elementwise/relu.wgsl', entry: vec4 ? `${entry}Vec4` : entry, overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS } };
+  return {
+    name,
+    file: 'elementwise/relu.wgsl',
+    entry: vec4 ? `${entry}Vec4` : entry,
+    overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS },
+  };
 }
 
 function reluImpl(x: Tensor): Tensor {
@@ -25,12 +30,23 @@ function reluImpl(x: Tensor): Tensor {
   dispatch(fwd, vec4 ? { x4: x, y4: y } : { x, y }, { n: x.size }, elementwiseGroups(accesses, fwd.overrides!.WG));
   if (needsGrad(x)) {
     const ySaved = save(y);
-    record('relu', y, [x], (dy) => {
-      const dx = Tensor.empty(x.shape);
-      const bwd = spec('backward', vec4);
-      dispatch(bwd, vec4 ? { y_saved4: ySaved, dy4: dy, dx4: dx } : { y_saved: ySaved, dy, dx }, { n: x.size }, elementwiseGroups(accesses, bwd.overrides!.WG));
-      return [dx];
-    }, [ySaved]);
+    record(
+      'relu',
+      y,
+      [x],
+      (dy) => {
+        const dx = Tensor.empty(x.shape);
+        const bwd = spec('backward', vec4);
+        dispatch(
+          bwd,
+          vec4 ? { y_saved4: ySaved, dy4: dy, dx4: dx } : { y_saved: ySaved, dy, dx },
+          { n: x.size },
+          elementwiseGroups(accesses, bwd.overrides!.WG),
+        );
+        return [dx];
+      },
+      [ySaved],
+    );
   }
   return y;
 }

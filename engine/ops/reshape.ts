@@ -13,7 +13,10 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   const inferred = shape.filter((d) => d === -1).length;
   const bad = shape.some((d) => !Number.isInteger(d) || d < -1);
   if (bad || inferred > 1) {
-    throw new ShapeError('reshape', `target shape ${shapeStr(shape)} for input ${shapeStr(x.shape)}: dimensions must be whole numbers >= 0, with at most one -1`);
+    throw new ShapeError(
+      'reshape',
+      `target shape ${shapeStr(shape)} for input ${shapeStr(x.shape)}: dimensions must be whole numbers >= 0, with at most one -1`,
+    );
   }
   const known = shapeSize(shape.filter((d) => d !== -1));
   const out = [...shape];
@@ -24,7 +27,10 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
     out[out.indexOf(-1)] = x.size / known;
   }
   if (shapeSize(out) !== x.size) {
-    throw new ShapeError('reshape', `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(shape)} (${shapeSize(out)} elements)`);
+    throw new ShapeError(
+      'reshape',
+      `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(shape)} (${shapeSize(out)} elements)`,
+    );
   }
   return out;
 }

@@ -9,7 +9,11 @@ import type { KernelSpec } from '../kernel.ts';
 import { ELEMENTWISE_ITEMS, elementwiseGroups } from './launch.ts';
 
 function scaled(name: string, x: Tensor, alpha: number): Tensor {
-  const spec: KernelSpec = { name, file: 'elementwise/scale.wgsl', overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS } };
+  const spec: KernelSpec = {
+    name,
+    file: 'elementwise/scale.wgsl',
+    overrides: { WG: elementwiseWorkgroupSize(), ITEMS: ELEMENTWISE_ITEMS },
+  };
   const y = Tensor.empty(x.shape);
   dispatch(spec, { x, y }, { n: x.size, alpha }, elementwiseGroups(x.size, spec.overrides!.WG));
   return y;

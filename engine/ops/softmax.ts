@@ -25,7 +25,12 @@ export function checkLogits(op: string, x: Tensor, T: number) {
 }
 
 function spec(variant: Variant, pass: 'Forward' | 'Backward', cols: number): KernelSpec {
-  return { name: `${variant}${pass}`, file: 'loss/softmax.wgsl', entry: `${variant}${pass}`, overrides: { WG: reductionWorkgroupSize(cols) } };
+  return {
+    name: `${variant}${pass}`,
+    file: 'loss/softmax.wgsl',
+    entry: `${variant}${pass}`,
+    overrides: { WG: reductionWorkgroupSize(cols) },
+  };
 }
 
 function rowwise(variant: Variant, x: Tensor, T: number): Tensor {
@@ -35,11 +40,17 @@ function rowwise(variant: Variant, x: Tensor, T: number): Tensor {
   dispatch(spec(variant, 'Forward', cols), { x, y }, { rows, cols, temperature: T }, rows);
   if (needsGrad(x)) {
     const ySaved = save(y);
-    record(variant, y, [x], (dy) => {
-      const dx = Tensor.empty(x.shape);
-      dispatch(spec(variant, 'Backward', cols), { y_saved: ySaved, dy, dx }, { rows, cols, temperature: T }, rows);
-      return [dx];
-    }, [ySaved]);
+    record(
+      variant,
+      y,
+      [x],
+      (dy) => {
+        const dx = Tensor.empty(x.shape);
+        dispatch(spec(variant, 'Backward', cols), { y_saved: ySaved, dy, dx }, { rows, cols, temperature: T }, rows);
+        return [dx];
+      },
+      [ySaved],
+    );
   }
   return y;
 }

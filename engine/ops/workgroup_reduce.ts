@@ -26,7 +26,11 @@ export function reductionWorkgroupSize(length: number): number {
 /** total[0] = scale * sum(partials): one workgroup, fixed order of additions (deterministic). No graph. */
 export function scaledTotal(partials: Tensor, scale: number): Tensor {
   const total = Tensor.empty([1]);
-  const spec: KernelSpec = { name: 'scaledTotal', file: 'reduce/scaled_total.wgsl', overrides: { WG: reductionWorkgroupSize(partials.size) } };
+  const spec: KernelSpec = {
+    name: 'scaledTotal',
+    file: 'reduce/scaled_total.wgsl',
+    overrides: { WG: reductionWorkgroupSize(partials.size) },
+  };
   dispatch(spec, { partials, total }, { n: partials.size, scale }, 1);
   return total;
 }

@@ -29,7 +29,12 @@ class AdamBase extends Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
 
-  constructor(kind: 'Adam' | 'AdamW', private readonly entry: 'adam' | 'adamw', params: Tensor[], { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 }: AdamOptions) {
+  constructor(
+    kind: 'Adam' | 'AdamW',
+    private readonly entry: 'adam' | 'adamw',
+    params: Tensor[],
+    { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 }: AdamOptions,
+  ) {
     checkHyper(kind, 'betas[0]', betas[0], 0, 1);
     checkHyper(kind, 'betas[1]', betas[1], 0, 1);
     checkHyper(kind, 'eps', eps, 0);
@@ -44,22 +49,32 @@ class AdamBase extends Optimizer {
     const wg = elementwiseWorkgroupSize();
     // Sizes divisible by 4 (most parameters) take the vec4 entry points, one vec4 per invocation.
     const vec4 = param.size % 4 === 0;
-    const spec: KernelSpec = { name: this.entry, file: 'optim/adam.wgsl', entry: vec4 ? `${this.entry}Vec4` : this.entry, overrides: { WG: wg } };
+    const spec: KernelSpec = {
+      name: this.entry,
+      file: 'optim/adam.wgsl',
+      entry: vec4 ? `${this.entry}Vec4` : this.entry,
+      overrides: { WG: wg },
+    };
     const buffers: Record<string, Tensor> = vec4
       ? { param4: param, grad4: grad, exp_avg4: slots.expAvg, exp_avg_sq4: slots.expAvgSq }
       : { param, grad, exp_avg: slots.expAvg, exp_avg_sq: slots.expAvgSq };
-    dispatch(spec, buffers, {
-      n: param.size,
-      step_size: this.lr / (1 - Math.pow(this.beta1, step)),
-      beta1: this.beta1,
-      beta2: this.beta2,
-      one_minus_beta1: 1 - this.beta1,
-      one_minus_beta2: 1 - this.beta2,
-      eps: this.eps,
-      weight_decay: this.weightDecay,
-      decay_factor: 1 - this.lr * this.weightDecay,
-      bias_correction2_sqrt: Math.sqrt(1 - Math.pow(this.beta2, step)),
-    }, groupsFor(vec4 ? param.size / 4 : param.size, wg));
+    dispatch(
+      spec,
+      buffers,
+      {
+        n: param.size,
+        step_size: this.lr / (1 - Math.pow(this.beta1, step)),
+        beta1: this.beta1,
+        beta2: this.beta2,
+        one_minus_beta1: 1 - this.beta1,
+        one_minus_beta2: 1 - this.beta2,
+        eps: this.eps,
+        weight_decay: this.weightDecay,
+        decay_factor: 1 - this.lr * this.weightDecay,
+        bias_correction2_sqrt: Math.sqrt(1 - Math.pow(this.beta2, step)),
+      },
+      groupsFor(vec4 ? param.size / 4 : param.size, wg),
+    );
   }
 }
 

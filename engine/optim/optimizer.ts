@@ -49,7 +49,12 @@ export abstract class Optimizer {
   private paramSlots: (Record<string, Tensor> | null)[];
 
   /** `slotNames`: the per-parameter state buffers this optimizer keeps (may be empty). */
-  constructor(readonly kind: string, params: Tensor[], lr: number, private readonly slotNames: readonly string[]) {
+  constructor(
+    readonly kind: string,
+    params: Tensor[],
+    lr: number,
+    private readonly slotNames: readonly string[],
+  ) {
     if (params.length === 0) throw new RangeError(`${kind}: no parameters to optimize`);
     params.forEach((p, i) => {
       if (p.dtype !== 'f32') throw new ShapeError(kind, `parameter ${i} ${p.label} is not f32`);
@@ -120,20 +125,28 @@ export abstract class Optimizer {
 
   /** Restore a state from `state()` of an optimizer of the same kind over same-size parameters. */
   loadState(state: OptimizerState) {
-    if (state.kind !== this.kind) throw new RangeError(`${this.kind}.loadState: the state is from ${state.kind}; create a ${state.kind} optimizer to resume it`);
+    if (state.kind !== this.kind)
+      throw new RangeError(`${this.kind}.loadState: the state is from ${state.kind}; create a ${state.kind} optimizer to resume it`);
     if (state.params.length !== this.params.length) {
-      throw new RangeError(`${this.kind}.loadState: the state has ${state.params.length} parameters, this optimizer ${this.params.length}; build the same model before loading`);
+      throw new RangeError(
+        `${this.kind}.loadState: the state has ${state.params.length} parameters, this optimizer ${this.params.length}; build the same model before loading`,
+      );
     }
     // Check everything before changing anything.
     state.params.forEach((ps, i) => {
       const names = Object.keys(ps.slots);
       const expected = ps.step > 0 ? this.slotNames : [];
       if (names.length !== expected.length || expected.some((n) => !(n in ps.slots))) {
-        throw new RangeError(`${this.kind}.loadState: parameter ${i} has slots [${names.join(', ')}], expected [${expected.join(', ')}] (was the optimizer configured differently?)`);
+        throw new RangeError(
+          `${this.kind}.loadState: parameter ${i} has slots [${names.join(', ')}], expected [${expected.join(', ')}] (was the optimizer configured differently?)`,
+        );
       }
       for (const [name, data] of Object.entries(ps.slots)) {
         if (data.length !== this.params[i].size) {
-          throw new ShapeError(`${this.kind}.loadState`, `slot '${name}' of parameter ${i} has ${data.length} values; parameter ${shapeStr(this.params[i].shape)} needs ${this.params[i].size}`);
+          throw new ShapeError(
+            `${this.kind}.loadState`,
+            `slot '${name}' of parameter ${i} has ${data.length} values; parameter ${shapeStr(this.params[i].shape)} needs ${this.params[i].size}`,
+          );
         }
       }
     });

@@ -55,7 +55,6 @@ function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-
 export const platform: Platform = {
   name: 'node',
   backends: () => (process.platform === 'linux' ? ['vulkan', 'opengles', 'default'] : ['default']),

@@ -17,7 +17,9 @@ export function adamRefState(n: number): AdamRefState {
 }
 
 export function adamStepRef(
-  param: Float64Array, grad: ArrayLike<number>, state: AdamRefState,
+  param: Float64Array,
+  grad: ArrayLike<number>,
+  state: AdamRefState,
   opts: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean },
 ) {
   const { lr, beta1, beta2, eps, weightDecay, decoupled } = opts;

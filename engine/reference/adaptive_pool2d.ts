@@ -3,7 +3,14 @@
 // [floor(i*L/O), ceil((i+1)*L/O)); bins may overlap. Average: divide by the bin's own size.
 // Max: first maximum in row-major bin order. Backward accumulates over overlapping bins.
 
-export interface AdaptiveShape { n: number; c: number; h: number; w: number; oh: number; ow: number }
+export interface AdaptiveShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+}
 
 export function binOf(i: number, len: number, out: number): [number, number] {
   return [Math.floor((i * len) / out), Math.ceil(((i + 1) * len) / out)];

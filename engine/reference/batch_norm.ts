@@ -4,7 +4,15 @@
 // (1 - momentum) * running + momentum * batch, with the unbiased variance (times M / (M - 1)).
 // Eval: normalize with the running statistics.
 
-export interface BatchNormShape { n: number; c: number; h: number; w: number; eps: number; momentum: number; training: boolean }
+export interface BatchNormShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  eps: number;
+  momentum: number;
+  training: boolean;
+}
 
 function channelValues(x: Float64Array, s: BatchNormShape, c: number): number[] {
   const out: number[] = [];
@@ -23,7 +31,14 @@ function normStats(x: Float64Array, s: BatchNormShape, runningMean: Float64Array
 }
 
 /** Returns y and the running statistics after the call (unchanged in eval). */
-export function batchNormForward(x: Float64Array, weight: Float64Array, bias: Float64Array, runningMean: Float64Array, runningVar: Float64Array, s: BatchNormShape) {
+export function batchNormForward(
+  x: Float64Array,
+  weight: Float64Array,
+  bias: Float64Array,
+  runningMean: Float64Array,
+  runningVar: Float64Array,
+  s: BatchNormShape,
+) {
   const y = new Float64Array(x.length);
   const newMean = Float64Array.from(runningMean);
   const newVar = Float64Array.from(runningVar);
@@ -49,7 +64,14 @@ export function batchNormForward(x: Float64Array, weight: Float64Array, bias: Fl
  * Analytic gradients, xhat = (x - mean) * rstd: dweight = sum dy * xhat, dbias = sum dy; training:
  * dx = weight * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)); eval: dx = weight * rstd * dy.
  */
-export function batchNormBackward(x: Float64Array, weight: Float64Array, runningMean: Float64Array, runningVar: Float64Array, dy: Float64Array, s: BatchNormShape) {
+export function batchNormBackward(
+  x: Float64Array,
+  weight: Float64Array,
+  runningMean: Float64Array,
+  runningVar: Float64Array,
+  dy: Float64Array,
+  s: BatchNormShape,
+) {
   const dx = new Float64Array(x.length);
   const dweight = new Float64Array(s.c);
   const dbias = new Float64Array(s.c);

@@ -5,7 +5,14 @@
 // f = floor(s), t = s - f; taps f-1 .. f+2, each clamped to [0, in-1], with Keys weights, A = -0.75.
 // The backward is the transpose: each output's gradient goes back through the same 16 taps.
 
-export interface ResizeShape { n: number; c: number; h: number; w: number; oh: number; ow: number }
+export interface ResizeShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+}
 
 const A = -0.75;
 

@@ -47,7 +47,14 @@ function eachTerm(xShape: Shape4, wShape: Shape4, p: ConvParamsRef, visit: (yi: 
 }
 
 /** y = conv2d(x, w) + b. */
-export function conv2dRef(x: Float64Array, xShape: Shape4, w: Float64Array, wShape: Shape4, b: Float64Array | null, p: ConvParamsRef): { y: Float64Array; shape: Shape4 } {
+export function conv2dRef(
+  x: Float64Array,
+  xShape: Shape4,
+  w: Float64Array,
+  wShape: Shape4,
+  b: Float64Array | null,
+  p: ConvParamsRef,
+): { y: Float64Array; shape: Shape4 } {
   const shape = conv2dOutShape(xShape, wShape, p);
   const [N, O, OH, OW] = shape;
   const y = new Float64Array(N * O * OH * OW);
@@ -62,7 +69,14 @@ export function conv2dRef(x: Float64Array, xShape: Shape4, w: Float64Array, wSha
  * Analytic gradients of L = sum(y * dy): each term w*x of y[yi] sends dy[yi]*w to dx and
  * dy[yi]*x to dw; db[o] sums dy over the batch and the map.
  */
-export function conv2dBackwardRef(x: Float64Array, xShape: Shape4, w: Float64Array, wShape: Shape4, dy: Float64Array, p: ConvParamsRef): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+export function conv2dBackwardRef(
+  x: Float64Array,
+  xShape: Shape4,
+  w: Float64Array,
+  wShape: Shape4,
+  dy: Float64Array,
+  p: ConvParamsRef,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const [, O, OH, OW] = conv2dOutShape(xShape, wShape, p);
   const dx = new Float64Array(x.length);
   const dw = new Float64Array(w.length);

@@ -2,7 +2,14 @@
 // x, dy, dx: N,C,H,W.  weight, bias: C.  Groups are contiguous channel blocks of C/G channels;
 // each (n, g) block is normalized by its mean and biased variance, eps inside the square root.
 
-export interface GroupNormShape { n: number; c: number; h: number; w: number; groups: number; eps: number }
+export interface GroupNormShape {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  groups: number;
+  eps: number;
+}
 
 /** Mean and 1/sqrt(var + eps) of block (n, g). */
 function blockStats(x: Float64Array, s: GroupNormShape, n: number, g: number): [number, number] {

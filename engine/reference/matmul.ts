@@ -16,7 +16,14 @@ export function matmulRef(a: Float64Array, b: Float64Array, M: number, K: number
 }
 
 /** Gradients of L = sum(c * dc): da[i,k] = sum_j dc[i,j] b[k,j]; db[k,j] = sum_i a[i,k] dc[i,j]. */
-export function matmulBackwardRef(a: Float64Array, b: Float64Array, dc: Float64Array, M: number, K: number, N: number): { da: Float64Array; db: Float64Array } {
+export function matmulBackwardRef(
+  a: Float64Array,
+  b: Float64Array,
+  dc: Float64Array,
+  M: number,
+  K: number,
+  N: number,
+): { da: Float64Array; db: Float64Array } {
   const da = new Float64Array(M * K);
   const db = new Float64Array(K * N);
   for (let i = 0; i < M; i++)
@@ -40,7 +47,14 @@ export function linearRef(x: Float64Array, w: Float64Array, b: Float64Array | nu
 }
 
 /** Gradients of L = sum(y * dy): dx = dy w, dw = dy^T x, db = column sums of dy. */
-export function linearBackwardRef(x: Float64Array, w: Float64Array, dy: Float64Array, N: number, K: number, M: number): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+export function linearBackwardRef(
+  x: Float64Array,
+  w: Float64Array,
+  dy: Float64Array,
+  N: number,
+  K: number,
+  M: number,
+): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const dx = new Float64Array(N * K);
   const dw = new Float64Array(M * K);
   const db = new Float64Array(M);

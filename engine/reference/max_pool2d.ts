@@ -4,8 +4,13 @@
 // sends each output's gradient to the input it chose, accumulating where windows overlap.
 
 export interface MaxPoolShape {
-  n: number; c: number; h: number; w: number;
-  kernel: [number, number]; stride: [number, number]; padding: [number, number];
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
 }
 
 export function maxPoolOutputSize(s: MaxPoolShape): [number, number] {

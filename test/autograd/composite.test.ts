@@ -31,7 +31,11 @@ test.before(async () => {
 
 const reluRef = (x: Float64Array) => x.map((v) => Math.max(0, v));
 const addRef = (a: Float64Array, b: Float64Array) => a.map((v, i) => v + b[i]);
-const conv = (stride: number, padding: number): ConvParamsRef => ({ stride: [stride, stride], padding: [padding, padding], dilation: [1, 1] });
+const conv = (stride: number, padding: number): ConvParamsRef => ({
+  stride: [stride, stride],
+  padding: [padding, padding],
+  dilation: [1, 1],
+});
 
 type Leaves = Record<string, number[]>;
 
@@ -52,11 +56,23 @@ const EPS32 = 1.2e-7;
  * 1/20 of that (the first graph's loss 1/74). The inputs are seeded, so the test is
  * deterministic. The finite differences are good to ~1e-9 (numericGrad's comment), far below.
  */
-async function checkGraph(label: string, shapes: Leaves, ref: (v: Record<string, Float64Array>) => number, gpuLoss: (t: Record<string, Tensor>) => Tensor, seed: number, chain: number) {
+async function checkGraph(
+  label: string,
+  shapes: Leaves,
+  ref: (v: Record<string, Float64Array>) => number,
+  gpuLoss: (t: Record<string, Tensor>) => Tensor,
+  seed: number,
+  chain: number,
+) {
   const rng = new Rng(seed);
   const names = Object.keys(shapes);
   const sizes = names.map((n) => shapes[n].reduce((a, b) => a * b, 1));
-  const flat = Float64Array.from(rng.array(sizes.reduce((a, b) => a + b, 0), () => Math.fround(rng.normal(0, 0.5))));
+  const flat = Float64Array.from(
+    rng.array(
+      sizes.reduce((a, b) => a + b, 0),
+      () => Math.fround(rng.normal(0, 0.5)),
+    ),
+  );
   const split = (x: Float64Array) => {
     const out: Record<string, Float64Array> = {};
     let o = 0;

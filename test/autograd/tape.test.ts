@@ -31,10 +31,16 @@ function countedIdentity(x: Tensor, counter: { calls: number }): Tensor {
   const y = copyOf(x);
   if (needsGrad(x)) {
     const kept = save(x);
-    record('countedIdentity', y, [x], (g) => {
-      counter.calls++;
-      return [copyOf(g)];
-    }, [kept]);
+    record(
+      'countedIdentity',
+      y,
+      [x],
+      (g) => {
+        counter.calls++;
+        return [copyOf(g)];
+      },
+      [kept],
+    );
   }
   return y;
 }
@@ -53,7 +59,12 @@ test('shared node x=[3,5]: its rule runs once with the summed gradient (diamond)
   assert.is(counter.calls, 1);
   const gv = f64(await g.read());
   // float32: 3g is computed as (g + g) + g: exact for 2g, one rounding for the sum (<= 1 ulp).
-  assertClose('diamond a.grad = 3g', await a.grad!.read(), gv.map((v) => 3 * v), TOL.values);
+  assertClose(
+    'diamond a.grad = 3g',
+    await a.grad!.read(),
+    gv.map((v) => 3 * v),
+    TOL.values,
+  );
   for (const t of [a, g]) t.dispose();
   zeroGrad([a]);
 });
@@ -65,7 +76,12 @@ test('gradient accumulation x=[7]: two backward calls add up; zeroGrad clears', 
   tidy(() => backward(add(a, a), g1));
   tidy(() => backward(add(a, a), g2));
   const [v1, v2] = [f64(await g1.read()), f64(await g2.read())];
-  assertClose('accumulated a.grad = 2g1 + 2g2', await a.grad!.read(), v1.map((v, i) => 2 * v + 2 * v2[i]), TOL.values);
+  assertClose(
+    'accumulated a.grad = 2g1 + 2g2',
+    await a.grad!.read(),
+    v1.map((v, i) => 2 * v + 2 * v2[i]),
+    TOL.values,
+  );
   zeroGrad([a]);
   assert.is(a.grad, null);
   for (const t of [a, g1, g2]) t.dispose();
@@ -117,7 +133,7 @@ test('backward releases the graph and every saved tensor: live bytes return to t
   a.dispose();
 });
 
-test('a node\'s saved tensors are released right after its rule runs, before earlier nodes run (chain of 4)', () => {
+test("a node's saved tensors are released right after its rule runs, before earlier nodes run (chain of 4)", () => {
   const a = leaf([64]);
   const saved: Tensor[] = [];
   /** When each rule ran: how many of the saved handles were already released. */
@@ -129,10 +145,16 @@ test('a node\'s saved tensors are released right after its rule runs, before ear
       t = copyOf(x);
       const s = save(x);
       saved.push(s);
-      record('chainLink', t, [x], (g) => {
-        releasedAtCall.push(saved.filter((h) => h.isDisposed).length);
-        return [copyOf(g)];
-      }, [s]);
+      record(
+        'chainLink',
+        t,
+        [x],
+        (g) => {
+          releasedAtCall.push(saved.filter((h) => h.isDisposed).length);
+          return [copyOf(g)];
+        },
+        [s],
+      );
     }
     return t;
   });
@@ -154,14 +176,23 @@ for (const failure of ['throws', 'wrong-size gradient'] as const) {
       const mid = countedIdentity(a, counter);
       const broken = copyOf(mid);
       const kept = save(mid);
-      record('brokenRule', broken, [mid], () => {
-        if (failure === 'throws') throw new Error('brokenRule failed');
-        return [Tensor.zeros([299])];
-      }, [kept]);
+      record(
+        'brokenRule',
+        broken,
+        [mid],
+        () => {
+          if (failure === 'throws') throw new Error('brokenRule failed');
+          return [Tensor.zeros([299])];
+        },
+        [kept],
+      );
       return countedIdentity(broken, counter);
     });
     const seed = Tensor.full([300], 1);
-    assert.throws(() => backward(y, seed), failure === 'throws' ? /brokenRule failed/ : /brokenRule backward: gradient \[299\] does not match input \[300\]/);
+    assert.throws(
+      () => backward(y, seed),
+      failure === 'throws' ? /brokenRule failed/ : /brokenRule backward: gradient \[299\] does not match input \[300\]/,
+    );
     assert.is(counter.calls, 1, 'only the rule after the failure ran');
     assert.is(a.grad, null);
     for (const t of [y, seed]) t.dispose();

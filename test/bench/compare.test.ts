@@ -12,7 +12,10 @@ import { compareRuns, ratioOf } from '../../bench/compare.ts';
 import { run } from '../../cli/commands/bench/compare.ts';
 
 const A = {
-  benchmark: 'bench speed', adapter: { name: 'adapter A', backend: 'vulkan' }, git: { commit: 'aaaa' }, batch: 2,
+  benchmark: 'bench speed',
+  adapter: { name: 'adapter A', backend: 'vulkan' },
+  git: { commit: 'aaaa' },
+  batch: 2,
   rooflineGflops: 8,
   results: [
     { mag: '10x', inputPx: 65536, trainImagesPerSec: 3, achievedGflops: 6.5, inferMs: { median: 10 } },
@@ -22,7 +25,10 @@ const A = {
 };
 // factors: roofline x1.5; 10x images/s x2, GFLOP/s x0.25; 5x images/s x3; 2.5x: 0 -> 0 and 0 -> 2.
 const B = {
-  benchmark: 'bench speed', adapter: { name: 'adapter B', backend: 'opengles' }, git: { commit: 'bbbb' }, batch: 2,
+  benchmark: 'bench speed',
+  adapter: { name: 'adapter B', backend: 'opengles' },
+  git: { commit: 'bbbb' },
+  batch: 2,
   rooflineGflops: 8 * 1.5,
   results: [
     { mag: '2.5x', inputPx: 4096, trainImagesPerSec: 0, achievedGflops: 2 },
@@ -69,14 +75,27 @@ test('compareRuns: rows matched by mag, ratios B/A equal the fixture factors', (
   assert.is(find(c, '2.5x', 'achievedGflops').ratio, null, 'A is 0, B is not');
   assert.equal(c.onlyInA, []);
   assert.equal(c.onlyInB, ['1.25x']);
-  assert.not.ok(c.ratios.some((r) => r.field === 'inferMs'), 'nested objects are not compared as numbers');
+  assert.not.ok(
+    c.ratios.some((r) => r.field === 'inferMs'),
+    'nested objects are not compared as numbers',
+  );
   const adapter = c.context.find((x) => x.field === 'adapter')!;
   assert.equal([adapter.a, adapter.b], ['adapter A', 'adapter B']);
 });
 
 test('compareRuns: kernel rows (bench kernels JSON) are keyed by kernel and shape', () => {
-  const ka = { rows: [{ kernel: 'conv2dForward', shape: '3x3 32ch', ms: 4 }, { kernel: 'conv2dForward', shape: '3x3 64ch', ms: 2 }] };
-  const kb = { rows: [{ kernel: 'conv2dForward', shape: '3x3 64ch', ms: 1 }, { kernel: 'conv2dForward', shape: '3x3 32ch', ms: 5 }] };
+  const ka = {
+    rows: [
+      { kernel: 'conv2dForward', shape: '3x3 32ch', ms: 4 },
+      { kernel: 'conv2dForward', shape: '3x3 64ch', ms: 2 },
+    ],
+  };
+  const kb = {
+    rows: [
+      { kernel: 'conv2dForward', shape: '3x3 64ch', ms: 1 },
+      { kernel: 'conv2dForward', shape: '3x3 32ch', ms: 5 },
+    ],
+  };
   const c = compareRuns(ka, kb);
   assert.is(find(c, 'conv2dForward 3x3 32ch', 'ms').ratio, 5 / 4);
   assert.is(find(c, 'conv2dForward 3x3 64ch', 'ms').ratio, 0.5);

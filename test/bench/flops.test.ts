@@ -16,9 +16,24 @@ import { run } from '../../cli/commands/bench/flops.ts';
 
 test('magsFlag: 256px at 10x is 128 at 5x, 64 at 2.5x, 32 at 1.25x, 16 at 0.625x (any order given)', () => {
   const m = magsFlag('bench flops', '2.5x,10x,0.625x,5x,1.25x', 256);
-  assert.equal(m.map((x) => x.mag), ['10x', '5x', '2.5x', '1.25x', '0.625x']);
-  assert.equal(m.map((x) => x.size), [[256, 256], [128, 128], [64, 64], [32, 32], [16, 16]]);
-  assert.equal(m.map((x) => x.factor), [1, 2, 4, 8, 16]);
+  assert.equal(
+    m.map((x) => x.mag),
+    ['10x', '5x', '2.5x', '1.25x', '0.625x'],
+  );
+  assert.equal(
+    m.map((x) => x.size),
+    [
+      [256, 256],
+      [128, 128],
+      [64, 64],
+      [32, 32],
+      [16, 16],
+    ],
+  );
+  assert.equal(
+    m.map((x) => x.factor),
+    [1, 2, 4, 8, 16],
+  );
 });
 
 test('magsFlag: bad magnification lists and tiles are refused naming the flag', () => {
@@ -28,7 +43,10 @@ test('magsFlag: bad magnification lists and tiles are refused naming the flag', 
   assert.throws(() => magsFlag('bench flops', '10x,10x', 256), /twice/);
 });
 
-for (const [name, arch] of [['rbd', RBD_ARCH], ['resnet18', RESNET18_ARCH]] as const) {
+for (const [name, arch] of [
+  ['rbd', RBD_ARCH],
+  ['resnet18', RESNET18_ARCH],
+] as const) {
   test(`flopsRows ${name} tile 224 at 20x,10x,5x,2.5x: equal to countFlops at 224,112,56,28`, () => {
     const rows = flopsRows(arch, magsFlag('bench flops', '20x,10x,5x,2.5x', 224));
     const teacher = countFlops(arch, [224, 224]);
@@ -52,7 +70,10 @@ test('flopsRows by hand: tiny ResNet (planes 4,8, GN 2, 3 classes) at 13x11 and 
   // 13x11: half the batch-2 totals worked out layer by layer in test/models/flops.test.ts
   // (every count there is linear in the batch): forward 134230 / 2, backward 165478 / 2.
   // 8x8: forward 24151, backward 28803 (the layer-by-layer sums in test/bench/speed.test.ts).
-  const rows = flopsRows(tiny, [{ mag: '10x', value: 10, size: [13, 11], factor: 1 }, { mag: '5x', value: 5, size: [8, 8], factor: 2 }]);
+  const rows = flopsRows(tiny, [
+    { mag: '10x', value: 10, size: [13, 11], factor: 1 },
+    { mag: '5x', value: 5, size: [8, 8], factor: 2 },
+  ]);
   assert.is(rows[0].forwardFlops, 67115);
   assert.is(rows[0].studentBackwardFlops, 82739);
   assert.is(rows[1].forwardFlops, 24151);
@@ -77,13 +98,38 @@ test('bench flops --json: documented fields, counts equal the counter, self-desc
       console.log = log;
     }
     const j = JSON.parse(readFileSync(file, 'utf8'));
-    for (const k of ['benchmark', 'adapter', 'webgpuVersion', 'nodeVersion', 'git', 'seeds', 'commandLine', 'date', 'arch', 'tile', 'results']) assert.ok(k in j, `field ${k}`);
+    for (const k of [
+      'benchmark',
+      'adapter',
+      'webgpuVersion',
+      'nodeVersion',
+      'git',
+      'seeds',
+      'commandLine',
+      'date',
+      'arch',
+      'tile',
+      'results',
+    ])
+      assert.ok(k in j, `field ${k}`);
     assert.is(j.adapter, null, 'no GPU is used by bench flops');
     assert.ok(!Number.isNaN(Date.parse(j.date)));
     assert.is(j.results.length, 2);
     const c = countFlops(RBD_ARCH, [24, 24]);
     const r = j.results[1];
-    for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'forwardFlops', 'trainStepFlops', 'params', 'trainActivationBytes', 'relForward', 'relTrainStep']) assert.ok(k in r, `results[].${k}`);
+    for (const k of [
+      'mag',
+      'inputPx',
+      'forwardGflops',
+      'trainStepGflops',
+      'forwardFlops',
+      'trainStepFlops',
+      'params',
+      'trainActivationBytes',
+      'relForward',
+      'relTrainStep',
+    ])
+      assert.ok(k in r, `results[].${k}`);
     assert.is(r.mag, '2.5x');
     assert.is(r.inputPx, 24 * 24);
     assert.is(r.forwardFlops, c.total.forwardFlops);

@@ -15,7 +15,9 @@ test.before(async () => {
 
 test('timeGpuRoundRobin: warm-ups first, then repetitions interleaved; one timing per run', async () => {
   const calls: string[] = [];
-  const runs = ['a', 'b', 'c'].map((name) => () => { calls.push(name); });
+  const runs = ['a', 'b', 'c'].map((name) => () => {
+    calls.push(name);
+  });
   const timings = await timeGpuRoundRobin(runs, 3, 2);
   assert.equal(calls, ['a', 'a', 'b', 'b', 'c', 'c', 'a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
   assert.is(timings.length, 3);
@@ -28,11 +30,11 @@ test('timeGpuRoundRobin: warm-ups first, then repetitions interleaved; one timin
 
 test('row: median rate from the median time, best rate from the fastest sample', () => {
   const r = row('k', 's', { ms: 4, samples: [4, 2, 8], cpuMs: 10 }, 8e6, 4e6);
-  assert.is(r.gflops, 2);        // 8e6 FLOP in 4 ms
+  assert.is(r.gflops, 2); // 8e6 FLOP in 4 ms
   assert.is(r.bestMs, 2);
-  assert.is(r.bestGflops, 4);    // 8e6 FLOP in 2 ms
-  assert.is(r.cpuGflops, 0.8);   // 8e6 FLOP in 10 CPU-ms
-  assert.is(r.gbps, 1);          // 4e6 bytes in 4 ms
+  assert.is(r.bestGflops, 4); // 8e6 FLOP in 2 ms
+  assert.is(r.cpuGflops, 0.8); // 8e6 FLOP in 10 CPU-ms
+  assert.is(r.gbps, 1); // 4e6 bytes in 4 ms
   assert.is(r.reps, 3);
 });
 

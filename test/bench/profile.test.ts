@@ -68,11 +68,26 @@ test('ops name themselves: the outermost op scope, backward rules in their op, t
     relu(x).dispose();
   });
   const ops = [...new Set(ds.map((d) => d.op))];
-  assert.equal(ops, ['outerOp', 'mseLoss', 'linear', 'accumulate', 'adam', 'explicit', 'relu'].filter((o) => ops.includes(o)));
-  assert.ok(ds.some((d) => d.op === 'outerOp' && d.kernel === 'matmul'), 'linear inside outerOp belongs to outerOp');
-  assert.ok(ds.some((d) => d.op === 'linear' && d.kernel === 'matmul'), 'linear backward runs in the linear scope');
-  assert.ok(ds.some((d) => d.op === 'adam'), 'the optimizer step is adam');
-  assert.ok(ds.some((d) => d.op === 'explicit'), 'opScope names the dispatch');
+  assert.equal(
+    ops,
+    ['outerOp', 'mseLoss', 'linear', 'accumulate', 'adam', 'explicit', 'relu'].filter((o) => ops.includes(o)),
+  );
+  assert.ok(
+    ds.some((d) => d.op === 'outerOp' && d.kernel === 'matmul'),
+    'linear inside outerOp belongs to outerOp',
+  );
+  assert.ok(
+    ds.some((d) => d.op === 'linear' && d.kernel === 'matmul'),
+    'linear backward runs in the linear scope',
+  );
+  assert.ok(
+    ds.some((d) => d.op === 'adam'),
+    'the optimizer step is adam',
+  );
+  assert.ok(
+    ds.some((d) => d.op === 'explicit'),
+    'opScope names the dispatch',
+  );
   assert.is(ds.at(-1)!.op, 'relu', 'a bare op call is its own op');
   opt.zeroGrad();
   for (const t of [x, w, target]) t.dispose();
@@ -86,7 +101,8 @@ test('FLOPs stated by the ops equal hand counts for one tiny conv and one tiny l
   const b = Tensor.from(new Float32Array(3).fill(0), [3]).keep();
   for (const t of [x, w, b]) t.requiresGrad = true;
   const conv = await dispatchesOf(() => backward(conv2d(x, w, b, { padding: 1 }), Tensor.full([1, 3, 5, 5], 1)));
-  const byPass = (prefix: string) => conv.filter((d) => d.op === 'conv2d' && d.kernel.startsWith(prefix)).reduce((a, d) => a + (d.flops ?? 0), 0);
+  const byPass = (prefix: string) =>
+    conv.filter((d) => d.op === 'conv2d' && d.kernel.startsWith(prefix)).reduce((a, d) => a + (d.flops ?? 0), 0);
   assert.is(byPass('conv2dForward'), 2775);
   assert.is(byPass('conv2dBackwardWeight'), 2700);
   assert.is(byPass('conv2dBackwardInput'), 2700);
@@ -109,10 +125,22 @@ test('FLOPs stated by the ops equal hand counts for one tiny conv and one tiny l
 test('profile tiny ResNet 64px->32px: phases in order, every dispatch attributed, observer detached', () => {
   assert.is(runtime().observer, null);
   for (const s of [timed, wall]) {
-    assert.equal(s.phases.map((p) => p.name), PHASES);
-    assert.is(s.phases.reduce((n, p) => n + p.dispatches, 0), s.dispatches.length);
-    assert.ok(s.dispatches.every((d) => PHASES.includes(d.phase) && d.op !== '(unknown)'), 'phase and op of each dispatch');
-    assert.equal(s.dispatches.map((d) => d.index), s.dispatches.map((_, i) => i));
+    assert.equal(
+      s.phases.map((p) => p.name),
+      PHASES,
+    );
+    assert.is(
+      s.phases.reduce((n, p) => n + p.dispatches, 0),
+      s.dispatches.length,
+    );
+    assert.ok(
+      s.dispatches.every((d) => PHASES.includes(d.phase) && d.op !== '(unknown)'),
+      'phase and op of each dispatch',
+    );
+    assert.equal(
+      s.dispatches.map((d) => d.index),
+      s.dispatches.map((_, i) => i),
+    );
   }
   const ops = (phase: string) => new Set(timed.ops.filter((o) => o.phase === phase).map((o) => o.op));
   // With GroupNorm every norm -> ReLU (-> add) is the fused groupNormRelu; plain groupNorm is left
@@ -121,12 +149,16 @@ test('profile tiny ResNet 64px->32px: phases in order, every dispatch attributed
     assert.ok(ops('teacher forward').has(op), `teacher forward runs ${op}`);
     assert.ok(ops('student forward').has(op), `student forward runs ${op}`);
   }
-  for (const phase of ['teacher forward', 'student forward']) assert.ok(!ops(phase).has('relu') && !ops(phase).has('add'), `${phase}: ReLU and add fused into groupNormRelu`);
+  for (const phase of ['teacher forward', 'student forward'])
+    assert.ok(!ops(phase).has('relu') && !ops(phase).has('add'), `${phase}: ReLU and add fused into groupNormRelu`);
   assert.ok(!ops('backward').has('relu'), 'backward: no separate ReLU pass');
   assert.ok(ops('backward').has('conv2d'));
   assert.ok(ops('optimizer step').has('adam'));
   const scoped = timed.dispatches.filter((d) => d.phase === 'student forward' && d.op === 'conv2d').map((d) => d.scope);
-  assert.ok(scoped.includes('student.conv_1') && scoped.includes('student.layer_2.0.downsample.0'), `layer scopes: ${[...new Set(scoped)].join(', ')}`);
+  assert.ok(
+    scoped.includes('student.conv_1') && scoped.includes('student.layer_2.0.downsample.0'),
+    `layer scopes: ${[...new Set(scoped)].join(', ')}`,
+  );
   assert.match(formatProfile(timed), /conv2dForward/);
 });
 
@@ -143,7 +175,8 @@ test('profile FLOPs: conv and linear as their dispatches state them agree with t
   // The group-norm ops state theirs too (engine/ops/group_norm.ts): plain groupNorm runs the
   // downsample norms, groupNormRelu every other norm with its ReLU and residual add; together
   // they are the counter's norm + relu + add layers.
-  const downsampleNorms = (r: typeof s, dir: 'forwardFlops' | 'backwardFlops') => r.layers.filter((l) => l.kind === 'norm' && l.name.includes('downsample')).reduce((a, l) => a + l[dir], 0);
+  const downsampleNorms = (r: typeof s, dir: 'forwardFlops' | 'backwardFlops') =>
+    r.layers.filter((l) => l.kind === 'norm' && l.name.includes('downsample')).reduce((a, l) => a + l[dir], 0);
   assert.is(op('teacher forward', 'groupNorm'), downsampleNorms(t, 'forwardFlops'));
   assert.is(op('student forward', 'groupNorm'), downsampleNorms(s, 'forwardFlops'));
   assert.is(op('backward', 'groupNorm'), downsampleNorms(s, 'backwardFlops'));
@@ -159,7 +192,17 @@ test('profile FLOPs: conv and linear as their dispatches state them agree with t
   // 64 px at 10x and 32 px at 5x: stems on rows of 64 and 32 (row7s2), maps of 16x16 and 8x8
   // (row3; the 16 -> 8 downsampling 3x3: row3s2) and 4x4 (general)
   // (the row kernels need subgroups: on the GL adapter only the general ones run)
-  const rowKernels = gemmTiles().sharing === 'subgroups' ? ['conv2dForwardRow3', 'conv2dForwardRow3s2', 'conv2dForwardRow7s2', 'conv2dBackwardWeightRow3', 'conv2dBackwardWeightRow7s2', 'conv2dBackwardInputRow3'] : [];
+  const rowKernels =
+    gemmTiles().sharing === 'subgroups'
+      ? [
+          'conv2dForwardRow3',
+          'conv2dForwardRow3s2',
+          'conv2dForwardRow7s2',
+          'conv2dBackwardWeightRow3',
+          'conv2dBackwardWeightRow7s2',
+          'conv2dBackwardInputRow3',
+        ]
+      : [];
   for (const name of ['conv2dForward', ...rowKernels]) assert.ok(k(name) > 0, `${name} ran and got FLOPs`);
   const byPrefix = (prefix: string) => timed.kernels.filter((x) => x.kernel.startsWith(prefix)).reduce((a, x) => a + (x.flops ?? 0), 0);
   assert.is(byPrefix('conv2dForward'), t.byKind.conv.forward + s.byKind.conv.forward);

@@ -52,7 +52,12 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
     assert.is(j.rooflineCopyGBps, Math.max(...j.rooflineMeasurements.map((m: { copyGBps: number }) => m.copyGBps)));
     assert.is(j.results.length, 3);
     const paired = j.pairedRooflineFraction;
-    assert.is(paired.gemm, j.rooflineMeasurements[0].gemmGflops >= j.rooflineMeasurements[1].gemmGflops ? j.rooflineMeasurements[0].gemmShape : j.rooflineMeasurements[1].gemmShape);
+    assert.is(
+      paired.gemm,
+      j.rooflineMeasurements[0].gemmGflops >= j.rooflineMeasurements[1].gemmGflops
+        ? j.rooflineMeasurements[0].gemmShape
+        : j.rooflineMeasurements[1].gemmShape,
+    );
     for (const sp of [paired.wall, paired.cpu]) {
       assert.is(sp.samples.length, 2, 'one ratio per timed round');
       assert.ok(sp.min <= sp.median && sp.median <= sp.max);
@@ -66,9 +71,22 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
     // backward 18816 (no image gradient) + 832 + 64 + 16 + 5056 + 3912 + 8 + 99 = 28803.
     // The train step adds the teacher's forward at the top size (results[0]'s forward).
     assert.is(j.results[2].forwardGflops, 24151 / 1e9, 'forward FLOPs of the 8x8 input, by hand');
-    assert.ok(Math.abs(j.results[2].trainStepGflops - j.results[0].forwardGflops - (24151 + 28803) / 1e9) < 1e-15, 'train step = teacher forward + student forward + backward, by hand');
+    assert.ok(
+      Math.abs(j.results[2].trainStepGflops - j.results[0].forwardGflops - (24151 + 28803) / 1e9) < 1e-15,
+      'train step = teacher forward + student forward + backward, by hand',
+    );
     j.results.forEach((r: Record<string, any>, i: number) => {
-      for (const k of ['mag', 'inputPx', 'forwardGflops', 'trainStepGflops', 'inferImagesPerSec', 'trainImagesPerSec', 'trainCachedImagesPerSec', 'achievedGflops']) assert.ok(k in r, `results[${i}].${k}`);
+      for (const k of [
+        'mag',
+        'inputPx',
+        'forwardGflops',
+        'trainStepGflops',
+        'inferImagesPerSec',
+        'trainImagesPerSec',
+        'trainCachedImagesPerSec',
+        'achievedGflops',
+      ])
+        assert.ok(k in r, `results[${i}].${k}`);
       assert.is(r.mag, inputs[i].mag);
       assert.is(r.inputPx, inputs[i].size[0] * inputs[i].size[1]);
       assert.is(r.forwardGflops, flops[i].forwardGflops, 'forward FLOPs from the counter');

@@ -20,8 +20,12 @@ test.after(() => rmSync(tmp, { recursive: true, force: true }));
 /** Run rbd as a user would (through its stderr filter), with extra environment. */
 function rbd(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/rbd.ts'), ...args], { cwd: root, env: { ...process.env, RBD_DEBUG: undefined, ...env } });
-    let out = '', err = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/rbd.ts'), ...args], {
+      cwd: root,
+      env: { ...process.env, RBD_DEBUG: undefined, ...env },
+    });
+    let out = '',
+      err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => resolve({ code, out, err }));
@@ -31,7 +35,11 @@ function rbd(args: string[], env: Record<string, string | undefined> = {}): Prom
 const NOTICE = /artificially reduced/;
 
 test('exit 0: --version, --help, a command that succeeds', async () => {
-  const [version, help, flops] = await Promise.all([rbd(['--version']), rbd(['--help']), rbd(['bench', 'flops', '--mags', '10x,5x', '--tile', '64'])]);
+  const [version, help, flops] = await Promise.all([
+    rbd(['--version']),
+    rbd(['--help']),
+    rbd(['bench', 'flops', '--mags', '10x,5x', '--tile', '64']),
+  ]);
   assert.is(version.code, 0);
   assert.is(version.out.trim(), JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
   assert.is(help.code, 0);
@@ -54,7 +62,10 @@ test('exit 2 for usage errors, naming the problem: no command, unknown command o
     [['info', '--bogus'], /rbd info: Unknown option '--bogus'/],
     [['bench'], /rbd bench: name a benchmark/],
     [['bench', 'report', '--out', join(tmp, 'r'), '--speed', 'x.json', '--profile-low', 'y.json'], /--profile-low compares with --profile/],
-    [['bench', 'report', '--out', join(tmp, 'r'), '--profile', PROFILE, '--profile-low', NOT_PROFILE], /--profile-low '.*not-a-profile\.json' has no 'kernels' field; pass a file written by 'rbd profile --json'/],
+    [
+      ['bench', 'report', '--out', join(tmp, 'r'), '--profile', PROFILE, '--profile-low', NOT_PROFILE],
+      /--profile-low '.*not-a-profile\.json' has no 'kernels' field; pass a file written by 'rbd profile --json'/,
+    ],
     [['profile', '--student-mag', 'five'], /--student-mag 'five' is not a magnification/],
     [['distill', '--data', tmp], /--teacher CKPT is required/],
   ];
@@ -77,7 +88,10 @@ test('exit 1 for runtime errors: no adapter matches, an unreadable report input'
 });
 
 test('a global --adapter before the command chooses the adapter; one after it wins', async () => {
-  const [gl, both] = await Promise.all([rbd(['--adapter', 'gl', 'info', '--json']), rbd(['--adapter', 'gl', 'info', '--json', '--adapter', 'vulkan'])]);
+  const [gl, both] = await Promise.all([
+    rbd(['--adapter', 'gl', 'info', '--json']),
+    rbd(['--adapter', 'gl', 'info', '--json', '--adapter', 'vulkan']),
+  ]);
   assert.is(gl.code, 0, gl.err);
   assert.is(JSON.parse(gl.out).choice, 'gl');
   assert.match(JSON.parse(gl.out).chosen, /opengles/);
@@ -104,7 +118,18 @@ test('the top-level help lists every environment variable, RBD_DEBUG switch (sta
 
 test('--resume: no run in --out is a usage error (nothing written); a corrupt or foreign resume file stops with exit 1, the log kept', async () => {
   const data = join(tmp, 'data');
-  await synthesize({ out: data, seed: 1, train: 4, val: 2, test: 2, unlabeled: 0, tile: 16, mags: ['10x', '5x'], classes: 'cd', workers: 0 });
+  await synthesize({
+    out: data,
+    seed: 1,
+    train: 4,
+    val: 2,
+    test: 2,
+    unlabeled: 0,
+    tile: 16,
+    mags: ['10x', '5x'],
+    classes: 'cd',
+    workers: 0,
+  });
   const empty = join(tmp, 'no-run');
   const none = await rbd(['teacher', '--data', data, '--out', empty, '--resume', '--quiet']);
   assert.is(none.code, 2, none.err);
@@ -138,12 +163,26 @@ test('--resume: no run in --out is a usage error (nothing written); a corrupt or
 test('rbd study --data on a real data set without a manifest reads it, never writes into it, and says what it lacks', async () => {
   // Real-data layout at 5x only (no manifest): the quick preset needs 10x, 5x, 2.5x, 1.25x.
   const real = join(tmp, 'real');
-  await synthesize({ out: join(tmp, 'synth-5x'), seed: 2, train: 2, val: 1, test: 1, unlabeled: 0, tile: 16, mags: ['5x'], classes: 'cd', workers: 0 });
+  await synthesize({
+    out: join(tmp, 'synth-5x'),
+    seed: 2,
+    train: 2,
+    val: 1,
+    test: 1,
+    unlabeled: 0,
+    tile: 16,
+    mags: ['5x'],
+    classes: 'cd',
+    workers: 0,
+  });
   cpSync(join(tmp, 'synth-5x', '5x'), join(real, '5x'), { recursive: true });
   const before = readdirSync(real, { recursive: true }).sort();
   const r = await rbd(['study', '--quick', '--data', real, '--runs', join(tmp, 'runs'), '--quiet'], { RBD_CACHE: join(tmp, 'cache') });
   assert.is(r.code, 1, r.err);
-  assert.match(r.err, /rbd study \(quick preset\) needs the magnifications 10x, 5x, 2\.5x, 1\.25x .* in the layout DIR\/<mag>\/\{train,val,test\}\/<class>\/\*\.png: unknown magnification '10x'/);
+  assert.match(
+    r.err,
+    /rbd study \(quick preset\) needs the magnifications 10x, 5x, 2\.5x, 1\.25x .* in the layout DIR\/<mag>\/\{train,val,test\}\/<class>\/\*\.png: unknown magnification '10x'/,
+  );
   assert.equal(readdirSync(real, { recursive: true }).sort(), before, 'nothing was written into the data folder');
 });
 

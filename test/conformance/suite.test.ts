@@ -30,8 +30,14 @@ test('runConformance: worst comparison per test, failures, throws, tests without
   const seen: string[] = [];
   const out = await runConformance([{ file: 'test/ops/fake.test.ts', load: fake }], (r) => seen.push(r.name));
   assert.equal(order, ['before', 'ran', 'after']);
-  assert.equal(out.map((r) => r.name), ['fake: two checks, the second closer to its tolerance', 'fake: over tolerance', 'fake: throws before comparing']);
-  assert.equal(seen, out.map((r) => r.name));
+  assert.equal(
+    out.map((r) => r.name),
+    ['fake: two checks, the second closer to its tolerance', 'fake: over tolerance', 'fake: throws before comparing'],
+  );
+  assert.equal(
+    seen,
+    out.map((r) => r.name),
+  );
   const [ok, over, threw] = out;
   assert.ok(ok.pass);
   assert.is(ok.checks, 2);

@@ -7,7 +7,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../engine/random.ts';
-import { applyColorJitter, applyGeometry, drawAugmentParams, IDENTITY_AUGMENT, type AugmentParams, type ColorOp } from '../../data/augment.ts';
+import {
+  applyColorJitter,
+  applyGeometry,
+  drawAugmentParams,
+  IDENTITY_AUGMENT,
+  type AugmentParams,
+  type ColorOp,
+} from '../../data/augment.ts';
 import { areaDownsample, type RgbImage } from '../../data/image.ts';
 import { colorJitterReference, type JitterStep } from '../../data/reference/color_jitter.ts';
 import { assertClose } from '../helpers/gpu.ts';
@@ -33,15 +40,18 @@ function planar(img: RgbImage): Float32Array {
  */
 function referenceSource(p: AugmentParams, height: number, width: number): { outH: number; outW: number; source: Int32Array } {
   const odd = p.rot90 % 2 === 1;
-  const outH = odd ? width : height, outW = odd ? height : width;
+  const outH = odd ? width : height,
+    outW = odd ? height : width;
   const source = new Int32Array(outH * outW);
   for (let sy = 0; sy < height; sy++) {
     for (let sx = 0; sx < width; sx++) {
-      let u = sx - (width - 1) / 2, v = sy - (height - 1) / 2;
+      let u = sx - (width - 1) / 2,
+        v = sy - (height - 1) / 2;
       if (p.flipH) u = -u;
       if (p.flipV) v = -v;
       for (let t = 0; t < p.rot90; t++) [u, v] = [v, -u];
-      const x = u + (outW - 1) / 2, y = v + (outH - 1) / 2;
+      const x = u + (outW - 1) / 2,
+        y = v + (outH - 1) / 2;
       source[y * outW + x] = sy * width + sx;
     }
   }
@@ -49,9 +59,14 @@ function referenceSource(p: AugmentParams, height: number, width: number): { out
 }
 
 const GEOMETRIES: AugmentParams[] = [];
-for (const flipH of [false, true]) for (const flipV of [false, true]) for (let rot90 = 0; rot90 < 4; rot90++) GEOMETRIES.push({ ...IDENTITY_AUGMENT, flipH, flipV, rot90 });
+for (const flipH of [false, true])
+  for (const flipV of [false, true]) for (let rot90 = 0; rot90 < 4; rot90++) GEOMETRIES.push({ ...IDENTITY_AUGMENT, flipH, flipV, rot90 });
 
-for (const [h, w, f] of [[12, 20, 2], [9, 15, 3], [8, 8, 4]] as const) {
+for (const [h, w, f] of [
+  [12, 20, 2],
+  [9, 15, 3],
+  [8, 8, 4],
+] as const) {
   test(`flip/rotation: all 16 transforms on a pair teacher=[3,${h},${w}] student=[3,${h / f},${w / f}] (factor ${f}) are the same geometric transform`, () => {
     const rng = new Rng(h * 100 + w);
     const teacher = randomImage(rng, w, h);
@@ -66,12 +81,14 @@ for (const [h, w, f] of [[12, 20, 2], [9, 15, 3], [8, 8, 4]] as const) {
       assert.is(t.width, ref.outW, name);
       const src = planar(teacher);
       for (let c = 0; c < 3; c++) {
-        for (let i = 0; i < ref.source.length; i++) assert.is(t.data[c * h * w + i], src[c * h * w + ref.source[i]], `${name} c=${c} i=${i}`);
+        for (let i = 0; i < ref.source.length; i++)
+          assert.is(t.data[c * h * w + i], src[c * h * w + ref.source[i]], `${name} c=${c} i=${i}`);
       }
       // 2. Downsampling the transformed teacher gives the transformed student: the pair saw the
       //    same transform. Both sides are whole-number block means rounded once: exact.
       const tBytes = new Uint8Array(t.height * t.width * 3);
-      for (let p2 = 0; p2 < t.height * t.width; p2++) for (let c = 0; c < 3; c++) tBytes[3 * p2 + c] = Math.round(t.data[c * t.height * t.width + p2] * 255);
+      for (let p2 = 0; p2 < t.height * t.width; p2++)
+        for (let c = 0; c < 3; c++) tBytes[3 * p2 + c] = Math.round(t.data[c * t.height * t.width + p2] * 255);
       const down = planar(areaDownsample({ data: tBytes, width: t.width, height: t.height }, f));
       assert.is(s.height, t.height / f, name);
       assert.is(s.width, t.width / f, name);
@@ -91,7 +108,12 @@ function interleaved(planarImg: Float32Array, n: number): Float64Array {
   return out;
 }
 
-for (const [h, w, seed] of [[7, 5, 1], [1, 1, 2], [16, 9, 3], [13, 13, 4]] as const) {
+for (const [h, w, seed] of [
+  [7, 5, 1],
+  [1, 1, 2],
+  [16, 9, 3],
+  [13, 13, 4],
+] as const) {
   test(`colour jitter vs float64 reference: image=[3,${h},${w}], 12 random parameter draws (defaults 0.5/0.5/0.5/0.2)`, () => {
     const rng = new Rng(seed);
     for (let draw = 0; draw < 12; draw++) {
@@ -146,7 +168,15 @@ test('augment parameters: in torchvision ranges, a permutation of the four ops, 
   assert.ok(seen.flipH > 150 && seen.flipH < 250, `flipH ${seen.flipH}`);
   assert.ok(seen.flipV > 150 && seen.flipV < 250, `flipV ${seen.flipV}`);
   for (const r of seen.rot) assert.ok(r > 60 && r < 140, `rotations ${seen.rot}`);
-  const off = drawAugmentParams(new Rng(1), { hflip: false, vflip: false, rotate90: false, brightness: 0, contrast: 0, saturation: 0, hue: 0 });
+  const off = drawAugmentParams(new Rng(1), {
+    hflip: false,
+    vflip: false,
+    rotate90: false,
+    brightness: 0,
+    contrast: 0,
+    saturation: 0,
+    hue: 0,
+  });
   assert.equal({ ...off, order: IDENTITY_AUGMENT.order }, IDENTITY_AUGMENT);
   assert.throws(() => drawAugmentParams(new Rng(1), { hue: 0.7 }), /hue must be in \[0, 0.5\]/);
 });

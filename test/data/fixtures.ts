@@ -26,7 +26,8 @@ export function listFiles(root: string): string[] {
 
 /** Float64 mean of each f x f block, per channel, interleaved RGB (the textbook area average). */
 export function blockMeans(img: RgbImage, f: number): { data: Float64Array; width: number; height: number } {
-  const width = Math.floor(img.width / f), height = Math.floor(img.height / f);
+  const width = Math.floor(img.width / f),
+    height = Math.floor(img.height / f);
   const data = new Float64Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

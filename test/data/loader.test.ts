@@ -54,7 +54,9 @@ async function writeFixture() {
 }
 
 function snapshot(root: string): string {
-  return listFiles(root).map((f) => `${f}:${statSync(join(root, f)).size}:${statSync(join(root, f)).mtimeMs}`).join('\n');
+  return listFiles(root)
+    .map((f) => `${f}:${statSync(join(root, f)).size}:${statSync(join(root, f)).mtimeMs}`)
+    .join('\n');
 }
 
 let before = '';
@@ -85,15 +87,31 @@ async function drain(loader: Loader) {
 test('openDataset: classes sorted, warnings name the empty class, the missing class and the non-image file', () => {
   const ds = openDataset(ROOT, { cacheDir: cacheDir() });
   assert.equal(ds.classes, ['a', 'b', 'c']);
-  assert.equal(ds.mags.map((m) => m.name), ['10x']);
+  assert.equal(
+    ds.mags.map((m) => m.name),
+    ['10x'],
+  );
   assert.equal(ds.splits, ['train', 'val', 'unlabeled']);
   const text = ds.warnings.join('\n');
   assert.match(text, /class 'c' has no images in .*10x\/train\/c/);
   assert.match(text, /class 'c' is missing from split 'val' at 10x/);
   assert.match(text, /not images \(10x\/train\/a\/notes\.txt\)/);
   const train = listSamples(ds, { mag: '10x', split: 'train' });
-  assert.equal(train.map((s) => [s.key, s.label]), [['a/a1', 0], ['a/a2', 0], ['a/a3', 0], ['b/b1', 1], ['b/b2', 1], ['b/corrupt', 1]]);
-  assert.equal(listSamples(ds, { mag: '10x', split: 'unlabeled' }).map((s) => s.label), [-1, -1]);
+  assert.equal(
+    train.map((s) => [s.key, s.label]),
+    [
+      ['a/a1', 0],
+      ['a/a2', 0],
+      ['a/a3', 0],
+      ['b/b1', 1],
+      ['b/b2', 1],
+      ['b/corrupt', 1],
+    ],
+  );
+  assert.equal(
+    listSamples(ds, { mag: '10x', split: 'unlabeled' }).map((s) => s.label),
+    [-1, -1],
+  );
 });
 
 test('DataSource prints the data set warnings once, when it opens', async () => {
@@ -132,11 +150,20 @@ test('loader with skipBad: batch [N,3,8,8] NCHW values (x/255 - mean)/std with m
   const ds = openDataset(ROOT, { cacheDir: cacheDir() });
   // Training mean/std over the five readable images, float64, pixel values in [0, 1].
   const train = ['a/a1', 'a/a2', 'a/a3', 'b/b1', 'b/b2'].map((k) => images.get(`10x/train/${k}.png`)!);
-  const mean = [0, 1, 2].map((c) => train.reduce((s, img) => s + img.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + v / 255, 0), 0) / (5 * 64));
-  const std = [0, 1, 2].map((c) => Math.sqrt(train.reduce((s, img) => s + img.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + (v / 255 - mean[c]) ** 2, 0), 0) / (5 * 64)));
+  const mean = [0, 1, 2].map(
+    (c) => train.reduce((s, img) => s + img.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + v / 255, 0), 0) / (5 * 64),
+  );
+  const std = [0, 1, 2].map((c) =>
+    Math.sqrt(
+      train.reduce((s, img) => s + img.data.filter((_, i) => i % 3 === c).reduce((a, v) => a + (v / 255 - mean[c]) ** 2, 0), 0) / (5 * 64),
+    ),
+  );
   const stats = await channelStats(ds, '10x', { skipBad: true });
   for (let c = 0; c < 3; c++) {
-    assert.ok(Math.abs(stats.mean[c] - mean[c]) < 1e-12 && Math.abs(stats.std[c] - std[c]) < 1e-12, `channel ${c}: ${stats.mean[c]}/${stats.std[c]} vs ${mean[c]}/${std[c]}`);
+    assert.ok(
+      Math.abs(stats.mean[c] - mean[c]) < 1e-12 && Math.abs(stats.std[c] - std[c]) < 1e-12,
+      `channel ${c}: ${stats.mean[c]}/${stats.std[c]} vs ${mean[c]}/${std[c]}`,
+    );
   }
   const { source } = await open(ROOT, { skipBad: true });
   const loader = loaderOf(source, 'train', { mags: ['10x'], batchSize: 4, prefetch: 3 });
@@ -171,9 +198,22 @@ test('loader with skipBad: batch [N,3,8,8] NCHW values (x/255 - mean)/std with m
 test('pairs 10x + derived 5x (memory): same keys and labels, student = area downsample of the same flipped/turned teacher', async () => {
   const ds = openDataset(ROOT, { cacheDir: cacheDir() });
   const pairs = listPairs(ds, { teacherMag: '10x', studentMag: '5x', split: 'val' });
-  assert.equal(pairs.map((p) => [p.key, p.label, p.student.factor]), [['a/a9', 0, 2], ['b/b9', 1, 2]]);
+  assert.equal(
+    pairs.map((p) => [p.key, p.label, p.student.factor]),
+    [
+      ['a/a9', 0, 2],
+      ['b/b9', 1, 2],
+    ],
+  );
   const { source } = await open(ROOT, { skipBad: true });
-  const loader = loaderOf(source, 'val', { mags: ['10x', '5x'], batchSize: 2, normalize: false, augment: { brightness: 0, contrast: 0, saturation: 0, hue: 0 }, seed: 9, shuffle: true });
+  const loader = loaderOf(source, 'val', {
+    mags: ['10x', '5x'],
+    batchSize: 2,
+    normalize: false,
+    augment: { brightness: 0, contrast: 0, saturation: 0, hue: 0 },
+    seed: 9,
+    shuffle: true,
+  });
   let checked = 0;
   for (let epoch = 0; epoch < 4; epoch++) {
     for await (const batch of loader.epoch(epoch)) {
@@ -204,7 +244,8 @@ test('derive to disk: derived images cached under cacheDir, identical to memory,
     // A fresh source each time: its in-memory image cache would hide the disk cache.
     const { source } = await open(ROOT, { skipBad: true, derive });
     const out: number[][] = [];
-    for await (const b of loaderOf(source, 'train', { mags: ['10x', '2.5x'], normalize: false }).epoch(0)) out.push(Array.from(b.views[1].data));
+    for await (const b of loaderOf(source, 'train', { mags: ['10x', '2.5x'], normalize: false }).epoch(0))
+      out.push(Array.from(b.views[1].data));
     return out;
   };
   const fromMemory = await collect('memory');
@@ -231,16 +272,25 @@ test('mixed sizes give clear errors; an underivable magnification and a bad spli
     await drain(loaderOf(mds, 'train', { mags: ['10x'], batchSize: 2, normalize: false }));
     assert.unreachable('mixed sizes');
   } catch (e) {
-    assert.match((e as Error).message, /images in one batch must have one size: train\/x\/small at 10x is 8x8, train\/x\/big is 12x10; use --batch 1/);
+    assert.match(
+      (e as Error).message,
+      /images in one batch must have one size: train\/x\/small at 10x is 8x8, train\/x\/big is 12x10; use --batch 1/,
+    );
   }
   // Batch size 1 takes images of any size (the paper's one-at-a-time training).
   const shapes: number[][] = [];
   for await (const b of loaderOf(mds, 'train', { mags: ['10x'], normalize: false }).epoch(0)) shapes.push(b.views[0].shape);
-  assert.equal(shapes, [[1, 3, 10, 12], [1, 3, 8, 8]]);
+  assert.equal(shapes, [
+    [1, 3, 10, 12],
+    [1, 3, 8, 8],
+  ]);
   assert.throws(() => listSamples(ds, { mag: '3x', split: 'train' }), /3x is not a whole-number reduction of 10x/);
   assert.throws(() => listSamples(ds, { mag: '20x', split: 'train' }), /higher than the highest/);
   assert.throws(() => source.samples('tset' as SplitName), /has no 'tset' split \(it has train, val, unlabeled\)/);
-  assert.throws(() => loaderOf(source, 'train', { mags: ['7x'] }), /unknown magnification '7x': .* has 10x, and 7x is not a whole-number reduction of 10x/);
+  assert.throws(
+    () => loaderOf(source, 'train', { mags: ['7x'] }),
+    /unknown magnification '7x': .* has 10x, and 7x is not a whole-number reduction of 10x/,
+  );
   assert.throws(() => loaderOf(source, 'train', { mags: ['seven'] }), /unknown magnification 'seven'/);
   // A derivable magnification becomes a level of its own: a quarter of the side, four times the microns per pixel.
   assert.equal(source.level('2.5x'), { name: '2.5x', value: 2.5, micronsPerPixel: 4 * source.level('10x').micronsPerPixel, tile: 2 });
@@ -256,7 +306,9 @@ test('measureLoader: images/s of a loader alone over a synthetic-sized fixture (
   }
   const { source } = await open(root);
   const r = await measureLoader(loaderOf(source, 'train', { mags: ['10x', '2.5x'], batchSize: 4, augment: {}, shuffle: true }));
-  console.log(`    loader alone: ${r.images} pairs (64 px + derived 16 px, augmented) in ${r.seconds.toFixed(3)} s = ${r.imagesPerSecond.toFixed(0)} pairs/s`);
+  console.log(
+    `    loader alone: ${r.images} pairs (64 px + derived 16 px, augmented) in ${r.seconds.toFixed(3)} s = ${r.imagesPerSecond.toFixed(0)} pairs/s`,
+  );
   assert.is(r.images, 16);
   assert.ok(r.imagesPerSecond > 0);
   assert.ok(existsSync(join(root, '10x')) && !existsSync(join(root, '2.5x')), 'nothing written into the data set');
@@ -295,7 +347,10 @@ test('augmentation is seeded per tile: the same tile gets the same view whatever
   const [two, three, nextEpoch] = [await views(2, 0), await views(3, 0), await views(2, 1)];
   assert.is(two.size, 5);
   for (const [key, v] of two) assert.equal(three.get(key), v, `tile ${key}`);
-  assert.ok([...two].some(([key, v]) => JSON.stringify(nextEpoch.get(key)) !== JSON.stringify(v)), 'epoch 1 drew the same augmentation for every tile');
+  assert.ok(
+    [...two].some(([key, v]) => JSON.stringify(nextEpoch.get(key)) !== JSON.stringify(v)),
+    'epoch 1 drew the same augmentation for every tile',
+  );
 });
 
 test('augmentTable: 8 distinct symmetries per colour draw, entry 0 the identity, the same table every time; the loader reports the ids it drew', async () => {
@@ -308,7 +363,9 @@ test('augmentTable: 8 distinct symmetries per colour draw, entry 0 the identity,
   for (let j = 0; j < 3; j++) {
     const seen = new Set(table.slice(8 * j, 8 * j + 8).map((p) => Array.from(applyGeometry(pattern, 1, 3, 3, p).data).join(',')));
     assert.is(seen.size, 8, `colour draw ${j}`);
-    const colours = new Set(table.slice(8 * j, 8 * j + 8).map((p) => JSON.stringify([p.order, p.brightness, p.contrast, p.saturation, p.hue])));
+    const colours = new Set(
+      table.slice(8 * j, 8 * j + 8).map((p) => JSON.stringify([p.order, p.brightness, p.contrast, p.saturation, p.hue])),
+    );
     assert.is(colours.size, 1, `one colour per draw ${j}`);
   }
   assert.throws(() => augmentTable(12), /multiple of 8/);
@@ -338,12 +395,19 @@ test('decodeImage reads lossless tif/webp and grey or RGBA png as the same 8-bit
   }
   // RGBA: alpha dropped. Grey: the one channel copied to R, G and B.
   const rgba = new Uint8Array(7 * 5 * 4).map((_, i) => (i % 4 === 3 ? 128 : img.data[Math.floor(i / 4) * 3 + (i % 4)]));
-  await sharp(rgba, { raw: { width: 7, height: 5, channels: 4 } }).png().toFile(join(dir, 'rgba.png'));
+  await sharp(rgba, { raw: { width: 7, height: 5, channels: 4 } })
+    .png()
+    .toFile(join(dir, 'rgba.png'));
   assert.equal(Array.from((await decodeImage(join(dir, 'rgba.png'))).data), Array.from(img.data));
   const grey = new Uint8Array(35).map((_, i) => img.data[3 * i]);
-  await sharp(grey, { raw: { width: 7, height: 5, channels: 1 } }).png().toFile(join(dir, 'grey.png'));
+  await sharp(grey, { raw: { width: 7, height: 5, channels: 1 } })
+    .png()
+    .toFile(join(dir, 'grey.png'));
   const g = await decodeImage(join(dir, 'grey.png'));
-  assert.equal(Array.from(g.data), Array.from(grey).flatMap((v) => [v, v, v]));
+  assert.equal(
+    Array.from(g.data),
+    Array.from(grey).flatMap((v) => [v, v, v]),
+  );
 });
 
 test.run();

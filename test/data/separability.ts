@@ -13,9 +13,11 @@ import type { RgbImage } from '../../data/image.ts';
  */
 export function imageFeatures(img: RgbImage): number[] {
   const n = img.width * img.height;
-  const sums = [0, 0, 0], squares = [0, 0, 0];
+  const sums = [0, 0, 0],
+    squares = [0, 0, 0];
   const gray = new Float64Array(n);
-  let dark = 0, bright = 0;
+  let dark = 0,
+    bright = 0;
   for (let p = 0; p < n; p++) {
     for (let c = 0; c < 3; c++) {
       const v = img.data[3 * p + c] / 255;
@@ -37,11 +39,13 @@ export function imageFeatures(img: RgbImage): number[] {
   for (let y = 1; y + 1 < img.height; y++) {
     for (let x = 1; x + 1 < img.width; x++) {
       const p = y * img.width + x;
-      if (gray[p] < 0.35 && gray[p - 1] < 0.35 && gray[p + 1] < 0.35 && gray[p - img.width] < 0.35 && gray[p + img.width] < 0.35) interior++;
+      if (gray[p] < 0.35 && gray[p - 1] < 0.35 && gray[p + 1] < 0.35 && gray[p - img.width] < 0.35 && gray[p + img.width] < 0.35)
+        interior++;
     }
   }
   // Chromatin: spread of grey levels among dark (nuclear) pixels.
-  let darkSum = 0, darkSquares = 0;
+  let darkSum = 0,
+    darkSquares = 0;
   for (let p = 0; p < n; p++) {
     if (gray[p] < 0.35) {
       darkSum += gray[p];
@@ -52,7 +56,15 @@ export function imageFeatures(img: RgbImage): number[] {
   const darkSpread = Math.sqrt(Math.max(0, darkSquares / Math.max(1, dark) - darkMean * darkMean));
   const means = sums.map((s) => s / n);
   const stds = squares.map((s, c) => Math.sqrt(Math.max(0, s / n - means[c] ** 2)));
-  return [...means, ...stds, gradient / ((img.width - 1) * (img.height - 1)), dark / n, bright / n, interior / Math.max(1, dark), darkSpread];
+  return [
+    ...means,
+    ...stds,
+    gradient / ((img.width - 1) * (img.height - 1)),
+    dark / n,
+    bright / n,
+    interior / Math.max(1, dark),
+    darkSpread,
+  ];
 }
 
 /**
@@ -73,7 +85,8 @@ export function naiveBayesAccuracy(train: number[][], test: number[][]): number 
   });
   let correct = 0;
   for (const r of test) {
-    let best = 0, bestScore = -Infinity;
+    let best = 0,
+      bestScore = -Infinity;
     models.forEach((m, k) => {
       let score = 0;
       for (let d = 0; d < dims; d++) score -= 0.5 * Math.log(m[d].variance) + (r[d + 1] - m[d].mean) ** 2 / (2 * m[d].variance);

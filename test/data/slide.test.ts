@@ -27,7 +27,11 @@ test.after(() => tmp.cleanup());
 
 // 1024 x 768 at 0.25 um/px: 768 columns of tissue, 256 of glass. At 10x with 64-pixel tiles a
 // tile is 256 level-0 pixels: a 4 x 3 grid, 3 x 3 on tissue, one column on glass.
-const W = 1024, H = 768, TISSUE = 768, TILE = 64, SIZE0 = 256;
+const W = 1024,
+  H = 768,
+  TISSUE = 768,
+  TILE = 64,
+  SIZE0 = 256;
 const level0 = renderSlide(W, H, TISSUE, 11);
 const MAGS = ['10x', '5x', '2.5x'];
 const path = (name: string) => join(tmp.dir, name);
@@ -35,7 +39,8 @@ const path = (name: string) => join(tmp.dir, name);
 /** The level-0 square of a manifest tile, area-downsampled by `factor` (float64-free: integer block means). */
 function expectedTile(t: { x0: number; y0: number; size0: number }, factor: number): RgbImage {
   const crop = new Uint8Array(t.size0 * t.size0 * 3);
-  for (let y = 0; y < t.size0; y++) crop.set(level0.data.subarray(((t.y0 + y) * W + t.x0) * 3, ((t.y0 + y) * W + t.x0 + t.size0) * 3), y * t.size0 * 3);
+  for (let y = 0; y < t.size0; y++)
+    crop.set(level0.data.subarray(((t.y0 + y) * W + t.x0) * 3, ((t.y0 + y) * W + t.x0 + t.size0) * 3), y * t.size0 * 3);
   return areaDownsample({ data: crop, width: t.size0, height: t.size0 }, factor);
 }
 
@@ -44,7 +49,8 @@ function tilePath(out: string, mag: string, t: { name: string; split: string; cl
 }
 
 function maxDiff(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
-  let max = 0, sum = 0;
+  let max = 0,
+    sum = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]);
     sum += d;
@@ -72,17 +78,34 @@ test('resolution and levels from the file: Aperio MPP, OME PhysicalSizeX with Su
   const a = openSlide(path('aperio.svs'));
   assert.is(a.format, 'aperio');
   assert.is(a.mpp0, MPP40);
-  assert.equal(a.levels.map((l) => [l.width, l.downsample]), [[W, 1], [W / 4, 4], [W / 16, 16]]);
+  assert.equal(
+    a.levels.map((l) => [l.width, l.downsample]),
+    [
+      [W, 1],
+      [W / 4, 4],
+      [W / 16, 16],
+    ],
+  );
   const o = openSlide(path('ome.ome.tiff'));
   assert.is(o.id, 'ome');
   assert.is(o.mppSource, 'ome');
   assert.is(o.mpp0, MPP40);
-  assert.equal(o.levels.map((l) => [l.subIfd, l.downsample]), [[-1, 1], [0, 2], [1, 4]]);
+  assert.equal(
+    o.levels.map((l) => [l.subIfd, l.downsample]),
+    [
+      [-1, 1],
+      [0, 2],
+      [1, 4],
+    ],
+  );
   const v = openSlide(path('vips.tif'));
   assert.is(v.mppSource, 'resolution-tags');
   assert.ok(Math.abs(v.mpp0 - MPP40) < 1e-6, `mpp ${v.mpp0}`);
   // libvips halves until a level fits in one 256-pixel tile.
-  assert.equal(v.levels.map((l) => l.downsample), [1, 2, 4]);
+  assert.equal(
+    v.levels.map((l) => l.downsample),
+    [1, 2, 4],
+  );
   assert.is(v.levels[0].compression, 'JPEG');
 });
 
@@ -91,8 +114,22 @@ test('lossless slides: every 10x tile is exactly the area downsample of the rend
   const out = path('exact');
   await tileSlides({ slides: [path('aperio.svs'), path('ome.ome.tiff'), path('flat.tif')], out, mags: MAGS, tile: TILE, workers: 0 });
   const m = readManifest(out);
-  assert.equal(m.slides.map((s) => [s.id, s.readLevel, s.readFactor]), [['aperio', 1, 1], ['ome', 2, 1], ['flat', 0, 4]]);
-  assert.equal(m.magnifications.map((g) => [g.name, g.tile, g.micronsPerPixel]), [['10x', 64, 1], ['5x', 32, 2], ['2.5x', 16, 4]]);
+  assert.equal(
+    m.slides.map((s) => [s.id, s.readLevel, s.readFactor]),
+    [
+      ['aperio', 1, 1],
+      ['ome', 2, 1],
+      ['flat', 0, 4],
+    ],
+  );
+  assert.equal(
+    m.magnifications.map((g) => [g.name, g.tile, g.micronsPerPixel]),
+    [
+      ['10x', 64, 1],
+      ['5x', 32, 2],
+      ['2.5x', 16, 4],
+    ],
+  );
   assert.ok(m.tiles.length >= 3 * 8, `${m.tiles.length} tiles`);
   for (const t of m.tiles) {
     assert.is(t.size0, SIZE0);
@@ -100,8 +137,14 @@ test('lossless slides: every 10x tile is exactly the area downsample of the rend
     assert.is(t.name, `${t.slide}_x${t.x0}_y${t.y0}`);
     assert.is(t.x0 % SIZE0, 0);
     const ten = await decodeImage(tilePath(out, '10x', t));
-    assert.ok(Buffer.from(ten.data).equals(Buffer.from(expectedTile(t, 4).data)), `${t.name}: 10x tile differs from the level-0 block mean`);
-    for (const [mag, f] of [['5x', 2], ['2.5x', 4]] as const) {
+    assert.ok(
+      Buffer.from(ten.data).equals(Buffer.from(expectedTile(t, 4).data)),
+      `${t.name}: 10x tile differs from the level-0 block mean`,
+    );
+    for (const [mag, f] of [
+      ['5x', 2],
+      ['2.5x', 4],
+    ] as const) {
       const low = await decodeImage(tilePath(out, mag, t));
       assert.ok(Buffer.from(low.data).equals(Buffer.from(areaDownsample(ten, f).data)), `${t.name} ${mag}`);
     }
@@ -113,7 +156,8 @@ test('libvips JPEG pyramid: each 10x tile (read from the 4x level) is within the
   await tileSlides({ slides: [path('vips.tif')], out, mags: MAGS, tile: TILE, workers: 0 });
   const m = readManifest(out);
   assert.is(m.slides[0].readFactor, 1);
-  let worstMean = 0, worstMax = 0;
+  let worstMean = 0,
+    worstMax = 0;
   for (const t of m.tiles) {
     const d = maxDiff((await decodeImage(tilePath(out, '10x', t))).data, expectedTile(t, 4).data);
     worstMean = Math.max(worstMean, d.mean);
@@ -132,16 +176,21 @@ test('Aperio SVS with JPEG tiles (compression 7, YCbCr 4:2:0): the 10x tiles are
   const m = readManifest(out);
   assert.equal([m.slides[0].readLevel, m.slides[0].readFactor, m.slides[0].levels[1].compression], [1, 1, 'JPEG']);
   assert.ok(m.tiles.length >= 7);
-  let worst = 0, jpegMean = 0;
+  let worst = 0,
+    jpegMean = 0;
   for (const t of m.tiles) {
     const got = (await decodeImage(tilePath(out, '10x', t))).data;
     const want = new Uint8Array(TILE * TILE * 3);
-    const x = t.x0 / 4, y = t.y0 / 4;
-    for (let r = 0; r < TILE; r++) want.set(decoded.data.subarray(((y + r) * decoded.width + x) * 3, ((y + r) * decoded.width + x + TILE) * 3), r * TILE * 3);
+    const x = t.x0 / 4,
+      y = t.y0 / 4;
+    for (let r = 0; r < TILE; r++)
+      want.set(decoded.data.subarray(((y + r) * decoded.width + x) * 3, ((y + r) * decoded.width + x + TILE) * 3), r * TILE * 3);
     worst = Math.max(worst, maxDiff(got, want).max);
     jpegMean = Math.max(jpegMean, maxDiff(got, expectedTile(t, 4).data).mean);
   }
-  console.log(`    Aperio JPEG tiles: worst |tile - libjpeg decode| ${worst}; JPEG error itself (worst tile mean vs exact) ${jpegMean.toFixed(2)}`);
+  console.log(
+    `    Aperio JPEG tiles: worst |tile - libjpeg decode| ${worst}; JPEG error itself (worst tile mean vs exact) ${jpegMean.toFixed(2)}`,
+  );
   assert.is(worst, 0, `worst ${worst}`);
 });
 
@@ -166,7 +215,10 @@ test('splits follow patients and slides; unlabeled slides go to the pool; a spli
   const names = ['s1', 's2', 's3', 's4', 's5', 's6', 's7'];
   for (const n of names) copyFileSync(path('aperio.svs'), path(`${n}.svs`));
   const csv = path('labels.csv');
-  writeFileSync(csv, 'slide,label,patient,split\ns1.svs,tumour,P1,\ns2,normal,P1,\ns3,tumour,P2,\ns4,normal,P3,\ns5,tumour,P4,\ns6,normal,P5,test\n');
+  writeFileSync(
+    csv,
+    'slide,label,patient,split\ns1.svs,tumour,P1,\ns2,normal,P1,\ns3,tumour,P2,\ns4,normal,P3,\ns5,tumour,P4,\ns6,normal,P5,test\n',
+  );
   const out = path('splits');
   const r = await tileSlides({ slides: names.map((n) => path(`${n}.svs`)), out, mags: MAGS, tile: TILE, labels: csv, workers: 0 });
   const m = r.manifest;
@@ -195,7 +247,8 @@ test('splits follow patients and slides; unlabeled slides go to the pool; a spli
   // Stratified: 5 patients of each of two classes -> every split holds both classes.
   const two = Array.from({ length: 10 }, (_, i) => ({ slide: `t${i}`, label: i % 2 ? 'x' : 'y', patient: `q${i}` }));
   const cut = assignSplits(two, 1);
-  for (const split of ['train', 'val', 'test']) assert.equal(new Set(two.filter((r) => cut.get(r.slide) === split).map((r) => r.label)), new Set(['x', 'y']), split);
+  for (const split of ['train', 'val', 'test'])
+    assert.equal(new Set(two.filter((r) => cut.get(r.slide) === split).map((r) => r.label)), new Set(['x', 'y']), split);
 });
 
 test('bad slides: truncated, JPEG 2000, not a slide, unreadable, no resolution: errors name the file (and the remedy); --skip-bad counts them and tiles the rest', async () => {
@@ -232,16 +285,43 @@ test('bad slides: truncated, JPEG 2000, not a slide, unreadable, no resolution: 
     }
   }
   const warnings: string[] = [];
-  const r = await tileSlides({ slides: [...cases.map((c) => c[0]), path('aperio.svs')], out: path('skip'), mags: MAGS, tile: TILE, workers: 0, skipBad: true, onWarning: (w) => warnings.push(w) });
+  const r = await tileSlides({
+    slides: [...cases.map((c) => c[0]), path('aperio.svs')],
+    out: path('skip'),
+    mags: MAGS,
+    tile: TILE,
+    workers: 0,
+    skipBad: true,
+    onWarning: (w) => warnings.push(w),
+  });
   assert.is(r.manifest.skipped.length, cases.length);
   assert.is(warnings.length, cases.length);
-  assert.equal(r.manifest.slides.map((s) => s.id), ['aperio']);
+  assert.equal(
+    r.manifest.slides.map((s) => s.id),
+    ['aperio'],
+  );
   assert.ok(r.manifest.tiles.length > 0);
   // --mpp-override serves the slide without resolution; a file's own value wins otherwise.
-  const o = await tileSlides({ slides: [noRes, path('aperio.svs')], out: path('override'), mags: MAGS, tile: TILE, workers: 0, mppOverride: 0.5 });
-  assert.equal(o.manifest.slides.map((s) => [s.id, s.mpp0, s.mppSource]), [['nores', 0.5, 'override'], ['aperio', MPP40, 'aperio']]);
+  const o = await tileSlides({
+    slides: [noRes, path('aperio.svs')],
+    out: path('override'),
+    mags: MAGS,
+    tile: TILE,
+    workers: 0,
+    mppOverride: 0.5,
+  });
+  assert.equal(
+    o.manifest.slides.map((s) => [s.id, s.mpp0, s.mppSource]),
+    [
+      ['nores', 0.5, 'override'],
+      ['aperio', MPP40, 'aperio'],
+    ],
+  );
   // A slide coarser than the target is refused (0.5 um/px cannot give 20x = 0.5? it can; 40x = 0.25 cannot).
-  await rejects(() => tileSlides({ slides: [noRes], out: path('coarse'), mags: ['40x'], tile: TILE, workers: 0, mppOverride: 0.5 }), /coarser than/);
+  await rejects(
+    () => tileSlides({ slides: [noRes], out: path('coarse'), mags: ['40x'], tile: TILE, workers: 0, mppOverride: 0.5 }),
+    /coarser than/,
+  );
 });
 
 test('resume: a killed run (tiles missing, temporaries left) continues; the result is byte-identical to one uninterrupted run; 2 workers write the same bytes as the main thread; other options are refused', async () => {
@@ -269,7 +349,11 @@ test('areaResample: whole factors equal the block mean exactly; a fractional fac
   const rng = new Rng(9);
   const img: RgbImage = { data: new Uint8Array(23 * 19 * 3).map(() => rng.int(256)), width: 23, height: 19 };
   assert.equal(areaResample(img, 0, 0, 3, 7, 6).data, areaDownsample(img, 3).data);
-  const f = 2.5, x0 = 1.25, y0 = 0.5, ow = 8, oh = 7;
+  const f = 2.5,
+    x0 = 1.25,
+    y0 = 0.5,
+    ow = 8,
+    oh = 7;
   const got = areaResample(img, x0, y0, f, ow, oh);
   let worst = 0;
   for (let oy = 0; oy < oh; oy++) {

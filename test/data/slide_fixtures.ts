@@ -44,7 +44,17 @@ const raw = (img: RgbImage) => sharp(img.data, { raw: { width: img.width, height
 export async function writeSharpPyramid(path: string, img: RgbImage, compression: 'jpeg' | 'deflate', pyramid = true): Promise<void> {
   const pxPerMm = 1000 / MPP40;
   await raw(img)
-    .tiff({ tile: true, tileWidth: 256, tileHeight: 256, pyramid, compression, quality: 90, xres: pxPerMm, yres: pxPerMm, resolutionUnit: 'cm' })
+    .tiff({
+      tile: true,
+      tileWidth: 256,
+      tileHeight: 256,
+      pyramid,
+      compression,
+      quality: 90,
+      xres: pxPerMm,
+      yres: pxPerMm,
+      resolutionUnit: 'cm',
+    })
     .toFile(path);
 }
 
@@ -52,11 +62,21 @@ export async function writeSharpPyramid(path: string, img: RgbImage, compression
  * Aperio-style SVS: level 0, a stripped thumbnail, level at 4x and 16x (exact block means of
  * level 0), a label image; MPP in the first ImageDescription. Lossless (deflate) tiles.
  */
-export function writeAperio(path: string, img: RgbImage, options: { mpp?: number | null; compression?: number; opaqueTile?: Uint8Array } = {}): void {
+export function writeAperio(
+  path: string,
+  img: RgbImage,
+  options: { mpp?: number | null; compression?: number; opaqueTile?: Uint8Array } = {},
+): void {
   const mpp = options.mpp === undefined ? MPP40 : options.mpp;
   const desc = `Aperio Image Library v12.0.15 \r\n${img.width}x${img.height} [0,0 ${img.width}x${img.height}] (256x256) J2K/YUV16 Q=70|AppMag = 40|StripeWidth = 2040|ScanScope ID = SS1234${mpp === null ? '' : `|MPP = ${mpp}`}|Filename = test`;
   const compression = options.compression ?? 8;
-  const level = (f: number): PageSpec => ({ image: areaDownsample(img, f), tile: 256, compression, opaqueTile: options.opaqueTile, description: `Aperio Image Library v12.0.15 \r\n${img.width}x${img.height} -> ${Math.floor(img.width / f)}x${Math.floor(img.height / f)}` });
+  const level = (f: number): PageSpec => ({
+    image: areaDownsample(img, f),
+    tile: 256,
+    compression,
+    opaqueTile: options.opaqueTile,
+    description: `Aperio Image Library v12.0.15 \r\n${img.width}x${img.height} -> ${Math.floor(img.width / f)}x${Math.floor(img.height / f)}`,
+  });
   const thumb = areaDownsample(img, 32);
   const label: RgbImage = { data: new Uint8Array(60 * 40 * 3).fill(200), width: 60, height: 40 };
   writeTiff(path, [
@@ -89,9 +109,16 @@ export async function writeAperioJpeg(path: string, img: RgbImage): Promise<RgbI
         const tile = new Uint8Array(256 * 256 * 3);
         for (let y = 0; y < 256 && ty * 256 + y < level.height; y++) {
           const w = Math.min(256, level.width - tx * 256);
-          tile.set(level.data.subarray(((ty * 256 + y) * level.width + tx * 256) * 3, ((ty * 256 + y) * level.width + tx * 256 + w) * 3), y * 256 * 3);
+          tile.set(
+            level.data.subarray(((ty * 256 + y) * level.width + tx * 256) * 3, ((ty * 256 + y) * level.width + tx * 256 + w) * 3),
+            y * 256 * 3,
+          );
         }
-        out.push(await sharp(tile, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer());
+        out.push(
+          await sharp(tile, { raw: { width: 256, height: 256, channels: 3 } })
+            .jpeg({ quality: 90, chromaSubsampling: '4:2:0' })
+            .toBuffer(),
+        );
       }
     }
     return out;
@@ -100,7 +127,14 @@ export async function writeAperioJpeg(path: string, img: RgbImage): Promise<RgbI
   const pages: PageSpec[] = [];
   for (const f of [1, 4, 16]) {
     const level = f === 1 ? img : areaDownsample(img, f);
-    pages.push({ image: level, tile: 256, compression: 7, photometric: 6, tiles: await jpegTiles(level), description: f === 1 ? desc : `Aperio level ${f}` });
+    pages.push({
+      image: level,
+      tile: 256,
+      compression: 7,
+      photometric: 6,
+      tiles: await jpegTiles(level),
+      description: f === 1 ? desc : `Aperio level ${f}`,
+    });
     if (f === 1) pages.push({ image: areaDownsample(img, 32), tile: 0, compression: 1, description: 'Aperio thumbnail' });
   }
   writeTiff(path, pages);
@@ -109,7 +143,8 @@ export async function writeAperioJpeg(path: string, img: RgbImage): Promise<RgbI
   const decoded = new Uint8Array(level.image.width * level.image.height * 3);
   const across = Math.ceil(level.image.width / 256);
   for (let i = 0; i < level.tiles!.length; i++) {
-    const tx = i % across, ty = Math.floor(i / across);
+    const tx = i % across,
+      ty = Math.floor(i / across);
     const d = await sharp(level.tiles![i]).raw().toBuffer();
     for (let y = 0; y < 256 && ty * 256 + y < level.image.height; y++) {
       const w = Math.min(256, level.image.width - tx * 256);

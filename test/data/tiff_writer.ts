@@ -46,7 +46,12 @@ function encodeChunk(raw: Uint8Array, spec: PageSpec): Uint8Array {
   return spec.opaqueTile;
 }
 
-interface Laid { spec: PageSpec; offsets: number[]; counts: number[]; subs: Laid[] }
+interface Laid {
+  spec: PageSpec;
+  offsets: number[];
+  counts: number[];
+  subs: Laid[];
+}
 
 export function writeTiff(path: string, pages: PageSpec[]): void {
   const chunks: Uint8Array[] = [];
@@ -62,7 +67,8 @@ export function writeTiff(path: string, pages: PageSpec[]): void {
     return at;
   };
   const lay = (spec: PageSpec): Laid => {
-    const offsets: number[] = [], counts: number[] = [];
+    const offsets: number[] = [],
+      counts: number[] = [];
     const { image: img, tile: t } = spec;
     if (spec.tiles) {
       for (const b of spec.tiles) {
@@ -151,13 +157,28 @@ export function writeTiff(path: string, pages: PageSpec[]): void {
     head.writeUInt32LE(next, 2 + entries.length * 12);
     return Buffer.concat([head, ...extra]);
   };
-  const sizes = dirs.map((d) => build(d.laid, 0, 0, d.laid.subs.map(() => 0)).length);
+  const sizes = dirs.map(
+    (d) =>
+      build(
+        d.laid,
+        0,
+        0,
+        d.laid.subs.map(() => 0),
+      ).length,
+  );
   let at = pos;
   dirs.forEach((d, i) => {
     dirAt.set(d.laid, at);
     at += sizes[i];
   });
-  const blobs = dirs.map((d) => build(d.laid, dirAt.get(d.laid)!, d.next ? dirAt.get(d.next)! : 0, d.laid.subs.map((s) => dirAt.get(s)!)));
+  const blobs = dirs.map((d) =>
+    build(
+      d.laid,
+      dirAt.get(d.laid)!,
+      d.next ? dirAt.get(d.next)! : 0,
+      d.laid.subs.map((s) => dirAt.get(s)!),
+    ),
+  );
   const header = Buffer.alloc(8);
   header.write('II', 0, 'latin1');
   header.writeUInt16LE(42, 2);

@@ -14,7 +14,8 @@ type Listed = { name: string; backend: string; adapter: { info: { device: string
 const isMesa = (a: Listed) => /llvmpipe|lavapipe/i.test(`${a.name} ${a.adapter.info.device}`);
 /** Why the Mesa-specific tests cannot run on a machine with these adapters, or null if they can. */
 function mesaSkipReason(adapters: Listed[]): string | null {
-  return adapters.some(isMesa) ? null
+  return adapters.some(isMesa)
+    ? null
     : `no Mesa software adapter here (adapters: ${adapters.map((a) => `${a.name} (${a.backend})`).join('; ') || 'none'}); scripts/setup.sh installs it`;
 }
 const present = await listAdapters();
@@ -29,7 +30,11 @@ function mesaTest(name: string, fn: () => void | Promise<void>) {
 }
 function rbdInfo(args: string[], env: Record<string, string> = {}): { code: number; out: string } {
   try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', 'cli/rbd.ts', 'info', '--json', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'cli/rbd.ts', 'info', '--json', ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString();
     return { code: 0, out };
   } catch (e) {
     const err = e as { status: number; stdout: Buffer };
@@ -48,8 +53,14 @@ test('the Mesa tests skip, naming the adapters found, only where no Mesa adapter
 
 mesaTest('both software adapters are found (Vulkan core and GL compatibility)', async () => {
   const all = await listAdapters();
-  assert.ok(all.some((a) => a.backend === 'vulkan' && a.featureLevel === 'core'), `no Vulkan core adapter among: ${all.map((a) => a.name).join('; ')}`);
-  assert.ok(all.some((a) => a.backend === 'opengles' && a.featureLevel === 'compatibility'), 'no GL compatibility adapter');
+  assert.ok(
+    all.some((a) => a.backend === 'vulkan' && a.featureLevel === 'core'),
+    `no Vulkan core adapter among: ${all.map((a) => a.name).join('; ')}`,
+  );
+  assert.ok(
+    all.some((a) => a.backend === 'opengles' && a.featureLevel === 'compatibility'),
+    'no GL compatibility adapter',
+  );
 });
 
 mesaTest('Mesa llvmpipe adapters are recognised as software, GL included (it names llvmpipe only in info.device)', async () => {
@@ -58,7 +69,10 @@ mesaTest('Mesa llvmpipe adapters are recognised as software, GL included (it nam
   for (const a of mesaSoftware) assert.ok(a.isSoftware, `${a.name} (${a.backend}) runs on llvmpipe but is not marked software`);
   // On a machine without a GPU (CI), both the Vulkan and the GL adapter are llvmpipe.
   if (!all.some((e) => !/llvmpipe/i.test(`${e.name} ${e.adapter.info.device}`))) {
-    assert.ok(mesaSoftware.some((e) => e.backend === 'opengles'), 'expected the GL adapter to be llvmpipe here');
+    assert.ok(
+      mesaSoftware.some((e) => e.backend === 'opengles'),
+      'expected the GL adapter to be llvmpipe here',
+    );
   }
 });
 

@@ -43,7 +43,10 @@ test('missing binding names the kernel and the binding', () => {
 test('extra binding and unknown uniform are errors', () => {
   const a = Tensor.empty([4]);
   assert.throws(() => runtime().dispatch(addSpec, { a, b: a, out: a, bias: a }, { n: 4 }, 1), /kernel 'addForward': extra buffer 'bias'/);
-  assert.throws(() => runtime().dispatch(addSpec, { a, b: a, out: a }, { n: 4, stride: 2 }, 1), /kernel 'addForward': unknown uniform 'stride'/);
+  assert.throws(
+    () => runtime().dispatch(addSpec, { a, b: a, out: a }, { n: 4, stride: 2 }, 1),
+    /kernel 'addForward': unknown uniform 'stride'/,
+  );
   assert.throws(() => runtime().dispatch(addSpec, { a, b: a, out: a }, {}, 1), /kernel 'addForward': missing uniform 'n'/);
   a.dispose();
 });
@@ -51,7 +54,10 @@ test('extra binding and unknown uniform are errors', () => {
 test('wrong element type is a binding error', () => {
   const a = Tensor.empty([4]);
   const i = Tensor.empty([4], 'i32');
-  assert.throws(() => runtime().dispatch(addSpec, { a, b: i, out: a }, { n: 4 }, 1), /binding 'b' holds f32 in WGSL but was given tensor\[4\] i32/);
+  assert.throws(
+    () => runtime().dispatch(addSpec, { a, b: i, out: a }, { n: 4 }, 1),
+    /binding 'b' holds f32 in WGSL but was given tensor\[4\] i32/,
+  );
   a.dispose();
   i.dispose();
 });
@@ -117,7 +123,10 @@ test('a dispatch beyond maxComputeWorkgroupsPerDimension is folded, not dropped 
   try {
     // 5000 elements / 64 per group = 79 groups > 9: folded to 9 x 9 (81 groups, 2 idle).
     const n = 5000;
-    const a = Tensor.from(Array.from({ length: n }, (_, i) => i), [n]);
+    const a = Tensor.from(
+      Array.from({ length: n }, (_, i) => i),
+      [n],
+    );
     const b = Tensor.full([n], 1);
     const out = Tensor.zeros([n]);
     rt.dispatch(addSpec, { a, b, out }, { n }, Math.ceil(n / 64));
@@ -136,7 +145,12 @@ test('a tensor above maxStorageBufferBindingSize is refused with its size and th
   const saved = rt.limits.maxStorageBufferBindingSize;
   rt.limits.maxStorageBufferBindingSize = 4096;
   try {
-    assert.throws(() => Tensor.empty([2, 1024]), (e: Error) => e instanceof LimitError && /tensor \[2,1024\] f32 needs 8192 bytes, above this adapter's maxStorageBufferBindingSize of 4096 bytes/.test(e.message));
+    assert.throws(
+      () => Tensor.empty([2, 1024]),
+      (e: Error) =>
+        e instanceof LimitError &&
+        /tensor \[2,1024\] f32 needs 8192 bytes, above this adapter's maxStorageBufferBindingSize of 4096 bytes/.test(e.message),
+    );
   } finally {
     rt.limits.maxStorageBufferBindingSize = saved;
   }
@@ -144,7 +158,10 @@ test('a tensor above maxStorageBufferBindingSize is refused with its size and th
   const big = Tensor.empty([2048]);
   rt.limits.maxStorageBufferBindingSize = 4096;
   try {
-    assert.throws(() => rt.dispatch(addSpec, { a: big, b: big, out: big }, { n: 2048 }, 32), /kernel 'addForward': tensor\[2048\] f32 bound as 'a' is 8192 bytes/);
+    assert.throws(
+      () => rt.dispatch(addSpec, { a: big, b: big, out: big }, { n: 2048 }, 32),
+      /kernel 'addForward': tensor\[2048\] f32 bound as 'a' is 8192 bytes/,
+    );
   } finally {
     rt.limits.maxStorageBufferBindingSize = saved;
     big.dispose();
@@ -157,9 +174,18 @@ test('a 3-D grid beyond maxComputeWorkgroupsPerDimension in any dimension is ref
   rt.limits.maxComputeWorkgroupsPerDimension = 9;
   try {
     assert.equal(rt.foldWorkgroups('k', [9, 9, 9]), [9, 9, 9], 'at the limit: kept');
-    assert.throws(() => rt.foldWorkgroups('gridKernel', [10, 1, 1]), /kernel 'gridKernel': workgroup count 10 in dimension x exceeds maxComputeWorkgroupsPerDimension 9/);
-    assert.throws(() => rt.foldWorkgroups('gridKernel', [1, 10, 1]), /workgroup count 10 in dimension y exceeds maxComputeWorkgroupsPerDimension 9/);
-    assert.throws(() => rt.foldWorkgroups('gridKernel', [1, 1, 10]), /workgroup count 10 in dimension z exceeds maxComputeWorkgroupsPerDimension 9/);
+    assert.throws(
+      () => rt.foldWorkgroups('gridKernel', [10, 1, 1]),
+      /kernel 'gridKernel': workgroup count 10 in dimension x exceeds maxComputeWorkgroupsPerDimension 9/,
+    );
+    assert.throws(
+      () => rt.foldWorkgroups('gridKernel', [1, 10, 1]),
+      /workgroup count 10 in dimension y exceeds maxComputeWorkgroupsPerDimension 9/,
+    );
+    assert.throws(
+      () => rt.foldWorkgroups('gridKernel', [1, 1, 10]),
+      /workgroup count 10 in dimension z exceeds maxComputeWorkgroupsPerDimension 9/,
+    );
     // Through dispatch too: nothing is recorded.
     const a = Tensor.empty([64]);
     const before = rt.dispatches;
@@ -194,7 +220,10 @@ test('a buffer above maxBufferSize is refused with its label, size and the limit
   const saved = rt.limits.maxBufferSize;
   rt.limits.maxBufferSize = 4096;
   try {
-    assert.throws(() => rt.createBuffer('test staging', 4100, GPUBufferUsage.STORAGE), /test staging: 4100 bytes exceeds this adapter's maxBufferSize of 4096 bytes/);
+    assert.throws(
+      () => rt.createBuffer('test staging', 4100, GPUBufferUsage.STORAGE),
+      /test staging: 4100 bytes exceeds this adapter's maxBufferSize of 4096 bytes/,
+    );
     const ok = rt.createBuffer('test staging', 4096, GPUBufferUsage.STORAGE);
     ok.destroy();
   } finally {
@@ -209,7 +238,13 @@ test('a variant needing a feature the device lacks is refused, naming kernel and
   try {
     let msg = '';
     try {
-      await rt.compile({ name: 'needsSubgroups', file: 'elementwise/add.wgsl', entry: 'add', features: ['subgroups'], overrides: { WG: 64 } });
+      await rt.compile({
+        name: 'needsSubgroups',
+        file: 'elementwise/add.wgsl',
+        entry: 'add',
+        features: ['subgroups'],
+        overrides: { WG: 64 },
+      });
     } catch (e) {
       msg = (e as Error).message;
     }
@@ -222,8 +257,17 @@ test('a variant needing a feature the device lacks is refused, naming kernel and
 test('injected constants: declared ahead of the body; one the body never names is an error', async () => {
   const src = kernelSource({ name: 'withConst', file: 'conv2d/row_weight.wgsl', constants: { FLIPPED: 1 } });
   assert.ok(src.startsWith('const FLIPPED: u32 = 1u;'), src.slice(0, 60));
-  assert.throws(() => kernelSource({ name: 'unusedConst', file: 'elementwise/add.wgsl', constants: { NOT_THERE: 1 } }), /constant NOT_THERE is used nowhere in elementwise\/add.wgsl/);
-  const withFeature = kernelSource({ name: 'f', file: 'gemm/matmul.wgsl', includes: ['gemm/rows_subgroup.wgsl'], features: ['subgroups'], constants: { TM: 16, TN: 8 } });
+  assert.throws(
+    () => kernelSource({ name: 'unusedConst', file: 'elementwise/add.wgsl', constants: { NOT_THERE: 1 } }),
+    /constant NOT_THERE is used nowhere in elementwise\/add.wgsl/,
+  );
+  const withFeature = kernelSource({
+    name: 'f',
+    file: 'gemm/matmul.wgsl',
+    includes: ['gemm/rows_subgroup.wgsl'],
+    features: ['subgroups'],
+    constants: { TM: 16, TN: 8 },
+  });
   assert.ok(withFeature.startsWith('enable subgroups;\nconst TM: u32 = 16u;'), 'enable directive first');
   assert.is(withFeature.split('fn block_update(').length, 2, 'the tile snippet once');
 });

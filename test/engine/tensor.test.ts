@@ -11,7 +11,14 @@ test.before(async () => {
   await gpu();
 });
 
-for (const [shape, dtype] of [[[1], 'f32'], [[3, 5, 7], 'f32'], [[2, 1, 1, 1], 'i32'], [[1000], 'u32'], [[0], 'f32'], [[4097, 3], 'f32']] as const) {
+for (const [shape, dtype] of [
+  [[1], 'f32'],
+  [[3, 5, 7], 'f32'],
+  [[2, 1, 1, 1], 'i32'],
+  [[1000], 'u32'],
+  [[0], 'f32'],
+  [[4097, 3], 'f32'],
+] as const) {
   test(`round trip shape=[${shape}] ${dtype}`, async () => {
     const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
     const data: number[] = Array.from({ length: n }, (_, i) => (dtype === 'f32' ? i * 0.5 - 3.25 : dtype === 'i32' ? i - 7 : i * 3 + 1));

@@ -39,7 +39,13 @@ export async function gpuGrads(out: Tensor, dout: ArrayLike<number>, inputs: Ten
  * Check a float64 reference gradient against central finite differences of
  * f(x) = sum(forward(x) * dout), in place on x (restored after).
  */
-export function checkAgainstFiniteDifferences(label: string, forward: (x: Float64Array) => ArrayLike<number>, x: Float64Array, dout: ArrayLike<number>, analytic: ArrayLike<number>) {
+export function checkAgainstFiniteDifferences(
+  label: string,
+  forward: (x: Float64Array) => ArrayLike<number>,
+  x: Float64Array,
+  dout: ArrayLike<number>,
+  analytic: ArrayLike<number>,
+) {
   const numeric = numericGrad((v) => dot(forward(v), dout), x);
   assertClose(label, analytic, numeric, FD_TOL);
 }

@@ -30,7 +30,11 @@ export function makeParams(seed: number): { host: Float64Array[]; tensors: Tenso
  * grads[step][param]: float32-exact values in [-1, 1), or null where `isNull(step, param)`
  * (by default parameter 1 has no gradient at step 1, counting from 0).
  */
-export function gradSchedule(seed: number, steps: number, isNull = (step: number, param: number) => step === 1 && param === 1): (Float64Array | null)[][] {
+export function gradSchedule(
+  seed: number,
+  steps: number,
+  isNull = (step: number, param: number) => step === 1 && param === 1,
+): (Float64Array | null)[][] {
   const rng = new Rng(seed);
   return Array.from({ length: steps }, (_, s) => PARAM_SHAPES.map((shape, i) => (isNull(s, i) ? null : randomF32(rng, shapeSize(shape)))));
 }

@@ -22,12 +22,20 @@ test.before(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const arch = (norm: 'group' | 'batch', layers = [1, 1, 1, 1]): ResNetArch => ({ planes: [8, 16, 32, 64], layers, norm, groups: 4, numClasses: 4, inChannels: 3 });
+const arch = (norm: 'group' | 'batch', layers = [1, 1, 1, 1]): ResNetArch => ({
+  planes: [8, 16, 32, 64],
+  layers,
+  norm,
+  groups: 4,
+  numClasses: 4,
+  inChannels: 3,
+});
 
 /** Random values in every parameter and buffer (so a lost or swapped tensor shows). */
 function randomize(model: ResNet, seed: number) {
   const rng = new Rng(seed);
-  for (const [name, t] of model.stateDict()) t.write(rng.array(t.size, () => (name.endsWith('running_var') ? rng.uniform(0.5, 2) : rng.normal(0, 1))));
+  for (const [name, t] of model.stateDict())
+    t.write(rng.array(t.size, () => (name.endsWith('running_var') ? rng.uniform(0.5, 2) : rng.normal(0, 1))));
 }
 
 async function bits(t: Tensor): Promise<number[]> {
@@ -38,12 +46,27 @@ test('round trip x=[2,3,45,39] batch norm: every tensor bit-exact, metadata kept
   const a = new ResNet(arch('batch'), 1);
   randomize(a, 3);
   const file = join(dir, 'rt.safetensors');
-  const extras = { classNames: ['Abnormal', 'Normal', 'Sprue', 'Other'], magnification: 2.5, normalization: { mean: [0.7, 0.5, 0.6], std: [0.15, 0.2, 0.1] }, training: { lr: 1e-3, T: 1, pixelLoss: 'mse' }, epoch: 7 };
+  const extras = {
+    classNames: ['Abnormal', 'Normal', 'Sprue', 'Other'],
+    magnification: 2.5,
+    normalization: { mean: [0.7, 0.5, 0.6], std: [0.15, 0.2, 0.1] },
+    training: { lr: 1e-3, T: 1, pixelLoss: 'mse' },
+    epoch: 7,
+  };
   await saveCheckpoint(file, a, extras);
   const { model: b, info } = loadCheckpoint(file);
   assert.equal(info.arch, arch('batch'));
   assert.is(info.inferred, false);
-  assert.equal({ classNames: info.classNames, magnification: info.magnification, normalization: info.normalization, training: info.training, epoch: info.epoch }, extras);
+  assert.equal(
+    {
+      classNames: info.classNames,
+      magnification: info.magnification,
+      normalization: info.normalization,
+      training: info.training,
+      epoch: info.epoch,
+    },
+    extras,
+  );
   const sa = a.stateDict();
   const sb = new Map(b.stateDict());
   assert.is(sb.size, sa.length);
@@ -64,7 +87,8 @@ test('a file that does not fit lists every problem at once (missing, wrong shape
   for (const [name, t] of m.stateDict()) {
     if (name === 'layer_2.0.norm_1.bias') continue; // missing
     const data = (await t.read()) as Float32Array;
-    if (name === 'layer_3.0.conv_2.weight') entries.push([name, { shape: [32, 32, 1, 9], data }]); // wrong shape, same size
+    if (name === 'layer_3.0.conv_2.weight')
+      entries.push([name, { shape: [32, 32, 1, 9], data }]); // wrong shape, same size
     else entries.push([name, { shape: t.shape, data }]);
   }
   entries.push(['layer_5.0.conv_1.weight', { shape: [2], data: new Float32Array(2) }]); // unexpected
@@ -113,7 +137,10 @@ test('no metadata (PyTorch state_dict, batch norm, layers 2,1,1,2): architecture
   randomize(src, 6);
   const tensors: [string, readonly number[], Float32Array][] = [];
   for (const [name, t] of src.stateDict()) tensors.push([name, t.shape, (await t.read()) as Float32Array]);
-  const bnPrefixes = src.namedBuffers().filter(([n]) => n.endsWith('running_mean')).map(([n]) => n.replace(/\.running_mean$/, ''));
+  const bnPrefixes = src
+    .namedBuffers()
+    .filter(([n]) => n.endsWith('running_mean'))
+    .map(([n]) => n.replace(/\.running_mean$/, ''));
   const file = join(dir, 'torch.safetensors');
   torchStyleFile(file, tensors, bnPrefixes);
   const { model, info } = loadCheckpoint(file);
@@ -146,7 +173,10 @@ test('corrupt and missing checkpoint files: errors name the file', () => {
   assert.throws(() => loadCheckpoint(join(dir, 'absent.safetensors')), /checkpoint .*absent\.safetensors: no such file/);
   const noResnet = join(dir, 'other.safetensors');
   writeSafetensors(noResnet, [['encoder.weight', { shape: [2], data: new Float32Array(2) }]]);
-  assert.throws(() => loadCheckpoint(noResnet), /cannot infer the architecture: no metadata, and missing conv_1\.weight, fc\.weight, layer_1\.0\.conv_1\.weight/);
+  assert.throws(
+    () => loadCheckpoint(noResnet),
+    /cannot infer the architecture: no metadata, and missing conv_1\.weight, fc\.weight, layer_1\.0\.conv_1\.weight/,
+  );
 });
 
 test.run();

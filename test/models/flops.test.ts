@@ -50,7 +50,11 @@ const HAND: [string, number[], number, number, number][] = [
 
 test('countFlops planes=[4,8] layers=[1,1] GN(2) input=[2,3,13,11]: every layer as hand-computed', () => {
   const r = countFlops(tiny, [13, 11], { batch: 2 });
-  assert.equal(r.layers.map((l) => l.name), HAND.map((h) => h[0]), 'layer order and names');
+  assert.equal(
+    r.layers.map((l) => l.name),
+    HAND.map((h) => h[0]),
+    'layer order and names',
+  );
   HAND.forEach(([name, output, params, fwd, bwd], i) => {
     const l: LayerCount = r.layers[i];
     assert.equal(l.output, output, `${name} output`);

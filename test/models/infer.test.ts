@@ -33,7 +33,8 @@ test.before(async () => {
   model = new ResNet(arch, 9);
   const rng = new Rng(9);
   // Random running statistics, so eval mode differs visibly from training mode.
-  for (const [name, t] of model.namedBuffers()) t.write(rng.array(t.size, () => (name.endsWith('var') ? rng.uniform(0.5, 2) : rng.normal(0, 0.3))));
+  for (const [name, t] of model.namedBuffers())
+    t.write(rng.array(t.size, () => (name.endsWith('var') ? rng.uniform(0.5, 2) : rng.normal(0, 0.3))));
   model.eval();
   await saveCheckpoint(ckpt, model, { classNames, normalization, magnification: 5 });
   await saveCheckpoint(bareCkpt, model);
@@ -82,10 +83,15 @@ test('--input/--out x=[2,3,41,37]: logits and features are bit-identical to the 
 test('--images two PNGs (23x19 and 16x30): probabilities match a float64 softmax of the model on the normalized pixels', async () => {
   const rng = new Rng(2);
   const files: [string, Uint8Array, number, number][] = [];
-  for (const [h, w] of [[23, 19], [16, 30]]) {
+  for (const [h, w] of [
+    [23, 19],
+    [16, 30],
+  ]) {
     const rgb = Uint8Array.from(rng.array(h * w * 3, () => rng.int(256)));
     const file = join(dir, `img${h}x${w}.png`);
-    await sharp(Buffer.from(rgb), { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+    await sharp(Buffer.from(rgb), { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(file);
     files.push([file, rgb, h, w]);
   }
   const printed = await infer('--checkpoint', ckpt, '--images', files[0][0], files[1][0]);
@@ -93,7 +99,10 @@ test('--images two PNGs (23x19 and 16x30): probabilities match a float64 softmax
   for (const [i, [file, rgb, h, w]] of files.entries()) {
     // Independent preprocessing: HWC bytes -> [1,3,H,W], (v/255 - mean) / std.
     const x = new Float32Array(3 * h * w);
-    for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let c = 0; c < 3; c++) x[(c * h + y) * w + xx] = (rgb[(y * w + xx) * 3 + c] / 255 - normalization.mean[c]) / normalization.std[c];
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++)
+        for (let c = 0; c < 3; c++)
+          x[(c * h + y) * w + xx] = (rgb[(y * w + xx) * 3 + c] / 255 - normalization.mean[c]) / normalization.std[c];
     const t = Tensor.from(x, [1, 3, h, w]);
     const out = noGrad(() => model.forward(t));
     const logits = Array.from(await out.logits.read());
@@ -118,8 +127,14 @@ test('bad calls fail with messages naming the problem', async () => {
     [['--input', xFile, '--out', 'y'], /--checkpoint is required/],
     [['--checkpoint', join(dir, 'nope.safetensors'), '--images', png], /no such file: .*nope\.safetensors/],
     [['--checkpoint', ckpt, '--input', xFile], /--out is required with --input/],
-    [['--checkpoint', ckpt, '--input', xFile, '--out', 'y', '--images', png], /give one of --input \(with --out\), --images or --slide \(with --out\)/],
-    [['--checkpoint', ckpt, '--input', xFile, '--out', join(dir, 'y3.safetensors')], /'input' in .*x3d\.safetensors is \[3,5,5\]; the model needs \[N, 3, H, W\]/],
+    [
+      ['--checkpoint', ckpt, '--input', xFile, '--out', 'y', '--images', png],
+      /give one of --input \(with --out\), --images or --slide \(with --out\)/,
+    ],
+    [
+      ['--checkpoint', ckpt, '--input', xFile, '--out', join(dir, 'y3.safetensors')],
+      /'input' in .*x3d\.safetensors is \[3,5,5\]; the model needs \[N, 3, H, W\]/,
+    ],
     [['--checkpoint', ckpt, '--input', other, '--out', join(dir, 'y4.safetensors')], /has no tensor named 'input' \(it has: pixels\)/],
     [['--checkpoint', bareCkpt, '--images', png], /stores no input normalization; pass --mean r,g,b and --std r,g,b/],
     [['--checkpoint', ckpt, '--images', corrupt], /cannot decode image .*corrupt\.png/],

@@ -35,7 +35,13 @@ export interface ReferenceOutput {
  * `state` (checkpoint names). `training` selects batch statistics for batch norm (and updates
  * of its running statistics, returned in `runningStats`); group norm ignores it.
  */
-export function referenceResNetForward(arch: ResNetArch, state: Map<string, Float64Array>, input: Float64Array, inputShape: Shape4, training: boolean): ReferenceOutput {
+export function referenceResNetForward(
+  arch: ResNetArch,
+  state: Map<string, Float64Array>,
+  input: Float64Array,
+  inputShape: Shape4,
+  training: boolean,
+): ReferenceOutput {
   const get = (name: string) => {
     const v = state.get(name);
     if (!v) throw new Error(`referenceResNetForward: no tensor '${name}' in the state`);
@@ -45,15 +51,28 @@ export function referenceResNetForward(arch: ResNetArch, state: Map<string, Floa
 
   const conv = (name: string, a: Act, out: number, k: number, stride: number, padding: number): Act => {
     const wShape: Shape4 = [out, a.shape[1], k, k];
-    const { y, shape } = conv2dRef(a.x, a.shape, get(`${name}.weight`), wShape, null, { stride: [stride, stride], padding: [padding, padding], dilation: [1, 1] });
+    const { y, shape } = conv2dRef(a.x, a.shape, get(`${name}.weight`), wShape, null, {
+      stride: [stride, stride],
+      padding: [padding, padding],
+      dilation: [1, 1],
+    });
     return { x: y, shape };
   };
   const norm = (name: string, a: Act): Act => {
     const [n, c, h, w] = a.shape;
     const weight = get(`${name}.weight`);
     const bias = get(`${name}.bias`);
-    if (arch.norm === 'group') return { x: groupNormForward(a.x, weight, bias, { n, c, h, w, groups: arch.groups, eps: 1e-5 }), shape: a.shape };
-    const r = batchNormForward(a.x, weight, bias, get(`${name}.running_mean`), get(`${name}.running_var`), { n, c, h, w, eps: 1e-5, momentum: 0.1, training });
+    if (arch.norm === 'group')
+      return { x: groupNormForward(a.x, weight, bias, { n, c, h, w, groups: arch.groups, eps: 1e-5 }), shape: a.shape };
+    const r = batchNormForward(a.x, weight, bias, get(`${name}.running_mean`), get(`${name}.running_var`), {
+      n,
+      c,
+      h,
+      w,
+      eps: 1e-5,
+      momentum: 0.1,
+      training,
+    });
     runningStats.set(`${name}.running_mean`, r.runningMean);
     runningStats.set(`${name}.running_var`, r.runningVar);
     return { x: r.y, shape: a.shape };
@@ -64,12 +83,23 @@ export function referenceResNetForward(arch: ResNetArch, state: Map<string, Floa
   a = relu(norm('norm_1', conv('conv_1', a, arch.planes[0], 7, 2, 3)));
   {
     const [n, c, h, w] = a.shape;
-    const pool = { n, c, h, w, kernel: [3, 3] as [number, number], stride: [2, 2] as [number, number], padding: [1, 1] as [number, number] };
+    const pool = {
+      n,
+      c,
+      h,
+      w,
+      kernel: [3, 3] as [number, number],
+      stride: [2, 2] as [number, number],
+      padding: [1, 1] as [number, number],
+    };
     const [oh, ow] = maxPoolOutputSize(pool);
     a = { x: maxPoolForward(a.x, pool).y, shape: [n, c, oh, ow] };
   }
   for (const b of blockPlan(arch)) {
-    const main = norm(`${b.name}.norm_2`, conv(`${b.name}.conv_2`, relu(norm(`${b.name}.norm_1`, conv(`${b.name}.conv_1`, a, b.planes, 3, b.stride, 1))), b.planes, 3, 1, 1));
+    const main = norm(
+      `${b.name}.norm_2`,
+      conv(`${b.name}.conv_2`, relu(norm(`${b.name}.norm_1`, conv(`${b.name}.conv_1`, a, b.planes, 3, b.stride, 1))), b.planes, 3, 1, 1),
+    );
     const identity = b.downsample ? norm(`${b.name}.downsample.1`, conv(`${b.name}.downsample.0`, a, b.planes, 1, b.stride, 0)) : a;
     a = relu({ x: main.x.map((v, i) => v + identity.x[i]), shape: main.shape });
   }
@@ -90,8 +120,14 @@ interface TapeAct extends Act {
  * the reference ops' analytic backward rules (conv2dBackwardRef, groupNormBackward, ...), run in
  * reverse. Returns gradients by checkpoint name.
  */
-export function referenceResNetBackward(arch: ResNetArch, state: Map<string, Float64Array>, input: Float64Array, inputShape: Shape4,
-  dFeatures: Float64Array, dLogits: Float64Array): Map<string, Float64Array> {
+export function referenceResNetBackward(
+  arch: ResNetArch,
+  state: Map<string, Float64Array>,
+  input: Float64Array,
+  inputShape: Shape4,
+  dFeatures: Float64Array,
+  dLogits: Float64Array,
+): Map<string, Float64Array> {
   if (arch.norm !== 'group') throw new Error('referenceResNetBackward: group norm only');
   const get = (name: string) => {
     const v = state.get(name);
@@ -145,7 +181,15 @@ export function referenceResNetBackward(arch: ResNetArch, state: Map<string, Flo
   {
     const prev = a;
     const [n, c, h, w] = prev.shape;
-    const pool = { n, c, h, w, kernel: [3, 3] as [number, number], stride: [2, 2] as [number, number], padding: [1, 1] as [number, number] };
+    const pool = {
+      n,
+      c,
+      h,
+      w,
+      kernel: [3, 3] as [number, number],
+      stride: [2, 2] as [number, number],
+      padding: [1, 1] as [number, number],
+    };
     const [oh, ow] = maxPoolOutputSize(pool);
     const o = act(maxPoolForward(prev.x, pool).y, [n, c, oh, ow]);
     tape.push(() => addTo(prev, maxPoolBackward(prev.x, o.grad, pool)));
@@ -153,9 +197,24 @@ export function referenceResNetBackward(arch: ResNetArch, state: Map<string, Flo
   }
   for (const b of blockPlan(arch)) {
     const blockIn = a;
-    const main = norm(`${b.name}.norm_2`, conv(`${b.name}.conv_2`, relu(norm(`${b.name}.norm_1`, conv(`${b.name}.conv_1`, blockIn, b.planes, 3, b.stride, 1))), b.planes, 3, 1, 1));
-    const identity = b.downsample ? norm(`${b.name}.downsample.1`, conv(`${b.name}.downsample.0`, blockIn, b.planes, 1, b.stride, 0)) : blockIn;
-    const sum = act(main.x.map((v, i) => v + identity.x[i]), main.shape);
+    const main = norm(
+      `${b.name}.norm_2`,
+      conv(
+        `${b.name}.conv_2`,
+        relu(norm(`${b.name}.norm_1`, conv(`${b.name}.conv_1`, blockIn, b.planes, 3, b.stride, 1))),
+        b.planes,
+        3,
+        1,
+        1,
+      ),
+    );
+    const identity = b.downsample
+      ? norm(`${b.name}.downsample.1`, conv(`${b.name}.downsample.0`, blockIn, b.planes, 1, b.stride, 0))
+      : blockIn;
+    const sum = act(
+      main.x.map((v, i) => v + identity.x[i]),
+      main.shape,
+    );
     tape.push(() => {
       addTo(main, sum.grad);
       addTo(identity, sum.grad);

@@ -24,7 +24,14 @@ test.before(async () => {
 });
 
 /** A narrow net for speed: widths 8..64, GroupNorm(4) (4 divides every width), 5 classes. */
-const narrow = (norm: 'group' | 'batch'): ResNetArch => ({ planes: [8, 16, 32, 64], layers: [1, 1, 1, 1], norm, groups: 4, numClasses: 5, inChannels: 3 });
+const narrow = (norm: 'group' | 'batch'): ResNetArch => ({
+  planes: [8, 16, 32, 64],
+  layers: [1, 1, 1, 1],
+  norm,
+  groups: 4,
+  numClasses: 5,
+  inChannels: 3,
+});
 
 /** Give every parameter and buffer random values (init's 1/0 norms would hide mistakes); return them in float64. */
 function randomizeState(model: ResNet, rng: Rng): Map<string, Float64Array> {
@@ -32,7 +39,21 @@ function randomizeState(model: ResNet, rng: Rng): Map<string, Float64Array> {
   for (const [name, t] of model.stateDict()) {
     const isVar = name.endsWith('running_var');
     const isNormWeight = /norm_\d\.weight$|downsample\.1\.weight$/.test(name);
-    const values = Float64Array.from(rng.array(t.size, () => Math.fround(isVar ? rng.uniform(0.5, 2) : isNormWeight ? rng.uniform(0.5, 1.5) : name.endsWith('running_mean') || name.endsWith('bias') ? rng.uniform(-0.3, 0.3) : t.rank === 4 ? rng.normal(0, Math.sqrt(2 / (t.shape[1] * t.shape[2] * t.shape[3]))) : rng.normal(0, 0.3))));
+    const values = Float64Array.from(
+      rng.array(t.size, () =>
+        Math.fround(
+          isVar
+            ? rng.uniform(0.5, 2)
+            : isNormWeight
+              ? rng.uniform(0.5, 1.5)
+              : name.endsWith('running_mean') || name.endsWith('bias')
+                ? rng.uniform(-0.3, 0.3)
+                : t.rank === 4
+                  ? rng.normal(0, Math.sqrt(2 / (t.shape[1] * t.shape[2] * t.shape[3])))
+                  : rng.normal(0, 0.3),
+        ),
+      ),
+    );
     t.write(values);
     state.set(name, values);
   }
@@ -47,7 +68,13 @@ async function readState(model: ResNet): Promise<Map<string, Float32Array>> {
 
 test('rbd preset: PyTorch state_dict names and OIHW shapes', async () => {
   const model = new ResNet(RBD_ARCH, 0);
-  const expected: Record<string, number[]> = { 'conv_1.weight': [32, 3, 7, 7], 'norm_1.weight': [32], 'norm_1.bias': [32], 'fc.weight': [3, 256], 'fc.bias': [3] };
+  const expected: Record<string, number[]> = {
+    'conv_1.weight': [32, 3, 7, 7],
+    'norm_1.weight': [32],
+    'norm_1.bias': [32],
+    'fc.weight': [3, 256],
+    'fc.bias': [3],
+  };
   const widths = [32, 64, 128, 256];
   widths.forEach((p, s) => {
     const inP = s === 0 ? 32 : widths[s - 1];
@@ -78,7 +105,13 @@ test('batch norm adds running_mean / running_var buffers; ResNet-18 preset has t
   assert.is(buffers.length, 2 * (1 + 4 * 2 + 3));
   bn.dispose();
   const r18 = presetArch('resnet18');
-  assert.equal([r18.planes, r18.layers], [[64, 128, 256, 512], [2, 2, 2, 2]]);
+  assert.equal(
+    [r18.planes, r18.layers],
+    [
+      [64, 128, 256, 512],
+      [2, 2, 2, 2],
+    ],
+  );
   assert.throws(() => new ResNet({ ...narrow('group'), groups: 3 }), /groups=3 must divide every width, but not 8, 16, 32, 64/);
 });
 
@@ -114,7 +147,13 @@ test('init: same seed same weights, other seed other weights; Kaiming fan_out st
  */
 const FWD: Tol = { atol: 1e-4, rtol: 1e-3 };
 
-for (const [norm, training, batch] of [['group', true, 1], ['group', true, 3], ['batch', false, 1], ['batch', false, 3], ['batch', true, 3]] as const) {
+for (const [norm, training, batch] of [
+  ['group', true, 1],
+  ['group', true, 3],
+  ['batch', false, 1],
+  ['batch', false, 3],
+  ['batch', true, 3],
+] as const) {
   const mode = norm === 'batch' ? (training ? ' train' : ' eval') : '';
   test(`forward vs float64 reference: ${norm} norm${mode} x=[${batch},3,97,83] planes=8,16,32,64`, async () => {
     const arch = narrow(norm);
@@ -205,10 +244,16 @@ for (const norm of ['group', 'batch'] as const) {
       // itself checked against the finite differences on the seeded entries (FD with h = 1e-5 on
       // a loss of O(10) in float64: truncation h^2 |f'''| ~ 1e-9, rounding 1e-16 * 10 / h = 1e-10).
       const ref = referenceResNetBackward(arch, state, input, shape, q, r);
-      assertClose(`${norm}: float64 backward vs finite differences, ${entries.length} entries`, entries.map(([name, i]) => ref.get(name)![i]), fdVals, { atol: 1e-7, rtol: 1e-6 });
+      assertClose(
+        `${norm}: float64 backward vs finite differences, ${entries.length} entries`,
+        entries.map(([name, i]) => ref.get(name)![i]),
+        fdVals,
+        { atol: 1e-7, rtol: 1e-6 },
+      );
       for (const [name, g] of gpuGrads) assertClose(`${norm}: d/d ${name}`, g, ref.get(name)!, gradTol(norm, scaleOf(name)));
     } else {
-      for (const [k, [name, i]] of entries.entries()) assertClose(`${norm}: d/d ${name}[${i}]`, [gpuGrads.get(name)![i]], [fdVals[k]], gradTol(norm, scaleOf(name)));
+      for (const [k, [name, i]] of entries.entries())
+        assertClose(`${norm}: d/d ${name}[${i}]`, [gpuGrads.get(name)![i]], [fdVals[k]], gradTol(norm, scaleOf(name)));
     }
     x.dispose();
     model.dispose();

@@ -26,7 +26,13 @@ function handBuilt(header: object, data: Uint8Array): Uint8Array {
 test('encode layout: u64 LE header length, 8-aligned JSON header, F32 entries tiling the data', () => {
   const a = new Float32Array([1, 2, 3, 4, 5, 6]);
   const b = new Float32Array([-0.5]);
-  const bytes = encodeSafetensors([['w', { shape: [2, 3], data: a }], ['b', { shape: [1], data: b }]], { epoch: '3' });
+  const bytes = encodeSafetensors(
+    [
+      ['w', { shape: [2, 3], data: a }],
+      ['b', { shape: [1], data: b }],
+    ],
+    { epoch: '3' },
+  );
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
   assert.is(n % 8, 0, 'header padded to 8 bytes');
   const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8'));
@@ -44,7 +50,14 @@ test('round trip is bit-exact (random values, -0, subnormal, inf, NaN), metadata
   const x = Float32Array.from(rng.array(1000, () => rng.normal(0, 10)));
   x.set([-0, 1e-40, Infinity, -Infinity, NaN], 0);
   const file = join(dir, 'rt.safetensors');
-  writeSafetensors(file, [['x', { shape: [10, 10, 10], data: x }], ['empty', { shape: [0, 4], data: new Float32Array(0) }]], { note: 'héllo ∑' });
+  writeSafetensors(
+    file,
+    [
+      ['x', { shape: [10, 10, 10], data: x }],
+      ['empty', { shape: [0, 4], data: new Float32Array(0) }],
+    ],
+    { note: 'héllo ∑' },
+  );
   const back = readSafetensors(file);
   assert.equal(back.metadata, { note: 'héllo ∑' });
   const y = back.tensors.get('x')!;
@@ -86,13 +99,41 @@ const good = () => encodeSafetensors([['w', { shape: [3], data: new Float32Array
 for (const [what, make, pattern] of [
   ['3-byte file', () => new Uint8Array(3), /shorter than the 8-byte header length/],
   ['truncated data', () => good().subarray(0, good().length - 1), /ends at byte 12 of the data section, which has only 11 bytes/],
-  ['header length beyond the file', () => { const b = good(); new DataView(b.buffer).setBigUint64(0, 1n << 40n, true); return b; }, /header length 1099511627776 exceeds/],
+  [
+    'header length beyond the file',
+    () => {
+      const b = good();
+      new DataView(b.buffer).setBigUint64(0, 1n << 40n, true);
+      return b;
+    },
+    /header length 1099511627776 exceeds/,
+  ],
   ['header not JSON', () => handBuilt({}, new Uint8Array(0)).map((c, i) => (i === 8 ? 0x7b + 1 : c)), /header is not JSON/],
   ['unknown dtype', () => handBuilt({ w: { dtype: 'F8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), /unknown dtype "F8"/],
-  ['size mismatch', () => handBuilt({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)), /needs 8 bytes but data_offsets span 4/],
-  ['gap in data', () => handBuilt({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), /bytes 0\.\.4 of the data section belong to no tensor/],
-  ['overlap', () => handBuilt({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), /overlaps/],
-  ['trailing bytes', () => handBuilt({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(8)), /has 8 bytes but the tensors cover 4/],
+  [
+    'size mismatch',
+    () => handBuilt({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)),
+    /needs 8 bytes but data_offsets span 4/,
+  ],
+  [
+    'gap in data',
+    () => handBuilt({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)),
+    /bytes 0\.\.4 of the data section belong to no tensor/,
+  ],
+  [
+    'overlap',
+    () =>
+      handBuilt(
+        { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } },
+        new Uint8Array(8),
+      ),
+    /overlaps/,
+  ],
+  [
+    'trailing bytes',
+    () => handBuilt({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(8)),
+    /has 8 bytes but the tensors cover 4/,
+  ],
 ] as [string, () => Uint8Array, RegExp][]) {
   test(`corrupt file (${what}) is rejected with a message naming the file`, () => {
     const file = join(dir, 'bad.safetensors');
@@ -131,7 +172,10 @@ test('atomic write: no temporary left behind; a failed write leaves the target u
 });
 
 test('encode rejects a data length that does not match the shape', () => {
-  assert.throws(() => encodeSafetensors([['w', { shape: [2, 2], data: new Float32Array(3) }]]), /'w' has 3 values but shape \[2,2\] needs 4/);
+  assert.throws(
+    () => encodeSafetensors([['w', { shape: [2, 2], data: new Float32Array(3) }]]),
+    /'w' has 3 values but shape \[2,2\] needs 4/,
+  );
 });
 
 test.run();

@@ -36,7 +36,8 @@ test.before(async () => {
   await gpu();
   model = new ResNet(arch, 4);
   const rng = new Rng(4);
-  for (const [name, t] of model.namedBuffers()) t.write(rng.array(t.size, () => (name.endsWith('var') ? rng.uniform(0.5, 2) : rng.normal(0, 0.3))));
+  for (const [name, t] of model.namedBuffers())
+    t.write(rng.array(t.size, () => (name.endsWith('var') ? rng.uniform(0.5, 2) : rng.normal(0, 0.3))));
   model.eval();
 });
 test.after(() => {
@@ -49,7 +50,11 @@ async function referenceProbs(img: RgbPixels, crops: [number, number][], w: numb
   const out: number[][] = [];
   for (const [x0, y0] of crops) {
     const x = new Float32Array(3 * h * w);
-    for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let c = 0; c < 3; c++) x[(c * h + y) * w + xx] = (img.data[((y0 + y) * img.width + x0 + xx) * 3 + c] / 255 - normalization.mean[c]) / normalization.std[c];
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++)
+        for (let c = 0; c < 3; c++)
+          x[(c * h + y) * w + xx] =
+            (img.data[((y0 + y) * img.width + x0 + xx) * 3 + c] / 255 - normalization.mean[c]) / normalization.std[c];
     const t = Tensor.from(x, [1, 3, h, w]);
     const r = noGrad(() => model.forward(t));
     const logits = Array.from(await r.logits.read());

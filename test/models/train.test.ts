@@ -21,11 +21,24 @@ test.before(async () => {
   await gpu();
 });
 
-const arch = (norm: 'group' | 'batch'): ResNetArch => ({ planes: [8, 16, 32, 64], layers: [1, 1, 1, 1], norm, groups: 4, numClasses: 4, inChannels: 3 });
+const arch = (norm: 'group' | 'batch'): ResNetArch => ({
+  planes: [8, 16, 32, 64],
+  layers: [1, 1, 1, 1],
+  norm,
+  groups: 4,
+  numClasses: 4,
+  inChannels: 3,
+});
 
 function images(seed: number, shape: number[]): Tensor {
   const rng = new Rng(seed);
-  return Tensor.from(rng.array(shape.reduce((a, b) => a * b, 1), () => rng.normal(0, 1)), shape);
+  return Tensor.from(
+    rng.array(
+      shape.reduce((a, b) => a * b, 1),
+      () => rng.normal(0, 1),
+    ),
+    shape,
+  );
 }
 
 /** One optimizer step on (x, labels); returns the loss tensor (kept, caller reads it). */

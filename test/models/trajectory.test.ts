@@ -48,8 +48,22 @@ test(`distillation trajectory: ${STEPS} Adam steps on the GPU reproduce the floa
   const teacher = new ResNet(ARCH, 12).eval();
   // One batch per step, seeded; inputs float32-exact so both sides see the same numbers.
   const batches = Array.from({ length: STEPS }, () => ({
-    s: Float64Array.from(Float32Array.from(rng.array(STUDENT.reduce((a, b) => a * b), () => rng.normal()))),
-    t: Float64Array.from(Float32Array.from(rng.array(TEACHER.reduce((a, b) => a * b), () => rng.normal()))),
+    s: Float64Array.from(
+      Float32Array.from(
+        rng.array(
+          STUDENT.reduce((a, b) => a * b),
+          () => rng.normal(),
+        ),
+      ),
+    ),
+    t: Float64Array.from(
+      Float32Array.from(
+        rng.array(
+          TEACHER.reduce((a, b) => a * b),
+          () => rng.normal(),
+        ),
+      ),
+    ),
   }));
 
   // The float64 side starts from the very float32 weights the GPU holds.
@@ -79,7 +93,9 @@ test(`distillation trajectory: ${STEPS} Adam steps on the GPU reproduce the floa
     const [, c, hs, ws] = sr.featuresShape;
     const target = adaptiveMaxPoolForward(tr.features, { n: N, c, h: tr.featuresShape[2], w: tr.featuresShape[3], oh: hs, ow: ws }).y;
     const shape: [number, number] = [N, ARCH.numClasses];
-    refLosses.push(LOSS.softWeight * klDivDistillRef(sr.logits, tr.logits, shape, LOSS.temperature) + LOSS.pixelWeight * mseLossRef(sr.features, target));
+    refLosses.push(
+      LOSS.softWeight * klDivDistillRef(sr.logits, tr.logits, shape, LOSS.temperature) + LOSS.pixelWeight * mseLossRef(sr.features, target),
+    );
     const dLogits = klDivDistillGradRef(sr.logits, tr.logits, shape, LOSS.temperature).map((v) => v * LOSS.softWeight);
     const dFeatures = mseLossGradRef(sr.features, target).map((v) => v * LOSS.pixelWeight);
     const grads = referenceResNetBackward(ARCH, refStudent, batch.s, STUDENT, dFeatures, dLogits);

@@ -60,13 +60,22 @@ test('reference adaptiveMaxPool2d gradient vs finite differences x=[1,2,5,7] out
   // Distinct values spaced far more than the FD step, so no perturbation changes a choice.
   const x = Float64Array.from(new Rng(3).shuffle(Array.from({ length: 70 }, (_, i) => i * 0.01)));
   const dout = randomData(4, 18);
-  checkAgainstFiniteDifferences('adaptiveMaxPool2d ref grad vs FD', (v) => adaptiveMaxPoolForward(v, s).y, x, dout, adaptiveMaxPoolBackward(x, dout, s));
+  checkAgainstFiniteDifferences(
+    'adaptiveMaxPool2d ref grad vs FD',
+    (v) => adaptiveMaxPoolForward(v, s).y,
+    x,
+    dout,
+    adaptiveMaxPoolBackward(x, dout, s),
+  );
 });
 
 test('bad calls throw ShapeError naming adaptiveMaxPool2d and the shapes', () => {
   const x = Tensor.empty([1, 2, 3, 3]);
   const is = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
-  assert.throws(() => adaptiveMaxPool2d(x, [-1, 2]), is(/adaptiveMaxPool2d: output size \[-1,2\] for input \[1,2,3,3\] must be two whole numbers >= 1/));
+  assert.throws(
+    () => adaptiveMaxPool2d(x, [-1, 2]),
+    is(/adaptiveMaxPool2d: output size \[-1,2\] for input \[1,2,3,3\] must be two whole numbers >= 1/),
+  );
   assert.throws(() => adaptiveMaxPool2d(x, [2, 0]), is(/adaptiveMaxPool2d: output size \[2,0\]/));
   x.dispose();
 });

@@ -38,7 +38,12 @@ test('accumulate twice x=[2,8]: acc = a + 2b', async () => {
   const b = Tensor.from(bData, [2, 8]);
   accumulate(a, b);
   accumulate(a, b);
-  assertClose('accumulate twice [2,8]', await a.read(), Float64Array.from(aData, (v, i) => v + 2 * bData[i]), TOL.values);
+  assertClose(
+    'accumulate twice [2,8]',
+    await a.read(),
+    Float64Array.from(aData, (v, i) => v + 2 * bData[i]),
+    TOL.values,
+  );
   for (const t of [a, b]) t.dispose();
 });
 

@@ -15,7 +15,12 @@ test.before(async () => {
 
 // Odd H != W; batch 1; 1x1 maps with a batch of 4 (M = 4); channels not a multiple of 4; a
 // channel of 2 * 17 * 19 = 646 elements, longer than a workgroup.
-const CASES: [number, number, number, number][] = [[2, 3, 5, 7], [1, 5, 1, 3], [4, 6, 1, 1], [2, 4, 17, 19]];
+const CASES: [number, number, number, number][] = [
+  [2, 3, 5, 7],
+  [1, 5, 1, 3],
+  [4, 6, 1, 1],
+  [2, 4, 17, 19],
+];
 
 for (const [n, c, h, w] of CASES) {
   for (const training of [true, false]) {
@@ -63,7 +68,14 @@ test('batchNorm training updates running statistics under noGrad too, twice in a
     batchNorm(x, weight, bias, runningMean, runningVar, { training: true, momentum: 0.3 }).dispose();
     batchNorm(x, weight, bias, runningMean, runningVar, { training: true, momentum: 0.3 }).dispose();
   });
-  const once = batchNormForward(xData, new Float64Array([1, 1]), new Float64Array(2), new Float64Array([0, 0]), new Float64Array([1, 1]), s);
+  const once = batchNormForward(
+    xData,
+    new Float64Array([1, 1]),
+    new Float64Array(2),
+    new Float64Array([0, 0]),
+    new Float64Array([1, 1]),
+    s,
+  );
   const twice = batchNormForward(xData, new Float64Array([1, 1]), new Float64Array(2), once.runningMean, once.runningVar, s);
   assertClose('batchNorm running_mean after 2 steps', await runningMean.read(), twice.runningMean, TOL.forLength(18));
   assertClose('batchNorm running_var after 2 steps', await runningVar.read(), twice.runningVar, TOL.forLength(18));
@@ -82,8 +94,20 @@ test('reference batchNorm gradients vs finite differences x=[2,3,2,2], training 
     const ref = batchNormBackward(x, weight, rm, rv, dout, s);
     const mode = training ? 'train' : 'eval';
     checkAgainstFiniteDifferences(`batchNorm ${mode} ref dx vs FD`, (v) => batchNormForward(v, weight, bias, rm, rv, s).y, x, dout, ref.dx);
-    checkAgainstFiniteDifferences(`batchNorm ${mode} ref dweight vs FD`, (v) => batchNormForward(x, v, bias, rm, rv, s).y, weight, dout, ref.dweight);
-    checkAgainstFiniteDifferences(`batchNorm ${mode} ref dbias vs FD`, (v) => batchNormForward(x, weight, v, rm, rv, s).y, bias, dout, ref.dbias);
+    checkAgainstFiniteDifferences(
+      `batchNorm ${mode} ref dweight vs FD`,
+      (v) => batchNormForward(x, v, bias, rm, rv, s).y,
+      weight,
+      dout,
+      ref.dweight,
+    );
+    checkAgainstFiniteDifferences(
+      `batchNorm ${mode} ref dbias vs FD`,
+      (v) => batchNormForward(x, weight, v, rm, rv, s).y,
+      bias,
+      dout,
+      ref.dbias,
+    );
   }
 });
 
@@ -92,8 +116,14 @@ test('bad calls throw ShapeError naming batchNorm and the shapes', () => {
   const p3 = Tensor.empty([3]);
   const p2 = Tensor.empty([2]);
   const is = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
-  assert.throws(() => batchNorm(x, p3, p3, p3, p3, { training: true }), is(/batchNorm: training needs more than 1 value per channel .* N\*H\*W = 1 \(x \[1,3,1,1\], weight \[3\]/));
-  assert.throws(() => batchNorm(x, p3, p2, p3, p3, { training: false }), is(/batchNorm: bias must be f32 \[C\] = \[3\] \(x \[1,3,1,1\], weight \[3\], bias \[2\]/));
+  assert.throws(
+    () => batchNorm(x, p3, p3, p3, p3, { training: true }),
+    is(/batchNorm: training needs more than 1 value per channel .* N\*H\*W = 1 \(x \[1,3,1,1\], weight \[3\]/),
+  );
+  assert.throws(
+    () => batchNorm(x, p3, p2, p3, p3, { training: false }),
+    is(/batchNorm: bias must be f32 \[C\] = \[3\] \(x \[1,3,1,1\], weight \[3\], bias \[2\]/),
+  );
   assert.throws(() => batchNorm(x, p3, p3, p3, p3, { training: false, momentum: 2 }), is(/batchNorm: momentum 2 must be in \[0, 1\]/));
   for (const t of [x, p3, p2]) t.dispose();
 });

@@ -19,17 +19,20 @@ type Case = { x: [number, number, number, number]; out: [number, number] };
 // workgroup with mixed ratios (40->71, 33->20); strong upsampling where many outputs clamp onto
 // the edge inputs (3->40, 2->37); strong downsampling (100->7, 9->2); batch 1 and 2; channels 1, 2, 3.
 const CASES: Case[] = onGl
-  ? [{ x: [1, 2, 5, 7], out: [9, 4] }, { x: [1, 1, 9, 10], out: [4, 3] }]
+  ? [
+      { x: [1, 2, 5, 7], out: [9, 4] },
+      { x: [1, 1, 9, 10], out: [4, 3] },
+    ]
   : [
-    { x: [1, 2, 5, 7], out: [9, 4] },
-    { x: [2, 3, 8, 6], out: [16, 12] },
-    { x: [1, 1, 9, 10], out: [4, 3] },
-    { x: [1, 3, 1, 1], out: [3, 2] },
-    { x: [1, 2, 7, 5], out: [1, 1] },
-    { x: [1, 1, 40, 33], out: [71, 20] },
-    { x: [1, 1, 3, 2], out: [40, 37] },
-    { x: [1, 1, 100, 9], out: [7, 2] },
-  ];
+      { x: [1, 2, 5, 7], out: [9, 4] },
+      { x: [2, 3, 8, 6], out: [16, 12] },
+      { x: [1, 1, 9, 10], out: [4, 3] },
+      { x: [1, 3, 1, 1], out: [3, 2] },
+      { x: [1, 2, 7, 5], out: [1, 1] },
+      { x: [1, 1, 40, 33], out: [71, 20] },
+      { x: [1, 1, 3, 2], out: [40, 37] },
+      { x: [1, 1, 100, 9], out: [7, 2] },
+    ];
 
 /**
  * 16 taps whose weights sum to 1 (some negative) are a short sum: the `values` preset. On top,
@@ -76,7 +79,10 @@ test('bicubicResize to the same size is the identity x=[2,1,6,5]', async () => {
 test('reference taps follow PyTorch: 4->8 output 0 samples s=-0.25 with clamped taps', () => {
   // s = (0 + 0.5) * 4/8 - 0.5 = -0.25: f = -1, t = 0.75; taps -2, -1, 0, 1 clamp to 0, 0, 0, 1.
   const taps = bicubicTaps(0, 4, 8);
-  assert.equal(taps.map(([i]) => i), [0, 0, 0, 1]);
+  assert.equal(
+    taps.map(([i]) => i),
+    [0, 0, 0, 1],
+  );
   const a = -0.75;
   const t = 0.75;
   const expected = [
@@ -85,7 +91,12 @@ test('reference taps follow PyTorch: 4->8 output 0 samples s=-0.25 with clamped 
     ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
     ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a,
   ];
-  assertClose('bicubic taps 4->8 o=0', taps.map(([, w]) => w), expected, { atol: 1e-15, rtol: 0 });
+  assertClose(
+    'bicubic taps 4->8 o=0',
+    taps.map(([, w]) => w),
+    expected,
+    { atol: 1e-15, rtol: 0 },
+  );
 });
 
 test('reference bicubicResize gradient vs finite differences x=[1,1,5,4] out=[7,3]', () => {
@@ -98,7 +109,10 @@ test('reference bicubicResize gradient vs finite differences x=[1,1,5,4] out=[7,
 test('bad calls throw ShapeError naming bicubicResize and the shapes', () => {
   const x = Tensor.empty([1, 2, 3, 3]);
   const is = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
-  assert.throws(() => bicubicResize(x, [-2, 4]), is(/bicubicResize: output size \[-2,4\] for input \[1,2,3,3\] must be two whole numbers >= 1/));
+  assert.throws(
+    () => bicubicResize(x, [-2, 4]),
+    is(/bicubicResize: output size \[-2,4\] for input \[1,2,3,3\] must be two whole numbers >= 1/),
+  );
   assert.throws(() => bicubicResize(x, [2.5, 4]), is(/bicubicResize: output size \[2.5,4\]/));
   x.dispose();
 });

@@ -11,7 +11,14 @@ import { gpu, onGl, assertClose, numericGrad, dot, TOL, FD_TOL } from '../helper
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { gemmTiles } from '../../engine/ops/gemm_tiles.ts';
-import { conv2d, splitK, conv2dForwardKernel, conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dGeometry } from '../../engine/ops/conv2d.ts';
+import {
+  conv2d,
+  splitK,
+  conv2dForwardKernel,
+  conv2dBackwardInputKernel,
+  conv2dBackwardWeightKernel,
+  conv2dGeometry,
+} from '../../engine/ops/conv2d.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { Rng } from '../../engine/random.ts';
 import { asF32 } from '../helpers/f32.ts';
@@ -21,7 +28,16 @@ test.before(async () => {
 });
 
 type P = number | [number, number];
-interface Case { x: Shape4; w: Shape4; s?: P; p?: P; d?: P; bias?: boolean; gl?: boolean; why: string }
+interface Case {
+  x: Shape4;
+  w: Shape4;
+  s?: P;
+  p?: P;
+  d?: P;
+  bias?: boolean;
+  gl?: boolean;
+  why: string;
+}
 
 const CASES: Case[] = [
   { x: [2, 3, 7, 5], w: [4, 3, 3, 3], s: 2, p: 1, bias: true, gl: true, why: 'odd H != W, stride 2' },
@@ -42,17 +58,51 @@ const CASES: Case[] = [
   // The row kernels (3-wide stride-1, 3- and 7-wide stride-2 rows read as vec4s, 8 output pixels per invocation): the
   // forward also runs the input gradient at stride 1 on the flipped weight; the weight gradient
   // needs output rows of whole vec4s too. Which pass takes which kernel: the selection test below.
-  { x: [2, 5, 7, 12], w: [6, 5, 3, 3], p: 1, bias: true, gl: true, why: 'row3, all three passes: rows of 12 (a half-filled segment), 6 outputs' },
+  {
+    x: [2, 5, 7, 12],
+    w: [6, 5, 3, 3],
+    p: 1,
+    bias: true,
+    gl: true,
+    why: 'row3, all three passes: rows of 12 (a half-filled segment), 6 outputs',
+  },
   { x: [2, 64, 6, 8], w: [64, 64, 3, 3], p: 1, why: "row3, all three passes, at the model's 64 channels" },
   { x: [2, 3, 40, 36], w: [4, 3, 3, 3], p: 1, why: 'row3 weight gradient with a long reduction: split-K over chunks' },
   { x: [1, 3, 8, 8], w: [17, 3, 3, 3], s: [2, 1], p: 1, why: 'row3 forward and weight gradient, stride 2 along H, 17 outputs' },
   { x: [1, 3, 6, 8], w: [4, 3, 3, 3], p: [1, 3], why: 'row3 forward and weight gradient with padding 3 along W' },
   { x: [2, 4, 11, 8], w: [5, 4, 2, 3], d: [2, 1], why: 'row3 forward with no padding and a dilated 2-tap H axis' },
   { x: [1, 3, 5, 14], w: [4, 3, 3, 3], p: [1, 2], why: 'row3 input gradient with no padding (forward padding 2 along W)' },
-  { x: [1, 3, 19, 32], w: [32, 3, 7, 7], s: 2, p: 3, gl: true, why: 'row7s2 forward and weight gradient: the stem on rows of 32 (outputs 16 wide)' },
-  { x: [2, 3, 9, 28], w: [5, 3, 7, 7], s: [1, 2], p: [0, 2], bias: true, why: 'row7s2 with stride 1 along H, padding 2 along W, 13-wide outputs' },
-  { x: [2, 5, 9, 16], w: [7, 5, 3, 3], s: 2, p: 1, why: 'row3s2 forward and weight gradient: a downsampling 3x3 on rows of 16 (outputs 8 wide), odd H' },
-  { x: [1, 3, 6, 32], w: [4, 3, 3, 3], s: [1, 2], p: [1, 0], bias: true, why: 'row3s2 with no padding along W (15-wide outputs), stride 1 along H' },
+  {
+    x: [1, 3, 19, 32],
+    w: [32, 3, 7, 7],
+    s: 2,
+    p: 3,
+    gl: true,
+    why: 'row7s2 forward and weight gradient: the stem on rows of 32 (outputs 16 wide)',
+  },
+  {
+    x: [2, 3, 9, 28],
+    w: [5, 3, 7, 7],
+    s: [1, 2],
+    p: [0, 2],
+    bias: true,
+    why: 'row7s2 with stride 1 along H, padding 2 along W, 13-wide outputs',
+  },
+  {
+    x: [2, 5, 9, 16],
+    w: [7, 5, 3, 3],
+    s: 2,
+    p: 1,
+    why: 'row3s2 forward and weight gradient: a downsampling 3x3 on rows of 16 (outputs 8 wide), odd H',
+  },
+  {
+    x: [1, 3, 6, 32],
+    w: [4, 3, 3, 3],
+    s: [1, 2],
+    p: [1, 0],
+    bias: true,
+    why: 'row3s2 with no padding along W (15-wide outputs), stride 1 along H',
+  },
   // backwardInput runs one dispatch per stride phase; where stride and dilation share a factor,
   // some phases receive no tap at all and must still write zeros.
   { x: [1, 3, 9, 10], w: [4, 3, 3, 3], s: 2, p: 2, d: 2, gl: true, why: 'stride 2 and dilation 2: odd phases get no taps' },
@@ -81,7 +131,8 @@ function inputsOf(c: Case, seed: number) {
   const pr = paramsOf(c);
   const yShape = conv2dOutShape(c.x, c.w, pr);
   return {
-    pr, yShape,
+    pr,
+    yShape,
     x: asF32(rng.array(size(c.x))),
     w: asF32(rng.array(size(c.w), () => rng.normal(0, 1 / Math.sqrt(c.w[1] * c.w[2] * c.w[3])))),
     b: c.bias ? asF32(rng.array(c.w[0])) : null,
@@ -108,7 +159,9 @@ cases.forEach((c, idx) => {
   test(`conv2d backwardInput + backwardWeight + backwardBias ${name}`, async () => {
     const { pr, x, w, b, dy, yShape } = inputsOf(c, 200 + idx);
     const ref = conv2dBackwardRef(x, c.x, w, c.w, dy, pr);
-    const xt = Tensor.from(x, c.x), wt = Tensor.from(w, c.w), bt = b ? Tensor.from(b, [c.w[0]]) : null;
+    const xt = Tensor.from(x, c.x),
+      wt = Tensor.from(w, c.w),
+      bt = b ? Tensor.from(b, [c.w[0]]) : null;
     for (const t of [xt, wt, bt]) if (t) t.requiresGrad = true;
     const dyt = Tensor.from(dy, yShape);
     const y = conv2d(xt, wt, bt, opts);
@@ -118,7 +171,11 @@ cases.forEach((c, idx) => {
     assertClose(`backwardInput ${name}`, await xt.grad!.read(), ref.dx, TOL.forLength(c.w[0] * c.w[2] * c.w[3]));
     assertClose(`backwardWeight ${name}`, await wt.grad!.read(), ref.dw, TOL.forLength(pixels));
     if (bt) assertClose(`backwardBias ${name}`, await bt.grad!.read(), ref.db, TOL.forLength(pixels));
-    for (const t of [xt, wt, bt, y, dyt]) if (t) { t.grad?.dispose(); t.dispose(); }
+    for (const t of [xt, wt, bt, y, dyt])
+      if (t) {
+        t.grad?.dispose();
+        t.dispose();
+      }
   });
 });
 
@@ -143,9 +200,24 @@ if (!onGl) {
       const { pr, x, w, b, dy } = inputsOf(c, 300 + idx);
       const ref = conv2dBackwardRef(x, c.x, w, c.w, dy, pr);
       const loss = (xv: Float64Array, wv: Float64Array, bv: Float64Array | null) => dot(conv2dRef(xv, c.x, wv, c.w, bv, pr).y, dy);
-      assertClose('reference dx vs finite differences', ref.dx, numericGrad((v) => loss(v, w, b), x), FD_TOL);
-      assertClose('reference dw vs finite differences', ref.dw, numericGrad((v) => loss(x, v, b), w), FD_TOL);
-      assertClose('reference db vs finite differences', ref.db, numericGrad((v) => loss(x, w, v), b!), FD_TOL);
+      assertClose(
+        'reference dx vs finite differences',
+        ref.dx,
+        numericGrad((v) => loss(v, w, b), x),
+        FD_TOL,
+      );
+      assertClose(
+        'reference dw vs finite differences',
+        ref.dw,
+        numericGrad((v) => loss(x, v, b), w),
+        FD_TOL,
+      );
+      assertClose(
+        'reference db vs finite differences',
+        ref.db,
+        numericGrad((v) => loss(x, w, v), b!),
+        FD_TOL,
+      );
     });
   });
 }
@@ -153,10 +225,11 @@ if (!onGl) {
 test('the row kernels run the row-shaped cases above (3-wide stride 1; 3-, 7-wide stride 2), the general ones the rest', () => {
   // The row kernels need subgroups (the GL adapter has none: everything runs the general kernels).
   const subgroups = gemmTiles().sharing === 'subgroups';
-  const passes = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) => tidy(() => {
-    const g = conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts);
-    return [conv2dForwardKernel(g), conv2dBackwardInputKernel(g), conv2dBackwardWeightKernel(g)].join(' ');
-  });
+  const passes = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }) =>
+    tidy(() => {
+      const g = conv2dGeometry(Tensor.empty(xs), Tensor.empty(ws), null, opts);
+      return [conv2dForwardKernel(g), conv2dBackwardInputKernel(g), conv2dBackwardWeightKernel(g)].join(' ');
+    });
   const expectPasses = (xs: Shape4, ws: Shape4, opts: { stride?: P; padding?: P; dilation?: P }, kernels: string) =>
     assert.is(passes(xs, ws, opts), subgroups ? kernels : 'general general general');
   // forward, input gradient, weight gradient
@@ -185,9 +258,18 @@ test('bad conv2d calls throw before dispatch, naming conv2d and the shapes', () 
   tidy(() => {
     const x = Tensor.empty([1, 3, 5, 5]);
     const w = Tensor.empty([4, 3, 3, 3]);
-    assert.throws(() => conv2d(x, Tensor.empty([4, 2, 3, 3]), null), /conv2d: input has 3 channels but the weight expects 2 \(x \[1,3,5,5\], w \[4,2,3,3\]\)/);
-    assert.throws(() => conv2d(x, w, null, { padding: -1 }), /conv2d: padding -1 must be a whole number >= 0.*x \[1,3,5,5\], w \[4,3,3,3\]/);
-    assert.throws(() => conv2d(x, Tensor.empty([4, 3, 7, 7]), null, { padding: 0 }), /conv2d: kernel 7x7 \(dilation 1,1\) is larger than the padded input 5x5 \(x \[1,3,5,5\], w \[4,3,7,7\]/);
+    assert.throws(
+      () => conv2d(x, Tensor.empty([4, 2, 3, 3]), null),
+      /conv2d: input has 3 channels but the weight expects 2 \(x \[1,3,5,5\], w \[4,2,3,3\]\)/,
+    );
+    assert.throws(
+      () => conv2d(x, w, null, { padding: -1 }),
+      /conv2d: padding -1 must be a whole number >= 0.*x \[1,3,5,5\], w \[4,3,3,3\]/,
+    );
+    assert.throws(
+      () => conv2d(x, Tensor.empty([4, 3, 7, 7]), null, { padding: 0 }),
+      /conv2d: kernel 7x7 \(dilation 1,1\) is larger than the padded input 5x5 \(x \[1,3,5,5\], w \[4,3,7,7\]/,
+    );
     assert.throws(() => conv2d(x, w, null, { dilation: [3, 1] }), /conv2d: kernel 3x3 \(dilation 3,1\) is larger than the padded input/);
     assert.throws(() => conv2d(Tensor.empty([3, 5, 5]), w, null), /conv2d: input must be 4-D \[N,C,H,W\] \(x \[3,5,5\]/);
     assert.throws(() => conv2d(x, Tensor.empty([4, 3, 9]), null), /conv2d: weight must be 4-D/);

@@ -38,7 +38,16 @@ function gradTol(N: number, C: number, xmax: number, pmax: number, upstream: num
   return { atol: (upstream / N) * (pmax * softmaxRelTol(2 * xmax, C) + 2 * EPS32), rtol: 1e-6 };
 }
 
-const SHAPES: [number, number][] = [[1, 1], [3, 2], [7, 3], [1, 5], [7, 5], [3, 300], [1, 1000], [7, 1000]];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 2],
+  [7, 3],
+  [1, 5],
+  [7, 5],
+  [3, 300],
+  [1, 1000],
+  [7, 1000],
+];
 
 async function check(N: number, C: number, xmax: number, seed: number, labelsOnGpu: boolean) {
   const rng = new Rng(seed);
@@ -56,19 +65,32 @@ async function check(N: number, C: number, xmax: number, seed: number, labelsOnG
   const g = Tensor.from([upstream], [1]);
   backward(loss, g);
   const expected = crossEntropyGradRef(x, [N, C], labels).map((v) => v * upstream);
-  assertClose(`crossEntropy dx ${name}`, await xt.grad!.read(), expected, gradTol(N, C, xmax, Math.max(...softmaxRef(x, [N, C])), upstream));
+  assertClose(
+    `crossEntropy dx ${name}`,
+    await xt.grad!.read(),
+    expected,
+    gradTol(N, C, xmax, Math.max(...softmaxRef(x, [N, C])), upstream),
+  );
   disposeAll([xt.grad, xt, loss, g, labelTensor]);
 }
 
 for (const [N, C] of SHAPES) {
   test(`crossEntropy forward and backward x=[${N},${C}] host labels`, () => check(N, C, 4, N * 31 + C, false));
 }
-for (const [N, C] of [[1, 1], [7, 3], [3, 300]] as [number, number][]) {
+for (const [N, C] of [
+  [1, 1],
+  [7, 3],
+  [3, 300],
+] as [number, number][]) {
   test(`crossEntropy forward and backward x=[${N},${C}] i32 label tensor`, () => check(N, C, 4, N * 37 + C, true));
 }
 test('crossEntropy large logits |x|~1e3 x=[7,1000] stays finite and accurate', () => check(7, 1000, 1000, 11, false));
 
-for (const [N, C] of [[1, 1], [2, 3], [3, 5]] as [number, number][]) {
+for (const [N, C] of [
+  [1, 1],
+  [2, 3],
+  [3, 5],
+] as [number, number][]) {
   test(`crossEntropy reference gradient vs finite differences x=[${N},${C}]`, () => {
     const rng = new Rng(70 + C);
     const x = rng.array(N * C, () => rng.uniform(-2, 2));

@@ -62,7 +62,13 @@ for (const L of LOSSES) {
       const ga = L.gradRef(a, b).map((v) => v * upstream);
       if (at.requiresGrad) assertClose(`${L.name} da a=b=[${shape}]`, await at.grad!.read(), ga, GRAD_TOL);
       else assert.is(at.grad, null);
-      if (bt.requiresGrad) assertClose(`${L.name} db a=b=[${shape}]`, await bt.grad!.read(), ga.map((v) => -v), GRAD_TOL);
+      if (bt.requiresGrad)
+        assertClose(
+          `${L.name} db a=b=[${shape}]`,
+          await bt.grad!.read(),
+          ga.map((v) => -v),
+          GRAD_TOL,
+        );
       else assert.is(bt.grad, null);
       disposeAll([at.grad, bt.grad, at, bt, loss, g]);
     });
@@ -102,7 +108,10 @@ for (const L of LOSSES) {
     const b = Tensor.zeros([3, 2]);
     const i = Tensor.zeros([2, 3], 'i32');
     const e = Tensor.zeros([0, 3]);
-    assert.throws(() => L.op(a, b), new RegExp(`${L.name}: inputs must be f32 tensors of the same shape, got tensor\\[2,3\\] f32 and tensor\\[3,2\\] f32`));
+    assert.throws(
+      () => L.op(a, b),
+      new RegExp(`${L.name}: inputs must be f32 tensors of the same shape, got tensor\\[2,3\\] f32 and tensor\\[3,2\\] f32`),
+    );
     assert.throws(() => L.op(a, i), new RegExp(`${L.name}: .*i32`));
     assert.throws(() => L.op(e, e), new RegExp(`${L.name}: inputs \\[0,3\\] are empty`));
     disposeAll([a, b, i, e]);

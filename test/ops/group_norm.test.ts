@@ -20,9 +20,24 @@ test.before(async () => {
 // 4x6, a 64x64 block (4096 elements: the longest reduced by one invocation) next to 1x4 maps,
 // and a 64x72 map in a 2-channel block (9216 elements: reduced by a workgroup).
 const CASES: [number, number, number, number, number][] = onGl
-  ? [[2, 6, 5, 7, 3], [1, 32, 3, 5, 32], [2, 6, 4, 5, 3]]
-  : [[2, 6, 5, 7, 3], [1, 32, 3, 5, 32], [1, 4, 1, 1, 2], [2, 6, 1, 1, 6], [2, 8, 33, 17, 4], [3, 5, 4, 6, 1],
-    [1, 4, 2, 2, 2], [2, 6, 4, 5, 3], [1, 2, 64, 64, 2], [3, 12, 1, 4, 4], [1, 2, 64, 72, 1]];
+  ? [
+      [2, 6, 5, 7, 3],
+      [1, 32, 3, 5, 32],
+      [2, 6, 4, 5, 3],
+    ]
+  : [
+      [2, 6, 5, 7, 3],
+      [1, 32, 3, 5, 32],
+      [1, 4, 1, 1, 2],
+      [2, 6, 1, 1, 6],
+      [2, 8, 33, 17, 4],
+      [3, 5, 4, 6, 1],
+      [1, 4, 2, 2, 2],
+      [2, 6, 4, 5, 3],
+      [1, 2, 64, 64, 2],
+      [3, 12, 1, 4, 4],
+      [1, 2, 64, 72, 1],
+    ];
 
 /** The largest 1 / sqrt(var + eps) over the (sample, group) blocks of x. */
 function maxInvStd(x: Float64Array, s: GroupNormShape): number {
@@ -122,7 +137,10 @@ test('bad calls throw ShapeError naming groupNorm and the shapes', () => {
   const w6 = Tensor.empty([6]);
   const w4 = Tensor.empty([4]);
   const is = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
-  assert.throws(() => groupNorm(x, w6, w6, 4), is(/groupNorm: groups must be .* divides the channel count \(x \[1,6,2,2\], weight \[6\], bias \[6\], groups 4\)/));
+  assert.throws(
+    () => groupNorm(x, w6, w6, 4),
+    is(/groupNorm: groups must be .* divides the channel count \(x \[1,6,2,2\], weight \[6\], bias \[6\], groups 4\)/),
+  );
   assert.throws(() => groupNorm(x, w4, w6, 3), is(/groupNorm: weight must be f32 \[C\] = \[6\] \(x \[1,6,2,2\], weight \[4\]/));
   assert.throws(() => groupNorm(w6, w6, w6, 1), is(/groupNorm: input \[6\] must be 4-D/));
   for (const t of [x, w6, w4]) t.dispose();

@@ -40,7 +40,16 @@ function gradTol(N: number, C: number, T: number, xmax: number, pmax: number): T
   return { atol: (T / N) * 2 * pmax * softmaxRelTol((2 * xmax) / T, C), rtol: 1e-6 };
 }
 
-const SHAPES: [number, number][] = [[1, 1], [3, 2], [7, 3], [1, 5], [7, 5], [3, 300], [1, 1000], [7, 1000]];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 2],
+  [7, 3],
+  [1, 5],
+  [7, 5],
+  [3, 300],
+  [1, 1000],
+  [7, 1000],
+];
 
 async function check(N: number, C: number, T: number, xmax: number, seed: number) {
   const rng = new Rng(seed);
@@ -64,7 +73,12 @@ async function check(N: number, C: number, T: number, xmax: number, seed: number
   const pmax = Math.max(...softmaxRef(s, [N, C], T), ...softmaxRef(t, [N, C], T));
   const got = await st.grad!.read();
   assert.ok(got.every(Number.isFinite), 'student gradient has a non-finite value');
-  assertClose(`klDivDistill dstudent ${shape} |x|<=${xmax}`, got, expected, gradTol(N, C, T, xmax, pmax) /* upstream 0.37 < 1 only shrinks errors */);
+  assertClose(
+    `klDivDistill dstudent ${shape} |x|<=${xmax}`,
+    got,
+    expected,
+    gradTol(N, C, T, xmax, pmax) /* upstream 0.37 < 1 only shrinks errors */,
+  );
   assert.is(tt.grad, null, 'the teacher must get no gradient');
   disposeAll([st.grad, st, tt, loss, g]);
 }
@@ -76,7 +90,8 @@ for (const [N, C] of SHAPES) {
 }
 
 for (const T of [1, 4, 20]) {
-  test(`klDivDistill large logits |x|~1e3 s=t=[3,300] T=${T} (0 log 0 = 0) stays finite and accurate`, () => check(3, 300, T, 1000, 900 + T));
+  test(`klDivDistill large logits |x|~1e3 s=t=[3,300] T=${T} (0 log 0 = 0) stays finite and accurate`, () =>
+    check(3, 300, T, 1000, 900 + T));
 }
 
 test('klDivDistill of a distribution with itself is 0 with zero gradient s=t=[7,5] T=4', async () => {
@@ -93,7 +108,11 @@ test('klDivDistill of a distribution with itself is 0 with zero gradient s=t=[7,
 });
 
 for (const T of [1, 4]) {
-  for (const [N, C] of [[1, 1], [2, 3], [3, 5]] as [number, number][]) {
+  for (const [N, C] of [
+    [1, 1],
+    [2, 3],
+    [3, 5],
+  ] as [number, number][]) {
     test(`klDivDistill reference gradient vs finite differences s=t=[${N},${C}] T=${T}`, () => {
       const rng = new Rng(50 + C * T);
       const s = rng.array(N * C, () => rng.uniform(-2, 2));
@@ -112,8 +131,13 @@ test('klDivDistill reference is batchmean: the total divided by N, not N*C', () 
   const two = klDivDistillRef(Float64Array.from([...s, ...s]), Float64Array.from([...t, ...t]), [2, 3], 2);
   assert.ok(Math.abs(one - two) < 1e-15);
   // And the T^2 factor: KL at T = 2 from first principles.
-  const sm = (x: Float64Array) => { const e = Array.from(x, (v) => Math.exp(v / 2)); const z = e.reduce((a, b) => a + b); return e.map((v) => v / z); };
-  const ps = sm(s), pt = sm(t);
+  const sm = (x: Float64Array) => {
+    const e = Array.from(x, (v) => Math.exp(v / 2));
+    const z = e.reduce((a, b) => a + b);
+    return e.map((v) => v / z);
+  };
+  const ps = sm(s),
+    pt = sm(t);
   const kl = pt.reduce((acc, p, j) => acc + p * Math.log(p / ps[j]), 0);
   assert.ok(Math.abs(one - 4 * kl) < 1e-12, `${one} vs ${4 * kl}`);
 });

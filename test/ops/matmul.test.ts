@@ -34,8 +34,12 @@ const shapes = onGl ? SHAPES.filter((s) => s.gl) : SHAPES;
 shapes.forEach(({ mkn: [M, K, N], why }, idx) => {
   test(`matmul forward + backward a=[${M},${K}] b=[${K},${N}] (${why})`, async () => {
     const rng = new Rng(10 + idx);
-    const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
-    const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]), dct = Tensor.from(dc, [M, N]);
+    const a = asF32(rng.array(M * K)),
+      b = asF32(rng.array(K * N)),
+      dc = asF32(rng.array(M * N));
+    const at = Tensor.from(a, [M, K]),
+      bt = Tensor.from(b, [K, N]),
+      dct = Tensor.from(dc, [M, N]);
     at.requiresGrad = true;
     bt.requiresGrad = true;
     const c = matmul(at, bt);
@@ -47,37 +51,62 @@ shapes.forEach(({ mkn: [M, K, N], why }, idx) => {
     // da sums over N, db over M.
     assertClose(`matmul da [${M},${K}]`, await at.grad!.read(), ref.da, TOL.forLength(N));
     assertClose(`matmul db [${K},${N}]`, await bt.grad!.read(), ref.db, TOL.forLength(M));
-    for (const t of [at, bt, dct, c]) { t.grad?.dispose(); t.dispose(); }
+    for (const t of [at, bt, dct, c]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
   });
 });
 
 test('matmul gradients flow only where required (b frozen)', async () => {
   const rng = new Rng(3);
   const [M, K, N] = [5, 6, 7];
-  const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
-  const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]), dct = Tensor.from(dc, [M, N]);
+  const a = asF32(rng.array(M * K)),
+    b = asF32(rng.array(K * N)),
+    dc = asF32(rng.array(M * N));
+  const at = Tensor.from(a, [M, K]),
+    bt = Tensor.from(b, [K, N]),
+    dct = Tensor.from(dc, [M, N]);
   at.requiresGrad = true;
   const c = matmul(at, bt);
   backward(c, dct);
   assert.is(bt.grad, null);
   assertClose('matmul da with b frozen', await at.grad!.read(), matmulBackwardRef(a, b, dc, M, K, N).da, TOL.forLength(N));
-  for (const t of [at, bt, dct, c]) { t.grad?.dispose(); t.dispose(); }
+  for (const t of [at, bt, dct, c]) {
+    t.grad?.dispose();
+    t.dispose();
+  }
 });
 
 if (!onGl) {
   test('matmul reference backward vs finite differences a=[3,4] b=[4,5]', () => {
     const rng = new Rng(4);
     const [M, K, N] = [3, 4, 5];
-    const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
+    const a = asF32(rng.array(M * K)),
+      b = asF32(rng.array(K * N)),
+      dc = asF32(rng.array(M * N));
     const ref = matmulBackwardRef(a, b, dc, M, K, N);
-    assertClose('reference da vs finite differences', ref.da, numericGrad((v) => dot(matmulRef(v, b, M, K, N), dc), a), FD_TOL);
-    assertClose('reference db vs finite differences', ref.db, numericGrad((v) => dot(matmulRef(a, v, M, K, N), dc), b), FD_TOL);
+    assertClose(
+      'reference da vs finite differences',
+      ref.da,
+      numericGrad((v) => dot(matmulRef(v, b, M, K, N), dc), a),
+      FD_TOL,
+    );
+    assertClose(
+      'reference db vs finite differences',
+      ref.db,
+      numericGrad((v) => dot(matmulRef(a, v, M, K, N), dc), b),
+      FD_TOL,
+    );
   });
 }
 
 test('bad matmul calls throw before dispatch, naming matmul and the shapes', () => {
   tidy(() => {
-    assert.throws(() => matmul(Tensor.empty([2, 3]), Tensor.empty([4, 5])), /matmul: inner dimensions differ: a has 3 columns, b has 4 rows \(a \[2,3\], b \[4,5\]\)/);
+    assert.throws(
+      () => matmul(Tensor.empty([2, 3]), Tensor.empty([4, 5])),
+      /matmul: inner dimensions differ: a has 3 columns, b has 4 rows \(a \[2,3\], b \[4,5\]\)/,
+    );
     assert.throws(() => matmul(Tensor.empty([2, 3, 1]), Tensor.empty([3, 5])), /matmul: a must be 2-D \(a \[2,3,1\], b \[3,5\]\)/);
     assert.throws(() => matmul(Tensor.empty([2, 3]), Tensor.empty([3, 5], 'i32')), /matmul: b must be f32, got i32/);
     assert.throws(() => matmul(Tensor.empty([0, 3]), Tensor.empty([3, 5])), /matmul: a is empty/);

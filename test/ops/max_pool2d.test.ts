@@ -26,15 +26,17 @@ const CASES: Case[] = [
   { x: [1, 5, 9, 6], kernel: [3, 2], stride: [1, 2], padding: [1, 0] },
   { x: [1, 3, 9, 8], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
   { x: [2, 3, 5, 16], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
-  ...(onGl ? [] : [
-    { x: [1, 2, 5, 5], kernel: [3, 3], stride: [1, 1], padding: [1, 1] },
-    { x: [1, 1, 1, 1], kernel: [1, 1], stride: [1, 1], padding: [0, 0] },
-    { x: [2, 3, 4, 4], kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
-    { x: [1, 2, 40, 37], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
-    { x: [2, 2, 6, 12], kernel: [5, 5], stride: [1, 1], padding: [2, 2] },
-    { x: [1, 2, 13, 10], kernel: [2, 3], stride: [3, 2], padding: [1, 1] },
-    { x: [1, 2, 6, 24], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
-  ] as Case[]),
+  ...(onGl
+    ? []
+    : ([
+        { x: [1, 2, 5, 5], kernel: [3, 3], stride: [1, 1], padding: [1, 1] },
+        { x: [1, 1, 1, 1], kernel: [1, 1], stride: [1, 1], padding: [0, 0] },
+        { x: [2, 3, 4, 4], kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
+        { x: [1, 2, 40, 37], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
+        { x: [2, 2, 6, 12], kernel: [5, 5], stride: [1, 1], padding: [2, 2] },
+        { x: [1, 2, 13, 10], kernel: [2, 3], stride: [3, 2], padding: [1, 1] },
+        { x: [1, 2, 6, 24], kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
+      ] as Case[])),
 ];
 
 const name = (c: Case) => `x=[${c.x}] k=${c.kernel.join('x')} s=${c.stride.join(',')} p=${c.padding.join(',')}`;
@@ -99,7 +101,10 @@ for (const w of [4, 8]) {
     const x = Tensor.from(xData, [1, 2, 3, w]);
     const y = maxPool2d(x, { kernel: 3, stride: 2, padding: 1 });
     const out = await y.read();
-    assert.ok(out.every((v) => v < 0), 'every output is one of the (negative) inputs');
+    assert.ok(
+      out.every((v) => v < 0),
+      'every output is one of the (negative) inputs',
+    );
     assertClose('maxPool2d all-negative forward', out, maxPoolForward(xData, s).y, TOL.values);
     x.dispose();
     y.dispose();
@@ -117,10 +122,19 @@ test('reference maxPool2d gradient vs finite differences x=[1,2,4,5] k=3 s=2 p=1
 test('bad calls throw ShapeError naming maxPool2d and the shapes', () => {
   const x = Tensor.empty([1, 2, 3, 3]);
   const is = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
-  assert.throws(() => maxPool2d(x, { kernel: 4 }), is(/maxPool2d: kernel larger than the padded input \(input \[1,2,3,3\], kernel \[4,4\], stride \[4,4\], padding \[0,0\]\)/));
+  assert.throws(
+    () => maxPool2d(x, { kernel: 4 }),
+    is(/maxPool2d: kernel larger than the padded input \(input \[1,2,3,3\], kernel \[4,4\], stride \[4,4\], padding \[0,0\]\)/),
+  );
   assert.throws(() => maxPool2d(x, { kernel: 2, padding: 2 }), is(/maxPool2d: padding must be at most half the kernel size/));
-  assert.throws(() => maxPool2d(x, { kernel: 2, padding: -1 }), is(/maxPool2d: padding -1 must be a whole number >= 0 or a pair \[h, w\] of them \(input \[1,2,3,3\]\)/));
-  assert.throws(() => maxPool2d(x, { kernel: 2, stride: 0 }), is(/maxPool2d: stride 0 must be a whole number >= 1 .*\(input \[1,2,3,3\]\)/));
+  assert.throws(
+    () => maxPool2d(x, { kernel: 2, padding: -1 }),
+    is(/maxPool2d: padding -1 must be a whole number >= 0 or a pair \[h, w\] of them \(input \[1,2,3,3\]\)/),
+  );
+  assert.throws(
+    () => maxPool2d(x, { kernel: 2, stride: 0 }),
+    is(/maxPool2d: stride 0 must be a whole number >= 1 .*\(input \[1,2,3,3\]\)/),
+  );
   x.dispose();
 });
 

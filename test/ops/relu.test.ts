@@ -53,7 +53,10 @@ test('reference relu gradient vs finite differences x=[6] away from 0', () => {
 
 test('bad calls throw ShapeError naming relu and the input', () => {
   const i = Tensor.from([1, 2], [2], 'i32');
-  assert.throws(() => relu(i), (e: Error) => e instanceof ShapeError && /relu: input tensor\[2\] i32 must be f32/.test(e.message));
+  assert.throws(
+    () => relu(i),
+    (e: Error) => e instanceof ShapeError && /relu: input tensor\[2\] i32 must be f32/.test(e.message),
+  );
   i.dispose();
 });
 

@@ -41,9 +41,15 @@ test('reference scale gradient vs finite differences x=[6] alpha=0.7', () => {
 
 test('bad calls throw ShapeError naming scale and the input', () => {
   const x = Tensor.from([1, 2], [2]);
-  assert.throws(() => scale(x, NaN), (e: Error) => e instanceof ShapeError && /scale: factor NaN for input tensor\[2\] f32/.test(e.message));
+  assert.throws(
+    () => scale(x, NaN),
+    (e: Error) => e instanceof ShapeError && /scale: factor NaN for input tensor\[2\] f32/.test(e.message),
+  );
   const i = Tensor.from([1, 2], [2], 'i32');
-  assert.throws(() => scale(i, 2), (e: Error) => e instanceof ShapeError && /scale: input tensor\[2\] i32 must be f32/.test(e.message));
+  assert.throws(
+    () => scale(i, 2),
+    (e: Error) => e instanceof ShapeError && /scale: input tensor\[2\] i32 must be f32/.test(e.message),
+  );
   x.dispose();
   i.dispose();
 });

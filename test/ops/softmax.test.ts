@@ -19,7 +19,16 @@ test.before(async () => {
   await gpu();
 });
 
-const SHAPES: [number, number][] = [[1, 1], [3, 2], [7, 3], [1, 5], [7, 5], [3, 300], [1, 1000], [7, 1000]];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [3, 2],
+  [7, 3],
+  [1, 5],
+  [7, 5],
+  [3, 300],
+  [1, 1000],
+  [7, 1000],
+];
 const TEMPS = [1, 4, 20];
 const VARIANTS = [
   { name: 'softmax', op: softmax, ref: softmaxRef, backRef: softmaxBackwardRef },
@@ -52,7 +61,11 @@ function backwardTol(variant: string, C: number, exponentRange: number, T: numbe
 function scales(x: Float64Array, dy: Float64Array, [N, C]: [number, number], T: number) {
   const p = Math.max(...softmaxRef(x, [N, C], T));
   let sumAbsDy = 0;
-  for (let n = 0; n < N; n++) sumAbsDy = Math.max(sumAbsDy, dy.slice(n * C, (n + 1) * C).reduce((a, b) => a + Math.abs(b), 0));
+  for (let n = 0; n < N; n++)
+    sumAbsDy = Math.max(
+      sumAbsDy,
+      dy.slice(n * C, (n + 1) * C).reduce((a, b) => a + Math.abs(b), 0),
+    );
   return { p, sumAbsDy };
 }
 
@@ -71,7 +84,12 @@ for (const v of VARIANTS) {
         const dyt = Tensor.from(dy, [N, C]);
         const sc = scales(x, dy, [N, C], T);
         backward(y, dyt);
-        assertClose(`${v.name} dx x=[${N},${C}] T=${T}`, await xt.grad!.read(), v.backRef(x, [N, C], T, dy), backwardTol(v.name, C, 8 / T, T, sc.p, sc.sumAbsDy));
+        assertClose(
+          `${v.name} dx x=[${N},${C}] T=${T}`,
+          await xt.grad!.read(),
+          v.backRef(x, [N, C], T, dy),
+          backwardTol(v.name, C, 8 / T, T, sc.p, sc.sumAbsDy),
+        );
         disposeAll([xt.grad, xt, y, dyt]);
       });
     }
@@ -102,7 +120,11 @@ test('softmax of 70000 rows x=[70000,3] (more rows than workgroups per dimension
 
 for (const v of VARIANTS) {
   for (const T of [1, 4]) {
-    for (const [N, C] of [[1, 1], [2, 3], [3, 5]] as [number, number][]) {
+    for (const [N, C] of [
+      [1, 1],
+      [2, 3],
+      [3, 5],
+    ] as [number, number][]) {
       test(`${v.name} reference backward vs finite differences x=[${N},${C}] T=${T}`, () => {
         const rng = new Rng(300 + C + T);
         const x = rng.array(N * C, () => rng.uniform(-2, 2));

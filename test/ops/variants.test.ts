@@ -58,10 +58,21 @@ test.after(() => {
 test('the variant names are unique per (name, includes) and every table entry has a body file', () => {
   const keys = ALL.map(keyOf);
   assert.is(new Set(keys).size, keys.length, keys.join('; '));
-  assert.ok(ALL.every((v) => v.file.endsWith('.wgsl') && v.file.includes('/')), 'bodies addressed by family path');
+  assert.ok(
+    ALL.every((v) => v.file.endsWith('.wgsl') && v.file.includes('/')),
+    'bodies addressed by family path',
+  );
 });
 
-interface ConvCase { x: Shape4; w: Shape4; s?: [number, number]; p?: [number, number]; d?: [number, number]; bias: boolean; why: string }
+interface ConvCase {
+  x: Shape4;
+  w: Shape4;
+  s?: [number, number];
+  p?: [number, number];
+  d?: [number, number];
+  bias: boolean;
+  why: string;
+}
 
 // General kernels on both sharings (W % 4 != 0 or dilated: never a row kernel), incl. stride
 // phases and split-K; row kernels where subgroups exist (their geometries as in conv2d.test.ts).
@@ -85,7 +96,9 @@ async function checkConv(c: ConvCase, seed: number, label: string) {
   const dy = asF32(rng.array(n(yShape)));
   const ref = conv2dRef(x, c.x, w, c.w, b, pr);
   const grads = conv2dBackwardRef(x, c.x, w, c.w, dy, pr);
-  const xt = Tensor.from(x, c.x), wt = Tensor.from(w, c.w), bt = b ? Tensor.from(b, [c.w[0]]) : null;
+  const xt = Tensor.from(x, c.x),
+    wt = Tensor.from(w, c.w),
+    bt = b ? Tensor.from(b, [c.w[0]]) : null;
   for (const t of [xt, wt, bt]) if (t) t.requiresGrad = true;
   const dyt = Tensor.from(dy, yShape);
   const y = conv2d(xt, wt, bt, pr);
@@ -95,13 +108,21 @@ async function checkConv(c: ConvCase, seed: number, label: string) {
   assertClose(`${label} dx`, await xt.grad!.read(), grads.dx, TOL.forLength(c.w[0] * c.w[2] * c.w[3]));
   assertClose(`${label} dw`, await wt.grad!.read(), grads.dw, TOL.forLength(pixels));
   if (bt) assertClose(`${label} db`, await bt.grad!.read(), grads.db, TOL.forLength(pixels));
-  for (const t of [xt, wt, bt, y, dyt]) if (t) { t.grad?.dispose(); t.dispose(); }
+  for (const t of [xt, wt, bt, y, dyt])
+    if (t) {
+      t.grad?.dispose();
+      t.dispose();
+    }
 }
 
 async function checkMatmul(M: number, K: number, N: number, seed: number, label: string) {
   const rng = new Rng(seed);
-  const a = asF32(rng.array(M * K)), b = asF32(rng.array(K * N)), dc = asF32(rng.array(M * N));
-  const at = Tensor.from(a, [M, K]), bt = Tensor.from(b, [K, N]), dct = Tensor.from(dc, [M, N]);
+  const a = asF32(rng.array(M * K)),
+    b = asF32(rng.array(K * N)),
+    dc = asF32(rng.array(M * N));
+  const at = Tensor.from(a, [M, K]),
+    bt = Tensor.from(b, [K, N]),
+    dct = Tensor.from(dc, [M, N]);
   at.requiresGrad = true;
   bt.requiresGrad = true;
   const c = matmul(at, bt);
@@ -110,7 +131,10 @@ async function checkMatmul(M: number, K: number, N: number, seed: number, label:
   assertClose(`${label} forward`, await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
   assertClose(`${label} da`, await at.grad!.read(), ref.da, TOL.forLength(N));
   assertClose(`${label} db`, await bt.grad!.read(), ref.db, TOL.forLength(M));
-  for (const t of [at, bt, dct, c]) { t.grad?.dispose(); t.dispose(); }
+  for (const t of [at, bt, dct, c]) {
+    t.grad?.dispose();
+    t.dispose();
+  }
 }
 
 for (const sharing of sharings) {
@@ -146,12 +170,18 @@ async function checkNorm(s: GroupNormShape, epilogue: NormEpilogue, seed: number
   // The residual keeps every pre-activation at least 1e-3 from the ReLU's kink, so float32 and
   // float64 agree on the mask (test/ops/group_norm_act.test.ts does the same).
   const normalized = groupNormForward(x, w, b, s);
-  const r = epilogue === 'addRelu' ? asF32(rng.array(size).map((v, i) => (Math.abs(normalized[i] + v) < 1e-3 ? v + 2e-3 * Math.sign(normalized[i] + v || 1) : v))) : null;
+  const r =
+    epilogue === 'addRelu'
+      ? asF32(rng.array(size).map((v, i) => (Math.abs(normalized[i] + v) < 1e-3 ? v + 2e-3 * Math.sign(normalized[i] + v || 1) : v)))
+      : null;
   if (epilogue === 'relu') {
     const margin = normalized.reduce((m, v) => Math.min(m, Math.abs(v)), Infinity);
     assert.ok(margin > 1e-5, `${label}: test data: smallest |pre-activation| ${margin} must exceed 1e-5`);
   }
-  const xt = Tensor.from(x, shape), wt = Tensor.from(w, [s.c]), bt = Tensor.from(b, [s.c]), rt = r ? Tensor.from(r, shape) : null;
+  const xt = Tensor.from(x, shape),
+    wt = Tensor.from(w, [s.c]),
+    bt = Tensor.from(b, [s.c]),
+    rt = r ? Tensor.from(r, shape) : null;
   for (const t of [xt, wt, bt, rt]) if (t) t.requiresGrad = true;
   const y = epilogue === 'none' ? groupNorm(xt, wt, bt, s.groups) : groupNormRelu(xt, wt, bt, s.groups, rt);
   const dyt = Tensor.from(dy, shape);

@@ -70,7 +70,12 @@ test('Adam first step with default betas moves each weight by lr * g / (|g| + ep
   const opt = new Adam([p], { lr: 0.125, eps: 1e-3 });
   p.grad = Tensor.from(g, [257]).keep();
   opt.step();
-  assertClose('Adam step 1 closed form [257]', await p.read(), Array.from(g, (x) => (-0.125 * x) / (Math.abs(x) + 1e-3)), { atol: 1e-8, rtol: 1e-6 });
+  assertClose(
+    'Adam step 1 closed form [257]',
+    await p.read(),
+    Array.from(g, (x) => (-0.125 * x) / (Math.abs(x) + 1e-3)),
+    { atol: 1e-8, rtol: 1e-6 },
+  );
   opt.zeroGrad();
   opt.dispose();
   p.dispose();

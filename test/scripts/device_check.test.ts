@@ -31,7 +31,12 @@ test('no hardware adapter: exit 1 naming the adapters found, nothing long run, t
   const r = check(out);
   const found = adapters(out);
   if (found.some((a) => !a.software)) {
-    console.log(`    skipped: this machine has a hardware adapter (${found.filter((a) => !a.software).map((a) => a.name).join(', ')})`);
+    console.log(
+      `    skipped: this machine has a hardware adapter (${found
+        .filter((a) => !a.software)
+        .map((a) => a.name)
+        .join(', ')})`,
+    );
     return;
   }
   assert.is(r.status, 1, r.stderr);

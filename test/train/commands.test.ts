@@ -32,14 +32,26 @@ test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.before(async () => {
   await gpu();
   // 3 classes x (8 train, 4 val, 4 test) + 8 unlabeled; 16 px at 10x -> 8 px at 5x -> 4 px at 2.5x.
-  await synthesize({ out: data, seed: 3, train: 8, val: 4, test: 4, unlabeled: 8, tile: 16, mags: ['10x', '5x', '2.5x'], classes: 'cd', workers: 0 });
+  await synthesize({
+    out: data,
+    seed: 3,
+    train: 8,
+    val: 4,
+    test: 4,
+    unlabeled: 8,
+    tile: 16,
+    mags: ['10x', '5x', '2.5x'],
+    classes: 'cd',
+    workers: 0,
+  });
 });
 
 /** Run the CLI in a child process (several may run at once). */
 function rbd(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/rbd.ts'), ...args], { cwd: root, env: { ...process.env } });
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => resolve({ code, out, err }));
@@ -49,27 +61,69 @@ function rbd(...args: string[]): Promise<{ code: number | null; out: string; err
 const teacherDir = join(tmp, 'teacher');
 
 test('teacher training drives the loss down on a tiny synthetic set (no augmentation, 8 epochs)', async () => {
-  const s = await trainSupervised({ ...COMMON_DEFAULTS, data, out: teacherDir, epochs: 8, batch: 12, accum: 1, lr: 3e-3, augment: false, verbose: false, role: 'teacher', mag: '', allowUpsampled: false });
+  const s = await trainSupervised({
+    ...COMMON_DEFAULTS,
+    data,
+    out: teacherDir,
+    epochs: 8,
+    batch: 12,
+    accum: 1,
+    lr: 3e-3,
+    augment: false,
+    verbose: false,
+    role: 'teacher',
+    mag: '',
+    allowUpsampled: false,
+  });
   assert.is(s.mag, '10x', 'the teacher defaults to the top magnification');
   const losses = s.records.map((r) => r.loss);
   // Fitting 24 fixed images with Adam: the mean training loss of the last epoch must be well
   // below the first epoch's (which starts near ln 3 = 1.10 for an untrained 3-class net).
   assert.ok(losses[7] < 0.7 * losses[0], `loss did not go down enough: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
-  for (const f of ['model.safetensors', 'best.safetensors', 'resume.safetensors', 'log.jsonl', 'config.json']) assert.ok(existsSync(join(teacherDir, f)), `${f} missing`);
+  for (const f of ['model.safetensors', 'best.safetensors', 'resume.safetensors', 'log.jsonl', 'config.json'])
+    assert.ok(existsSync(join(teacherDir, f)), `${f} missing`);
   assert.is(readJsonl(join(teacherDir, 'log.jsonl')).length, 8);
 });
 
 test('rbd distill end to end on a tiny data set; config records resolution and unlabeled use', async () => {
   const out = join(tmp, 'kd');
-  const r = await rbd('distill', '--teacher', join(teacherDir, 'best.safetensors'), '--data', data, '--mag', '5x', '--out', out, '--epochs', '2', '--batch', '8', '--unlabeled', '5', '--quiet');
+  const r = await rbd(
+    'distill',
+    '--teacher',
+    join(teacherDir, 'best.safetensors'),
+    '--data',
+    data,
+    '--mag',
+    '5x',
+    '--out',
+    out,
+    '--epochs',
+    '2',
+    '--batch',
+    '8',
+    '--unlabeled',
+    '5',
+    '--quiet',
+  );
   // How long it takes is a benchmark's question (rbd bench speed), not this test's.
   assert.is(r.code, 0, r.err);
   assert.match(r.out, 'kd+unlabeled at 5x: input 8x8 px, 2 um/px');
-  const config = readJson<{ resolution: { inputSize: number; micronsPerPixel: number }; unlabeledCount: number; teacherMag: string; trainImages: number }>(join(out, 'config.json'));
-  assert.equal([config.resolution.inputSize, config.resolution.micronsPerPixel, config.unlabeledCount, config.teacherMag, config.trainImages], [8, 2, 5, '10x', 24]);
+  const config = readJson<{
+    resolution: { inputSize: number; micronsPerPixel: number };
+    unlabeledCount: number;
+    teacherMag: string;
+    trainImages: number;
+  }>(join(out, 'config.json'));
+  assert.equal(
+    [config.resolution.inputSize, config.resolution.micronsPerPixel, config.unlabeledCount, config.teacherMag, config.trainImages],
+    [8, 2, 5, '10x', 24],
+  );
   const log = readJsonl<{ parts: { soft: number; pixel: number } }>(join(out, 'log.jsonl'));
   assert.is(log.length, 2);
-  assert.ok(log.every((e) => e.parts.soft >= 0 && e.parts.pixel >= 0), 'soft and pixel losses are logged');
+  assert.ok(
+    log.every((e) => e.parts.soft >= 0 && e.parts.pixel >= 0),
+    'soft and pixel losses are logged',
+  );
   // The student checkpoint records its own magnification, so rbd eval picks 5x by itself.
   const meta = readSafetensors(join(out, 'best.safetensors')).metadata;
   assert.is(JSON.parse(meta.magnification), 5);
@@ -77,20 +131,47 @@ test('rbd distill end to end on a tiny data set; config records resolution and u
 
 test('distill --cache-teacher, with and without augmentation, gives the losses of recomputing the teacher every step', async () => {
   for (const augment of [false, true]) {
-    const run = (cacheTeacher: boolean) => trainDistill({
-      ...COMMON_DEFAULTS, ...DEFAULT_DISTILL_LOSS, data, out: join(tmp, `cache-${augment}-${cacheTeacher}`), epochs: 3, batch: 8, augment, augmentSet: augment ? 16 : undefined,
-      verbose: false, teacher: join(teacherDir, 'best.safetensors'), mag: '5x', unlabeled: 0, limit: 12, cacheTeacher, allowUpsampled: false,
-    });
+    const run = (cacheTeacher: boolean) =>
+      trainDistill({
+        ...COMMON_DEFAULTS,
+        ...DEFAULT_DISTILL_LOSS,
+        data,
+        out: join(tmp, `cache-${augment}-${cacheTeacher}`),
+        epochs: 3,
+        batch: 8,
+        augment,
+        augmentSet: augment ? 16 : undefined,
+        verbose: false,
+        teacher: join(teacherDir, 'best.safetensors'),
+        mag: '5x',
+        unlabeled: 0,
+        limit: 12,
+        cacheTeacher,
+        allowUpsampled: false,
+      });
     const fresh = await run(false);
     const cached = await run(true);
     // Same batches and augmentations, same teacher outputs (GroupNorm makes each tile's outputs
     // independent of its batch-mates), so the per-epoch mean losses agree to float32 rounding of the sums.
-    assertClose(`epoch losses, cached vs recomputed teacher (augment ${augment})`, cached.records.map((r) => r.loss), fresh.records.map((r) => r.loss), { atol: 1e-6, rtol: 1e-5 });
+    assertClose(
+      `epoch losses, cached vs recomputed teacher (augment ${augment})`,
+      cached.records.map((r) => r.loss),
+      fresh.records.map((r) => r.loss),
+      { atol: 1e-6, rtol: 1e-5 },
+    );
     // The teacher ran once per distinct (tile, augmentation) and never for a repeat.
     // Count the distinct (tile, augmentation id) pairs of the 3 planned epochs independently.
     const source = await openDataSource(data, { warn: () => {} });
-    const loader = trainingLoader(source, trainingSamples(source, 12, COMMON_DEFAULTS.seed), ['10x', '5x'], { ...COMMON_DEFAULTS, batch: 8, augment }, augment ? 16 : undefined);
-    const distinct = new Set([0, 1, 2].flatMap((e) => loader.plan(e).flatMap((b) => b.refs.map((r, k) => `${r.key}-${b.augmentIds?.[k] ?? 0}`))));
+    const loader = trainingLoader(
+      source,
+      trainingSamples(source, 12, COMMON_DEFAULTS.seed),
+      ['10x', '5x'],
+      { ...COMMON_DEFAULTS, batch: 8, augment },
+      augment ? 16 : undefined,
+    );
+    const distinct = new Set(
+      [0, 1, 2].flatMap((e) => loader.plan(e).flatMap((b) => b.refs.map((r, k) => `${r.key}-${b.augmentIds?.[k] ?? 0}`))),
+    );
     const st = cached.teacherCache!;
     assert.is(st.computed + st.hits, 3 * 12, 'every tile of every epoch was served by the cache');
     assert.is(st.computed, distinct.size, 'one teacher pass per distinct (tile, augmentation), none for a repeat');
@@ -102,7 +183,18 @@ test('distill --cache-teacher, with and without augmentation, gives the losses o
 
 test('eval: metrics per split, eval.json and plots; accuracy agrees with the confusion matrix', async () => {
   const out = join(tmp, 'eval');
-  const r = await evaluateCheckpoint({ checkpoint: join(teacherDir, 'best.safetensors'), data, splits: ['val', 'test'], mag: '', batch: 8, resamples: 1000, seed: 0, out, allowUpsampled: false, skipBad: false });
+  const r = await evaluateCheckpoint({
+    checkpoint: join(teacherDir, 'best.safetensors'),
+    data,
+    splits: ['val', 'test'],
+    mag: '',
+    batch: 8,
+    resamples: 1000,
+    seed: 0,
+    out,
+    allowUpsampled: false,
+    skipBad: false,
+  });
   assert.match(formatEval(r), /test\s+12\s/);
   const e = readJson<EvalResult>(join(out, 'eval.json'));
   assert.is(e.mag, '10x');
@@ -117,17 +209,37 @@ test('eval: metrics per split, eval.json and plots; accuracy agrees with the con
 });
 
 test('resume: 1 epoch, then --resume to 2, gives the same weights as 2 epochs at once (augmented, accum 2, gamma 0.5)', async () => {
-  const opts = (out: string, epochs: number, resume: boolean) => ({ ...COMMON_DEFAULTS, data, out, epochs, batch: 8, accum: 2, gamma: 0.5, seed: 5, resume, verbose: false, role: 'baseline' as const, mag: '5x', allowUpsampled: false });
+  const opts = (out: string, epochs: number, resume: boolean) => ({
+    ...COMMON_DEFAULTS,
+    data,
+    out,
+    epochs,
+    batch: 8,
+    accum: 2,
+    gamma: 0.5,
+    seed: 5,
+    resume,
+    verbose: false,
+    role: 'baseline' as const,
+    mag: '5x',
+    allowUpsampled: false,
+  });
   await trainSupervised(opts(join(tmp, 'straight'), 2, false));
   await trainSupervised(opts(join(tmp, 'resumed'), 1, false));
   const rest = await trainSupervised(opts(join(tmp, 'resumed'), 2, true));
-  assert.equal(rest.records.map((r) => r.epoch), [1]);
+  assert.equal(
+    rest.records.map((r) => r.epoch),
+    [1],
+  );
   assert.is(rest.records[0].lr, COMMON_DEFAULTS.lr * 0.5, 'the resumed epoch uses the decayed learning rate');
   const a = readSafetensors(join(tmp, 'straight', 'model.safetensors')).tensors;
   const b = readSafetensors(join(tmp, 'resumed', 'model.safetensors')).tensors;
   assert.equal([...a.keys()], [...b.keys()]);
   for (const [name, t] of a) assert.ok(Buffer.from(t.raw).equals(Buffer.from(b.get(name)!.raw)), `${name} differs after resume`);
-  assert.equal(readJsonl<{ epoch: number }>(join(tmp, 'resumed', 'log.jsonl')).map((r) => r.epoch), [0, 1]);
+  assert.equal(
+    readJsonl<{ epoch: number }>(join(tmp, 'resumed', 'log.jsonl')).map((r) => r.epoch),
+    [0, 1],
+  );
 });
 
 test('bad flags fail before training, with messages that name the problem (CLI parsing)', async () => {
@@ -136,9 +248,15 @@ test('bad flags fail before training, with messages that name the problem (CLI p
     [['distill', '--teacher', teacher, '--data', data, '--mag', 'five'], /--mag 'five' is not a magnification/],
     [['distill', '--data', data], /--teacher CKPT is required/],
     [['teacher', '--data', data, '--epochs', '0'], /--epochs must be a whole number >= 1, got '0'/],
-    [['distill', '--teacher', teacher, '--data', data, '--resize', 'nearest'], /--resize must be one of maxpool, bicubic, maxpool\+bicubic/],
+    [
+      ['distill', '--teacher', teacher, '--data', data, '--resize', 'nearest'],
+      /--resize must be one of maxpool, bicubic, maxpool\+bicubic/,
+    ],
     [['teacher', '--data', data, '--bogus'], /Unknown option '--bogus'/],
-    [['distill', '--teacher', join(tmp, 'nope.safetensors'), '--data', data, '--mag', '3x'], /unknown magnification '3x'.*has 10x, 5x, 2.5x/],
+    [
+      ['distill', '--teacher', join(tmp, 'nope.safetensors'), '--data', data, '--mag', '3x'],
+      /unknown magnification '3x'.*has 10x, 5x, 2.5x/,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => rbd(...args, '--out', join(tmp, 'bad-run'), '--quiet')));
   results.forEach((r, i) => {
@@ -155,7 +273,17 @@ test('honest resolution: a 5x folder holding upsampled (10x-sized) tiles is refu
   cpSync(join(data, '10x'), join(up, '10x'), { recursive: true });
   cpSync(join(data, '10x'), join(up, '5x'), { recursive: true });
   process.env.RBD_CACHE = join(tmp, 'cache'); // channel statistics of manifest-less data are cached here
-  const opts = { ...COMMON_DEFAULTS, data: up, out: join(tmp, 'up-run'), epochs: 1, limit: 6, batch: 6, verbose: false, role: 'baseline' as const, mag: '5x' };
+  const opts = {
+    ...COMMON_DEFAULTS,
+    data: up,
+    out: join(tmp, 'up-run'),
+    epochs: 1,
+    limit: 6,
+    batch: 6,
+    verbose: false,
+    role: 'baseline' as const,
+    mag: '5x',
+  };
   let message = '';
   try {
     await trainSupervised({ ...opts, allowUpsampled: false });
@@ -195,10 +323,14 @@ test('bad settings fail before training: unknown magnification, missing teacher,
   const teacher = join(teacherDir, 'best.safetensors');
   const out = join(tmp, 'bad-inprocess');
   const base = { ...COMMON_DEFAULTS, data, out, epochs: 1, verbose: false, allowUpsampled: false };
-  const distill = (over: Record<string, unknown>) => trainDistill({ ...base, ...DEFAULT_DISTILL_LOSS, teacher, mag: '5x', unlabeled: 0, cacheTeacher: false, ...over });
+  const distill = (over: Record<string, unknown>) =>
+    trainDistill({ ...base, ...DEFAULT_DISTILL_LOSS, teacher, mag: '5x', unlabeled: 0, cacheTeacher: false, ...over });
   // A teacher trained on other classes: 5 classes (the LUAD set), and one with 3 differently named classes.
   const luad = new ResNet(presetArch('rbd', { numClasses: 5 }), 0);
-  await saveCheckpoint(join(tmp, 'luad-teacher.safetensors'), luad, { classNames: ['acinar', 'lepidic', 'micropapillary', 'papillary', 'solid'], magnification: 10 });
+  await saveCheckpoint(join(tmp, 'luad-teacher.safetensors'), luad, {
+    classNames: ['acinar', 'lepidic', 'micropapillary', 'papillary', 'solid'],
+    magnification: 10,
+  });
   luad.dispose();
   const renamed = new ResNet(presetArch('rbd', { numClasses: 3 }), 0);
   await saveCheckpoint(join(tmp, 'renamed-teacher.safetensors'), renamed, { classNames: ['a', 'b', 'c'], magnification: 10 });
@@ -209,7 +341,10 @@ test('bad settings fail before training: unknown magnification, missing teacher,
     [() => distill({ teacher: join(tmp, 'nope.safetensors') }), /teacher checkpoint .*nope\.safetensors does not exist; train one first/],
     [() => distill({ mag: '10x' }), /student magnification 10x must be below the teacher's 10x/],
     [() => distill({ data: join(tmp, 'no-such-data') }), /does not exist; generate one with 'rbd synth/],
-    [() => distill({ teacher: join(tmp, 'luad-teacher.safetensors') }), /trained on classes \[acinar, lepidic, micropapillary, papillary, solid\] but the data .* has \[abnormal, normal, sprue\]/],
+    [
+      () => distill({ teacher: join(tmp, 'luad-teacher.safetensors') }),
+      /trained on classes \[acinar, lepidic, micropapillary, papillary, solid\] but the data .* has \[abnormal, normal, sprue\]/,
+    ],
     [() => distill({ teacher: join(tmp, 'renamed-teacher.safetensors') }), /trained on classes \[a, b, c\] but the data/],
   ];
   for (const [call, pattern] of cases) {

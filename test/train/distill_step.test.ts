@@ -34,7 +34,14 @@ const STUDENT: Shape4 = [N, 3, 24, 20];
 const TEACHER: Shape4 = [N, 3, 48, 40];
 
 /** Float64 distillation loss of the student's reference forward (the test's independent side). */
-function referenceLoss(state: Map<string, Float64Array>, x: Float64Array, teacherLogits: Float64Array, teacherFeatures: Float64Array, tShape: Shape4, o: DistillLossOptions): number {
+function referenceLoss(
+  state: Map<string, Float64Array>,
+  x: Float64Array,
+  teacherLogits: Float64Array,
+  teacherFeatures: Float64Array,
+  tShape: Shape4,
+  o: DistillLossOptions,
+): number {
   const s = referenceResNetForward(ARCH, state, x, STUDENT, true);
   const [, c, hs, ws] = s.featuresShape;
   const shape = { n: N, c, h: tShape[2], w: tShape[3], oh: hs, ow: ws };
@@ -51,7 +58,15 @@ function referenceLoss(state: Map<string, Float64Array>, x: Float64Array, teache
 }
 
 /** Parameters checked, and a few entries of each (random, seeded). */
-const CHECKED = ['conv_1.weight', 'norm_1.weight', 'layer_2.0.conv_1.weight', 'layer_3.0.downsample.0.weight', 'layer_3.0.norm_2.bias', 'fc.weight', 'fc.bias'];
+const CHECKED = [
+  'conv_1.weight',
+  'norm_1.weight',
+  'layer_2.0.conv_1.weight',
+  'layer_3.0.downsample.0.weight',
+  'layer_3.0.norm_2.bias',
+  'fc.weight',
+  'fc.bias',
+];
 
 for (const o of [
   { temperature: 2, softWeight: 0.7, pixelWeight: 1.3, pixelLoss: 'l2', resize: 'maxpool+bicubic', ceWeight: 0 },
@@ -62,8 +77,14 @@ for (const o of [
     const rng = new Rng(42);
     const student = new ResNet(ARCH, 1);
     const teacher = new ResNet(ARCH, 2).eval();
-    const xs = rng.array(STUDENT.reduce((a, b) => a * b), () => rng.normal());
-    const xt = rng.array(TEACHER.reduce((a, b) => a * b), () => rng.normal());
+    const xs = rng.array(
+      STUDENT.reduce((a, b) => a * b),
+      () => rng.normal(),
+    );
+    const xt = rng.array(
+      TEACHER.reduce((a, b) => a * b),
+      () => rng.normal(),
+    );
     const t: ResNetOutput = noGrad(() => teacher.forward(Tensor.from(xt, TEACHER)));
     const loss = tidy(() => distillLoss(student.forward(Tensor.from(xs, STUDENT)), t, o).loss);
     const gpuLoss = await loss.item();
@@ -91,7 +112,12 @@ for (const o of [
       picks.forEach((i, k) => (values[i] = sub[k]));
       // float32 backward through the network vs float64 differences (error ~1e-9): the GPU side
       // dominates; sums over a few hundred terms per entry, so 1e-5 absolute + 1e-3 relative.
-      assertClose(`d loss / d ${name}[${picks}]`, picks.map((i) => g[i]), fd, { atol: 1e-5, rtol: 1e-3 });
+      assertClose(
+        `d loss / d ${name}[${picks}]`,
+        picks.map((i) => g[i]),
+        fd,
+        { atol: 1e-5, rtol: 1e-3 },
+      );
     }
     t.logits.dispose();
     t.features.dispose();
@@ -103,7 +129,10 @@ for (const o of [
 test('distillLoss: teacher map smaller than the student map is refused before dispatch', () => {
   const s = { logits: Tensor.zeros([1, 3]), features: Tensor.zeros([1, 8, 3, 3]) };
   const t = { logits: Tensor.zeros([1, 3]), features: Tensor.zeros([1, 8, 2, 3]) };
-  assert.throws(() => distillLoss(s, t, { temperature: 1, softWeight: 1, pixelWeight: 1, pixelLoss: 'l2', resize: 'bicubic', ceWeight: 0 }), /teacher features \[1,8,2,3\].*student features \[1,8,3,3\]/);
+  assert.throws(
+    () => distillLoss(s, t, { temperature: 1, softWeight: 1, pixelWeight: 1, pixelLoss: 'l2', resize: 'bicubic', ceWeight: 0 }),
+    /teacher features \[1,8,2,3\].*student features \[1,8,3,3\]/,
+  );
   for (const x of [s, t]) {
     x.logits.dispose();
     x.features.dispose();

@@ -27,13 +27,24 @@ test('groupReport: mean of tile probabilities per slide; CI bounds are whole sli
   const L = Math.log;
   const tiles: [string, number, number][] = [
     // slide, label, logit of class 1 (class 0 has logit 0): p1 = 1 / (1 + e^-x)
-    ['s1', 0, -2], ['s1', 0, -1],
-    ['s2', 1, 2], ['s2', 1, 1], ['s2', 1, 3],
-    ['s3', 0, L(0.45 / 0.55)], ['s3', 0, L(0.45 / 0.55)], ['s3', 0, L(0.99 / 0.01)],
+    ['s1', 0, -2],
+    ['s1', 0, -1],
+    ['s2', 1, 2],
+    ['s2', 1, 1],
+    ['s2', 1, 3],
+    ['s3', 0, L(0.45 / 0.55)],
+    ['s3', 0, L(0.45 / 0.55)],
+    ['s3', 0, L(0.99 / 0.01)],
     ['s4', 1, 0.5],
   ];
   const logits = tiles.flatMap(([, , x]) => [0, x]);
-  const r = groupReport(logits, tiles.map((t) => t[1]), tiles.map((t) => t[0]), 2, { resamples: 400, seed: 1 });
+  const r = groupReport(
+    logits,
+    tiles.map((t) => t[1]),
+    tiles.map((t) => t[0]),
+    2,
+    { resamples: 400, seed: 1 },
+  );
   assert.is(r.n, 4);
   // s3: mean p1 = (0.45 + 0.45 + 0.99) / 3 = 0.63 -> class 1, wrong; the other three right.
   assert.is(r.accuracy, 0.75);
@@ -54,18 +65,45 @@ test('rbd eval on tiled slides: eval.json has splits.<split>.slides and .patient
   const csv = join(tmp.dir, 'labels.csv');
   // Explicit splits: test holds three slides of two patients; d1 shares P4 with b2 (val) but
   // has the other class, so val has no patient-level result.
-  writeFileSync(csv, 'slide,label,patient,split\na1,x,P1,train\na2,y,P2,train\nb1,x,P3,val\nb2,y,P4,val\nd1,x,P4,val\nc1,x,P5,test\nc2,x,P5,test\nc3,y,P6,test\n');
+  writeFileSync(
+    csv,
+    'slide,label,patient,split\na1,x,P1,train\na2,y,P2,train\nb1,x,P3,val\nb2,y,P4,val\nd1,x,P4,val\nc1,x,P5,test\nc2,x,P5,test\nc3,y,P6,test\n',
+  );
   const data = join(tmp.dir, 'tiles');
-  await tileSlides({ slides: names.map((n) => join(tmp.dir, `${n}.svs`)), out: data, mags: ['10x', '5x'], tile: 32, labels: csv, workers: 0 });
+  await tileSlides({
+    slides: names.map((n) => join(tmp.dir, `${n}.svs`)),
+    out: data,
+    mags: ['10x', '5x'],
+    tile: 32,
+    labels: csv,
+    workers: 0,
+  });
   const arch = { planes: [8, 16, 32, 64], layers: [1, 1, 1, 1], norm: 'group' as const, groups: 4, numClasses: 2, inChannels: 3 };
   const model = new ResNet(arch, 3);
   const ckpt = join(tmp.dir, 'm.safetensors');
-  await saveCheckpoint(ckpt, model, { classNames: ['x', 'y'], magnification: 10, normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } });
+  await saveCheckpoint(ckpt, model, {
+    classNames: ['x', 'y'],
+    magnification: 10,
+    normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+  });
   model.dispose();
   const out = join(tmp.dir, 'eval');
-  await evaluateCheckpoint({ checkpoint: ckpt, data, splits: ['val', 'test'], mag: '', batch: 8, resamples: 50, seed: 0, out, allowUpsampled: false, skipBad: false });
+  await evaluateCheckpoint({
+    checkpoint: ckpt,
+    data,
+    splits: ['val', 'test'],
+    mag: '',
+    batch: 8,
+    resamples: 50,
+    seed: 0,
+    out,
+    allowUpsampled: false,
+    skipBad: false,
+  });
   type G = { n: number; accuracy: number; accuracyCI: number[]; macroAuc: number };
-  const json = readJson(join(out, 'eval.json')) as { splits: Record<string, { count: number; slides: G; patients?: G; patientsSkipped?: string }> };
+  const json = readJson(join(out, 'eval.json')) as {
+    splits: Record<string, { count: number; slides: G; patients?: G; patientsSkipped?: string }>;
+  };
   assert.is(json.splits.test.slides.n, 3);
   assert.is(json.splits.test.patients!.n, 2);
   assert.is(json.splits.val.slides.n, 3);
@@ -73,7 +111,10 @@ test('rbd eval on tiled slides: eval.json has splits.<split>.slides and .patient
   assert.match(json.splits.val.patientsSkipped!, /'P4' has tiles of two classes/);
   for (const s of Object.values(json.splits)) {
     assert.ok(s.count > s.slides.n, 'tile count above slide count');
-    assert.ok([0, 1 / 3, 2 / 3, 1].some((v) => Math.abs(v - s.slides.accuracy) < 1e-12), `slide accuracy ${s.slides.accuracy}`);
+    assert.ok(
+      [0, 1 / 3, 2 / 3, 1].some((v) => Math.abs(v - s.slides.accuracy) < 1e-12),
+      `slide accuracy ${s.slides.accuracy}`,
+    );
     assert.is(s.slides.accuracyCI.length, 2);
     assert.ok(Number.isFinite(s.slides.macroAuc));
   }

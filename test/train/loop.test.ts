@@ -36,7 +36,9 @@ const rng = new Rng(1);
 const images = Array.from({ length: IMAGES }, () => Float32Array.from(rng.array(3 * SIZE * SIZE, () => rng.normal())));
 const labels = Array.from({ length: IMAGES }, (_, i) => i % 3);
 
-interface Batch extends PlannedBatch { rows: number[] }
+interface Batch extends PlannedBatch {
+  rows: number[];
+}
 
 /** Epoch plan: a shuffle seeded by the epoch, micro-batches of 3 (the last holds 1). */
 function plan(epoch: number): Batch[] {
@@ -48,7 +50,13 @@ function plan(epoch: number): Batch[] {
 
 function makeSpec(dir: string, model: ResNet, opt: Adam, epochs: number, resume: boolean, poison?: { epoch: number; index: number }) {
   return {
-    outDir: dir, epochs, accum: 2, lr: 3e-3, gamma: 0.9, optimizer: opt, resume,
+    outDir: dir,
+    epochs,
+    accum: 2,
+    lr: 3e-3,
+    gamma: 0.9,
+    optimizer: opt,
+    resume,
     plan,
     load: async (b: Batch, epoch: number, index: number) => {
       const data = new Float32Array(b.size * 3 * SIZE * SIZE);
@@ -64,7 +72,8 @@ function makeSpec(dir: string, model: ResNet, opt: Adam, epochs: number, resume:
       }
       return { loss };
     },
-    saveEpoch: (state: { epoch: number; steps: number; bestMetric: number | null }, improved: boolean) => saveTrainState(dir, model, opt, state, improved, { training: { test: true } }),
+    saveEpoch: (state: { epoch: number; steps: number; bestMetric: number | null }, improved: boolean) =>
+      saveTrainState(dir, model, opt, state, improved, { training: { test: true } }),
     loadResume: async () => loadTrainState(dir, model, opt),
   };
 }
@@ -93,14 +102,28 @@ test('resume after 2 of 4 epochs gives bit-identical weights to an uninterrupted
   const b2 = new ResNet(ARCH, 999);
   const optB2 = new Adam(b2.parameters(), { lr: 3e-3, weightDecay: 1e-4 });
   const rest = await trainLoop(makeSpec(resumedDir, b2, optB2, 4, true));
-  assert.equal(rest.records.map((r) => r.epoch), [2, 3]);
+  assert.equal(
+    rest.records.map((r) => r.epoch),
+    [2, 3],
+  );
   const gotW = await weights(b2);
-  gotW.forEach((w, i) => assert.ok(w.every((v, k) => v === wantW[i][k]), `parameter ${b2.parameters()[i].name} differs after resume`));
+  gotW.forEach((w, i) =>
+    assert.ok(
+      w.every((v, k) => v === wantW[i][k]),
+      `parameter ${b2.parameters()[i].name} differs after resume`,
+    ),
+  );
   // The log has each epoch once, with the same losses as the uninterrupted run.
   const logA = readJsonl<{ epoch: number; loss: number }>(join(straightDir, 'log.jsonl'));
   const logB = readJsonl<{ epoch: number; loss: number }>(join(resumedDir, 'log.jsonl'));
-  assert.equal(logB.map((r) => r.epoch), [0, 1, 2, 3]);
-  assert.equal(logB.map((r) => r.loss), logA.map((r) => r.loss));
+  assert.equal(
+    logB.map((r) => r.epoch),
+    [0, 1, 2, 3],
+  );
+  assert.equal(
+    logB.map((r) => r.loss),
+    logA.map((r) => r.loss),
+  );
   // Steps: ceil(4 micro-batches / accum 2) = 2 per epoch.
   assert.is(rest.state.steps, 8);
   for (const m of [a, b2]) m.dispose();

@@ -2,8 +2,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  rocAuc, rocCurve, trapezoidArea, perClassAuc, macroAuc, confusionMatrix, accuracy, bootstrapCI, quantile,
-  crossEntropyFromLogits, softmaxRows, argmaxRows, classificationReport,
+  rocAuc,
+  rocCurve,
+  trapezoidArea,
+  perClassAuc,
+  macroAuc,
+  confusionMatrix,
+  accuracy,
+  bootstrapCI,
+  quantile,
+  crossEntropyFromLogits,
+  softmaxRows,
+  argmaxRows,
+  classificationReport,
 } from '../../train/metrics.ts';
 import { Rng } from '../../engine/random.ts';
 
@@ -28,7 +39,13 @@ test('rocCurve with ties steps diagonally; its trapezoid area equals the rank AU
   // Scores 0.8(P) 0.4(P) 0.4(N) 0.35(N) 0.1(N), thresholds from the top:
   // >=0.8: TP 1/2, FP 0; >=0.4: TP 2/2, FP 1/3 (the tie moves both at once); >=0.35: FP 2/3; >=0.1: FP 1.
   const pts = rocCurve([0.1, 0.4, 0.35, 0.8, 0.4], [false, true, false, true, false]);
-  const expected = [[0, 0], [0, 0.5], [1 / 3, 1], [2 / 3, 1], [1, 1]];
+  const expected = [
+    [0, 0],
+    [0, 0.5],
+    [1 / 3, 1],
+    [2 / 3, 1],
+    [1, 1],
+  ];
   assert.is(pts.length, expected.length);
   pts.forEach((p, i) => {
     near(p.fpr, expected[i][0]);
@@ -46,10 +63,18 @@ test('rocCurve with ties steps diagonally; its trapezoid area equals the rank AU
 test('per-class one-vs-rest AUC and macro AUC, 3 classes, 4 images', () => {
   // probs rows (class 0, 1, 2); labels 0, 1, 2, 1.
   const probs = [
-    0.6, 0.3, 0.1, // label 0
-    0.2, 0.5, 0.3, // label 1
-    0.3, 0.3, 0.4, // label 2
-    0.5, 0.4, 0.1, // label 1
+    0.6,
+    0.3,
+    0.1, // label 0
+    0.2,
+    0.5,
+    0.3, // label 1
+    0.3,
+    0.3,
+    0.4, // label 2
+    0.5,
+    0.4,
+    0.1, // label 1
   ];
   const labels = [0, 1, 2, 1];
   // class 0: positive score 0.6; negatives 0.2, 0.3, 0.5 -> beats all 3 -> AUC 1.
@@ -75,7 +100,11 @@ test('confusion matrix and accuracy of a known case', () => {
   // labels 0,0,1,2,2,2; predicted 0,1,1,2,0,2.
   // true 0: predicted 0 once, 1 once; true 1: predicted 1 once; true 2: predicted 2 twice, 0 once.
   const m = confusionMatrix([0, 1, 1, 2, 0, 2], [0, 0, 1, 2, 2, 2], 3);
-  assert.equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 2]]);
+  assert.equal(m, [
+    [1, 1, 0],
+    [0, 1, 0],
+    [1, 0, 2],
+  ]);
   // 4 of 6 on the diagonal.
   near(accuracy([0, 1, 1, 2, 0, 2], [0, 0, 1, 2, 2, 2]), 4 / 6);
   // Over rows 1, 1, 2 (a bootstrap resample): wrong, wrong, right -> 1/3.
@@ -119,19 +148,26 @@ test('bootstrap: same seed same interval; another seed another; degenerate cases
   const width = (a.high - a.low) / 2;
   assert.ok(Math.abs(width - half) < 0.25 * half, `bootstrap half-width ${width} vs normal ${half}`);
   // All predictions right: every resample scores 1.
-  assert.equal(bootstrapCI(10, (rows) => accuracy(labels, labels, rows), { seed: 1 }), { low: 1, high: 1 });
+  assert.equal(
+    bootstrapCI(10, (rows) => accuracy(labels, labels, rows), { seed: 1 }),
+    { low: 1, high: 1 },
+  );
 });
 
 test('classificationReport ties the pieces together (seeded, >= 1000 resamples by default)', () => {
   const rng = new Rng(2);
-  const n = 60, C = 3;
+  const n = 60,
+    C = 3;
   const labels = Array.from({ length: n }, () => rng.int(C));
   const logits = labels.flatMap((l) => Array.from({ length: C }, (_, c) => (c === l ? 1 : 0) + rng.normal(0, 1)));
   const r1 = classificationReport(logits, labels, C, { seed: 9 });
   const r2 = classificationReport(logits, labels, C, { seed: 9 });
   assert.equal(r1.accuracyCI, r2.accuracyCI);
   assert.equal(r1.macroAucCI, r2.macroAucCI);
-  assert.is(r1.confusion.flat().reduce((a, b) => a + b, 0), n);
+  assert.is(
+    r1.confusion.flat().reduce((a, b) => a + b, 0),
+    n,
+  );
   near(r1.accuracy, r1.confusion.reduce((s, row, i) => s + row[i], 0) / n);
   r1.roc.forEach((curve, c) => near(trapezoidArea(curve), r1.perClassAuc[c], 1e-12));
 });

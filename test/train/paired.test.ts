@@ -13,7 +13,8 @@ test('identical models: difference 0 and interval [0, 0] on every resample', () 
 });
 
 test('a right everywhere, b nowhere: difference 1, interval [1, 1]; reversed -1', () => {
-  const a = bools(20, () => true), b = bools(20, () => false);
+  const a = bools(20, () => true),
+    b = bools(20, () => false);
   assert.equal(pairedBootstrap(a, b, { seed: 2 }), { diff: 1, ci: [1, 1] });
   assert.equal(pairedBootstrap(b, a, { seed: 2 }), { diff: -1, ci: [-1, -1] });
 });
@@ -23,7 +24,8 @@ test('4 images, the models differ on one (a right): difference 1/4, interval [0,
   // count Binomial(4, 1/4): P(<=0) = 0.316, P(<=1) = 0.738, P(<=2) = 0.949, P(<=3) = 0.996.
   // The 2.5% quantile is therefore 0 and the 97.5% quantile 3 draws = 3/4 (0.949 < 0.975 < 0.996,
   // far enough from both that 4000 resamples cannot land elsewhere).
-  const a = [true, true, false, true], b = [true, false, false, true];
+  const a = [true, true, false, true],
+    b = [true, false, false, true];
   const d = pairedBootstrap(a, b, { seed: 5, resamples: 4000 });
   near(d.diff, 0.25);
   assert.equal(d.ci, [0, 0.75]);
@@ -33,7 +35,8 @@ test('pairing matters: a right on 60 of 100, b on 50 of those: paired interval e
   // a - b on a resample is (draws among the 10 images only a gets right) / 100, with the count
   // Binomial(100, 0.1): 2.5% quantile 4 or 5 (P(<=4) = 0.024, P(<=5) = 0.058), 97.5% quantile
   // 16 (P(<=15) = 0.960, P(<=16) = 0.979). Allow one count either side for resampling noise.
-  const a = bools(100, (i) => i < 60), b = bools(100, (i) => i < 50);
+  const a = bools(100, (i) => i < 60),
+    b = bools(100, (i) => i < 50);
   const d = pairedBootstrap(a, b, { seed: 7, resamples: 4000 });
   near(d.diff, 0.1);
   assert.ok(d.ci[0] >= 0.03 && d.ci[0] <= 0.06, `low ${d.ci[0]}`);
@@ -47,7 +50,8 @@ test('pairing matters: a right on 60 of 100, b on 50 of those: paired interval e
 });
 
 test('same seed, same interval; different lengths are refused', () => {
-  const a = bools(37, (i) => i % 2 === 0), b = bools(37, (i) => i % 5 !== 0);
+  const a = bools(37, (i) => i % 2 === 0),
+    b = bools(37, (i) => i % 5 !== 0);
   assert.equal(pairedBootstrap(a, b, { seed: 9 }), pairedBootstrap(a, b, { seed: 9 }));
   assert.throws(() => pairedBootstrap(a, b.slice(1)), /different numbers of images/);
 });
@@ -68,12 +72,15 @@ test('compareArms: the four pairs at each student magnification, the teacher tak
     arm(2.5, 'baseline', [1, 1, 2, 0, 1, 2, 0, 1]), // 7/8; no kd arms at 2.5x
   ];
   const c = compareArms(arms, 'teacher', [5, 2.5], { seed: 1 });
-  assert.equal(c.map((x) => [x.mag, x.a, x.b, x.diff]), [
-    [5, 'kd', 'baseline', 1 / 8],
-    [5, 'kd+unlabeled', 'baseline', 1 / 8],
-    [5, 'kd+unlabeled', 'teacher', -1 / 8],
-    [5, 'ceiling', 'kd+unlabeled', 1 / 8],
-  ]);
+  assert.equal(
+    c.map((x) => [x.mag, x.a, x.b, x.diff]),
+    [
+      [5, 'kd', 'baseline', 1 / 8],
+      [5, 'kd+unlabeled', 'baseline', 1 / 8],
+      [5, 'kd+unlabeled', 'teacher', -1 / 8],
+      [5, 'ceiling', 'kd+unlabeled', 1 / 8],
+    ],
+  );
   for (const x of c) assert.ok(x.ci[0] <= x.diff && x.diff <= x.ci[1], JSON.stringify(x));
   const other = [...arms.slice(0, 1), { ...arms[1], labels: [1, 1, 2, 0, 1, 2, 0, 1] }, arms[2]];
   assert.throws(() => compareArms(other, 'teacher', [5]), /different test images/);

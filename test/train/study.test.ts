@@ -2,8 +2,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  planEpochs, replanStudents, teacherMayContinue, studentSlowdown, teacherSeconds, studentSeconds, targetSeconds, studentRuns, sweepSizes, RUN_OVERHEAD, REPORT_SECONDS, STUDENT_SHARE,
-  STUDY_PRESETS, type StudyPreset, type Calibration,
+  planEpochs,
+  replanStudents,
+  teacherMayContinue,
+  studentSlowdown,
+  teacherSeconds,
+  studentSeconds,
+  targetSeconds,
+  studentRuns,
+  sweepSizes,
+  RUN_OVERHEAD,
+  REPORT_SECONDS,
+  STUDENT_SHARE,
+  STUDY_PRESETS,
+  type StudyPreset,
+  type Calibration,
 } from '../../train/study_plan.ts';
 import { learningRate } from '../../train/schedule.ts';
 import { countFlops } from '../../models/flops.ts';
@@ -11,8 +24,22 @@ import { presetArch } from '../../models/arch.ts';
 import { CLASS_SETS } from '../../data/synth/classes.ts';
 
 const preset: StudyPreset = {
-  name: 't', classes: 'cd', tile: 32, mags: ['10x', '5x'], train: 10, val: 5, test: 5, unlabeled: 30,
-  teacherEpochs: 60, studentEpochs: 4, budgetMinutes: null, batch: 8, accum: 1, lr: 1e-3, warmupEpochs: 0, sweep: [],
+  name: 't',
+  classes: 'cd',
+  tile: 32,
+  mags: ['10x', '5x'],
+  train: 10,
+  val: 5,
+  test: 5,
+  unlabeled: 30,
+  teacherEpochs: 60,
+  studentEpochs: 4,
+  budgetMinutes: null,
+  batch: 8,
+  accum: 1,
+  lr: 1e-3,
+  warmupEpochs: 0,
+  sweep: [],
 };
 const cal = new Map<string, Calibration>([
   ['10x', { size: 32, trainSecondsPerImage: 0.1, inferSecondsPerImage: 0.02, imagesPerSecond: 50 }],
@@ -30,7 +57,15 @@ test('teacher and student seconds of a 2-class, 2-magnification study, by hand',
   near(studentSeconds(preset, 2, cal, 2, withCeiling), 18);
   // Without the ceiling: 18 - (2.6 x 2 + 0.1) = 12.7.
   near(studentSeconds(preset, 2, cal, 2, { ceiling: false }), 12.7);
-  assert.equal(studentRuns(preset, 2, withCeiling).map((r) => [r.arm, r.images, r.distill]), [['baseline', 20, false], ['kd', 20, true], ['kd+unlabeled', 50, true], ['ceiling', 50, false]]);
+  assert.equal(
+    studentRuns(preset, 2, withCeiling).map((r) => [r.arm, r.images, r.distill]),
+    [
+      ['baseline', 20, false],
+      ['kd', 20, true],
+      ['kd+unlabeled', 50, true],
+      ['ceiling', 50, false],
+    ],
+  );
 });
 
 test('with the teacher-target cache, KD steps no longer run the teacher; the cache costs one teacher pass per distinct (tile, id)', () => {
@@ -63,7 +98,12 @@ test('the plan uses the budget: within one teacher epoch of it across calibratio
   for (const scale of [0.3, 1, 3]) {
     for (const budget of [2, 5, 14]) {
       for (const spent of [0, 30]) {
-        const c = new Map([...cal].map(([k, v]) => [k, { ...v, trainSecondsPerImage: v.trainSecondsPerImage * scale, inferSecondsPerImage: v.inferSecondsPerImage * scale }]));
+        const c = new Map(
+          [...cal].map(([k, v]) => [
+            k,
+            { ...v, trainSecondsPerImage: v.trainSecondsPerImage * scale, inferSecondsPerImage: v.inferSecondsPerImage * scale },
+          ]),
+        );
         const p = { ...preset, budgetMinutes: budget, teacherEpochs: 10000 };
         const plan = planEpochs(p, 2, c, withCeiling, spent);
         const oneMore = RUN_OVERHEAD * (teacherSeconds(p, 2, c, 2) - teacherSeconds(p, 2, c, 1));
@@ -73,7 +113,10 @@ test('the plan uses the budget: within one teacher epoch of it across calibratio
         // The students got the most epochs that fit their share.
         const students = (e: number) => RUN_OVERHEAD * studentSeconds(p, 2, c, e, withCeiling);
         const share = STUDENT_SHARE * (budget * 60 - spent - REPORT_SECONDS);
-        assert.ok(plan.studentEpochs === p.studentEpochs || students(plan.studentEpochs + 1) > share, `students could have had more: ${what}`);
+        assert.ok(
+          plan.studentEpochs === p.studentEpochs || students(plan.studentEpochs + 1) > share,
+          `students could have had more: ${what}`,
+        );
       }
     }
   }
@@ -137,7 +180,9 @@ test('default preset: 128-micron fields at 10x, three halvings, 1.25x at least 4
   const arch = presetArch('rbd', { numClasses: classes });
   const top = countFlops(arch, [d.tile, d.tile]).total.forwardFlops;
   const low = countFlops(arch, [d.tile / 8, d.tile / 8]).total.forwardFlops;
-  console.log(`    default preset: teacher ${(top / 1e6).toFixed(1)} MFLOPs at ${d.tile} px, 1.25x student ${(low / 1e6).toFixed(2)} MFLOPs at ${d.tile / 8} px: ${(top / low).toFixed(1)}x`);
+  console.log(
+    `    default preset: teacher ${(top / 1e6).toFixed(1)} MFLOPs at ${d.tile} px, 1.25x student ${(low / 1e6).toFixed(2)} MFLOPs at ${d.tile / 8} px: ${(top / low).toFixed(1)}x`,
+  );
   assert.ok(top / low >= 40, `1.25x is only ${top / low}x cheaper`);
   // A 95% normal interval of +-4 points at 85% accuracy needs n >= 1.96^2 x 0.85 x 0.15 / 0.04^2 = 306.1.
   assert.ok(d.test * classes >= 307, `${d.test * classes} test tiles`);
@@ -149,7 +194,8 @@ test('default preset: 128-micron fields at 10x, three halvings, 1.25x at least 4
   const f = STUDY_PRESETS.full;
   assert.is(f.budgetMinutes, null);
   assert.equal([f.teacherEpochs, f.batch * f.accum, f.tile], [100, 32, 256]);
-  for (const p of Object.values(STUDY_PRESETS)) assert.ok(p.mags.includes('5x') && p.mags.includes('2.5x') && p.mags.includes('1.25x'), `${p.name} lacks a required magnification`);
+  for (const p of Object.values(STUDY_PRESETS))
+    assert.ok(p.mags.includes('5x') && p.mags.includes('2.5x') && p.mags.includes('1.25x'), `${p.name} lacks a required magnification`);
 });
 
 test.run();

@@ -28,7 +28,18 @@ const ARCH = presetArch('rbd', { planes: [4, 8, 8, 16], groups: 2, numClasses: 3
 
 test.before(async () => {
   await gpu();
-  await synthesize({ out: data, seed: 5, train: 3, val: 1, test: 1, unlabeled: 0, tile: 32, mags: ['10x', '5x'], classes: 'cd', workers: 0 });
+  await synthesize({
+    out: data,
+    seed: 5,
+    train: 3,
+    val: 1,
+    test: 1,
+    unlabeled: 0,
+    tile: 32,
+    mags: ['10x', '5x'],
+    classes: 'cd',
+    workers: 0,
+  });
 });
 
 test('cached targets equal a fresh forward of each tile alone; disk entries round-trip; another teacher misses', async () => {
@@ -38,7 +49,14 @@ test('cached targets equal a fresh forward of each tile alone; disk entries roun
   teacher.eval();
   const ckpt = join(tmp, 'teacher.safetensors');
   await saveCheckpoint(ckpt, teacher, { classNames: source.classes, magnification: 10 });
-  const loader = new Loader(source, refs, { mags: ['10x', '5x'], batchSize: 4, augment: DEFAULT_AUGMENT, augmentSet: 16, shuffle: true, seed: 2 });
+  const loader = new Loader(source, refs, {
+    mags: ['10x', '5x'],
+    batchSize: 4,
+    augment: DEFAULT_AUGMENT,
+    augmentSet: 16,
+    shuffle: true,
+    seed: 2,
+  });
   const dir = join(tmp, 'cache');
   const cache = new TeacherTargetCache(teacher, fileHash(ckpt), '10x', dir);
   const planned = loader.plan(0).concat(loader.plan(1));
@@ -48,8 +66,12 @@ test('cached targets equal a fresh forward of each tile alone; disk entries roun
   assert.is(cache.stats.computed + cache.stats.hits, entries);
 
   // Fresh forward of each tile alone, from the loader's own augmented teacher view.
-  let worstLogit = 0, worstMap = 0;
-  const wantLogits: number[] = [], gotLogits: number[] = [], wantMaps: number[] = [], gotMaps: number[] = [];
+  let worstLogit = 0,
+    worstMap = 0;
+  const wantLogits: number[] = [],
+    gotLogits: number[] = [],
+    wantMaps: number[] = [],
+    gotMaps: number[] = [];
   for (let i = 0; i < planned.length; i++) {
     const b = planned[i];
     for (let k = 0; k < b.size; k++) {
@@ -95,7 +117,10 @@ test('cached targets equal a fresh forward of each tile alone; disk entries roun
   const third = new TeacherTargetCache(other, fileHash(otherCkpt), '10x', dir);
   const r = await third.targets(loader, planned[0].refs, planned[0].augmentIds!);
   assert.is(third.stats.fromDisk, 0);
-  assert.ok(Array.from(r.logits).some((v, i) => v !== got[0].logits[i]), 'another teacher gave the same logits');
+  assert.ok(
+    Array.from(r.logits).some((v, i) => v !== got[0].logits[i]),
+    'another teacher gave the same logits',
+  );
   teacher.dispose();
   other.dispose();
 });

@@ -35,10 +35,28 @@ const CLASSES = ['abnormal', 'normal', 'sprue'];
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.before(async () => {
   await gpu();
-  await synthesize({ out: data, seed: 5, train: 4, val: 2, test: 2, unlabeled: 0, tile: 32, mags: ['10x', '5x'], classes: 'cd', workers: 0 });
+  await synthesize({
+    out: data,
+    seed: 5,
+    train: 4,
+    val: 2,
+    test: 2,
+    unlabeled: 0,
+    tile: 32,
+    mags: ['10x', '5x'],
+    classes: 'cd',
+    workers: 0,
+  });
 });
 
-const archOf = (norm: 'batch' | 'group'): ResNetArch => ({ planes: [8, 16, 32, 64], layers: [1, 1, 1, 1], norm, groups: 4, numClasses: 3, inChannels: 3 });
+const archOf = (norm: 'batch' | 'group'): ResNetArch => ({
+  planes: [8, 16, 32, 64],
+  layers: [1, 1, 1, 1],
+  norm,
+  groups: 4,
+  numClasses: 3,
+  inChannels: 3,
+});
 
 /** The method's name -> torchvision's, written out here independently of models/torchvision_names.ts. */
 function torchvisionName(name: string): string {
@@ -74,16 +92,22 @@ function writeTorchvisionTeacher(path: string, arch: ResNetArch, seed: number): 
   for (const [name, t] of shapes.stateDict()) {
     const values = Float64Array.from({ length: t.size }, () => {
       if (name.endsWith('running_var')) return rng.uniform(0.5, 2);
-      if (name.endsWith('norm_1.weight') || name.endsWith('norm_2.weight') || /downsample\.1\.weight$/.test(name)) return rng.uniform(0.5, 1.5);
+      if (name.endsWith('norm_1.weight') || name.endsWith('norm_2.weight') || /downsample\.1\.weight$/.test(name))
+        return rng.uniform(0.5, 1.5);
       const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1);
       return rng.normal(0, fanIn > 1 ? Math.sqrt(2 / fanIn) : 0.2);
     });
     state.set(name, values);
     entries.push([torchvisionName(name), 'F64', [...t.shape], Buffer.from(values.buffer)]);
-    if (name.endsWith('running_var')) entries.push([torchvisionName(name).replace(/running_var$/, 'num_batches_tracked'), 'I64', [], Buffer.alloc(8)]);
+    if (name.endsWith('running_var'))
+      entries.push([torchvisionName(name).replace(/running_var$/, 'num_batches_tracked'), 'I64', [], Buffer.alloc(8)]);
   }
   shapes.dispose();
-  assert.ok(entries.some(([n]) => n === 'layer2.0.downsample.0.weight') && entries.some(([n]) => n === 'layer1.0.conv1.weight') && entries.some(([n]) => n === 'bn1.weight'));
+  assert.ok(
+    entries.some(([n]) => n === 'layer2.0.downsample.0.weight') &&
+      entries.some(([n]) => n === 'layer1.0.conv1.weight') &&
+      entries.some(([n]) => n === 'bn1.weight'),
+  );
   writeSafetensorsByHand(path, entries);
   return state;
 }
@@ -118,7 +142,21 @@ for (const norm of ['batch', 'group'] as const) {
 
 test('rbd distill from the torchvision-named teacher with --teacher-mag 10x --classes; without them the errors name the flags', async () => {
   const teacher = join(tmp, 'tv-batch.safetensors');
-  const base = { ...COMMON_DEFAULTS, ...DEFAULT_DISTILL_LOSS, data, epochs: 1, batch: 6, accum: 1, augment: false, verbose: false, teacher, mag: '5x', unlabeled: 0, cacheTeacher: false, allowUpsampled: false };
+  const base = {
+    ...COMMON_DEFAULTS,
+    ...DEFAULT_DISTILL_LOSS,
+    data,
+    epochs: 1,
+    batch: 6,
+    accum: 1,
+    augment: false,
+    verbose: false,
+    teacher,
+    mag: '5x',
+    unlabeled: 0,
+    cacheTeacher: false,
+    allowUpsampled: false,
+  };
   const out = join(tmp, 'kd');
   const s = await trainDistill({ ...base, out, teacherMag: '10x', teacherClasses: CLASSES });
   assert.is(s.records.length, 1);
@@ -142,7 +180,7 @@ test('rbd distill from the torchvision-named teacher with --teacher-mag 10x --cl
   await expectError({ teacherMag: '10x', teacherClasses: ['a', 'b'] }, /--classes names 2 classes but teacher .* has 3 outputs/);
 });
 
-test('--init: same classes, the file\'s outputs; other classes, its trunk with a fresh head', async () => {
+test("--init: same classes, the file's outputs; other classes, its trunk with a fresh head", async () => {
   const file = join(tmp, 'tv-batch.safetensors');
   const same = buildModel('rbd', 3, 0, file);
   const loaded = loadCheckpoint(file);
@@ -150,8 +188,27 @@ test('--init: same classes, the file\'s outputs; other classes, its trunk with a
   assert.equal(same.arch.planes, [8, 16, 32, 64]);
   for (const [name, t] of loaded.model.stateDict()) {
     const a = await t.read();
-    assert.equal(Array.from(await same.stateDict().find(([n]) => n === name)![1].read()), Array.from(a), name);
-    if (!name.startsWith('fc.')) assert.equal(Array.from(await other.stateDict().find(([n]) => n === name)![1].read()), Array.from(a), name);
+    assert.equal(
+      Array.from(
+        await same
+          .stateDict()
+          .find(([n]) => n === name)![1]
+          .read(),
+      ),
+      Array.from(a),
+      name,
+    );
+    if (!name.startsWith('fc.'))
+      assert.equal(
+        Array.from(
+          await other
+            .stateDict()
+            .find(([n]) => n === name)![1]
+            .read(),
+        ),
+        Array.from(a),
+        name,
+      );
   }
   assert.equal([...other.fc.weight.shape], [5, 64]);
   for (const m of [same, other, loaded.model]) m.dispose();

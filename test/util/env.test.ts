@@ -30,7 +30,10 @@ test('only util/env.ts reads RBD_* variables', () => {
   assert.equal(rbdReads(`process.env.RBD_CACHE = dir; delete process.env.RBD_DEBUG; process.env['RBD_Z'] = '1';`), []);
   const readers = sources(root)
     // util/env.ts is the reader; this file holds the examples above.
-    .filter((f) => ![join('util', 'env.ts'), join('test', 'util', 'env.test.ts')].includes(relative(root, f)) && !relative(root, f).startsWith('dist'))
+    .filter(
+      (f) =>
+        ![join('util', 'env.ts'), join('test', 'util', 'env.test.ts')].includes(relative(root, f)) && !relative(root, f).startsWith('dist'),
+    )
     .filter((f) => rbdReads(readFileSync(f, 'utf8')).length > 0)
     .map((f) => relative(root, f));
   assert.equal(readers, []);

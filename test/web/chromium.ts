@@ -15,17 +15,30 @@ export function chromiumAvailable(): boolean {
 }
 
 export const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--enable-unsafe-webgpu',
+  '--headless',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
   // SwiftShader's WebGPU adapter, also where the machine has a GPU, so every run tests the same adapter.
   '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
 ];
 
 /**
  * Launch; `extra` flags are appended (e.g. to disable WebGPU), flags in `without` left out. playwright-core gives every
  * launch a fresh --user-data-dir of its own (a temporary profile it removes on close).
  */
-export async function launchChromium(extra: string[] = [], without: string[] = []): Promise<{ browser: Browser; close: () => Promise<void> }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS.filter((f) => !without.includes(f)), ...extra] });
+export async function launchChromium(
+  extra: string[] = [],
+  without: string[] = [],
+): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_FLAGS.filter((f) => !without.includes(f)), ...extra],
+  });
   return { browser, close: () => browser.close().catch(() => {}) };
 }

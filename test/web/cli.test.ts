@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const rbd = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/rbd.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
+const rbd = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/rbd.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
 
 function wgslFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -43,7 +44,10 @@ test('rbd web --out DIR: index.html and one script, no outside references, every
 
 test('rbd web --serve --port 0: serves the page on localhost', async () => {
   const out = mkdtempSync(join(tmpdir(), 'rbd-web-serve-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/rbd.ts'), 'web', '--serve', '--port', '0', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/rbd.ts'), 'web', '--serve', '--port', '0', '--out', out], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const url = await new Promise<string>((ok, fail) => {
       let text = '';

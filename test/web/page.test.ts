@@ -52,7 +52,10 @@ async function finished(page: Page, query: string, timeoutMs: number): Promise<{
 
 test.before(async () => {
   if (!enabled) return;
-  if (!chromiumAvailable()) throw new Error(`no Chromium at ${CHROMIUM}: run 'bash scripts/setup.sh' (installs Debian's chromium), set RBD_CHROMIUM, or RBD_TEST_BROWSER=0 to skip the browser tests`);
+  if (!chromiumAvailable())
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: run 'bash scripts/setup.sh' (installs Debian's chromium), set RBD_CHROMIUM, or RBD_TEST_BROWSER=0 to skip the browser tests`,
+    );
   site = mkdtempSync(join(tmpdir(), 'rbd-web-test-'));
   await buildSite(site);
   ({ server, url } = await serveDir(site, 0));
@@ -85,26 +88,66 @@ test('page on SwiftShader: conformance of every kernel test file passes, quick b
       assert.ok(files.has(stem), `conformance has results from ${f}`);
     }
     const failed = results.conformance.filter((c) => !c.pass);
-    assert.equal(failed.map((c) => c.name), [], 'every conformance test passes');
+    assert.equal(
+      failed.map((c) => c.name),
+      [],
+      'every conformance test passes',
+    );
     for (const c of results.conformance) assert.ok(c.worstRatio <= 1 && c.worstError >= 0, `${c.name}: worst error within tolerance`);
     // The benchmark: every magnification measured, in the `rbd bench speed --json` schema.
     const bench = results.bench!;
     assert.is(bench.benchmark, 'bench speed');
-    const rows = bench.results as { mag: string; trainImagesPerSec: number; inferImagesPerSec: number; trainDispatches: number; trainRecordUsPerDispatch: number }[];
-    assert.equal(rows.map((r) => r.mag), DEFAULT_MAGS.split(','));
-    for (const r of rows) assert.ok(r.trainImagesPerSec > 0 && r.inferImagesPerSec > 0 && r.trainDispatches > 0 && r.trainRecordUsPerDispatch > 0, `${r.mag}: measured`);
+    const rows = bench.results as {
+      mag: string;
+      trainImagesPerSec: number;
+      inferImagesPerSec: number;
+      trainDispatches: number;
+      trainRecordUsPerDispatch: number;
+    }[];
+    assert.equal(
+      rows.map((r) => r.mag),
+      DEFAULT_MAGS.split(','),
+    );
+    for (const r of rows)
+      assert.ok(
+        r.trainImagesPerSec > 0 && r.inferImagesPerSec > 0 && r.trainDispatches > 0 && r.trainRecordUsPerDispatch > 0,
+        `${r.mag}: measured`,
+      );
     // The download button gives the `rbd bench speed --json` object.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     const downloaded = JSON.parse(readFileSync((await download.path())!, 'utf8'));
     assert.is(downloaded.benchmark, 'bench speed');
-    assert.equal(downloaded.results.map((r: { mag: string }) => r.mag), DEFAULT_MAGS.split(','));
+    assert.equal(
+      downloaded.results.map((r: { mag: string }) => r.mag),
+      DEFAULT_MAGS.split(','),
+    );
     // The same benchmark in Node (lavapipe), then `rbd bench compare`'s comparison of the two.
     await gpu();
     const arch = presetArch('rbd');
-    const node = await speedRun({ arch, archName: 'rbd', inputs: magInputs(DEFAULT_MAGS.split(',').map((m) => requireMag(m, 'test')), 32), tile: 32, batch: 1, reps: 1, warmup: 0, seed: 1, gemmSizes: [64] });
+    const node = await speedRun({
+      arch,
+      archName: 'rbd',
+      inputs: magInputs(
+        DEFAULT_MAGS.split(',').map((m) => requireMag(m, 'test')),
+        32,
+      ),
+      tile: 32,
+      batch: 1,
+      reps: 1,
+      warmup: 0,
+      seed: 1,
+      gemmSizes: [64],
+    });
     const cmp = compareRuns(JSON.parse(JSON.stringify(node)), bench);
-    for (const m of DEFAULT_MAGS.split(',')) assert.ok(cmp.ratios.some((r) => r.row === m && r.field === 'trainImagesPerSec'), `compare pairs ${m}'s trainImagesPerSec`);
-    assert.ok(cmp.context.some((c) => c.field.startsWith('adapter') && c.a !== c.b), 'compare names the two adapters');
+    for (const m of DEFAULT_MAGS.split(','))
+      assert.ok(
+        cmp.ratios.some((r) => r.row === m && r.field === 'trainImagesPerSec'),
+        `compare pairs ${m}'s trainImagesPerSec`,
+      );
+    assert.ok(
+      cmp.context.some((c) => c.field.startsWith('adapter') && c.a !== c.b),
+      'compare names the two adapters',
+    );
   } finally {
     await close();
   }
@@ -134,7 +177,10 @@ test('adapter request refused (WebGPU not enabled in headless Chromium on Linux)
     const page = await browser.newPage();
     const { title, results } = await finished(page, '?auto=all&quick=1', 60_000);
     assert.is(title, 'rbd: failed');
-    assert.match(await page.locator('#adapter').innerText(), /The browser refused an adapter: navigator\.gpu\.requestAdapter\(\) returned no adapter/);
+    assert.match(
+      await page.locator('#adapter').innerText(),
+      /The browser refused an adapter: navigator\.gpu\.requestAdapter\(\) returned no adapter/,
+    );
     assert.match(results.errors.join('\n'), /adapter request refused/);
   } finally {
     await close();
@@ -169,9 +215,12 @@ test('a limit smaller than the benchmark needs: the magnifications and GEMMs tha
     assert.is(title, 'rbd: done');
     const bench = results.bench!;
     const skipped = bench.skipped as { mag: string; reason: string }[];
-    assert.equal(skipped.map((s) => s.mag), DEFAULT_MAGS.split(','));
+    assert.equal(
+      skipped.map((s) => s.mag),
+      DEFAULT_MAGS.split(','),
+    );
     for (const s of skipped) assert.match(s.reason, /maxStorageBufferBindingSize of 49152 bytes/);
-    assert.ok(((bench.roofline as { skipped: { kernel: string }[] }).skipped).some((s) => s.kernel === 'conv2d 3x3'));
+    assert.ok((bench.roofline as { skipped: { kernel: string }[] }).skipped.some((s) => s.kernel === 'conv2d 3x3'));
     assert.equal(bench.results, []);
     assert.match(await page.locator('#bench').innerText(), /Skipped:[\s\S]*10x: tensor/);
   } finally {

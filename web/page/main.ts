@@ -34,7 +34,15 @@ const $ = (id: string) => document.getElementById(id)!;
 
 interface Results {
   adapter: Json | null;
-  conformance: { name: string; worstError: number; tolerance: { atol: number; rtol: number }; pass: boolean; worstRatio: number; checks: number; error?: string }[];
+  conformance: {
+    name: string;
+    worstError: number;
+    tolerance: { atol: number; rtol: number };
+    pass: boolean;
+    worstRatio: number;
+    checks: number;
+    error?: string;
+  }[];
   bench: Json | null;
   flops: FlopsRow[] | null;
   errors: string[];
@@ -65,7 +73,8 @@ function status(text: string, fraction?: number) {
 }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-const num = (x: number, d = 3) => (x === null || Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1000 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d));
+const num = (x: number, d = 3) =>
+  x === null || Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1000 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d);
 
 function table(head: string[], rows: (string | number)[][], cls: (i: number) => string = () => ''): string {
   return `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.map((r, i) => `<tr class="${cls(i)}">${r.map((c) => `<td>${typeof c === 'number' ? num(c) : esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
@@ -87,7 +96,9 @@ function limitOverrides(): Partial<EngineLimits> {
 /** Open the device; null (with the reason shown) when there is none. */
 async function openDevice(): Promise<Runtime | null> {
   if (!hasWebGpu()) {
-    const why = window.isSecureContext ? 'this browser does not expose WebGPU (navigator.gpu is missing): it is off, blocked, or not supported' : 'this page is not a secure context, so the browser hides WebGPU';
+    const why = window.isSecureContext
+      ? 'this browser does not expose WebGPU (navigator.gpu is missing): it is off, blocked, or not supported'
+      : 'this page is not a secure context, so the browser hides WebGPU';
     $('adapter').innerHTML = `<div class="msg error"><b>No WebGPU:</b> ${why}.${ENABLE_HELP}</div>`;
     results.errors.push(`no WebGPU: ${why}`);
     return null;
@@ -97,7 +108,10 @@ async function openDevice(): Promise<Runtime | null> {
     void rt.device.lost.then((info) => {
       lost = `${info.reason}: ${info.message || 'no message'}`;
       results.deviceLost = lost;
-      message('error', `<b>The GPU device was lost</b> (${esc(lost)}). The results measured so far are kept below; reload the page to start again.`);
+      message(
+        'error',
+        `<b>The GPU device was lost</b> (${esc(lost)}). The results measured so far are kept below; reload the page to start again.`,
+      );
       publish();
     });
     return rt;
@@ -105,7 +119,8 @@ async function openDevice(): Promise<Runtime | null> {
     const refused = e instanceof NoAdapterError;
     // NoAdapterError's own remedy speaks of Dawn's backends in Node; say what happened here instead.
     const text = refused ? 'navigator.gpu.requestAdapter() returned no adapter' : (e as Error).message;
-    $('adapter').innerHTML = `<div class="msg error"><b>${refused ? 'The browser refused an adapter' : 'Opening the GPU failed'}:</b> ${esc(text)}<br>
+    $('adapter').innerHTML =
+      `<div class="msg error"><b>${refused ? 'The browser refused an adapter' : 'Opening the GPU failed'}:</b> ${esc(text)}<br>
       ${refused ? 'navigator.gpu exists but requestAdapter() gave none: the GPU may be blocklisted, or WebGPU disabled by policy or by a software-rendering fallback.' : ''}${ENABLE_HELP}</div>`;
     results.errors.push(`${refused ? 'adapter request refused' : 'device request failed'}: ${text}`);
     return null;
@@ -138,10 +153,36 @@ function showConformance(list: ConformanceResult[], running: boolean) {
     const worst = rs.reduce((w, r) => (r.worstRatio > w.worstRatio || (!r.pass && w.pass) ? r : w));
     return { file, rs, worst, pass: rs.every((r) => r.pass) };
   });
-  const summary = table(['kernel tests', 'tests', 'worst test', 'worst |error|', 'error / allowed', 'result'],
-    files.map((f) => [f.file.replace(/^test\//, '').replace(/\.test\.ts$/, ''), String(f.rs.length), f.worst.worstLabel || f.worst.name, f.worst.worstError, f.worst.worstRatio, f.pass ? 'pass' : 'FAIL']), (i) => (files[i].pass ? 'pass' : 'fail'));
-  $('conformance').innerHTML = head + summary + `<details${failed ? ' open' : ''}><summary>every test</summary>` + table(['kernel test', 'worst |error|', 'atol', 'rtol', 'worst error / allowed', 'checks', 'result'],
-    list.map((r) => [r.name, r.worstError, r.tolerance.atol, r.tolerance.rtol, r.worstRatio, String(r.checks), r.pass ? 'pass' : `FAIL${r.error ? `: ${r.error}` : ''}`]), (i) => (list[i].pass ? 'pass' : 'fail')) + '</details>';
+  const summary = table(
+    ['kernel tests', 'tests', 'worst test', 'worst |error|', 'error / allowed', 'result'],
+    files.map((f) => [
+      f.file.replace(/^test\//, '').replace(/\.test\.ts$/, ''),
+      String(f.rs.length),
+      f.worst.worstLabel || f.worst.name,
+      f.worst.worstError,
+      f.worst.worstRatio,
+      f.pass ? 'pass' : 'FAIL',
+    ]),
+    (i) => (files[i].pass ? 'pass' : 'fail'),
+  );
+  $('conformance').innerHTML =
+    head +
+    summary +
+    `<details${failed ? ' open' : ''}><summary>every test</summary>` +
+    table(
+      ['kernel test', 'worst |error|', 'atol', 'rtol', 'worst error / allowed', 'checks', 'result'],
+      list.map((r) => [
+        r.name,
+        r.worstError,
+        r.tolerance.atol,
+        r.tolerance.rtol,
+        r.worstRatio,
+        String(r.checks),
+        r.pass ? 'pass' : `FAIL${r.error ? `: ${r.error}` : ''}`,
+      ]),
+      (i) => (list[i].pass ? 'pass' : 'fail'),
+    ) +
+    '</details>';
 }
 
 async function conformance(): Promise<boolean> {
@@ -153,7 +194,15 @@ async function conformance(): Promise<boolean> {
       // A test that finished after the device was lost ran (partly) on nothing: not a result.
       if (lost) throw new Error(`device lost: ${lost}`);
       list.push(r);
-      results.conformance.push({ name: r.name, worstError: r.worstError, tolerance: r.tolerance, pass: r.pass, worstRatio: r.worstRatio, checks: r.checks, ...(r.error ? { error: r.error } : {}) });
+      results.conformance.push({
+        name: r.name,
+        worstError: r.worstError,
+        tolerance: r.tolerance,
+        pass: r.pass,
+        worstRatio: r.worstRatio,
+        checks: r.checks,
+        ...(r.error ? { error: r.error } : {}),
+      });
       status(`conformance: ${list.length} tests (${r.name})`, Math.min(1, list.length / 300));
       showConformance(list, true);
       publish();
@@ -173,16 +222,63 @@ async function conformance(): Promise<boolean> {
 }
 
 function showBench(flops: FlopsRow[], bench: Json | null) {
-  let html = '<h3>bench flops (per tile)</h3>' + table(['mag', 'input', 'fwd GFLOPs', 'train-step GFLOPs', 'params'], flops.map((r) => [r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, r.forwardGflops, r.trainStepGflops, String(r.params)]));
+  let html =
+    '<h3>bench flops (per tile)</h3>' +
+    table(
+      ['mag', 'input', 'fwd GFLOPs', 'train-step GFLOPs', 'params'],
+      flops.map((r) => [r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, r.forwardGflops, r.trainStepGflops, String(r.params)]),
+    );
   if (bench) {
     const rows = bench.results as SpeedRow[];
     html += `<h3>bench speed</h3><div>roofline: GEMM ${num(bench.rooflineGflops as number)} GFLOP/s (${esc(String((bench.roofline as Json).gemmShape))}), copy ${num(bench.rooflineCopyGBps as number)} GB/s; dispatch overhead ${num(bench.dispatchOverheadUs as number)} us; batch ${bench.batch}, ${bench.reps} reps after ${bench.warmup} warm-up</div>`;
-    html += table(['mag', 'input', 'infer img/s', 'train img/s', 'train ms (min-max)', 'train GFLOP/s', 'of roofline', 'speed-up', 'FLOP ratio', 'dispatches'],
-      rows.map((r) => [r.mag, `${r.inputSize[0]}x${r.inputSize[1]}`, r.inferImagesPerSec, r.trainImagesPerSec, `${num(r.trainMs.median)} (${num(r.trainMs.min)}-${num(r.trainMs.max)})`, r.achievedGflops, `${(100 * r.rooflineFraction).toFixed(1)}%`, `${num(r.trainSpeedup)}x`, `${num(r.trainFlopRatio)}x`, String(r.trainDispatches)]));
-    const skipped = [...((bench.skipped ?? []) as { mag: string; reason: string }[]), ...(((bench.roofline as Json).skipped ?? []) as { kernel: string; shape: string; reason: string }[]).map((s) => ({ mag: `roofline ${s.kernel} ${s.shape}`, reason: s.reason }))];
-    if (skipped.length) html += `<div class="msg warn"><b>Skipped:</b><ul>${skipped.map((s) => `<li>${esc(s.mag)}: ${esc(s.reason)}</li>`).join('')}</ul></div>`;
+    html += table(
+      [
+        'mag',
+        'input',
+        'infer img/s',
+        'train img/s',
+        'train ms (min-max)',
+        'train GFLOP/s',
+        'of roofline',
+        'speed-up',
+        'FLOP ratio',
+        'dispatches',
+      ],
+      rows.map((r) => [
+        r.mag,
+        `${r.inputSize[0]}x${r.inputSize[1]}`,
+        r.inferImagesPerSec,
+        r.trainImagesPerSec,
+        `${num(r.trainMs.median)} (${num(r.trainMs.min)}-${num(r.trainMs.max)})`,
+        r.achievedGflops,
+        `${(100 * r.rooflineFraction).toFixed(1)}%`,
+        `${num(r.trainSpeedup)}x`,
+        `${num(r.trainFlopRatio)}x`,
+        String(r.trainDispatches),
+      ]),
+    );
+    const skipped = [
+      ...((bench.skipped ?? []) as { mag: string; reason: string }[]),
+      ...(((bench.roofline as Json).skipped ?? []) as { kernel: string; shape: string; reason: string }[]).map((s) => ({
+        mag: `roofline ${s.kernel} ${s.shape}`,
+        reason: s.reason,
+      })),
+    ];
+    if (skipped.length)
+      html += `<div class="msg warn"><b>Skipped:</b><ul>${skipped.map((s) => `<li>${esc(s.mag)}: ${esc(s.reason)}</li>`).join('')}</ul></div>`;
     $('plots').innerHTML = rows.length
-      ? barChart('distillation step, images/s', rows.map((r) => [r.mag, r.trainImagesPerSec])) + barChart('inference, images/s', rows.map((r) => [r.mag, r.inferImagesPerSec])) + barChart('train step, % of roofline', rows.map((r) => [r.mag, 100 * r.rooflineFraction]))
+      ? barChart(
+          'distillation step, images/s',
+          rows.map((r) => [r.mag, r.trainImagesPerSec]),
+        ) +
+        barChart(
+          'inference, images/s',
+          rows.map((r) => [r.mag, r.inferImagesPerSec]),
+        ) +
+        barChart(
+          'train step, % of roofline',
+          rows.map((r) => [r.mag, 100 * r.rooflineFraction]),
+        )
       : '';
   }
   $('bench').innerHTML = html;
@@ -210,15 +306,33 @@ function wholeParam(name: string, value: string, min: number): number {
 async function benchRun(): Promise<boolean> {
   const quick = params.get('quick') === '1' || ($('quick') as HTMLInputElement).checked;
   // quick: a smoke run (CI): every magnification, tiny tiles, one timed repetition.
-  const setting = (name: string, fallback: number) => (params.has(name) ? wholeParam(name, params.get(name)!, name === 'warmup' ? 0 : 1) : fallback);
+  const setting = (name: string, fallback: number) =>
+    params.has(name) ? wholeParam(name, params.get(name)!, name === 'warmup' ? 0 : 1) : fallback;
   const tile = setting('tile', quick ? 32 : DEFAULT_TILE);
-  const inputs = magInputs((params.get('mags') ?? DEFAULT_MAGS).split(',').map((m) => requireMag(m.trim(), '?mags')), tile);
+  const inputs = magInputs(
+    (params.get('mags') ?? DEFAULT_MAGS).split(',').map((m) => requireMag(m.trim(), '?mags')),
+    tile,
+  );
   const archName = 'rbd';
   const arch = presetArch(archName);
   results.flops = flopsRows(arch, inputs);
   showBench(results.flops, null);
   publish();
-  const o = { arch, archName, inputs, tile, batch: setting('batch', quick ? 1 : DEFAULT_BATCH), reps: setting('reps', quick ? 1 : 5), warmup: setting('warmup', quick ? 0 : 2), seed: 1, gemmSizes: params.get('gemm-sizes')?.split(',').map((v) => wholeParam('gemm-sizes', v, 1)) ?? (quick ? [64] : DEFAULT_GEMM_SIZES) };
+  const o = {
+    arch,
+    archName,
+    inputs,
+    tile,
+    batch: setting('batch', quick ? 1 : DEFAULT_BATCH),
+    reps: setting('reps', quick ? 1 : 5),
+    warmup: setting('warmup', quick ? 0 : 2),
+    seed: 1,
+    gemmSizes:
+      params
+        .get('gemm-sizes')
+        ?.split(',')
+        .map((v) => wholeParam('gemm-sizes', v, 1)) ?? (quick ? [64] : DEFAULT_GEMM_SIZES),
+  };
   const log: string[] = [];
   try {
     const r = (await speedRun(o, (line) => log.push(line))) as unknown as Json;
@@ -240,7 +354,10 @@ function download() {
   // The `rbd bench speed --json` object when the benchmark ran, so `rbd bench compare` reads it; else everything.
   const body = results.bench && !('error' in results.bench) ? results.bench : results;
   const url = URL.createObjectURL(new Blob([JSON.stringify(body, null, 2) + '\n'], { type: 'application/json' }));
-  const a = Object.assign(document.createElement('a'), { href: url, download: `rbd-bench-${(results.adapter?.name as string | undefined)?.replace(/\W+/g, '-') ?? 'browser'}.json` });
+  const a = Object.assign(document.createElement('a'), {
+    href: url,
+    download: `rbd-bench-${(results.adapter?.name as string | undefined)?.replace(/\W+/g, '-') ?? 'browser'}.json`,
+  });
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
@@ -261,11 +378,21 @@ async function main() {
   const guard = (fn: () => Promise<boolean>) => async () => {
     if (busy) return;
     busy = true;
-    try { await fn(); } finally { busy = false; ($('download') as HTMLButtonElement).disabled = false; }
+    try {
+      await fn();
+    } finally {
+      busy = false;
+      ($('download') as HTMLButtonElement).disabled = false;
+    }
   };
   const timed = (name: string, fn: () => Promise<boolean>) => async () => {
     const t0 = performance.now();
-    try { return await fn(); } finally { results.seconds[name] = (performance.now() - t0) / 1000; publish(); }
+    try {
+      return await fn();
+    } finally {
+      results.seconds[name] = (performance.now() - t0) / 1000;
+      publish();
+    }
   };
   ($('run-conformance') as HTMLButtonElement).onclick = guard(timed('conformance', conformance));
   ($('run-bench') as HTMLButtonElement).onclick = guard(timed('bench', bench));

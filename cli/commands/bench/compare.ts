@@ -17,7 +17,10 @@ function load(path: string): Json {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('the top level is not an object');
     return v as Json;
   } catch (e) {
-    throw new UsageError('bench compare', `'${path}' is not a benchmark JSON file (${(e as Error).message}); pass files written with --json`);
+    throw new UsageError(
+      'bench compare',
+      `'${path}' is not a benchmark JSON file (${(e as Error).message}); pass files written with --json`,
+    );
   }
 }
 

@@ -24,14 +24,23 @@ No GPU is used. FLOPs: 2 per multiply-add (conventions in models/flops.ts).
 
 export async function run(argv: string[]): Promise<number> {
   const cmd = 'bench flops';
-  const { values } = parseFlags(cmd, argv, { mags: { type: 'string' }, tile: { type: 'string' }, arch: { type: 'string' }, json: { type: 'string' } });
+  const { values } = parseFlags(cmd, argv, {
+    mags: { type: 'string' },
+    tile: { type: 'string' },
+    arch: { type: 'string' },
+    json: { type: 'string' },
+  });
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const inputs = magsFlag(cmd, values.mags, tile);
   const { name, arch } = archFlag(cmd, values.arch);
   const rows = flopsRows(arch, inputs);
-  console.log(`architecture ${name}: planes ${arch.planes.join(',')} layers ${arch.layers.join(',')}, ${arch.numClasses} classes; tile ${tile}px at ${inputs[0].mag}; per tile (batch 1)`);
+  console.log(
+    `architecture ${name}: planes ${arch.planes.join(',')} layers ${arch.layers.join(',')}, ${arch.numClasses} classes; tile ${tile}px at ${inputs[0].mag}; per tile (batch 1)`,
+  );
   console.log(formatFlopsRows(rows));
-  console.log('FLOPs: 2 per multiply-add; train step = teacher forward at the top magnification + student forward + backward (loss ops and optimizer update not counted).');
+  console.log(
+    'FLOPs: 2 per multiply-add; train step = teacher forward at the top magnification + student forward + backward (loss ops and optimizer update not counted).',
+  );
   if (values.json) {
     writeJson(values.json, { ...benchMeta(null, cmd, {}), arch: { preset: name, ...arch }, tile, results: rows });
     console.log(`wrote ${values.json}`);

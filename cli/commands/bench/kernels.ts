@@ -4,7 +4,7 @@ import { DEFAULT_GEMM_SIZES } from '../../../bench/roofline.ts';
 import { parseFlags, numberFlag, adapterHelp } from '../../flags.ts';
 import { adapterChoice } from '../../runtime.ts';
 
-export const summary = 'time the conv2d passes on the model\'s layer shapes and a 1024^3 matmul (GFLOP/s)';
+export const summary = "time the conv2d passes on the model's layer shapes and a 1024^3 matmul (GFLOP/s)";
 
 export const help = `usage: rbd bench kernels [--reps N] [--warmup N] [--only TEXT] [--json FILE] [--adapter A]
 
@@ -33,11 +33,18 @@ ${adapterHelp(17)}
 
 export async function run(argv: string[]): Promise<number> {
   const cmd = 'bench kernels';
-  const { values } = parseFlags(cmd, argv, { reps: { type: 'string' }, warmup: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' } });
+  const { values } = parseFlags(cmd, argv, {
+    reps: { type: 'string' },
+    warmup: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+  });
   await runKernelBench({
     reps: numberFlag(cmd, 'reps', values.reps, 5, { min: 1, integer: true }),
     warmup: numberFlag(cmd, 'warmup', values.warmup, 2, { min: 0, integer: true }),
-    only: values.only, json: values.json, adapter: adapterChoice(values.adapter),
+    only: values.only,
+    json: values.json,
+    adapter: adapterChoice(values.adapter),
   });
   return 0;
 }

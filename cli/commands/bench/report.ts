@@ -25,7 +25,12 @@ time breakdown of one training step.
 
 export async function run(argv: string[]): Promise<number> {
   const cmd = 'bench report';
-  const { values } = parseFlags(cmd, argv, { out: { type: 'string' }, speed: { type: 'string' }, profile: { type: 'string' }, 'profile-low': { type: 'string' } });
+  const { values } = parseFlags(cmd, argv, {
+    out: { type: 'string' },
+    speed: { type: 'string' },
+    profile: { type: 'string' },
+    'profile-low': { type: 'string' },
+  });
   if (!values.out) throw new UsageError(cmd, '--out DIR is required');
   if (!values.speed && !values.profile) throw new UsageError(cmd, 'give --speed FILE and/or --profile FILE');
   if (values['profile-low'] && !values.profile) throw new UsageError(cmd, '--profile-low compares with --profile; give both');
@@ -37,10 +42,18 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(cmd, `--${flag} '${path}': ${(e as Error).message}`);
     }
-    if (!(field in doc)) throw new UsageError(cmd, `--${flag} '${path}' has no '${field}' field; pass a file written by 'rbd ${flag === 'speed' ? 'bench speed' : 'profile'} --json'`);
+    if (!(field in doc))
+      throw new UsageError(
+        cmd,
+        `--${flag} '${path}' has no '${field}' field; pass a file written by 'rbd ${flag === 'speed' ? 'bench speed' : 'profile'} --json'`,
+      );
     return doc as T;
   };
-  const files = writeBenchReport(values.out, { speed: load<SpeedJson>('speed', values.speed, 'results'), profile: load<StepProfile>('profile', values.profile, 'kernels'), profileLow: load<StepProfile>('profile-low', values['profile-low'], 'kernels') });
+  const files = writeBenchReport(values.out, {
+    speed: load<SpeedJson>('speed', values.speed, 'results'),
+    profile: load<StepProfile>('profile', values.profile, 'kernels'),
+    profileLow: load<StepProfile>('profile-low', values['profile-low'], 'kernels'),
+  });
   console.log(`wrote ${files.join(', ')}`);
   return 0;
 }

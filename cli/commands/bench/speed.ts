@@ -46,9 +46,18 @@ ${adapterHelp(21)}
 export async function run(argv: string[]): Promise<number> {
   const cmd = 'bench speed';
   const { values } = parseFlags(cmd, argv, {
-    mags: { type: 'string' }, tile: { type: 'string' }, batch: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' },
-    arch: { type: 'string' }, 'gemm-sizes': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' },
-    data: { type: 'string' }, 'skip-bad': { type: 'boolean' },
+    mags: { type: 'string' },
+    tile: { type: 'string' },
+    batch: { type: 'string' },
+    reps: { type: 'string' },
+    warmup: { type: 'string' },
+    arch: { type: 'string' },
+    'gemm-sizes': { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'string' },
+    report: { type: 'string' },
+    data: { type: 'string' },
+    'skip-bad': { type: 'boolean' },
   });
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const inputs = magsFlag(cmd, values.mags, tile);
@@ -60,11 +69,21 @@ export async function run(argv: string[]): Promise<number> {
   const { name: archName, arch } = archFlag(cmd, values.arch);
   await openRuntime(values.adapter);
   try {
-    const result = await speedRun({ arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data, skipBad: Boolean(values['skip-bad']) }, (line) => console.log(line));
+    const result = await speedRun(
+      { arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data, skipBad: Boolean(values['skip-bad']) },
+      (line) => console.log(line),
+    );
     console.log(formatSpeedRows(result.results));
-    if (values.data) console.log(`loader img/s (decode + paired augmentation, ${values.data}, train split): ${result.results.map((r) => `${r.mag} ${r.loaderImagesPerSec === null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}`);
-    console.log('img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs. cached-teacher: the step with the teacher outputs uploaded from a teacher-target cache instead of computed.');
-    console.log('of roofline (CPU s): the same fraction with FLOPs per CPU-second of this process on both sides (insensitive to other processes on a software adapter).');
+    if (values.data)
+      console.log(
+        `loader img/s (decode + paired augmentation, ${values.data}, train split): ${result.results.map((r) => `${r.mag} ${r.loaderImagesPerSec === null ? 'n/a' : fmtNum(r.loaderImagesPerSec)}`).join(', ')}`,
+      );
+    console.log(
+      'img/s and ms: per batch, median (min-max) of the timed runs. speed-up: train-step time at the top magnification / here; FLOP ratio: the same for the counted FLOPs. cached-teacher: the step with the teacher outputs uploaded from a teacher-target cache instead of computed.',
+    );
+    console.log(
+      'of roofline (CPU s): the same fraction with FLOPs per CPU-second of this process on both sides (insensitive to other processes on a software adapter).',
+    );
     if (values.json) {
       writeJson(values.json, result);
       console.log(`wrote ${values.json}`);
@@ -73,7 +92,8 @@ export async function run(argv: string[]): Promise<number> {
       // One step with the student at the top magnification, one at the lowest: the kernel
       // breakdown, and where the small input's time goes.
       const profile = await profileStep({ arch, inputs: [inputs[0], inputs[0]], batch, seed });
-      const profileLow = inputs.length > 1 ? await profileStep({ arch, inputs: [inputs[0], inputs[inputs.length - 1]], batch, seed }) : undefined;
+      const profileLow =
+        inputs.length > 1 ? await profileStep({ arch, inputs: [inputs[0], inputs[inputs.length - 1]], batch, seed }) : undefined;
       const files = writeBenchReport(values.report, { speed: result, profile, profileLow });
       console.log(`wrote ${files.join(', ')}`);
     }

@@ -37,7 +37,10 @@ export async function run(argv: string[]) {
     r = await benchTile({
       size: numberFlag(cmd, 'size', values.size, 20000, { integer: true, min: 1024 }),
       tile: numberFlag(cmd, 'tile', values.tile, 256, { integer: true, min: 8 }),
-      mags: (values.mags ?? DEFAULT_TILE_MAGS.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
+      mags: (values.mags ?? DEFAULT_TILE_MAGS.join(','))
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       workers: numberFlag(cmd, 'workers', values.workers, availableParallelism(), { integer: true, min: 0 }),
       dir: values.dir ?? join(tmpdir(), 'rbd-bench-tile'),
       decodeSeconds: numberFlag(cmd, 'decode-seconds', values['decode-seconds'], 5, { min: 0.1 }),
