@@ -185,7 +185,8 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
     teacherTargets: undefined, // the shared cache object itself is not configuration
   };
   prepareRunDir(o.out, config);
-  if (o.verbose && o.cacheTeacher) console.log(`teacher cache: ${config.teacherCache}`);
+  // Said once by whoever owns the cache: a shared one (the study's) is announced by its owner, not by every arm.
+  if (o.verbose && cached && !o.teacherTargets) console.log(`teacher cache: ${config.teacherCache}`);
   const extras = {
     classNames: data.classes,
     magnification: data.level(o.mag).value,

@@ -473,6 +473,9 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     if (!targets) {
       const t = loadTeacher(teacher.summary.checkpoint, data, lowest);
       targets = new TeacherTargetCache(t.model, fileHash(teacher.summary.checkpoint), t.mag, join(dir, 'teacher-targets'));
+      say(
+        `teacher cache: one for every distillation arm, in ${join(dir, 'teacher-targets')} (teacher outputs per tile and augmentation id, ${DEFAULT_AUGMENT_SET}-entry table)`,
+      );
     }
     return targets;
   };
