@@ -72,7 +72,7 @@ function snap(v: number): number {
   return Math.abs(v - r) < 1e-9 * Math.max(1, Math.abs(v)) ? r : v;
 }
 
-/** Level pixels of a window of tiles, at most about this many on a side. */
+/** Level pixels of a window of tiles, at most about this many on a side (the default of windowsOf). */
 const WINDOW_LEVEL_PX = 1024;
 
 export interface Window {
@@ -83,13 +83,26 @@ export interface Window {
   tiles: { tile: PlannedTile; sx: number; sy: number }[];
 }
 
-/** Group tiles into windows of about WINDOW_LEVEL_PX level pixels a side (small enough that workers share a slide evenly and progress moves; at 256-pixel tiles read at factor 1 the windows align with the TIFF tiles, so none is decoded twice), each the bounding box of its tiles. */
-export function windowsOf(plan: SlidePlan, tiles: PlannedTile[], tile: number): Window[] {
+/**
+ * Group tiles into windows of about `width` x `height` level pixels (default 1024 x 1024), each
+ * the bounding box of its tiles. Small windows let workers share a slide evenly and keep
+ * progress moving; large ones spread the fixed cost of a libvips read (opening the file,
+ * setting up the pipeline) over more pixels. At 256-pixel tiles read at factor 1, windows
+ * that are multiples of 256 align with the TIFF tiles, so none is decoded twice.
+ */
+export function windowsOf(
+  plan: SlidePlan,
+  tiles: PlannedTile[],
+  tile: number,
+  width = WINDOW_LEVEL_PX,
+  height = WINDOW_LEVEL_PX,
+): Window[] {
   const span = tile * plan.factor;
-  const k = Math.max(1, Math.floor(WINDOW_LEVEL_PX / span));
+  const kx = Math.max(1, Math.floor(width / span));
+  const ky = Math.max(1, Math.floor(height / span));
   const groups = new Map<string, PlannedTile[]>();
   for (const t of tiles) {
-    const key = `${Math.floor(t.j / k)},${Math.floor(t.i / k)}`;
+    const key = `${Math.floor(t.j / ky)},${Math.floor(t.i / kx)}`;
     const g = groups.get(key);
     if (g) g.push(t);
     else groups.set(key, [t]);

@@ -128,3 +128,108 @@ function weightedMean(src: RgbImage, x0: number, y0: number, f: number, outWidth
   }
   return { data: out, width: outWidth, height: outHeight };
 }
+
+/**
+ * Every lower magnification of a tile in one go: for each whole factor f, the f x f block means
+ * of `top` (exactly data/image.ts `areaDownsample(top, f)`: same integer sums, rounded halves
+ * up, partial blocks at the edge dropped). The sums of a factor are built from the sums of the
+ * largest smaller factor that divides it (4 from 2, 8 from 4), so the top image is read once
+ * for the usual halving pyramid; sums are exact integers, so no rounding compounds. Returns the
+ * images in the order of `factors` (factor 1 is `top` itself).
+ */
+export function areaPyramid(top: RgbImage, factors: number[]): RgbImage[] {
+  for (const f of factors)
+    if (!Number.isInteger(f) || f < 1) throw new DataError(`areaPyramid: factors must be whole numbers >= 1, got ${factors.join(', ')}`);
+  const levels: { factor: number; sums: ArrayLike<number>; width: number; height: number }[] = [
+    { factor: 1, sums: top.data, width: top.width, height: top.height },
+  ];
+  const images = new Map<number, RgbImage>([[1, top]]);
+  for (const f of [...new Set(factors)].sort((a, b) => a - b)) {
+    if (f === 1) continue;
+    const base = levels.filter((l) => f % l.factor === 0).reduce((a, b) => (b.factor > a.factor ? b : a));
+    const k = f / base.factor;
+    const width = Math.floor(base.width / k),
+      height = Math.floor(base.height / k);
+    if (width === 0 || height === 0)
+      throw new DataError(
+        `areaPyramid: a ${top.width}x${top.height} image is smaller than one ${f}x${f} block; use a larger tile or fewer magnifications`,
+      );
+    const sums =
+      k !== 2
+        ? blockSums(base.sums, base.width, k, width, height)
+        : base.sums instanceof Uint8Array
+          ? blockSums2Bytes(base.sums, base.width, width, height)
+          : blockSums2(base.sums as Uint32Array, base.width, width, height);
+    levels.push({ factor: f, sums, width, height });
+    const area = f * f,
+      half = area >> 1;
+    const data = new Uint8Array(sums.length);
+    for (let i = 0; i < sums.length; i++) data[i] = ((sums[i] + half) / area) | 0;
+    images.set(f, { data, width, height });
+  }
+  return factors.map((f) => images.get(f)!);
+}
+
+/**
+ * Sums of 2 x 2 blocks of an RGB image `srcWidth` pixels wide, into width x height. Two copies
+ * (bytes, and sums of an earlier step) keep each loop's element type fixed, which V8 needs to
+ * run it at typed-array speed.
+ */
+function blockSums2Bytes(src: Uint8Array, srcWidth: number, width: number, height: number): Uint32Array {
+  const out = new Uint32Array(width * height * 3);
+  const line = srcWidth * 3;
+  for (let oy = 0; oy < height; oy++) {
+    let a = 2 * oy * line,
+      o = oy * width * 3;
+    for (let ox = 0; ox < width; ox++, a += 6, o += 3) {
+      const b = a + line;
+      out[o] = src[a] + src[a + 3] + src[b] + src[b + 3];
+      out[o + 1] = src[a + 1] + src[a + 4] + src[b + 1] + src[b + 4];
+      out[o + 2] = src[a + 2] + src[a + 5] + src[b + 2] + src[b + 5];
+    }
+  }
+  return out;
+}
+
+/** blockSums2Bytes over sums (Uint32Array) of an earlier step. */
+function blockSums2(src: Uint32Array, srcWidth: number, width: number, height: number): Uint32Array {
+  const out = new Uint32Array(width * height * 3);
+  const line = srcWidth * 3;
+  for (let oy = 0; oy < height; oy++) {
+    let a = 2 * oy * line,
+      o = oy * width * 3;
+    for (let ox = 0; ox < width; ox++, a += 6, o += 3) {
+      const b = a + line;
+      out[o] = src[a] + src[a + 3] + src[b] + src[b + 3];
+      out[o + 1] = src[a + 1] + src[a + 4] + src[b + 1] + src[b + 4];
+      out[o + 2] = src[a + 2] + src[a + 5] + src[b + 2] + src[b + 5];
+    }
+  }
+  return out;
+}
+
+/** Sums of k x k blocks (any whole k), as blockSums2. */
+function blockSums(src: ArrayLike<number>, srcWidth: number, k: number, width: number, height: number): Uint32Array {
+  const out = new Uint32Array(width * height * 3);
+  for (let oy = 0; oy < height; oy++) {
+    for (let dy = 0; dy < k; dy++) {
+      const row = (oy * k + dy) * srcWidth * 3;
+      let o = oy * width * 3;
+      for (let ox = 0; ox < width; ox++, o += 3) {
+        let p = row + ox * k * 3,
+          r = 0,
+          g = 0,
+          b = 0;
+        for (let dx = 0; dx < k; dx++, p += 3) {
+          r += src[p];
+          g += src[p + 1];
+          b += src[p + 2];
+        }
+        out[o] += r;
+        out[o + 1] += g;
+        out[o + 2] += b;
+      }
+    }
+  }
+  return out;
+}

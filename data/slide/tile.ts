@@ -30,9 +30,16 @@ import { planSlide, windowsOf, type SlidePlan } from './plan.ts';
 import { openSlide } from './slide.ts';
 import { maskPreview } from './tissue.ts';
 import { runWindowJob, writeAtomic, type TileRunConfig, type WindowJob, type WindowResult } from './window_job.ts';
+import type { PngCompression } from './png.ts';
 
 export const DEFAULT_TILE_MAGS = ['10x', '5x', '2.5x', '1.25x'];
 export const UNLABELED_SPLIT = 'unlabeled';
+/**
+ * Level pixels per window: 4096 x 1024 reads run near the raw JPEG decode rate, where
+ * 256 x 256 reads spend most of their time opening the file and setting up libvips. A window
+ * is at most 12 MiB of RGB per worker, whatever the slide's size.
+ */
+export const DEFAULT_WINDOW = { width: 4096, height: 1024 };
 
 export interface TileOptions {
   slides: string[];
@@ -52,6 +59,10 @@ export interface TileOptions {
   skipBad?: boolean;
   /** Worker threads (0 = the calling thread). */
   workers?: number;
+  /** PNG compression of the tiles (default 'none': stored deflate; see png.ts for the trade). */
+  compression?: PngCompression;
+  /** Level pixels a window (one libvips read shared by its tiles) spans at most, across and down (default 4096 x 1024). */
+  window?: { width: number; height: number };
   /** Seed of the patient shuffle that draws splits (default 0). */
   seed?: number;
   /** Split fractions train/val/test for patients the CSV does not place. */
@@ -110,8 +121,15 @@ export interface TileResult {
   /** Tiles written in this run (tiles already complete from an earlier run are not). */
   written: number;
   resumed: number;
+  /** Level pixels decoded (the windows read), and level pixels under the tiles written (the part of them that became tiles). */
   decodedPixels: number;
+  tilePixels: number;
   seconds: number;
+  /** Seconds from the end of planning to the last tile written. */
+  tileSeconds: number;
+  /** CPU seconds of the whole process (all threads) end to end, and over the tile phase. */
+  cpuSeconds: number;
+  tileCpuSeconds: number;
   /** Seconds planning (opening slides, thumbnails, masks), and thread-milliseconds per phase of the tile work summed over workers. */
   planSeconds: number;
   phaseMs: WindowResult['ms'];
@@ -120,6 +138,7 @@ export interface TileResult {
 
 export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   const started = performance.now();
+  const startedCpu = process.cpuUsage();
   if (opts.slides.length === 0) throw new DataError('rbd tile: no slides given; name one or more .svs/.tif/.ome.tiff files');
   const tile = opts.tile ?? 256;
   const minTissue = opts.minTissue ?? 0.5;
@@ -175,6 +194,57 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
     opts.seed ?? 0,
     opts.splitFractions,
   );
+
+  sharp.cache(false);
+  const config: TileRunConfig = {
+    out: opts.out,
+    tile,
+    mags: levels.map((l) => ({ name: l.name, factor: l.factor })),
+    compression: opts.compression ?? 'none',
+  };
+  // Workers start now, so that their start-up overlaps planning.
+  const pool = Array.from({ length: Math.max(0, opts.workers ?? 0) }, () => spawnWorker(config, partialDir));
+  try {
+    return await tileWithPool(opts, {
+      tile,
+      minTissue,
+      levels,
+      top,
+      targetMpp,
+      partialDir,
+      labels,
+      splits,
+      config,
+      pool,
+      warn,
+      warnings,
+      started,
+      startedCpu,
+    });
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+interface RunState {
+  tile: number;
+  minTissue: number;
+  levels: { name: string; value: number; factor: number }[];
+  top: { name: string };
+  targetMpp: number;
+  partialDir: string;
+  labels: ReturnType<typeof readLabels>;
+  splits: ReturnType<typeof assignSplits>;
+  config: TileRunConfig;
+  pool: Worker[];
+  warn: (m: string) => void;
+  warnings: string[];
+  started: number;
+  startedCpu: NodeJS.CpuUsage;
+}
+
+async function tileWithPool(opts: TileOptions, st: RunState): Promise<TileResult> {
+  const { tile, minTissue, levels, top, targetMpp, partialDir, labels, splits, config, warn, warnings, started } = st;
   const skipped: TileManifest['skipped'] = [];
   const fail = (e: unknown, file: string) => {
     if (!opts.skipBad || !(e instanceof DataError)) throw e;
@@ -182,8 +252,6 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
     skipped.push({ file, kind, message: e.message });
     warn(`skipped ${file} (${kind}): ${e.message}`);
   };
-
-  sharp.cache(false);
   // Plan every slide first: cheap (thumbnail and mask), and errors come before any long work.
   const plans: { plan: SlidePlan; split: string; label: string | null; patient: string | null }[] = [];
   const ids = new Set<string>();
@@ -214,8 +282,10 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   }
 
   const planSeconds = (performance.now() - started) / 1000;
+  const tileStarted = performance.now();
+  const tileStartedCpu = process.cpuUsage();
   const phaseMs = { decode: 0, resample: 0, encode: 0, write: 0 };
-  const config: TileRunConfig = { out: opts.out, tile, mags: levels.map((l) => ({ name: l.name, factor: l.factor })) };
+  const window = opts.window ?? DEFAULT_WINDOW;
   const relPath = (name: string, split: string, label: string | null) =>
     label ? `${split}/${label}/${name}.png` : `${UNLABELED_SPLIT}/${name}.png`;
   const jobs: { slideIndex: number; job: WindowJob }[] = [];
@@ -223,7 +293,7 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   plans.forEach(({ plan, split, label }, slideIndex) => {
     const todo = plan.tiles.filter((t) => !existsSync(join(opts.out, top.name, relPath(t.name, split, label))));
     resumed += plan.tiles.length - todo.length;
-    for (const w of windowsOf(plan, todo, tile)) {
+    for (const w of windowsOf(plan, todo, tile, window.width, window.height)) {
       jobs.push({
         slideIndex,
         job: {
@@ -242,14 +312,15 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   const total = plans.reduce((s, p) => s + p.plan.tiles.length, 0);
   let done = resumed,
     written = 0,
-    decodedPixels = 0;
+    decodedPixels = 0,
+    tilePixels = 0;
   opts.onProgress?.(done, total);
   const failedSlides = new Set<number>();
   await runPool(
     config,
     partialDir,
     jobs.map((j) => j.job),
-    opts.workers ?? 0,
+    st.pool,
     (index, result, error) => {
       const slideIndex = jobs[index].slideIndex;
       if (error) {
@@ -262,17 +333,37 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
       done += result!.tiles;
       written += result!.tiles;
       decodedPixels += result!.decodedPixels;
+      tilePixels += result!.tiles * (tile * jobs[index].job.factor) ** 2;
       for (const k of Object.keys(phaseMs) as (keyof typeof phaseMs)[]) phaseMs[k] += result!.ms[k];
       opts.onProgress?.(done, total);
     },
   );
+  const tileSeconds = (performance.now() - tileStarted) / 1000;
+  const cpu = (since: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(since);
+    return (d.user + d.system) / 1e6;
+  };
+  const tileCpuSeconds = cpu(tileStartedCpu);
   rmSync(partialDir, { recursive: true, force: true });
 
   const kept = plans.filter((_, i) => !failedSlides.has(i));
   const manifest = buildManifest(kept, levels, tile, targetMpp, minTissue, skipped);
   await writeFile(join(opts.out, 'manifest.json.tmp'), JSON.stringify(manifest, null, 1));
   await rename(join(opts.out, 'manifest.json.tmp'), join(opts.out, 'manifest.json'));
-  return { manifest, written, resumed, decodedPixels, seconds: (performance.now() - started) / 1000, planSeconds, phaseMs, warnings };
+  return {
+    manifest,
+    written,
+    resumed,
+    decodedPixels,
+    tilePixels,
+    seconds: (performance.now() - started) / 1000,
+    tileSeconds,
+    cpuSeconds: cpu(st.startedCpu),
+    tileCpuSeconds,
+    planSeconds,
+    phaseMs,
+    warnings,
+  };
 }
 
 function buildManifest(
@@ -354,10 +445,10 @@ function buildManifest(
 
 type Done = (index: number, result: WindowResult | null, error: unknown) => void;
 
-/** Run the jobs on `workers` threads (0: the calling thread), calling `onDone` as each finishes. */
-async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJob[], workers: number, onDone: Done): Promise<void> {
+/** Run the jobs on the worker threads (none: the calling thread), calling `onDone` as each finishes. */
+async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJob[], workers: Worker[], onDone: Done): Promise<void> {
   if (jobs.length === 0) return;
-  if (workers <= 0) {
+  if (workers.length === 0) {
     for (let i = 0; i < jobs.length; i++) {
       try {
         onDone(i, await runWindowJob(config, jobs[i], partialDir), null);
@@ -367,27 +458,22 @@ async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJo
     }
     return;
   }
-  const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => spawnWorker(config, partialDir));
   let next = 0;
-  try {
-    await Promise.all(
-      pool.map(async (worker) => {
-        while (next < jobs.length) {
-          const i = next++;
-          const reply = await request(worker, jobs[i]);
-          if ('error' in reply)
-            onDone(
-              i,
-              null,
-              reply.slideError ? new SlideError(reply.slideError.file, reply.slideError.kind, reply.error) : new DataError(reply.error),
-            );
-          else onDone(i, reply.result, null);
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
-  }
+  await Promise.all(
+    workers.map(async (worker) => {
+      while (next < jobs.length) {
+        const i = next++;
+        const reply = await request(worker, jobs[i]);
+        if ('error' in reply)
+          onDone(
+            i,
+            null,
+            reply.slideError ? new SlideError(reply.slideError.file, reply.slideError.kind, reply.error) : new DataError(reply.error),
+          );
+        else onDone(i, reply.result, null);
+      }
+    }),
+  );
 }
 
 type Reply = { result: WindowResult } | { error: string; slideError?: { file: string; kind: SlideError['kind'] } };

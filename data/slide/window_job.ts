@@ -7,12 +7,14 @@
  * first and the top one last, so a tile whose top file exists is complete.
  * Runs in a worker thread or in the main thread.
  */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import sharp from 'sharp';
-import { areaDownsample, type RgbImage } from '../image.ts';
-import { areaResample } from './resample.ts';
+import type { RgbImage } from '../image.ts';
+import { encodeRgbPng, type PngCompression } from './png.ts';
+import { areaPyramid, areaResample } from './resample.ts';
 import { readRegion, type Slide, type SlideLevel } from './slide.ts';
 
 /** What every job of a run shares. */
@@ -22,6 +24,8 @@ export interface TileRunConfig {
   tile: number;
   /** Magnification folders, top first, with their factor below the top (1, 2, 4, ...). */
   mags: { name: string; factor: number }[];
+  /** PNG compression of the tiles (default 'none': stored deflate, see png.ts). */
+  compression?: PngCompression;
 }
 
 export interface WindowJob {
@@ -58,28 +62,29 @@ export async function runWindowJob(config: TileRunConfig, job: WindowJob, partia
     ms[phase] += now - clock;
     clock = now;
   };
+  const compression = config.compression ?? 'none';
+  const factors = config.mags.map((m) => m.factor);
   const region = await readRegion(job.slide, job.level, job.x, job.y, job.width, job.height);
   lap('decode');
   for (const t of job.tiles) {
     const top = areaResample(region, t.sx, t.sy, job.factor, config.tile, config.tile);
-    const levels: RgbImage[] = config.mags.map((m) => (m.factor === 1 ? top : areaDownsample(top, m.factor)));
+    const levels = areaPyramid(top, factors);
     lap('resample');
-    const files = await Promise.all(levels.map(encodeTilePng));
+    const files = levels.map((img) => encodeRgbPng(img.data, img.width, img.height, compression));
     lap('encode');
     // Lowest magnification first, the top last: the top file's presence marks a complete tile.
     for (let i = config.mags.length - 1; i >= 0; i--)
-      await writeAtomic(join(config.out, config.mags[i].name, t.relPath), files[i], partialDir);
+      writeAtomicSync(join(config.out, config.mags[i].name, t.relPath), files[i], partialDir);
     lap('write');
   }
   return { tiles: job.tiles.length, decodedPixels: job.width * job.height, ms };
 }
 
 /**
- * PNG for tiles: deflate level 2, no adaptive filtering, no metadata (deterministic bytes). On
- * 256-pixel H&E tiles level 3 took about 1.5x as long for files 0.3% smaller (scratch A/B,
- * 40 encodes each, two runs); adaptive filtering made them 27% smaller but took 2-3x as long.
+ * PNG for tiles through sharp (deflate level 2, no adaptive filtering, no metadata): the encoder
+ * the tiler used before data/slide/png.ts, kept for comparison in the benchmark.
  */
-export function encodeTilePng(img: RgbImage): Promise<Buffer> {
+export function encodeTilePngSharp(img: RgbImage): Promise<Buffer> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .png({ compressionLevel: 2, adaptiveFiltering: false, palette: false })
     .toBuffer();
@@ -88,6 +93,27 @@ export function encodeTilePng(img: RgbImage): Promise<Buffer> {
 let serial = 0;
 /** Folders this thread has already made. */
 const made = new Set<string>();
+
+/**
+ * writeAtomic without the thread pool: in a worker thread the blocking calls cost less than
+ * handing each of them to libuv, and the worker has nothing else to do meanwhile.
+ */
+export function writeAtomicSync(path: string, bytes: Uint8Array, partialDir: string): void {
+  const dir = dirname(path);
+  if (!made.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  }
+  const tmp = join(partialDir, `${process.pid}-${threadId}-${serial++}.tmp`);
+  writeFileSync(tmp, bytes);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    mkdirSync(dir, { recursive: true });
+    renameSync(tmp, path);
+  }
+}
 
 /** Write to a temporary file in `partialDir` (same file system), then rename into place. */
 export async function writeAtomic(path: string, bytes: Uint8Array, partialDir: string): Promise<void> {

@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchTile, formatTileBench } from '../../../bench/tile.ts';
 import { DEFAULT_TILE_MAGS } from '../../../data/slide/tile.ts';
+import { pngCompressionFlag } from '../tile.ts';
 import { parseFlags, numberFlag } from '../../flags.ts';
 import { progress } from '../../../util/progress.ts';
 import { writeJson } from '../../../util/files.ts';
@@ -18,6 +19,7 @@ export const help = `rbd bench tile [--size PX] [--tile PX] [--mags LIST] [--wor
   --mags LIST    default ${DEFAULT_TILE_MAGS.join(',')}       --workers N  default ${availableParallelism()}
   --dir DIR      default ${join(tmpdir(), 'rbd-bench-tile')}     --json FILE  also write the figures as JSON
   --decode-seconds S   least time decoding for the raw rate (default 5)
+  --png-compression none|fast|small   as rbd tile (default none)
 `;
 
 export async function run(argv: string[]) {
@@ -30,6 +32,7 @@ export async function run(argv: string[]) {
     dir: { type: 'string' },
     json: { type: 'string' },
     'decode-seconds': { type: 'string' },
+    'png-compression': { type: 'string' },
   });
   const bar = progress({ label: 'tile', total: 0, unit: 'tiles' });
   let r;
@@ -43,6 +46,7 @@ export async function run(argv: string[]) {
         .filter(Boolean),
       workers: numberFlag(cmd, 'workers', values.workers, availableParallelism(), { integer: true, min: 0 }),
       dir: values.dir ?? join(tmpdir(), 'rbd-bench-tile'),
+      compression: pngCompressionFlag(cmd, values['png-compression']),
       decodeSeconds: numberFlag(cmd, 'decode-seconds', values['decode-seconds'], 5, { min: 0.1 }),
       onStatus: (line) => bar.note(line),
       onProgress: (done, total) => {
