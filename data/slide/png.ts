@@ -24,7 +24,8 @@ export const PNG_COMPRESSIONS: readonly PngCompression[] = ['none', 'fast', 'sma
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 const ZLIB_OPTIONS: Record<PngCompression, zlib.ZlibOptions> = {
-  none: { level: 0 },
+  // Stored blocks search nothing: the smallest window and hash (zlib allocates and clears them per call).
+  none: { level: 0, memLevel: 1, windowBits: 9 },
   fast: { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY },
   small: { level: 6 },
 };
