@@ -26,7 +26,7 @@
  * Each rate is given per wall-clock second and per CPU second of the process (all its threads):
  * on a machine shared with other work the second ratio is the steadier one.
  */
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../engine/random.ts';
@@ -78,6 +78,11 @@ export interface TileBenchResult {
   /** Tile phase MP/s over raw decode MP/s (the figure of merit), and end to end over raw decode. */
   ratio: number;
   ratioEndToEnd: number;
+  /**
+   * The file system's share: writing, in the tile folder, as many files as the tiler wrote
+   * (same sizes, temporary file then rename, one thread), with no pixel work: ms per tile.
+   */
+  files: { msPerTile: number; cpuMsPerTile: number };
   /** Thread ms and bytes per tile (all magnifications) of the tile encoders on sample tiles of this slide. */
   encoders: { name: string; msPerTile: number; bytesPerTile: number }[];
   planSeconds: number;
@@ -212,6 +217,7 @@ export async function benchTile(o: TileBenchOptions): Promise<TileBenchResult> {
   }
   sample();
   const peak = Math.max(peaks.plan, peaks.tiles);
+  const files = fileFloor(out, result.manifest.tiles.length, o.mags.length);
   rmSync(out, { recursive: true, force: true });
 
   await decodeFor(o.decodeSeconds / 2);
@@ -246,6 +252,7 @@ export async function benchTile(o: TileBenchOptions): Promise<TileBenchResult> {
     ratioCpu: tilePhaseRateCpu / jpegRateCpu,
     ratioEndToEnd: endToEndRate / jpegRate,
     encoders,
+    files,
     planSeconds: result.planSeconds,
     phaseMs: result.phaseMs,
     peakRssTilingMiB: peak / 2 ** 20,
@@ -254,6 +261,31 @@ export async function benchTile(o: TileBenchOptions): Promise<TileBenchResult> {
     peakRssProcessMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
     workers: o.workers,
   };
+}
+
+/** Write `tiles` x `mags` files the sizes of those under `out` (temporary + rename), timed: see TileBenchResult.files. */
+function fileFloor(out: string, tiles: number, mags: number): TileBenchResult['files'] {
+  const sizes = readdirSync(out)
+    .filter((d) => /^[0-9.]+x$/.test(d))
+    .map((d) => {
+      const dir = join(out, d, 'unlabeled');
+      const names = readdirSync(dir);
+      return names.length ? statSync(join(dir, names[0])).size : 0;
+    });
+  const bytes = sizes.map((n) => Buffer.alloc(n, 1));
+  const scratch = join(out, 'file-floor');
+  const dirs = bytes.map((_, i) => join(scratch, String(i)));
+  for (const d of [...dirs, join(scratch, 'partial')]) mkdirSync(d, { recursive: true });
+  const t0 = performance.now(),
+    c0 = process.cpuUsage();
+  for (let t = 0; t < tiles; t++)
+    for (let m = 0; m < Math.min(mags, bytes.length); m++) {
+      const tmp = join(scratch, 'partial', `${t}-${m}.tmp`);
+      writeFileSync(tmp, bytes[m]);
+      renameSync(tmp, join(dirs[m], `tile_x${t}_y${t}.png`));
+    }
+  const c = process.cpuUsage(c0);
+  return { msPerTile: (performance.now() - t0) / Math.max(1, tiles), cpuMsPerTile: (c.user + c.system) / 1e3 / Math.max(1, tiles) };
 }
 
 /**
@@ -305,6 +337,7 @@ export function formatTileBench(r: TileBenchResult): string {
       .join(', ')}`,
     `raw JPEG decode (sharp, ${Math.max(1, r.workers)} at a time): ${r.jpegDecodeMegapixelsPerSecond.toFixed(1)} MP/s, ${r.jpegDecodeMegapixelsPerCpuSecond.toFixed(1)} MP per CPU second (tile phase: ${r.tilePhaseMegapixelsPerCpuSecond.toFixed(1)})`,
     `tiling / decode: ${(100 * r.ratio).toFixed(0)}% over the tile phase (target >= 50%), ${(100 * r.ratioEndToEnd).toFixed(0)}% end to end; per CPU second ${(100 * r.ratioCpu).toFixed(0)}%`,
+    `file system alone (the tiler's files, same sizes, temporary + rename, one thread, no pixel work): ${r.files.msPerTile.toFixed(2)} ms per tile, ${r.files.cpuMsPerTile.toFixed(2)} CPU ms; raw decode of a tile's level pixels: ${((1e3 * r.tileMegapixels) / r.tiles / r.jpegDecodeMegapixelsPerCpuSecond).toFixed(2)} CPU ms`,
     `encoders on sample tiles (all magnifications, one thread): ${r.encoders.map((e) => `${e.name} ${e.msPerTile.toFixed(2)} ms ${(e.bytesPerTile / 1024).toFixed(0)} KiB`).join('; ')}`,
     `peak RSS while tiling ${r.peakRssTilingMiB.toFixed(0)} MiB (sampled every 20 ms; planning ${r.peakRssPlanningMiB.toFixed(0)}, cutting tiles ${r.peakRssCuttingMiB.toFixed(0)}), process lifetime peak ${r.peakRssProcessMiB.toFixed(0)} MiB (target < 1024)`,
   ].join('\n');

@@ -21,6 +21,8 @@ import { DataError } from '../errors.ts';
 export type PngCompression = 'none' | 'fast' | 'small';
 export const PNG_COMPRESSIONS: readonly PngCompression[] = ['none', 'fast', 'small'];
 
+let scanlines = Buffer.allocUnsafe(0);
+
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 const ZLIB_OPTIONS: Record<PngCompression, zlib.ZlibOptions> = {
@@ -54,7 +56,9 @@ export function encodeRgbPng(
 
   // Scanlines: one filter-type byte, then the row (filtered).
   const line = rowBytes + 1;
-  const raw = Buffer.allocUnsafe(line * height);
+  // Reused between calls (zlib has consumed it when deflateSync returns): a tile's worth of garbage less per image.
+  if (scanlines.length < line * height) scanlines = Buffer.allocUnsafe(Math.max(line * height, 2 * scanlines.length));
+  const raw = scanlines.subarray(0, line * height);
   if (compression === 'none') {
     for (let y = 0; y < height; y++) {
       const o = y * line;
