@@ -154,7 +154,7 @@ export function areaPyramid(top: RgbImage, factors: number[]): RgbImage[] {
       throw new DataError(
         `areaPyramid: a ${top.width}x${top.height} image is smaller than one ${f}x${f} block; use a larger tile or fewer magnifications`,
       );
-    const sums =
+    const sums: Uint32Array =
       k !== 2
         ? blockSums(base.sums, base.width, k, width, height)
         : base.sums instanceof Uint8Array
@@ -164,7 +164,10 @@ export function areaPyramid(top: RgbImage, factors: number[]): RgbImage[] {
     const area = f * f,
       half = area >> 1;
     const data = new Uint8Array(sums.length);
-    for (let i = 0; i < sums.length; i++) data[i] = ((sums[i] + half) / area) | 0;
+    const shift = Math.log2(area);
+    // A power-of-two area (the halving pyramid) divides by a shift; others by division.
+    if (Number.isInteger(shift)) for (let i = 0; i < sums.length; i++) data[i] = (sums[i] + half) >>> shift;
+    else for (let i = 0; i < sums.length; i++) data[i] = ((sums[i] + half) / area) | 0;
     images.set(f, { data, width, height });
   }
   return factors.map((f) => images.get(f)!);
