@@ -80,20 +80,6 @@ export async function runWindowJob(config: TileRunConfig, job: WindowJob, partia
   return { tiles: job.tiles.length, decodedPixels: job.width * job.height, ms };
 }
 
-/** Run the per-tile pixel work (crop, pyramid, PNG) a few times on a blank tile, writing nothing. */
-export function warmUp(config: TileRunConfig, rounds = 8): void {
-  const side = config.tile * 2;
-  const region: RgbImage = { data: new Uint8Array(side * side * 3), width: side, height: side };
-  for (let r = 0; r < rounds; r++) {
-    const top = areaResample(region, (r & 1) * config.tile, 0, 1, config.tile, config.tile);
-    for (const img of areaPyramid(
-      top,
-      config.mags.map((m) => m.factor),
-    ))
-      encodeRgbPng(img.data, img.width, img.height, config.compression ?? 'none');
-  }
-}
-
 /**
  * PNG for tiles through sharp (deflate level 2, no adaptive filtering, no metadata): the encoder
  * the tiler used before data/slide/png.ts, kept for comparison in the benchmark.

@@ -5,16 +5,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { SlideError } from './errors.ts';
-import { runWindowJob, warmUp, type TileRunConfig, type WindowJob } from './window_job.ts';
+import { runWindowJob, type TileRunConfig, type WindowJob } from './window_job.ts';
 
 // Parallelism comes from the workers; no pixel cache, so memory follows the window.
 sharp.concurrency(1);
 sharp.cache(false);
 const { config, partialDir } = workerData as { config: TileRunConfig; partialDir: string };
-
-// The pixel loops run cold in a new thread; running them on a blank tile while the main thread
-// plans the slides lets V8 optimise them before the first window arrives.
-warmUp(config);
 
 parentPort!.on('message', async (job: WindowJob) => {
   try {
