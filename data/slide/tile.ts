@@ -35,9 +35,9 @@ import type { PngCompression } from './png.ts';
 export const DEFAULT_TILE_MAGS = ['10x', '5x', '2.5x', '1.25x'];
 export const UNLABELED_SPLIT = 'unlabeled';
 /**
- * Level pixels per window: 4096 x 1024 reads run near the raw JPEG decode rate, where
- * 256 x 256 reads spend most of their time opening the file and setting up libvips. A window
- * is at most 12 MiB of RGB per worker, whatever the slide's size.
+ * Level pixels per window: a libvips read has a fixed cost (opening the file, setting up the
+ * pipeline) that small windows pay per few tiles; 4096 x 1024 spreads it over up to 64 tiles
+ * of 256 pixels. A window is at most 12 MiB of RGB per worker, whatever the slide's size.
  */
 export const DEFAULT_WINDOW = { width: 4096, height: 1024 };
 

@@ -7,7 +7,6 @@
  * first and the top one last, so a tile whose top file exists is complete.
  * Runs in a worker thread or in the main thread.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -64,6 +63,8 @@ export async function runWindowJob(config: TileRunConfig, job: WindowJob, partia
   };
   const compression = config.compression ?? 'none';
   const factors = config.mags.map((m) => m.factor);
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
   const region = await readRegion(job.slide, job.level, job.x, job.y, job.width, job.height);
   lap('decode');
   for (const t of job.tiles) {
@@ -73,11 +74,32 @@ export async function runWindowJob(config: TileRunConfig, job: WindowJob, partia
     const files = levels.map((img) => encodeRgbPng(img.data, img.width, img.height, compression));
     lap('encode');
     // Lowest magnification first, the top last: the top file's presence marks a complete tile.
-    for (let i = config.mags.length - 1; i >= 0; i--)
-      writeAtomicSync(join(config.out, config.mags[i].name, t.relPath), files[i], partialDir);
+    // Writes go to the thread pool while the next tiles are cut: on a file system where making a
+    // file is slow (metadata journalling, contention) several are then in progress at once.
+    const p: Promise<void> = writeTile(config, t.relPath, files, partialDir).then(
+      () => void inFlight.delete(p),
+      (e) => {
+        inFlight.delete(p);
+        failure ??= e;
+      },
+    );
+    inFlight.add(p);
+    if (inFlight.size >= TILES_IN_FLIGHT) await Promise.race(inFlight);
     lap('write');
+    if (failure) break;
   }
+  await Promise.all(inFlight);
+  lap('write');
+  if (failure) throw failure;
   return { tiles: job.tiles.length, decodedPixels: job.width * job.height, ms };
+}
+
+/** Tiles whose files may be in writing at once, per thread; each holds its PNGs (about 256 KiB at 256 pixels). */
+const TILES_IN_FLIGHT = 16;
+
+/** A tile's files, lowest magnification first and the top last (mags are top first): the top file's presence marks a complete tile. */
+async function writeTile(config: TileRunConfig, relPath: string, files: Uint8Array[], partialDir: string): Promise<void> {
+  for (let i = config.mags.length - 1; i >= 0; i--) await writeAtomic(join(config.out, config.mags[i].name, relPath), files[i], partialDir);
 }
 
 /**
@@ -93,27 +115,6 @@ export function encodeTilePngSharp(img: RgbImage): Promise<Buffer> {
 let serial = 0;
 /** Folders this thread has already made. */
 const made = new Set<string>();
-
-/**
- * writeAtomic without the thread pool: in a worker thread the blocking calls cost less than
- * handing each of them to libuv, and the worker has nothing else to do meanwhile.
- */
-export function writeAtomicSync(path: string, bytes: Uint8Array, partialDir: string): void {
-  const dir = dirname(path);
-  if (!made.has(dir)) {
-    mkdirSync(dir, { recursive: true });
-    made.add(dir);
-  }
-  const tmp = join(partialDir, `${process.pid}-${threadId}-${serial++}.tmp`);
-  writeFileSync(tmp, bytes);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(dir, { recursive: true });
-    renameSync(tmp, path);
-  }
-}
 
 /** Write to a temporary file in `partialDir` (same file system), then rename into place. */
 export async function writeAtomic(path: string, bytes: Uint8Array, partialDir: string): Promise<void> {
