@@ -28,6 +28,7 @@ export const COMMON_OPTIONS = {
   init: { type: 'string' },
   'allow-upsampled': { type: 'boolean' },
   'skip-bad': { type: 'boolean' },
+  crop: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
 
@@ -53,6 +54,8 @@ export function commonHelp(defaultOut: string): string {
                         other classes is drawn anew
   --allow-upsampled     accept images larger than their magnification implies (upsampled; refused by default)
   --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
+  --crop PX             train on random PX x PX crops of each tile (labels-only runs at one magnification;
+                        validation and test see whole tiles); 0 = whole tiles (default 0)
   --quiet               no progress bar or per-epoch lines
 ${adapterHelp(22)}`;
 }
@@ -92,6 +95,7 @@ export function commonOptions(command: string, v: Values, defaultOut: string): C
     init: v.init as string | undefined,
     verbose: !v.quiet,
     skipBad: Boolean(v['skip-bad']),
+    crop: int('crop', 0, 0),
   };
 }
 

@@ -264,6 +264,12 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Normalize by the training split's mean/std (default true); false leaves values in [0, 1]. */
   normalize?: boolean;
+  /**
+   * Random square crops of this side (pixels) at the one magnification, drawn per tile from its
+   * augmentation stream after the flips and colours (0, default: whole tiles). Single-view loaders only:
+   * paired views would need crops aligned across magnifications.
+   */
+  crop?: number;
 }
 
 /** One batch as planned: which tiles, and the augmentation of each. */
@@ -275,6 +281,8 @@ export interface PlannedBatch {
   augmentIds: number[] | null;
   /** Tiles planned (a loaded batch may hold fewer, with skipBad). */
   size: number;
+  /** Per tile: the crop's top-left corner as fractions in [0, 1) of the room left (with `crop`), else null. */
+  crops?: [number, number][] | null;
 }
 
 export interface View {
@@ -316,7 +324,10 @@ export class Loader {
     readonly refs: SampleRef[],
     options: LoaderOptions,
   ) {
-    const o = { shuffle: false, seed: 0, prefetch: 2, dropLast: false, normalize: true, ...options };
+    const o = { shuffle: false, seed: 0, prefetch: 2, dropLast: false, normalize: true, crop: 0, ...options };
+    if (!Number.isInteger(o.crop) || o.crop < 0) throw new DataError(`loader: crop must be a whole number of pixels >= 0, got ${o.crop}`);
+    if (o.crop > 0 && o.mags.length !== 1)
+      throw new DataError(`loader: random crops need one magnification (got ${o.mags.join(', ')}): paired views would need aligned crops`);
     if (o.mags.length < 1) throw new DataError('loader: name at least one magnification');
     for (const m of o.mags) source.level(m);
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
@@ -333,6 +344,7 @@ export class Loader {
       prefetch: o.prefetch,
       dropLast: o.dropLast,
       normalize: o.normalize,
+      crop: o.crop,
       mags: o.mags,
       batchSize: o.batchSize,
     };
@@ -370,7 +382,9 @@ export class Loader {
       const params = augmentIds
         ? augmentIds.map((id) => this.table![id])
         : draws.map((r) => (this.augment ? drawAugmentParams(r, this.augment) : null));
-      out.push({ refs: indices.map((i) => this.refs[i]), params, augmentIds, size: indices.length });
+      // Crop corners come after the augmentation draws, so crops leave every other draw as it was.
+      const crops = this.o.crop > 0 ? draws.map((r): [number, number] => [r.next(), r.next()]) : null;
+      out.push({ refs: indices.map((i) => this.refs[i]), params, augmentIds, size: indices.length, crops });
     }
     return out;
   }
@@ -382,6 +396,7 @@ export class Loader {
     const pick = <T>(xs: T[]) => keep.map((k) => xs[k]);
     const refs = pick(planned.refs);
     const params = pick(planned.params);
+    const crops = planned.crops ? pick(planned.crops) : null;
     const stats = this.o.normalize ? await Promise.all(mags.map((m) => this.source.normalization(m))) : null;
     const views =
       keep.length === 0
@@ -395,6 +410,7 @@ export class Loader {
               stats?.[v] ?? null,
             ),
           );
+    if (crops && this.o.crop > 0) for (let v = 0; v < views.length; v++) views[v] = cropView(views[v], crops, this.o.crop);
     return {
       views,
       labels: Int32Array.from(refs.map((r) => r.label)),
@@ -461,6 +477,27 @@ function packView(mag: string, refs: SampleRef[], images: RgbImage[], params: (A
   const data = new Float32Array(images.length * 3 * h * w);
   images.forEach((img, n) => data.set(toTensor(img, params[n] ?? IDENTITY_AUGMENT, stats, params[n] !== null), n * 3 * h * w));
   return { mag, data, shape: [images.length, 3, h, w] };
+}
+
+/**
+ * Each image of a packed view cut to a crop x crop square whose top-left corner is the fraction
+ * (fy, fx) of the room left: y0 = floor(fy * (H - crop + 1)). A tile smaller than the crop is an error.
+ */
+function cropView(view: View, corners: [number, number][], crop: number): View {
+  const [n, c, h, w] = view.shape;
+  if (crop > h || crop > w)
+    throw new DataError(`random crop of ${crop} px is larger than the ${w}x${h} tiles at ${view.mag}; use a crop at most the tile size`);
+  const data = new Float32Array(n * c * crop * crop);
+  for (let i = 0; i < n; i++) {
+    const y0 = Math.floor(corners[i][0] * (h - crop + 1)),
+      x0 = Math.floor(corners[i][1] * (w - crop + 1));
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < crop; y++) {
+        const src = ((i * c + ch) * h + y0 + y) * w + x0;
+        data.set(view.data.subarray(src, src + crop), ((i * c + ch) * crop + y) * crop);
+      }
+  }
+  return { mag: view.mag, data, shape: [n, c, crop, crop] };
 }
 
 /** RGB bytes -> planar floats in [0, 1] -> flips/rotation -> colour jitter -> normalization. */

@@ -52,6 +52,8 @@ export interface CommonTrainOptions {
   verbose: boolean;
   /** Skip unreadable images (each named once in a warning) instead of stopping. */
   skipBad: boolean;
+  /** Random square crops of this side (pixels) for single-magnification training; 0 or absent: whole tiles. Evaluation always sees whole tiles. */
+  crop?: number;
   /** Epochs of linear learning-rate warm-up from lr / 10 (schedule.ts); 0 or absent: none. */
   warmupEpochs?: number;
   /** Asked after each epoch whether to go on (the study's time budget); absent: run all epochs. */
@@ -82,7 +84,7 @@ export function trainingLoader(
   data: DataSource,
   refs: SampleRef[],
   mags: string[],
-  o: Pick<CommonTrainOptions, 'batch' | 'seed' | 'augment'>,
+  o: Pick<CommonTrainOptions, 'batch' | 'seed' | 'augment' | 'crop'>,
   augmentSet?: number,
 ): Loader {
   return new Loader(data, refs, {
@@ -92,6 +94,7 @@ export function trainingLoader(
     seed: o.seed,
     augment: o.augment ? DEFAULT_AUGMENT : false,
     augmentSet: o.augment ? augmentSet : undefined,
+    crop: mags.length === 1 ? (o.crop ?? 0) : 0,
   });
 }
 

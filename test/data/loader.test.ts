@@ -353,6 +353,49 @@ test('augmentation is seeded per tile: the same tile gets the same view whatever
   );
 });
 
+test('random crops: each crop is a window of the same augmented tile, its corner drawn per tile; paired views refuse crops', async () => {
+  const { source } = await open(ROOT, { skipBad: true });
+  const load = async (crop: number) => {
+    const out = new Map<string, Float32Array>();
+    const loader = loaderOf(source, 'train', { mags: ['10x'], batchSize: 2, augment: {}, seed: 5, shuffle: true, crop });
+    for await (const b of loader.epoch(0)) {
+      const [, c, h, w] = b.views[0].shape;
+      b.refs.forEach((r, n) => out.set(r.key, b.views[0].data.slice(n * c * h * w, (n + 1) * c * h * w)));
+    }
+    return out;
+  };
+  const whole = await load(0);
+  const cropped = await load(5);
+  assert.is(cropped.size, whole.size);
+  const corners = new Set<string>();
+  for (const [key, crop] of cropped) {
+    // Find the (y0, x0) at which the crop equals the 8x8 augmented tile's window, planar CHW.
+    const full = whole.get(key)!;
+    const at: string[] = [];
+    for (let y0 = 0; y0 <= 3; y0++)
+      for (let x0 = 0; x0 <= 3; x0++) {
+        let same = true;
+        for (let ch = 0; ch < 3 && same; ch++)
+          for (let y = 0; y < 5 && same; y++)
+            for (let x = 0; x < 5 && same; x++) same = crop[(ch * 5 + y) * 5 + x] === full[(ch * 8 + y0 + y) * 8 + x0 + x];
+        if (same) at.push(`${y0},${x0}`);
+      }
+    assert.is(at.length, 1, `tile ${key}: the crop is not one window of its augmented tile (${at.join(' ')})`);
+    corners.add(at[0]);
+  }
+  assert.ok(corners.size > 1, 'every tile got the same crop corner');
+  assert.throws(
+    () => loaderOf(source, 'train', { mags: ['10x', '5x'], batchSize: 2, crop: 4 }),
+    (e: Error) => e instanceof DataError && /one magnification/.test(e.message),
+  );
+  const tooBig = loaderOf(source, 'train', { mags: ['10x'], batchSize: 2, crop: 9 });
+  const error = await drain(tooBig).then(
+    () => null,
+    (e: Error) => e,
+  );
+  assert.ok(error instanceof DataError && /larger than the 8x8 tiles/.test(error.message), `expected a crop-size error, got ${error}`);
+});
+
 test('augmentTable: 8 distinct symmetries per colour draw, entry 0 the identity, the same table every time; the loader reports the ids it drew', async () => {
   const table = augmentTable(24);
   assert.is(table.length, 24);

@@ -129,9 +129,9 @@ test('replanStudents: a slower-than-calibrated teacher cuts the student epochs t
   const p = { ...preset, budgetMinutes: 2 };
   const plan = { teacherEpochs: 20, studentEpochs: 4, expectedSeconds: 0, fitsBudget: true };
   assert.is(replanStudents(p, 2, cal, withCeiling, plan, 1, 0), 4, 'plenty of time: the preset maximum');
-  // A faster-than-calibrated teacher (0.5) does not make the students faster: at elapsed 80
-  // (35 s left) 3 epochs at the calibrated 8.8e + 0.4 (26.8 s) fit and 4 (35.6 s) do not, though
-  // at 0.5 they would (17.8 s).
+  // A faster-than-calibrated teacher (0.5) does not make the students faster than 1.25x their
+  // calibration (STUDENT_RUN_OVERHEAD): at elapsed 80 (35 s left) 3 epochs at 1.25 x (8.8e + 0.4)
+  // (33.5 s) fit and 4 (44.5 s) do not, though at 0.5 they would (17.8 s).
   assert.is(replanStudents(p, 2, cal, withCeiling, plan, 0.5, 80), 3);
   // Slowdown 2: e epochs need 2 x (8.8e + 0.4). Elapsed 60: left 55 -> e = 3 (53.6), not 4 (71.2).
   assert.is(replanStudents(p, 2, cal, withCeiling, plan, 2, 60), 3);
@@ -145,23 +145,27 @@ test('teacherMayContinue: at least 2 epochs; then, planned or not, only while th
   assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 1, 1000, 1000), 'below 2 epochs (and the plan) it always continues');
   // Below the planned 5 but far behind its pace (1000 s for 3 epochs): it stops, the students keep their time.
   assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 3, 1000, 1000));
-  // At the calibrated pace after 3 epochs (6.6 s of training): 80 + 2.2 + 18 + 5 = 105.2 <= 120.
+  // At the calibrated pace after 3 epochs (6.6 s of training): elapsed, next epoch, the teacher's
+  // test evaluation (10 x 0.02 s), the students at 1.25 x 18 s (STUDENT_RUN_OVERHEAD), the report:
+  // 80 + 2.2 + 0.2 + 22.5 + 5 = 109.9 <= 120.
   assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 3, 6.6, 80));
   // At the calibrated pace (slowdown 1) after 5 epochs: training so far 5 x 2.2 = 11 s (2.2e + 0.2 less
-  // the 0.2 s test evaluation); one more epoch 2.2 s; students 18 s at 2 epochs; report 5 s.
-  // Elapsed 90: 90 + 2.2 + 18 + 5 = 115.2 <= 120 -> continue; elapsed 95: 120.2 -> stop.
+  // the 0.2 s test evaluation); one more epoch 2.2 s; test evaluation 0.2 s; students 1.25 x 18 s
+  // at 2 epochs; report 5 s. Elapsed 90: 90 + 2.2 + 0.2 + 22.5 + 5 = 119.9 <= 120 -> continue;
+  // elapsed 95: 124.9 -> stop.
   assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 11, 90));
   assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 11, 95));
   assert.not.ok(teacherMayContinue({ ...p, budgetMinutes: 1000 }, 2, cal, withCeiling, plan, 30, 1, 1), 'the preset maximum ends it');
-  // A teacher twice as fast as calibrated (5.5 s for 5 epochs): its next epoch is 1.1 s, but the
-  // students are still taken at the calibrated 18 s: elapsed 95 -> 95 + 1.1 + 18 + 5 = 119.1 fits;
-  // at 97, 121.1 does not (with a 0.5 slowdown for the students it would have: 97 + 1.1 + 9 + 5).
-  assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 5.5, 95));
-  assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 5.5, 97));
+  // A teacher twice as fast as calibrated (5.5 s for 5 epochs): its next epoch is 1.1 s and its
+  // test evaluation 0.1 s, but the students are still taken at 1.25 x 18 s: elapsed 91 ->
+  // 91 + 1.1 + 0.1 + 22.5 + 5 = 119.7 fits; at 93, 121.7 does not (with a 0.5 slowdown for the
+  // students it would have: 93 + 1.1 + 0.1 + 9 + 5).
+  assert.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 5.5, 91));
+  assert.not.ok(teacherMayContinue(p, 2, cal, withCeiling, plan, 5, 5.5, 93));
 });
 
-test('studentSlowdown: never below 1', () => {
-  assert.equal([studentSlowdown(0.52), studentSlowdown(1), studentSlowdown(1.7)], [1, 1, 1.7]);
+test('studentSlowdown: never below STUDENT_RUN_OVERHEAD (1.25)', () => {
+  assert.equal([studentSlowdown(0.52), studentSlowdown(1), studentSlowdown(1.7)], [1.25, 1.25, 1.7]);
 });
 
 test('learning rate: linear warm-up from lr/10 by step, then gamma per epoch after it', () => {
