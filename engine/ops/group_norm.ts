@@ -13,6 +13,7 @@ import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import { nchw, longReductionWorkgroupSize } from './launch.ts';
+import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 
 /**
  * The epilogue a group-norm kernel is compiled with (kernels/norm/act_*.wgsl): none (groupNorm),
@@ -35,8 +36,11 @@ const EPILOGUE: Record<NormEpilogue, { snippet: string; prefix: string }> = {
  * with one invocation instead of one workgroup (see GROUP_NORM_PER_INVOCATION_MAX).
  * forward and channelSums exist per epilogue; backwardInput and backwardParams have none (the
  * ReLU's mask is applied by channelSums, which hands them dz), so every epilogue shares them.
+ * The …Slab variants (norm/group_norm_slab.wgsl) are shaped for GPUs: a workgroup per (sample,
+ * group) slab at every map size, coalesced vec4 loads whatever the alignment; today's rules do
+ * not choose them (see forceGroupNormPath).
  */
-type Body = 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl';
+type Body = 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl' | 'norm/group_norm_slab.wgsl';
 const variant = (name: string, file: Body, entry: string, epilogue: NormEpilogue): KernelVariant => ({
   name,
   file,
@@ -52,6 +56,8 @@ function epilogueVariants(epilogue: NormEpilogue) {
     channelSums: variant(`${p}ChannelSums`, 'norm/group_norm.wgsl', 'channelSums', epilogue),
     channelSumsVec4: variant(`${p}ChannelSumsVec4`, 'norm/group_norm_vec4.wgsl', 'channelSums', epilogue),
     channelSumsVec4PerPlane: variant(`${p}ChannelSumsVec4PerPlane`, 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane', epilogue),
+    forwardSlab: variant(`${p}ForwardSlab`, 'norm/group_norm_slab.wgsl', 'forwardSlab', epilogue),
+    channelSumsSlab: variant(`${p}ChannelSumsSlab`, 'norm/group_norm_slab.wgsl', 'channelSumsSlab', epilogue),
   };
 }
 export const GROUP_NORM_VARIANTS = {
@@ -61,6 +67,7 @@ export const GROUP_NORM_VARIANTS = {
   shared: {
     backwardInput: variant('groupNormBackwardInput', 'norm/group_norm.wgsl', 'backwardInput', 'none'),
     backwardInputVec4: variant('groupNormBackwardInputVec4', 'norm/group_norm_vec4.wgsl', 'backwardInput', 'none'),
+    backwardInputSlab: variant('groupNormBackwardInputSlab', 'norm/group_norm_slab.wgsl', 'backwardInputSlab', 'none'),
     backwardParams: variant('groupNormBackwardParams', 'norm/group_norm.wgsl', 'backwardParams', 'none'),
   },
 } as const;
@@ -75,6 +82,39 @@ export const GROUP_NORM_VARIANTS = {
 export const GROUP_NORM_PER_INVOCATION_MAX = 4096;
 /** Workgroup size of the one-invocation-per-run kernels (N*G slabs may be as few as 256). */
 const PER_INVOCATION_WG = 32;
+
+/**
+ * Which group-norm kernels run: 'rules' (today's choice by map size: scalar, vec4 per
+ * invocation, vec4 per workgroup) or 'slab' (the GPU-shaped …Slab variants for the forward,
+ * channelSums and backwardInput passes at every shape). Tests and benchmarks force 'slab' with
+ * forceGroupNormPath until a per-adapter choice (the variant-choice mechanism of issue 15) selects it.
+ */
+export type GroupNormPath = 'rules' | 'slab';
+let forcedPath: GroupNormPath = 'rules';
+
+/** Run fn with the group-norm kernels of `path` (restored after, also on a throw). */
+export function forceGroupNormPath<T>(path: GroupNormPath, fn: () => T): T {
+  const prev = forcedPath;
+  forcedPath = path;
+  try {
+    return fn();
+  } finally {
+    forcedPath = prev;
+  }
+}
+
+/**
+ * The launch of a …Slab variant: a workgroup per slab, its size the smallest power of two that
+ * covers the slab's vec4s, within [32, min(256, device limits)] (reductionWorkgroupSize); for
+ * channelSumsSlab LANES invocations per channel plane, a power of two covering the plane's vec4s
+ * (H*W / 4, plus one where a plane does not start on a vec4), at most WG.
+ */
+function slabSpec(v: KernelVariant, slabLen: number, hw: number): KernelSpec {
+  const wg = reductionWorkgroupSize(Math.ceil(slabLen / 4));
+  let lanes = 1;
+  while (lanes < Math.ceil(hw / 4) + (hw % 4 ? 1 : 0) && lanes < wg) lanes *= 2;
+  return { ...v, overrides: v.entry === 'channelSumsSlab' ? { WG: wg, LANES: lanes } : { WG: wg } };
+}
 
 /**
  * The launch of `variant` (one of GROUP_NORM_VARIANTS). `length`: the run one workgroup
@@ -119,7 +159,15 @@ export function groupNormForwardPass(
   const stats = Tensor.empty([n, groups, 2]);
   const extra: Record<string, Tensor> = residual ? { residual } : {};
   const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
-  if (!vec4) {
+  if (forcedPath === 'slab') {
+    dispatch(
+      slabSpec(GROUP_NORM_VARIANTS[epilogue].forwardSlab, slabLen, h * w),
+      { x, x4: x, weight, bias, y, stats_out: stats, ...extra },
+      uniforms,
+      n * groups,
+      flops,
+    );
+  } else if (!vec4) {
     dispatch(
       groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forward, slabLen),
       { x, weight, bias, y, stats_out: stats, ...extra },
@@ -179,7 +227,16 @@ export function groupNormBackwardPass(
   const sums = Tensor.empty([n, c, 2]);
   const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
   const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
-  if (!vec4) {
+  const slabPath = forcedPath === 'slab';
+  if (slabPath) {
+    dispatch(
+      slabSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsSlab, slabLen, h * w),
+      { x, x4: x, stats, dy, dy4: dy, sums_out: sums, ...act },
+      uniforms,
+      n * groups,
+      flops,
+    );
+  } else if (!vec4) {
     dispatch(
       groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSums, h * w),
       { x, stats, dy, sums_out: sums, ...act },
@@ -209,7 +266,14 @@ export function groupNormBackwardPass(
   if (want.dx) {
     dx = Tensor.empty(x.shape);
     const common = { weight, stats, sums };
-    if (vec4)
+    if (slabPath)
+      dispatch(
+        slabSpec(GROUP_NORM_VARIANTS.shared.backwardInputSlab, slabLen, h * w),
+        { ...common, x, x4: x, dy: upstream, dy4: upstream, dx },
+        uniforms,
+        n * groups,
+      );
+    else if (vec4)
       dispatch(
         groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInputVec4, slabLen),
         { ...common, x4: x, dy4: upstream, dx4: dx },

@@ -23,7 +23,7 @@ import { matmul, MATMUL_VARIANTS } from '../../engine/ops/matmul.ts';
 import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
-import { groupNorm, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
+import { groupNorm, forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
 import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
 import { groupNormForward, groupNormBackward, type GroupNormShape } from '../../engine/reference/group_norm.ts';
 import { groupNormReluBackward, groupNormReluForward } from '../../engine/reference/group_norm_act.ts';
@@ -207,6 +207,19 @@ test('group norm variants: every epilogue on the scalar, per-invocation and per-
   for (const [s, why] of NORM_CASES) {
     for (const epilogue of ['none', 'relu', 'addRelu'] as NormEpilogue[]) {
       await checkNorm(s, epilogue, seed++, `group norm (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups} ${why}`);
+    }
+  }
+});
+
+test('group norm slab variants (GPU-shaped, forced): every epilogue, forward and backward', async () => {
+  // The seeds of the test above (data known to keep the ReLU's kink away), so both paths see the same inputs.
+  let seed = 70;
+  // checkNorm dispatches the forward and backward before its first await, inside the force.
+  for (const [s] of NORM_CASES) {
+    for (const epilogue of ['none', 'relu', 'addRelu'] as NormEpilogue[]) {
+      await forceGroupNormPath('slab', () =>
+        checkNorm(s, epilogue, seed++, `group norm slab (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups}`),
+      );
     }
   }
 });
