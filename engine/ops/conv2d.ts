@@ -18,6 +18,7 @@ import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import { gemmTiles, gemmSpec, gemmGroups, gemmVariant, gemmVariants, GEMM_CONSTANTS } from './gemm_tiles.ts';
+import { precision } from '../precision.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
 
@@ -182,9 +183,9 @@ function segmentsFill(width: number): boolean {
   return (padded - width) * 4 <= padded;
 }
 
-/** Whether this adapter runs the row kernels: they need subgroups (see CONV2D_VARIANTS). */
+/** Whether this adapter runs the row kernels: they need subgroups (see CONV2D_VARIANTS) and exist in f32 only (engine/precision.ts). */
 function rowKernelsUsable(): boolean {
-  return gemmTiles().sharing === 'subgroups';
+  return gemmTiles().sharing === 'subgroups' && precision() === 'f32';
 }
 
 /**
@@ -225,7 +226,7 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeo
   const tiles = gemmTiles(g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
   dispatch(
-    gemmSpec(CONV2D_VARIANTS.forward[tiles.sharing], tiles),
+    gemmSpec(CONV2D_VARIANTS.forward[tiles.key], tiles),
     { x, w, bias: b ?? w, y },
     { ...g, has_bias: b ? 1 : 0 },
     gemmGroups(g.O, g.batch * g.OH * g.OW, tiles),
@@ -361,7 +362,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
       if (N === 0) continue;
       const tiles = gemmTiles(N);
       dispatch(
-        gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.sharing], tiles),
+        gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.key], tiles),
         { dy, w, dx },
         {
           batch: g.batch,
@@ -456,7 +457,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
     const tileGrid = gemmGroups(M, N, tiles);
     const [s, kSplit] = splitK(K, tileGrid[0] * tileGrid[1]);
     splits = s;
-    spec = gemmSpec(CONV2D_VARIANTS.backwardWeight[tiles.sharing], tiles);
+    spec = gemmSpec(CONV2D_VARIANTS.backwardWeight[tiles.key], tiles);
     grid = gemmGroups(M, N, tiles, splits);
     uniforms = { ...g, k_split: kSplit };
     inputs = { x, dy };

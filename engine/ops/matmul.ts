@@ -10,7 +10,7 @@ import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import { gemmTiles, gemmSpec, gemmGroups, gemmVariants } from './gemm_tiles.ts';
 
-/** The kernel variants of matmul: the one GEMM body (kernels/gemm/matmul.wgsl) in both row sharings. */
+/** The kernel variants of matmul: the one GEMM body (kernels/gemm/matmul.wgsl) in both row sharings and both precisions. */
 export const MATMUL_VARIANTS = gemmVariants('matmul', 'gemm/matmul.wgsl');
 
 /** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */
@@ -31,7 +31,7 @@ export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null)
   const c = Tensor.empty([M, N]);
   const tiles = gemmTiles(N);
   dispatch(
-    gemmSpec(MATMUL_VARIANTS[tiles.sharing], tiles),
+    gemmSpec(MATMUL_VARIANTS[tiles.key], tiles),
     { a: a.t, b: b.t, bias: bias ?? b.t, c },
     {
       M,
