@@ -9,6 +9,7 @@ import { platform } from '#platform';
 import type { Runtime } from '../engine/runtime.ts';
 import type { EngineLimits } from '../engine/device.ts';
 
+import { precision, type Precision } from '../engine/precision.ts';
 export interface AdapterDescription {
   name: string;
   /** Dawn backend: vulkan, opengles, ... */
@@ -32,6 +33,8 @@ export interface BenchMeta {
   nodeVersion: string;
   git: { commit: string | null; dirty: boolean | null };
   seeds: Record<string, number>;
+  /** Precision of the GEMM kernels (engine/precision.ts) when the benchmark ran; null without a runtime. */
+  precision: Precision | null;
   /** The exact command line (process.argv, shell-quoted where needed). */
   commandLine: string;
   /** ISO 8601, UTC. */
@@ -63,6 +66,7 @@ export function benchMeta(rt: Runtime | null, benchmark: string, seeds: Record<s
     nodeVersion: h.nodeVersion,
     git: h.git,
     seeds,
+    precision: rt ? precision() : null,
     commandLine: h.commandLine,
     date: new Date().toISOString(),
     host: h.host,

@@ -4,6 +4,7 @@
  */
 import { initRuntime, closeRuntime, type Runtime } from '../engine/runtime.ts';
 import { env } from '../util/env.ts';
+import { setPrecision, type Precision } from '../engine/precision.ts';
 
 let globalAdapter: string | undefined;
 
@@ -17,9 +18,19 @@ export function adapterChoice(flag?: string): string {
   return flag ?? globalAdapter ?? env.adapter();
 }
 
-/** Open the GPU on the adapter in force. */
-export async function openRuntime(adapterFlag?: string): Promise<Runtime> {
-  return initRuntime({ adapter: adapterChoice(adapterFlag) });
+/**
+ * Open the GPU on the adapter in force, at `precision` (engine/precision.ts; f16 on an adapter
+ * without 'shader-f16' closes the GPU again and throws the error that names the adapter and the remedy).
+ */
+export async function openRuntime(adapterFlag?: string, precision: Precision = 'f32'): Promise<Runtime> {
+  const rt = await initRuntime({ adapter: adapterChoice(adapterFlag) });
+  try {
+    setPrecision(precision);
+  } catch (e) {
+    await closeRuntime();
+    throw e;
+  }
+  return rt;
 }
 
 export { closeRuntime };

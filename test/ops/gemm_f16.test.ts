@@ -19,6 +19,7 @@ import { asF32, f16GemmTol } from '../helpers/f32.ts';
 import { closeRuntime, initRuntime, runtime, type DispatchInfo } from '../../engine/runtime.ts';
 import { precision, setPrecision, withPrecision } from '../../engine/precision.ts';
 import { LimitError } from '../../engine/errors.ts';
+import { benchMeta } from '../../bench/meta.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
@@ -253,6 +254,14 @@ f16Test('precision f16 selects the …F16 GEMM kernels and no row kernel; f32 (t
   } finally {
     runtime().observer = null;
   }
+});
+
+f16Test('bench JSON records the precision in force (bench/meta.ts)', () => {
+  assert.is(benchMeta(runtime(), 'test', {}).precision, 'f32');
+  assert.is(
+    withPrecision('f16', () => benchMeta(runtime(), 'test', {}).precision),
+    'f16',
+  );
 });
 
 test("asking for f16 without 'shader-f16' throws, naming the adapter and the remedy", async () => {
