@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gpu } from '../helpers/gpu.ts';
 import { runtime, type DispatchInfo } from '../../engine/runtime.ts';
-import { loadWgsl, FEATURES, type KernelVariant } from '../../engine/kernel.ts';
+import { loadWgsl, FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
 import { KERNEL_DIR } from '../../engine/platform/node.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
@@ -251,7 +251,7 @@ test('every kernel file that folds ran folded (a y count > 1) under the forced l
     variants.some((v) => v.file === f) &&
     variants
       .filter((v) => v.file === f)
-      .every((v) => (v.features ?? []).some((x) => !caps[FEATURES[x].cap] || !usableRowSharings().includes('subgroups')));
+      .every((v) => (v.features ?? []).some((x) => !caps[FEATURE_CAPS[x]] || !usableRowSharings().includes('subgroups')));
   const files = foldingFiles().filter((f) => !unusable(f));
   assert.ok(files.length >= 15, `found ${files.length} folding kernel files`);
   const foldedFiles = new Set(folded.dispatches.filter((d) => d.workgroups[1] > 1 && d.workgroups[2] === 1).map((d) => d.spec.file));

@@ -15,7 +15,7 @@ import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
 import { asF32, f16GemmTol } from '../helpers/f32.ts';
 import { withPrecision } from '../../engine/precision.ts';
 import { runtime, type DispatchInfo } from '../../engine/runtime.ts';
-import { FEATURES, type KernelVariant } from '../../engine/kernel.ts';
+import { FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
@@ -282,7 +282,7 @@ test('group norm slab variants (GPU-shaped, forced): every epilogue, forward and
 test('every variant this adapter can run was compared above, and none it cannot', () => {
   const caps = runtime().gpu.caps;
   const runnable = (v: KernelVariant) =>
-    (v.features ?? []).every((f) => caps[FEATURES[f].cap] && (f !== 'subgroups' || sharings.includes('subgroups')));
+    (v.features ?? []).every((f) => caps[FEATURE_CAPS[f]] && (f !== 'subgroups' || sharings.includes('subgroups')));
   const missed = ALL.filter((v) => runnable(v) && !ran.has(keyOf(v))).map(keyOf);
   assert.equal(missed, [], `variants never dispatched: ${missed.join('; ')}`);
   const wrong = ALL.filter((v) => !runnable(v) && ran.has(keyOf(v))).map(keyOf);
