@@ -104,6 +104,15 @@ export function forceGroupNormPath<T>(path: GroupNormPath, fn: () => T): T {
 }
 
 /**
+ * Whether x's group norm runs the …Slab variants: when forced, and x holds at least one vec4 (the
+ * kernels bind x as array<vec4<f32>>, which WebGPU will not bind to fewer than 16 bytes; a
+ * tensor of 1-3 elements runs today's kernels).
+ */
+function slabPathFor(x: Tensor): boolean {
+  return forcedPath === 'slab' && x.size >= 4;
+}
+
+/**
  * The launch of a …Slab variant: a workgroup per slab, its size the smallest power of two that
  * covers the slab's vec4s, within [32, min(256, device limits)] (reductionWorkgroupSize); for
  * channelSumsSlab LANES invocations per channel plane, a power of two covering the plane's vec4s
@@ -159,7 +168,7 @@ export function groupNormForwardPass(
   const stats = Tensor.empty([n, groups, 2]);
   const extra: Record<string, Tensor> = residual ? { residual } : {};
   const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
-  if (forcedPath === 'slab') {
+  if (slabPathFor(x)) {
     dispatch(
       slabSpec(GROUP_NORM_VARIANTS[epilogue].forwardSlab, slabLen, h * w),
       { x, x4: x, weight, bias, y, stats_out: stats, ...extra },
@@ -227,7 +236,7 @@ export function groupNormBackwardPass(
   const sums = Tensor.empty([n, c, 2]);
   const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
   const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
-  const slabPath = forcedPath === 'slab';
+  const slabPath = slabPathFor(x);
   if (slabPath) {
     dispatch(
       slabSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsSlab, slabLen, h * w),

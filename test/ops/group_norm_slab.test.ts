@@ -155,7 +155,7 @@ test('reference groupNormRelu gradients vs finite differences on an unaligned sh
   );
 });
 
-test("the rules still choose today's kernels; forceGroupNormPath selects the slab ones and restores the rules after a throw", () => {
+test("the rules still choose today's kernels; forceGroupNormPath selects the slab ones (tensors of 4 elements or more) and restores the rules after a throw", async () => {
   const names: string[] = [];
   runtime().observer = {
     beginDispatch(d: DispatchInfo) {
@@ -183,7 +183,20 @@ test("the rules still choose today's kernels; forceGroupNormPath selects the sla
     names.length = 0;
     run();
     assert.equal(names, ['groupNormForward']);
-    for (const t of [x, wt]) t.dispose();
+    // Fewer than 4 elements cannot be bound as a vec4 array: today's kernels run, correctly.
+    names.length = 0;
+    const tiny = Tensor.from([1, 2, 4], [1, 3, 1, 1]);
+    const w3 = Tensor.full([3], 1);
+    const yTiny = forceGroupNormPath('slab', () => groupNorm(tiny, w3, w3, 1));
+    assert.equal(names, ['groupNormForward']);
+    const s: GroupNormShape = { n: 1, c: 3, h: 1, w: 1, groups: 1, eps: 1e-5 };
+    assertClose(
+      'tiny x=[1,3,1,1] under slab',
+      await yTiny.read(),
+      groupNormForward(new Float64Array([1, 2, 4]), new Float64Array(3).fill(1), new Float64Array(3).fill(1), s),
+      TOL.forLength(3),
+    );
+    for (const t of [x, wt, tiny, w3, yTiny]) t.dispose();
   } finally {
     runtime().observer = null;
   }
