@@ -22,7 +22,7 @@ import { openRuntime, closeRuntime } from '../../runtime.ts';
 export const summary = 'measured inference and distillation-step images/s per magnification, vs the roofline';
 
 export const help = `usage: rbd bench speed [--mags LIST] [--tile N] [--batch N] [--reps N] [--warmup N] [--arch NAME]
-                       [--gemm-sizes LIST] [--seed N] [--json FILE] [--report DIR] [--adapter A]
+                       [--gemm-sizes LIST] [--seed N] [--json FILE] [--report DIR] [--precision P] [--adapter A]
 
 Measures, per magnification, student inference images/s and distillation training-step images/s
 (teacher forward at the top magnification without gradients + student forward + loss + backward
