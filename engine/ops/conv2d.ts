@@ -21,6 +21,7 @@ import { gemmTiles, gemmSpec, gemmGroups, gemmVariant, gemmVariants, GEMM_CONSTA
 import { precision } from '../precision.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
+import { sharedTileVariants } from './shared_tile_config.ts';
 
 export type Pair = number | [number, number];
 
@@ -166,6 +167,11 @@ export const CONV2D_VARIANTS = {
     constants: { FLIPPED: 1 },
     features: ['subgroups'],
   },
+  // The workgroup-memory tiled implicit GEMMs (kernels/gemm/shared_tile.wgsl), one per tile
+  // configuration (engine/ops/shared_tile_config.ts); launched by engine/ops/gemm_shared.ts.
+  forwardTiled: sharedTileVariants('conv2dForwardTiled', 'conv2d/forward_tiled.wgsl'),
+  backwardInputTiled: sharedTileVariants('conv2dBackwardInputTiled', 'conv2d/backward_input_tiled.wgsl'),
+  backwardWeightTiled: sharedTileVariants('conv2dBackwardWeightTiled', 'conv2d/backward_weight_tiled.wgsl'),
   backwardWeightSum: { name: 'conv2dBackwardWeightSum', file: 'gemm/split_k_sum.wgsl' },
   backwardBias: { name: 'conv2dBackwardBias', file: 'conv2d/backward_bias.wgsl' },
 } satisfies Record<string, KernelVariant | Record<string, KernelVariant>>;
@@ -305,7 +311,7 @@ function backwardInputAsForward(g: ConvGeometry): ConvGeometry | null {
  * (i + pad) % stride == phase (i = first + q*stride, q < count) and the taps that reach them,
  * kernel index k0 + u*kStep (u < taps), which land on output position o0 + q - u*oStep.
  */
-interface StridePhase {
+export interface StridePhase {
   first: number;
   count: number;
   k0: number;
@@ -320,7 +326,7 @@ function greatestCommonDivisor(a: number, b: number): number {
 }
 
 /** The stride phase `phase` of an axis of `size` inputs, `kernel` taps (see StridePhase). */
-function stridePhase(size: number, kernel: number, stride: number, pad: number, dilation: number, phase: number): StridePhase {
+export function stridePhase(size: number, kernel: number, stride: number, pad: number, dilation: number, phase: number): StridePhase {
   const first = (((phase - pad) % stride) + stride) % stride;
   const count = first < size ? Math.ceil((size - first) / stride) : 0;
   // Taps k with k*dilation = phase (mod stride): k0 + u*kStep, kStep = stride / gcd.

@@ -9,9 +9,17 @@ import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import { gemmTiles, gemmSpec, gemmGroups, gemmVariants } from './gemm_tiles.ts';
+import { sharedTileVariants } from './shared_tile_config.ts';
 
-/** The kernel variants of matmul: the one GEMM body (kernels/gemm/matmul.wgsl) in both row sharings and both precisions. */
-export const MATMUL_VARIANTS = gemmVariants('matmul', 'gemm/matmul.wgsl');
+/**
+ * The kernel variants of matmul: the register-blocked GEMM body (kernels/gemm/matmul.wgsl) in both
+ * row sharings and both precisions, and the workgroup-memory tiled one (kernels/gemm/matmul_tiled.wgsl)
+ * per tile configuration (engine/ops/shared_tile_config.ts; launched by gemmTiled in engine/ops/gemm_shared.ts).
+ */
+export const MATMUL_VARIANTS = {
+  ...gemmVariants('matmul', 'gemm/matmul.wgsl'),
+  tiled: sharedTileVariants('matmulTiled', 'gemm/matmul_tiled.wgsl'),
+};
 
 /** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */
 export interface GemmOperand {

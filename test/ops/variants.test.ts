@@ -19,11 +19,13 @@ import { FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
-import { conv2d, CONV2D_VARIANTS } from '../../engine/ops/conv2d.ts';
+import { conv2d, conv2dGeometry, CONV2D_VARIANTS } from '../../engine/ops/conv2d.ts';
 import { matmul, MATMUL_VARIANTS } from '../../engine/ops/matmul.ts';
 import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
+import { conv2dForwardTiled, conv2dBackwardInputTiled, conv2dBackwardWeightTiled, gemmTiled } from '../../engine/ops/gemm_shared.ts';
+import { SHARED_TILE_CONFIGS, sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
 import { groupNorm, forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
 import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
 import { groupNormForward, groupNormBackward, type GroupNormShape } from '../../engine/reference/group_norm.ts';
@@ -205,6 +207,51 @@ for (const sharing of sharings) {
   });
 }
 
+// The workgroup-memory tiled GEMM variants (engine/ops/gemm_shared.ts), in every tile configuration
+// this adapter's limits allow: one conv geometry with stride phases and a split weight gradient,
+// and one matmul with a transposed operand and a bias (the full cases: conv2d_tiled.test.ts,
+// matmul_tiled.test.ts).
+const tileSizes = sharedTileConfigsFor(runtime().limits);
+test('tiled variants: conv2d (all passes, split-K) and gemm against the float64 reference', async () => {
+  const c = CONV_CASES[0];
+  const rng = new Rng(90);
+  const pr: ConvParamsRef = { stride: c.s ?? [1, 1], padding: c.p ?? [0, 0], dilation: c.d ?? [1, 1] };
+  const yShape = conv2dOutShape(c.x, c.w, pr);
+  const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const x = asF32(rng.array(n(c.x))),
+    w = asF32(rng.array(n(c.w), () => rng.normal(0, 1 / Math.sqrt(c.w[1] * c.w[2] * c.w[3])))),
+    b = asF32(rng.array(c.w[0])),
+    dy = asF32(rng.array(n(yShape)));
+  const ref = conv2dRef(x, c.x, w, c.w, b, pr);
+  const grads = conv2dBackwardRef(x, c.x, w, c.w, dy, pr);
+  const xt = Tensor.from(x, c.x),
+    wt = Tensor.from(w, c.w),
+    bt = Tensor.from(b, [c.w[0]]),
+    dyt = Tensor.from(dy, yShape);
+  const g = conv2dGeometry(xt, wt, bt, pr);
+  const [M, K, N] = [37, 53, 29];
+  const ma = asF32(rng.array(M * K)),
+    mb = asF32(rng.array(N * K));
+  const mat = Tensor.from(ma, [M, K]),
+    mbt = Tensor.from(mb, [N, K]);
+  // b stored [N,K], read transposed: the reference's B[k][n] = mb[n*K + k].
+  const bRef = new Float64Array(K * N);
+  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bRef[k * N + j] = mb[j * K + k];
+  for (const s of tileSizes) {
+    const label = `tiled ${s} x=[${c.x}] w=[${c.w}] ${c.why}`;
+    const y = conv2dForwardTiled(xt, wt, bt, g, s);
+    assertClose(`${label} forward`, await y.read(), ref.y, TOL.forLength(c.w[1] * c.w[2] * c.w[3]));
+    const dx = conv2dBackwardInputTiled(dyt, wt, g, s);
+    assertClose(`${label} dx`, await dx.read(), grads.dx, TOL.forLength(c.w[0] * c.w[2] * c.w[3]));
+    const dw = conv2dBackwardWeightTiled(xt, dyt, g, 2, s);
+    assertClose(`${label} dw (2 splits)`, await dw.read(), grads.dw, TOL.forLength(yShape[0] * yShape[2] * yShape[3]));
+    const mc = gemmTiled({ t: mat }, { t: mbt, transposed: true }, null, s);
+    assertClose(`tiled ${s} matmul [${M},${K}]x[${N},${K}]^T`, await mc.read(), matmulRef(ma, bRef, M, K, N), TOL.forLength(K));
+    for (const t of [y, dx, dw, mc]) t.dispose();
+  }
+  for (const t of [xt, wt, bt, dyt, mat, mbt]) t.dispose();
+});
+
 // Group norm, every epilogue (none, ReLU, residual add + ReLU): the scalar body (H*W % 4 != 0),
 // vec4 with one invocation per slab and per plane (runs up to GROUP_NORM_PER_INVOCATION_MAX =
 // 4096) and vec4 with a workgroup per slab and per plane (a 9216-element slab of 4608-pixel maps).
@@ -281,8 +328,12 @@ test('group norm slab variants (GPU-shaped, forced): every epilogue, forward and
 
 test('every variant this adapter can run was compared above, and none it cannot', () => {
   const caps = runtime().gpu.caps;
+  // A tiled variant runs only where the limits allow its tile configuration (its constants name it).
+  const tileAllowed = (v: KernelVariant) =>
+    v.constants?.BM === undefined ||
+    tileSizes.some((s) => SHARED_TILE_CONFIGS[s].BM === v.constants!.BM && SHARED_TILE_CONFIGS[s].BN === v.constants!.BN);
   const runnable = (v: KernelVariant) =>
-    (v.features ?? []).every((f) => caps[FEATURE_CAPS[f]] && (f !== 'subgroups' || sharings.includes('subgroups')));
+    tileAllowed(v) && (v.features ?? []).every((f) => caps[FEATURE_CAPS[f]] && (f !== 'subgroups' || sharings.includes('subgroups')));
   const missed = ALL.filter((v) => runnable(v) && !ran.has(keyOf(v))).map(keyOf);
   assert.equal(missed, [], `variants never dispatched: ${missed.join('; ')}`);
   const wrong = ALL.filter((v) => !runnable(v) && ran.has(keyOf(v))).map(keyOf);
