@@ -172,6 +172,8 @@ export const CONV2D_VARIANTS = {
   forwardTiled: sharedTileVariants('conv2dForwardTiled', 'conv2d/forward_tiled.wgsl'),
   backwardInputTiled: sharedTileVariants('conv2dBackwardInputTiled', 'conv2d/backward_input_tiled.wgsl'),
   backwardWeightTiled: sharedTileVariants('conv2dBackwardWeightTiled', 'conv2d/backward_weight_tiled.wgsl'),
+  // The forward with its tiles staged as f16 (f32 accumulation): the opt-in precision, shader-f16 only.
+  forwardTiledF16: sharedTileVariants('conv2dForwardTiled', 'conv2d/forward_tiled.wgsl', 'f16'),
   backwardWeightSum: { name: 'conv2dBackwardWeightSum', file: 'gemm/split_k_sum.wgsl' },
   backwardBias: { name: 'conv2dBackwardBias', file: 'conv2d/backward_bias.wgsl' },
 } satisfies Record<string, KernelVariant | Record<string, KernelVariant>>;

@@ -23,6 +23,7 @@ import {
   tileInvocations,
   type SharedTileConfig,
   type SharedTileSize,
+  type TilePrecision,
 } from './shared_tile_config.ts';
 
 /** Whether this adapter can run any tiled configuration (its limits allow the smallest). */
@@ -93,15 +94,37 @@ function spec(variant: KernelVariant): KernelSpec {
   return { ...variant };
 }
 
-/** y = conv2d(x, w) + b by the tiled forward kernel (kernels/conv2d/forward_tiled.wgsl). */
-export function conv2dForwardTiled(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, size?: SharedTileSize): Tensor {
+/** The precisions this adapter can stage the tiles in: 'f32' everywhere, 'f16' where it has shader-f16. */
+export function tiledPrecisions(): TilePrecision[] {
+  return runtime().gpu.caps.shaderF16 ? ['f32', 'f16'] : ['f32'];
+}
+
+function checkPrecision(kernel: string, precision: TilePrecision) {
+  if (!tiledPrecisions().includes(precision))
+    throw new LimitError(`${kernel}: ${precision} tiles need the adapter feature shader-f16, which this adapter lacks; use f32`);
+}
+
+/**
+ * y = conv2d(x, w) + b by the tiled forward kernel (kernels/conv2d/forward_tiled.wgsl), its tiles
+ * staged as f32, or as f16 (precision 'f16': shader-f16 only; f32 accumulation, see
+ * precisionVariants for the error this costs).
+ */
+export function conv2dForwardTiled(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  size?: SharedTileSize,
+  precision: TilePrecision = 'f32',
+): Tensor {
+  checkPrecision('conv2dForwardTiled', precision);
   const M = g.O,
     N = g.batch * g.OH * g.OW;
   const s = tiledSize(M, N, size);
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
   dispatch(
-    spec(CONV2D_VARIANTS.forwardTiled[s]),
+    spec((precision === 'f16' ? CONV2D_VARIANTS.forwardTiledF16 : CONV2D_VARIANTS.forwardTiled)[s]),
     { x, w, bias: b ?? w, y },
     { ...g, has_bias: b ? 1 : 0 },
     tileGrid(M, N, SHARED_TILE_CONFIGS[s]),
@@ -214,9 +237,17 @@ export function conv2dBackwardWeightTiled(x: Tensor, dy: Tensor, g: ConvGeometry
 /**
  * c = op(a) op(b) (+ bias[n] on every row) by the tiled GEMM (kernels/gemm/matmul_tiled.wgsl),
  * as `gemm` in engine/ops/matmul.ts: op(t) is t or t^T read through strides; 2*M*N*K FLOPs
- * (+ M*N for the bias). Shapes are the caller's to check.
+ * (+ M*N for the bias). Tiles staged as f32, or f16 (precision 'f16', shader-f16 only). Shapes
+ * are the caller's to check.
  */
-export function gemmTiled(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null, size?: SharedTileSize): Tensor {
+export function gemmTiled(
+  a: GemmOperand,
+  b: GemmOperand,
+  bias: Tensor | null = null,
+  size?: SharedTileSize,
+  precision: TilePrecision = 'f32',
+): Tensor {
+  checkPrecision('gemmTiled', precision);
   const [ar, ac] = a.t.shape;
   const [br, bc] = b.t.shape;
   const [M, K] = a.transposed ? [ac, ar] : [ar, ac];
@@ -224,7 +255,7 @@ export function gemmTiled(a: GemmOperand, b: GemmOperand, bias: Tensor | null = 
   const s = tiledSize(M, N, size);
   const c = Tensor.empty([M, N]);
   dispatch(
-    spec(MATMUL_VARIANTS.tiled[s]),
+    spec((precision === 'f16' ? MATMUL_VARIANTS.tiledF16 : MATMUL_VARIANTS.tiled)[s]),
     { a: a.t, b: b.t, bias: bias ?? b.t, c },
     {
       M,
@@ -240,4 +271,32 @@ export function gemmTiled(a: GemmOperand, b: GemmOperand, bias: Tensor | null = 
     2 * M * N * K + (bias ? M * N : 0),
   );
   return c;
+}
+
+/** The passes a precision choice replaces (see precisionVariants). */
+export interface PrecisionPasses {
+  precision: TilePrecision;
+  conv2dForward: (x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry) => Tensor;
+  gemm: (a: GemmOperand, b: GemmOperand, bias: Tensor | null) => Tensor;
+}
+
+/**
+ * The hook for an opt-in precision (`--precision f16`): the conv forward and GEMM launchers that
+ * stage their tiles in `precision`, for the caller to run in place of conv2dForward / gemm.
+ * 'f32' gives the f32-tiled kernels (the same results as the register-blocked ones up to
+ * summation order). 'f16' needs shader-f16 (tiledPrecisions() says whether this adapter has it;
+ * a LimitError names the feature otherwise): every operand value is rounded to f16 once as it is
+ * staged (relative error at most u = 2^-11; values below f16's normal range 2^-14 lose up to
+ * 2^-25 absolutely) and the products are accumulated in f32, so an output of a length-n
+ * reduction is off by at most about 2u * sum_k |a_k b_k| + the f32 bound (engine/check.ts
+ * TOL.forLength(n)); test/ops/tiled_f16.test.ts checks exactly that bound and prints the worst
+ * error per kernel. The backward passes stay f32.
+ */
+export function precisionVariants(precision: TilePrecision): PrecisionPasses {
+  checkPrecision('precisionVariants', precision);
+  return {
+    precision,
+    conv2dForward: (x, w, b, g) => conv2dForwardTiled(x, w, b, g, undefined, precision),
+    gemm: (a, b, bias) => gemmTiled(a, b, bias, undefined, precision),
+  };
 }

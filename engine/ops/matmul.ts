@@ -14,11 +14,13 @@ import { sharedTileVariants } from './shared_tile_config.ts';
 /**
  * The kernel variants of matmul: the register-blocked GEMM body (kernels/gemm/matmul.wgsl) in both
  * row sharings and both precisions, and the workgroup-memory tiled one (kernels/gemm/matmul_tiled.wgsl)
- * per tile configuration (engine/ops/shared_tile_config.ts; launched by gemmTiled in engine/ops/gemm_shared.ts).
+ * per tile configuration, its tiles staged as f32 or (tiledF16, shader-f16 only) as f16
+ * (engine/ops/shared_tile_config.ts; launched by gemmTiled in engine/ops/gemm_shared.ts).
  */
 export const MATMUL_VARIANTS = {
   ...gemmVariants('matmul', 'gemm/matmul.wgsl'),
   tiled: sharedTileVariants('matmulTiled', 'gemm/matmul_tiled.wgsl'),
+  tiledF16: sharedTileVariants('matmulTiled', 'gemm/matmul_tiled.wgsl', 'f16'),
 };
 
 /** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */

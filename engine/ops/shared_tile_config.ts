@@ -108,7 +108,7 @@ export function sharedTileVariant(name: string, file: string, size: SharedTileSi
   };
 }
 
-/** A tiled body in every configuration, keyed by size (f32 staging). */
-export function sharedTileVariants(name: string, file: string): Record<SharedTileSize, KernelVariant> {
-  return { large: sharedTileVariant(name, file, 'large'), small: sharedTileVariant(name, file, 'small') };
+/** A tiled body in every configuration, keyed by size, its tiles staged in `precision`. */
+export function sharedTileVariants(name: string, file: string, precision: TilePrecision = 'f32'): Record<SharedTileSize, KernelVariant> {
+  return { large: sharedTileVariant(name, file, 'large', precision), small: sharedTileVariant(name, file, 'small', precision) };
 }

@@ -24,7 +24,13 @@ import { matmul, MATMUL_VARIANTS } from '../../engine/ops/matmul.ts';
 import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
-import { conv2dForwardTiled, conv2dBackwardInputTiled, conv2dBackwardWeightTiled, gemmTiled } from '../../engine/ops/gemm_shared.ts';
+import {
+  conv2dForwardTiled,
+  conv2dBackwardInputTiled,
+  conv2dBackwardWeightTiled,
+  gemmTiled,
+  tiledPrecisions,
+} from '../../engine/ops/gemm_shared.ts';
 import { SHARED_TILE_CONFIGS, sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
 import { groupNorm, forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
 import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
@@ -248,6 +254,21 @@ test('tiled variants: conv2d (all passes, split-K) and gemm against the float64 
     const mc = gemmTiled({ t: mat }, { t: mbt, transposed: true }, null, s);
     assertClose(`tiled ${s} matmul [${M},${K}]x[${N},${K}]^T`, await mc.read(), matmulRef(ma, bRef, M, K, N), TOL.forLength(K));
     for (const t of [y, dx, dw, mc]) t.dispose();
+    if (tiledPrecisions().includes('f16')) {
+      // f16-staged tiles: each value rounded once by at most 2^-11 relative, so within
+      // 2^-10 * max_i sum_k |a_k b_k| (+ the float32 bound); the exact per-element bound is tiled_f16.test.ts's.
+      const S = conv2dRef(x.map(Math.abs), c.x, w.map(Math.abs), c.w, null, pr).y.reduce((m, v) => Math.max(m, v), 0);
+      const f32Tol = TOL.forLength(c.w[1] * c.w[2] * c.w[3]);
+      const y16 = conv2dForwardTiled(xt, wt, bt, g, s, 'f16');
+      assertClose(`${label} forward (f16 tiles)`, await y16.read(), ref.y, { atol: 2 ** -10 * 1.001 * S + f32Tol.atol, rtol: f32Tol.rtol });
+      const mS = matmulRef(ma.map(Math.abs), bRef.map(Math.abs), M, K, N).reduce((m, v) => Math.max(m, v), 0);
+      const m16 = gemmTiled({ t: mat }, { t: mbt, transposed: true }, null, s, 'f16');
+      assertClose(`tiled ${s} matmul (f16 tiles)`, await m16.read(), matmulRef(ma, bRef, M, K, N), {
+        atol: 2 ** -10 * 1.001 * mS + TOL.forLength(K).atol,
+        rtol: TOL.forLength(K).rtol,
+      });
+      for (const t of [y16, m16]) t.dispose();
+    }
   }
   for (const t of [xt, wt, bt, dyt, mat, mbt]) t.dispose();
 });
