@@ -34,23 +34,37 @@ fn phase_tap(k: u32) -> vec3<u32> {
   return vec3<u32>(k / taps, (k % taps) / p.NKW, k % p.NKW);
 }
 
-fn tile_a(m: u32, k: u32) -> f32 {
-  let t = phase_tap(k);
-  let kh = p.kh0 + t.y * p.kh_step;
-  let kw = p.kw0 + t.z * p.kw_step;
-  return w[((t.x * p.C + m) * p.KH + kh) * p.KW + kw];
+// Per A load slot: its channel's offset c*KH*KW in w.
+var<private> w_channel: array<u32, A_LOADS_TILED>;
+// Per B load slot: its image's offset in dy and its first landing position (u = v = 0).
+var<private> dy_image: array<u32, B_LOADS_TILED>;
+var<private> oh0: array<i32, B_LOADS_TILED>;
+var<private> ow0: array<i32, B_LOADS_TILED>;
+
+fn a_prepare(t: u32, m: u32) { w_channel[t] = m * p.KH * p.KW; }
+
+fn tile_a(t: u32, k: u32) -> f32 {
+  let tap = phase_tap(k);
+  let kh = p.kh0 + tap.y * p.kh_step;
+  let kw = p.kw0 + tap.z * p.kw_step;
+  return w[tap.x * p.C * p.KH * p.KW + w_channel[t] + kh * p.KW + kw];
 }
 
-fn tile_b(k: u32, n: u32) -> f32 {
-  let t = phase_tap(k);
+fn b_prepare(t: u32, n: u32) {
   let Q = p.QH * p.QW;
-  let image = n / Q;
   let q = n % Q;
-  let oh = p.oh0 + i32(q / p.QW) - i32(t.y) * p.oh_step;
-  let ow = p.ow0 + i32(q % p.QW) - i32(t.z) * p.ow_step;
+  dy_image[t] = (n / Q) * p.O * p.OH * p.OW;
+  oh0[t] = p.oh0 + i32(q / p.QW);
+  ow0[t] = p.ow0 + i32(q % p.QW);
+}
+
+fn tile_b(t: u32, k: u32) -> f32 {
+  let tap = phase_tap(k);
+  let oh = oh0[t] - i32(tap.y) * p.oh_step;
+  let ow = ow0[t] - i32(tap.z) * p.ow_step;
   // One unsigned compare per axis: a negative position wraps to a huge u32.
   if (u32(oh) >= p.OH || u32(ow) >= p.OW) { return 0.0; }
-  return dy[((image * p.O + t.x) * p.OH + u32(oh)) * p.OW + u32(ow)];
+  return dy[dy_image[t] + (tap.x * p.OH + u32(oh)) * p.OW + u32(ow)];
 }
 
 fn tile_store(m: u32, n: u32, v: f32) {

@@ -30,24 +30,37 @@ var<private> out_slice: u32;
 fn a_k_fast() -> bool { return true; }
 fn b_n_fast() -> bool { return false; }
 
-fn tile_a(m: u32, k: u32) -> f32 {
+// Per A load slot: its output channel's offset o*OH*OW in dy (within an image).
+var<private> dy_channel: array<u32, A_LOADS_TILED>;
+// Per B load slot: its tap (c, kh, kw) as the channel's offset in x and the shift from (oh*sh, ow*sw).
+var<private> x_channel: array<u32, B_LOADS_TILED>;
+var<private> dh: array<i32, B_LOADS_TILED>;
+var<private> dw: array<i32, B_LOADS_TILED>;
+
+fn a_prepare(t: u32, m: u32) { dy_channel[t] = m * p.OH * p.OW; }
+
+fn tile_a(t: u32, k: u32) -> f32 {
   let OHW = p.OH * p.OW;
-  return dy[((k / OHW) * p.O + m) * OHW + k % OHW];
+  return dy[(k / OHW) * p.O * OHW + dy_channel[t] + k % OHW];
 }
 
-fn tile_b(k: u32, n: u32) -> f32 {
+fn b_prepare(t: u32, n: u32) {
   let KHW = p.KH * p.KW;
-  let c = n / KHW;
-  let kh = (n % KHW) / p.KW;
-  let kw = n % p.KW;
+  let r = n % KHW;
+  x_channel[t] = (n / KHW) * p.H * p.W;
+  dh[t] = i32(r / p.KW) * p.dil_h - p.pad_h;
+  dw[t] = i32(r % p.KW) * p.dil_w - p.pad_w;
+}
+
+fn tile_b(t: u32, k: u32) -> f32 {
   let OHW = p.OH * p.OW;
   let image = k / OHW;
   let pixel = k % OHW;
-  let ih = i32(pixel / p.OW) * p.stride_h - p.pad_h + i32(kh) * p.dil_h;
-  let iw = i32(pixel % p.OW) * p.stride_w - p.pad_w + i32(kw) * p.dil_w;
+  let ih = i32(pixel / p.OW) * p.stride_h + dh[t];
+  let iw = i32(pixel % p.OW) * p.stride_w + dw[t];
   // One unsigned compare per axis: a negative position wraps to a huge u32.
   if (u32(ih) >= p.H || u32(iw) >= p.W) { return 0.0; }
-  return x[((image * p.C + c) * p.H + u32(ih)) * p.W + u32(iw)];
+  return x[image * p.C * p.H * p.W + x_channel[t] + u32(ih) * p.W + u32(iw)];
 }
 
 fn tile_store(m: u32, n: u32, v: f32) {

@@ -20,23 +20,33 @@
 fn a_k_fast() -> bool { return true; }
 fn b_n_fast() -> bool { return true; }
 
-fn tile_a(m: u32, k: u32) -> f32 {
-  return w[m * p.C * p.KH * p.KW + k];
+// Per A load slot: its weight row's offset m*K.
+var<private> w_row: array<u32, A_LOADS_TILED>;
+// Per B load slot: its pixel's image offset in x and its window corner (may lie in the padding).
+var<private> x_image: array<u32, B_LOADS_TILED>;
+var<private> ih0: array<i32, B_LOADS_TILED>;
+var<private> iw0: array<i32, B_LOADS_TILED>;
+
+fn a_prepare(t: u32, m: u32) { w_row[t] = m * p.C * p.KH * p.KW; }
+fn tile_a(t: u32, k: u32) -> f32 { return w[w_row[t] + k]; }
+
+fn b_prepare(t: u32, n: u32) {
+  let OHW = p.OH * p.OW;
+  let pixel = n % OHW;
+  x_image[t] = (n / OHW) * p.C * p.H * p.W;
+  ih0[t] = i32(pixel / p.OW) * p.stride_h - p.pad_h;
+  iw0[t] = i32(pixel % p.OW) * p.stride_w - p.pad_w;
 }
 
-fn tile_b(k: u32, n: u32) -> f32 {
+fn tile_b(t: u32, k: u32) -> f32 {
   let KHW = p.KH * p.KW;
   let c = k / KHW;
-  let kh = (k % KHW) / p.KW;
-  let kw = k % p.KW;
-  let OHW = p.OH * p.OW;
-  let image = n / OHW;
-  let pixel = n % OHW;
-  let ih = i32(pixel / p.OW) * p.stride_h - p.pad_h + i32(kh) * p.dil_h;
-  let iw = i32(pixel % p.OW) * p.stride_w - p.pad_w + i32(kw) * p.dil_w;
+  let r = k % KHW;
+  let ih = ih0[t] + i32(r / p.KW) * p.dil_h;
+  let iw = iw0[t] + i32(r % p.KW) * p.dil_w;
   // One unsigned compare per axis: a negative position wraps to a huge u32.
   if (u32(ih) >= p.H || u32(iw) >= p.W) { return 0.0; }
-  return x[((image * p.C + c) * p.H + u32(ih)) * p.W + u32(iw)];
+  return x[x_image[t] + (c * p.H + u32(ih)) * p.W + u32(iw)];
 }
 
 fn tile_store(m: u32, n: u32, v: f32) {

@@ -21,8 +21,14 @@ struct Params {
 fn a_k_fast() -> bool { return p.a_sk == 1u; }
 fn b_n_fast() -> bool { return p.b_sn == 1u; }
 
-fn tile_a(m: u32, k: u32) -> f32 { return a[m * p.a_sm + k * p.a_sk]; }
-fn tile_b(k: u32, n: u32) -> f32 { return b[k * p.b_sk + n * p.b_sn]; }
+// Per load slot: its row's offset in a, its column's offset in b.
+var<private> a_row: array<u32, A_LOADS_TILED>;
+var<private> b_col: array<u32, B_LOADS_TILED>;
+
+fn a_prepare(t: u32, m: u32) { a_row[t] = m * p.a_sm; }
+fn tile_a(t: u32, k: u32) -> f32 { return a[a_row[t] + k * p.a_sk]; }
+fn b_prepare(t: u32, n: u32) { b_col[t] = n * p.b_sn; }
+fn tile_b(t: u32, k: u32) -> f32 { return b[k * p.b_sk + b_col[t]]; }
 
 fn tile_store(m: u32, n: u32, v: f32) {
   var out = v;

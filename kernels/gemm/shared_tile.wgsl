@@ -21,13 +21,18 @@
 // gemm/shared_tile_f32.wgsl or gemm/shared_tile_f16.wgsl, compiled ahead of this file; the
 // register blocks always accumulate in f32.
 //
-// Each body declares, beside its bindings and its entry point (@workgroup_size(TILE_WG)):
-//   fn tile_a(m: u32, k: u32) -> f32       A[m][k], called only for m < M, k_begin <= k < k_end
-//   fn tile_b(k: u32, n: u32) -> f32       B[k][n], called only for n < N, k_begin <= k < k_end
+// Load slot t of an invocation (t < A_LOADS_TILED, or B_LOADS_TILED) reads the same row m (or
+// column n) at every step; only k moves. So a body splits each operand's index math in two: the
+// row's (column's) part, once per invocation, and the reduction's part, per value:
+//   fn a_prepare(t: u32, m: u32)           remember what load slot t needs of row m (m < M)
+//   fn tile_a(t: u32, k: u32) -> f32       A[m][k] for slot t's row, k_begin <= k < k_end
+//   fn b_prepare(t: u32, n: u32)           likewise for column n (n < N)
+//   fn tile_b(t: u32, k: u32) -> f32       B[k][n] for slot t's column
 //   fn tile_store(m: u32, n: u32, v: f32)  the result C[m][n], called only for m < M, n < N
 //   fn a_k_fast() -> bool, fn b_n_fast() -> bool   the contiguous axis of each operand (uniform)
 // and calls tiled_gemm from its entry point, in uniform control flow (it holds the barriers).
-// Out-of-range rows, columns and reductions are staged as 0, so any M, N, K works.
+// Out-of-range rows, columns and reductions are staged as 0 (tile_a / tile_b are not called for
+// them; a slot past M or N is prepared with the last row or column), so any M, N, K works.
 
 const TILE_ROWS: u32 = BM / RM;      // invocations along m
 const TILE_COLS: u32 = BN / RN;      // invocations along n
@@ -57,6 +62,9 @@ fn tiled_gemm(M: u32, N: u32, k_begin: u32, k_end: u32, wid: vec3<u32>, lid: u32
   let k_fast = a_k_fast();
   let n_fast = b_n_fast();
 
+  for (var t = 0u; t < A_LOADS_TILED; t++) { a_prepare(t, min(m0 + a_load_coords(lid + t * TILE_WG, k_fast).x, M - 1u)); }
+  for (var t = 0u; t < B_LOADS_TILED; t++) { b_prepare(t, min(n0 + b_load_coords(lid + t * TILE_WG, n_fast).y, N - 1u)); }
+
   var acc: array<f32, RM * RN>;
   var ar: array<f32, RM>;
   var br: array<f32, RN>;
@@ -66,7 +74,7 @@ fn tiled_gemm(M: u32, N: u32, k_begin: u32, k_end: u32, wid: vec3<u32>, lid: u32
       let m = m0 + mk.x;
       let k = k0 + mk.y;
       var v = 0.0;
-      if (m < M && k < k_end) { v = tile_a(m, k); }
+      if (m < M && k < k_end) { v = tile_a(t, k); }
       a_tile[mk.y * BM + mk.x] = tile_t(v);
     }
     for (var t = 0u; t < B_LOADS_TILED; t++) {
@@ -74,7 +82,7 @@ fn tiled_gemm(M: u32, N: u32, k_begin: u32, k_end: u32, wid: vec3<u32>, lid: u32
       let k = k0 + kn.x;
       let n = n0 + kn.y;
       var v = 0.0;
-      if (n < N && k < k_end) { v = tile_b(k, n); }
+      if (n < N && k < k_end) { v = tile_b(t, k); }
       b_tile[kn.x * BN + kn.y] = tile_t(v);
     }
     workgroupBarrier();
