@@ -199,6 +199,23 @@ export function conv2dBackwardWeightTiledSplits(g: ConvGeometry, size?: SharedTi
 }
 
 /**
+ * Split counts worth timing for the tiled weight gradient of g (for a tuner): no split, the
+ * default, and powers of two from 2 up to twice the default, each kept only if every split
+ * still has at least one BK step of its own. Sorted, distinct.
+ */
+export function conv2dBackwardWeightTiledSplitCandidates(g: ConvGeometry, size?: SharedTileSize): number[] {
+  const M = g.O,
+    N = g.C * g.KH * g.KW,
+    K = g.batch * g.OH * g.OW;
+  const s = tiledSize(M, N, size);
+  const fallback = conv2dBackwardWeightTiledSplits(g, s);
+  const most = Math.min(Math.ceil(K / SHARED_TILE_CONFIGS[s].BK), runtime().limits.maxComputeWorkgroupsPerDimension);
+  const out = new Set([1, fallback]);
+  for (let n = 2; n <= 2 * fallback && n <= most; n *= 2) out.add(n);
+  return [...out].filter((n) => n <= most).sort((a, b) => a - b);
+}
+
+/**
  * dL/dw by the tiled weight-gradient kernel (kernels/conv2d/backward_weight_tiled.wgsl), its
  * reduction (batch x map) split `splits` ways (default: conv2dBackwardWeightTiledSplits); the
  * partial sums are added in a fixed order by conv2dBackwardWeightSum (gemm/split_k_sum.wgsl).

@@ -22,6 +22,7 @@ import {
   conv2dBackwardInputTiled,
   conv2dBackwardWeightTiled,
   conv2dBackwardWeightTiledSplits,
+  conv2dBackwardWeightTiledSplitCandidates,
   tiledUsable,
 } from '../../engine/ops/gemm_shared.ts';
 import { sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
@@ -110,7 +111,12 @@ test('the default split count splits a long reduction over few tiles, and not a 
   assert.ok(splits > 1, `a 32768-long reduction over a handful of tiles is split (got ${splits})`);
   assert.ok(32768 / splits >= 256, 'each split keeps at least TILED_MIN_SPLIT_K reductions');
   // K = 2*3*3 = 18: never split.
-  assert.is(conv2dBackwardWeightTiledSplits(geometry([2, 4, 3, 3], [5, 4, 3, 3])), 1);
+  const short = geometry([2, 4, 3, 3], [5, 4, 3, 3]);
+  assert.is(conv2dBackwardWeightTiledSplits(short), 1);
+  // The tuner's candidates: always 1 and the default; never more splits than BK steps.
+  const candidates = conv2dBackwardWeightTiledSplitCandidates(long);
+  assert.ok(candidates.includes(1) && candidates.includes(splits) && candidates.length > 2, `${candidates}`);
+  assert.equal(conv2dBackwardWeightTiledSplitCandidates(short), [1, 2], 'K = 18: at most 2 splits of 16');
 });
 
 test.run();

@@ -36,6 +36,11 @@ function maxAbs(v: ArrayLike<number>): number {
 }
 const abs = (v: Float64Array) => v.map(Math.abs);
 
+/** The f16 bound of output i (file comment). */
+function boundAt(i: number, ref: Float64Array, S: Float64Array, n: number, maxA: number, maxB: number): number {
+  return (2 * U16 + U16 * U16) * S[i] + 2 ** -25 * n * (maxA + maxB) + EPS32 * (n + 4) * (1 + Math.abs(ref[i]));
+}
+
 /** Check every element against its own f16 bound (file comment); print and return the worst ratio. */
 function checkF16(
   label: string,
@@ -51,7 +56,7 @@ function checkF16(
     at = -1;
   for (let i = 0; i < ref.length; i++) {
     const err = Math.abs(gpuOut[i] - ref[i]);
-    const bound = (2 * U16 + U16 * U16) * S[i] + 2 ** -25 * n * (maxA + maxB) + EPS32 * (n + 4) * (1 + Math.abs(ref[i]));
+    const bound = boundAt(i, ref, S, n, maxA, maxB);
     worstErr = Math.max(worstErr, err);
     if (!(err / bound <= worstRatio)) {
       worstRatio = err / bound;
@@ -62,6 +67,10 @@ function checkF16(
     `    ${label}: worst abs err ${worstErr.toExponential(2)}, worst err/bound ${worstRatio.toFixed(3)} (n=${n}, ${ref.length} outputs)`,
   );
   assert.ok(worstRatio <= 1, `${label}: element ${at}: gpu ${gpuOut[at]} ref ${ref[at]} exceeds its f16 bound (ratio ${worstRatio})`);
+  // Also through the common closeness rule (recorded by the conformance suite), at the largest per-element bound.
+  let largest = 0;
+  for (let i = 0; i < ref.length; i++) largest = Math.max(largest, boundAt(i, ref, S, n, maxA, maxB));
+  assertClose(label, gpuOut, ref, { atol: largest, rtol: 0 });
   return worstRatio;
 }
 
@@ -69,8 +78,17 @@ const hasF16 = tiledPrecisions().includes('f16');
 if (!hasF16) {
   console.log(`  (f16 tiled kernels skipped: adapter '${runtime().gpu.adapter.name}' lacks the shader-f16 feature)`);
   test.skip('f16 tiled conv2d forward and gemm against the float64 reference (needs shader-f16)', () => {});
-  test('without shader-f16 the f16 precision is refused with a message naming the feature', () => {
+  test('without shader-f16 the f16 precision is refused with a message naming the feature; f32 runs', async () => {
     assert.throws(() => precisionVariants('f16'), /shader-f16/);
+    const [M, K, N] = [9, 21, 13];
+    const rng = new Rng(790);
+    const a = asF32(rng.array(M * K)),
+      b = asF32(rng.array(K * N));
+    const at = Tensor.from(a, [M, K]),
+      bt = Tensor.from(b, [K, N]);
+    const c = precisionVariants('f32').gemm({ t: at }, { t: bt }, null);
+    assertClose(`precisionVariants('f32').gemm [${M},${K}]x[${K},${N}]`, await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
+    for (const t of [at, bt, c]) t.dispose();
   });
 } else {
   const sizes = sharedTileConfigsFor(runtime().limits);
