@@ -14,6 +14,7 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize, runtime } from '../runti
 import { LimitError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import type { EngineLimits } from '../device.ts';
+import { precision as processPrecision } from '../precision.ts';
 import { CONV2D_VARIANTS, convPassFlops, stridePhase, type ConvGeometry } from './conv2d.ts';
 import { MATMUL_VARIANTS, type GemmOperand } from './matmul.ts';
 import {
@@ -107,7 +108,8 @@ function checkPrecision(kernel: string, precision: TilePrecision) {
 /**
  * y = conv2d(x, w) + b by the tiled forward kernel (kernels/conv2d/forward_tiled.wgsl), its tiles
  * staged as f32, or as f16 (precision 'f16': shader-f16 only; f32 accumulation, see
- * precisionVariants for the error this costs).
+ * precisionVariants for the error this costs). Default: the process-wide precision
+ * (engine/precision.ts, `--precision`). The tiled backward passes are f32 only.
  */
 export function conv2dForwardTiled(
   x: Tensor,
@@ -115,7 +117,7 @@ export function conv2dForwardTiled(
   b: Tensor | null,
   g: ConvGeometry,
   size?: SharedTileSize,
-  precision: TilePrecision = 'f32',
+  precision: TilePrecision = processPrecision(),
 ): Tensor {
   checkPrecision('conv2dForwardTiled', precision);
   const M = g.O,
@@ -254,15 +256,15 @@ export function conv2dBackwardWeightTiled(x: Tensor, dy: Tensor, g: ConvGeometry
 /**
  * c = op(a) op(b) (+ bias[n] on every row) by the tiled GEMM (kernels/gemm/matmul_tiled.wgsl),
  * as `gemm` in engine/ops/matmul.ts: op(t) is t or t^T read through strides; 2*M*N*K FLOPs
- * (+ M*N for the bias). Tiles staged as f32, or f16 (precision 'f16', shader-f16 only). Shapes
- * are the caller's to check.
+ * (+ M*N for the bias). Tiles staged as f32, or f16 (precision 'f16', shader-f16 only); default:
+ * the process-wide precision (engine/precision.ts). Shapes are the caller's to check.
  */
 export function gemmTiled(
   a: GemmOperand,
   b: GemmOperand,
   bias: Tensor | null = null,
   size?: SharedTileSize,
-  precision: TilePrecision = 'f32',
+  precision: TilePrecision = processPrecision(),
 ): Tensor {
   checkPrecision('gemmTiled', precision);
   const [ar, ac] = a.t.shape;

@@ -20,6 +20,7 @@ import { asF32, EPS32 } from '../helpers/f32.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { Rng } from '../../engine/random.ts';
 import { runtime } from '../../engine/runtime.ts';
+import { withPrecision } from '../../engine/precision.ts';
 import { conv2dGeometry } from '../../engine/ops/conv2d.ts';
 import { conv2dForwardTiled, gemmTiled, precisionVariants, tiledPrecisions } from '../../engine/ops/gemm_shared.ts';
 import { sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
@@ -174,6 +175,10 @@ if (!hasF16) {
       }
       const c = precisionVariants('f16').gemm({ t: at }, { t: bt }, biasT);
       checkF16(`precisionVariants('f16').gemm [${M},${K}]x[${K},${N}]`, await c.read(), ref, S, K, maxAbs(a), maxAbs(b));
+      // Under the process-wide precision f16 (engine/precision.ts, --precision f16) gemmTiled stages f16 by default: the same bits.
+      const cp = withPrecision('f16', () => gemmTiled({ t: at }, { t: bt }, biasT));
+      assert.equal(Array.from(await cp.read()), Array.from(await c.read()), 'withPrecision f16 runs the f16-tiled kernel');
+      cp.dispose();
       // The f32 precision of the hook is the f32-tiled kernel: the float32 bound holds.
       const c32 = precisionVariants('f32').gemm({ t: at }, { t: bt }, biasT);
       assertClose(`precisionVariants('f32').gemm [${M},${K}]x[${K},${N}]`, await c32.read(), ref, TOL.forLength(K));
