@@ -3,7 +3,12 @@
  * given before the command (`rbd --adapter gl info`), else by RBD_ADAPTER, else auto.
  */
 import { initRuntime, closeRuntime, type Runtime } from '../engine/runtime.ts';
+import { checkForcedVariants } from '../engine/variant_choice.ts';
 import { env } from '../util/env.ts';
+// The ops whose selection points RBD_VARIANT may name: loaded here so that every point is declared.
+import '../engine/ops/conv2d.ts';
+import '../engine/ops/matmul.ts';
+import '../engine/ops/group_norm.ts';
 
 let globalAdapter: string | undefined;
 
@@ -17,9 +22,11 @@ export function adapterChoice(flag?: string): string {
   return flag ?? globalAdapter ?? env.adapter();
 }
 
-/** Open the GPU on the adapter in force. */
+/** Open the GPU on the adapter in force; a bad RBD_VARIANT is an error here, before any work. */
 export async function openRuntime(adapterFlag?: string): Promise<Runtime> {
-  return initRuntime({ adapter: adapterChoice(adapterFlag) });
+  const rt = await initRuntime({ adapter: adapterChoice(adapterFlag) });
+  checkForcedVariants();
+  return rt;
 }
 
 export { closeRuntime };

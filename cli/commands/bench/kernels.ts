@@ -2,7 +2,7 @@
 import { runKernelBench } from '../../../bench/kernels.ts';
 import { DEFAULT_GEMM_SIZES } from '../../../bench/roofline.ts';
 import { parseFlags, numberFlag, adapterHelp } from '../../flags.ts';
-import { adapterChoice } from '../../runtime.ts';
+import { adapterChoice, openRuntime } from '../../runtime.ts';
 
 export const summary = "time the conv2d passes on the model's layer shapes and a 1024^3 matmul (GFLOP/s)";
 
@@ -39,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     only: { type: 'string' },
     json: { type: 'string' },
   });
+  await openRuntime(values.adapter);
   await runKernelBench({
     reps: numberFlag(cmd, 'reps', values.reps, 5, { min: 1, integer: true }),
     warmup: numberFlag(cmd, 'warmup', values.warmup, 2, { min: 0, integer: true }),
