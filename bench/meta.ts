@@ -8,6 +8,7 @@
 import { platform } from '#platform';
 import type { Runtime } from '../engine/runtime.ts';
 import type { EngineLimits } from '../engine/device.ts';
+import { choiceState, type ChoiceState } from '../engine/variant_choice.ts';
 
 export interface AdapterDescription {
   name: string;
@@ -32,6 +33,11 @@ export interface BenchMeta {
   nodeVersion: string;
   git: { commit: string | null; dirty: boolean | null };
   seeds: Record<string, number>;
+  /**
+   * Which kernel variants ran: 'rules' or 'tuned' (the tune cache's choices per geometry class,
+   * rules elsewhere), the cache path, and any RBD_VARIANT forcing (engine/variant_choice.ts).
+   */
+  variantChoices: ChoiceState;
   /** The exact command line (process.argv, shell-quoted where needed). */
   commandLine: string;
   /** ISO 8601, UTC. */
@@ -63,6 +69,7 @@ export function benchMeta(rt: Runtime | null, benchmark: string, seeds: Record<s
     nodeVersion: h.nodeVersion,
     git: h.git,
     seeds,
+    variantChoices: choiceState(),
     commandLine: h.commandLine,
     date: new Date().toISOString(),
     host: h.host,

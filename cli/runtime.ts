@@ -4,6 +4,7 @@
  */
 import { initRuntime, closeRuntime, type Runtime } from '../engine/runtime.ts';
 import { checkForcedVariants } from '../engine/variant_choice.ts';
+import { applyTuneCache } from '../bench/tune_cache.ts';
 import { env } from '../util/env.ts';
 // The ops whose selection points RBD_VARIANT may name: loaded here so that every point is declared.
 import '../engine/ops/conv2d.ts';
@@ -22,10 +23,16 @@ export function adapterChoice(flag?: string): string {
   return flag ?? globalAdapter ?? env.adapter();
 }
 
-/** Open the GPU on the adapter in force; a bad RBD_VARIANT is an error here, before any work. */
+/**
+ * Open the GPU on the adapter in force, with the tuned variant choices of the tune cache for it
+ * (bench/tune_cache.ts; a stale entry is ignored with a one-line note on stderr); a bad
+ * RBD_VARIANT is an error here, before any work.
+ */
 export async function openRuntime(adapterFlag?: string): Promise<Runtime> {
   const rt = await initRuntime({ adapter: adapterChoice(adapterFlag) });
   checkForcedVariants();
+  const tuned = applyTuneCache(rt.gpu.adapter);
+  if (tuned.note) console.error(tuned.note);
   return rt;
 }
 
