@@ -17,7 +17,9 @@ import { matmulRef } from '../engine/reference/matmul.ts';
 import { assertClose, TOL } from '../engine/check.ts';
 import { initRuntime, closeRuntime } from '../engine/runtime.ts';
 import { writeJson } from '../util/files.ts';
-import { timeGpuRoundRobin, row, printTable, progress, type BenchRow } from './harness.ts';
+import { timeGpuRoundRobin, timeGpuOneSubmission, row, printTable, progress, type BenchRow } from './harness.ts';
+import { textTable, numericColumns } from '../util/table.ts';
+import { nominalPeak } from './device_peaks.ts';
 import { RBD_ARCH } from '../models/arch.ts';
 import { measureRoofline, timeMemoryBound, formatRooflineFractions } from './roofline.ts';
 import { benchMeta } from './meta.ts';
@@ -155,6 +157,15 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
         warmup,
       );
       jobs.forEach((j, i) => rows.push(row(j.kernel, j.shape, timings[i], j.flops, j.bytes)));
+      // The same kernels with their repetitions in one submission and one wait at the end.
+      for (const [i, j] of jobs.entries()) {
+        progress(`timing ${j.kernel} ${j.shape}: ${reps} repetitions in one submission`);
+        const t = await timeGpuOneSubmission(j.run, reps, 1);
+        const r = rows[rows.length - jobs.length + i];
+        r.oneSubmissionMs = t.ms;
+        r.oneSubmissionGflops = j.flops / t.ms / 1e6;
+        r.oneSubmissionSubmits = t.submits;
+      }
     }
     for (const t of inputs) t.dispose();
 
@@ -168,7 +179,28 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
       `ms: median of ${reps} runs after ${warmup} warm-up runs, each timed until the GPU finished; the conv passes and the matmul run their repetitions interleaved. best: the fastest run. GB/s: inputs read once + output written once.`,
       "GFLOP/cpu-s: FLOPs per second of this process's CPU time (on a software adapter the GPU is this process's threads; unlike GFLOP/s it is not lowered by other load).",
     ]);
-    console.log(formatRooflineFractions(rows, roofline));
+    const both = rows.filter((r) => r.oneSubmissionMs !== undefined);
+    if (both.length) {
+      console.log(
+        textTable(
+          ['kernel', 'shape', 'ms (wait each)', 'ms (one submission)', 'GFLOP/s (wait each)', 'GFLOP/s (one submission)', 'submits'],
+          both.map((r) => [
+            r.kernel,
+            r.shape,
+            r.ms.toFixed(2),
+            r.oneSubmissionMs!.toFixed(2),
+            r.gflops.toFixed(2),
+            r.oneSubmissionGflops!.toFixed(2),
+            String(r.oneSubmissionSubmits),
+          ]),
+          numericColumns(7, 2),
+        ),
+      );
+      console.log(
+        `wait each: median of ${reps} runs, each submitted and waited for (the table above). one submission: ${reps} runs recorded back to back, submitted together and waited for once, total / ${reps} (the GPU never idles between runs; 'submits' counts the queue submissions it took).`,
+      );
+    }
+    console.log(formatRooflineFractions(rows, roofline, rt.gpu.adapter.name));
     if (o.json) {
       writeJson(o.json, {
         ...benchMeta(rt, 'bench kernels', { inputs: 1 }),
@@ -176,6 +208,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
         reps,
         warmup,
         rooflineGflops: roofline.gemmGflops,
+        // The device's nominal f32 peak where bench/device_peaks.ts knows it (null: unknown).
+        nominalPeak: nominalPeak(rt.gpu.adapter.name),
         rooflineCopyGBps: roofline.copyGBps,
         rows,
       });

@@ -17,11 +17,16 @@ fastest one (best GFLOP/s). The conv passes and the matmul run their repetitions
 (round 1 of every kernel, then round 2, ...), so a slow spell of a shared machine hits all alike.
 Prints kernel, shape, ms, GFLOP/s, best GFLOP/s, GB/s, GFLOP/cpu-s; FLOPs counted as 2 per multiply-add
 (GFLOP/cpu-s: per second of this process's CPU time, meaningful on software adapters).
+Then the same conv passes and matmul timed a second way: --reps runs recorded back to back,
+submitted together and waited for once (ms = total / reps), beside the wait-each median: the
+difference is the submit-to-finish latency and idle GPU between runs that waiting each time adds.
 Then the memory-bound kernels (GroupNorm, ReLU, max-pool, residual add, average pool) on the
 network's activations for 256px tiles at batch 8, and the adapter's roofline measured in the same
 run: the best rate of the engine's matmul (${DEFAULT_GEMM_SIZES.join(', ')} cubed) and of a 3x3 conv layer, and the
 buffer copy bandwidth; every row is shown as a fraction of the ceiling that bounds it (compute
-above the ridge, memory below).
+above the ridge, memory below). These ceilings are the engine's own best measured rates, not the
+device's peak; the device's nominal f32 peak (FMA = 2 FLOPs) is printed where the adapter is a
+device of bench/device_peaks.ts, else 'unknown'.
 
   --reps N       timed repetitions per kernel (default 5)
   --warmup N     untimed runs before timing (default 2)
