@@ -23,6 +23,7 @@ import { nominalPeak } from './device_peaks.ts';
 import { RBD_ARCH } from '../models/arch.ts';
 import { measureRoofline, timeMemoryBound, formatRooflineFractions } from './roofline.ts';
 import { benchMeta } from './meta.ts';
+import { choiceState, withRulesOnly } from '../engine/variant_choice.ts';
 
 interface ConvCase {
   label: string;
@@ -134,6 +135,16 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
       };
       for (const k of passes) jobs.push({ kernel: k, shape, run: run[k], flops, bytes });
     }
+    // With tuned choices in force (rbd tune), each pass also runs with today's rules, in the same
+    // interleaved rounds: the before/after of the tune cache under one load.
+    const tunedOn = choiceState().mode === 'tuned';
+    const compared = (list: typeof jobs) =>
+      tunedOn
+        ? list.flatMap((j) => [
+            { ...j, kernel: `${j.kernel} (rules)`, run: () => withRulesOnly(j.run) },
+            { ...j, kernel: `${j.kernel} (tuned)` },
+          ])
+        : list;
     if (wanted('matmul', '1024x1024x1024')) {
       progress('validating matmul');
       await validateMatmul(rng);
@@ -149,6 +160,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
         bytes: 4 * 3 * n * n,
       });
     }
+    jobs.splice(0, jobs.length, ...compared(jobs));
+    if (tunedOn)
+      console.log(`tuned variant choices in force (${choiceState().source}): every kernel is timed with the rules and with them`);
     if (jobs.length) {
       progress(`timing ${jobs.length} kernels, ${reps} interleaved rounds`);
       const timings = await timeGpuRoundRobin(

@@ -175,6 +175,17 @@ export function tunedChoices(): { choices: TunedChoices; source: string } | null
   return tuned;
 }
 
+/** Run `fn` with the rules only, whatever tuned choices are in force (benchmarks compare the two in one run). */
+export function withRulesOnly<T>(fn: () => T): T {
+  const saved = tuned;
+  tuned = null;
+  try {
+    return fn();
+  } finally {
+    tuned = saved;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Choosing
 

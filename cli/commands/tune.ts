@@ -30,7 +30,7 @@ The table at the end gives both times per class.
   --tile N       tile side in pixels at the top magnification (default ${DEFAULT_TILE})
   --batch N      tiles per batch (default ${DEFAULT_BATCH})
   --arch NAME    architecture preset: rbd | resnet18 (default rbd)
-  --reps N       timed runs per variant (default 2)
+  --reps N       timed runs per variant (default 1; the final comparison with the rule's takes max(N, 3) rounds)
   --warmup N     untimed runs per variant first (default 0: its reference check has compiled its pipelines)
   --margin F     how much faster than the rule's a variant must be to replace it (default 0.03: 3%)
   --only TEXT    only selection points whose name contains TEXT (e.g. conv2d.backwardWeight)
@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const inputs = magsFlag(cmd, values.mags, tile);
   const batch = numberFlag(cmd, 'batch', values.batch, DEFAULT_BATCH, { min: 1, integer: true });
-  const reps = numberFlag(cmd, 'reps', values.reps, 2, { min: 1, integer: true });
+  const reps = numberFlag(cmd, 'reps', values.reps, 1, { min: 1, integer: true });
   const warmup = numberFlag(cmd, 'warmup', values.warmup, 0, { min: 0, integer: true });
   const margin = numberFlag(cmd, 'margin', values.margin, 0.03, { min: 0 });
   const seed = numberFlag(cmd, 'seed', values.seed, 1, { integer: true });

@@ -43,6 +43,7 @@ import {
   setTunedChoices,
   parseVariantList,
   checkForcedVariants,
+  withRulesOnly,
   type Candidate,
   type AnySelectionPoint,
 } from '../../engine/variant_choice.ts';
@@ -298,6 +299,12 @@ test('order: forcing > tuned choice for the class > rule; a tuned or forced cand
       [chooseWithSource(MATMUL_CHOICE, g).source, chooseWithSource(MATMUL_CHOICE, g).candidate.name],
       ['tuned', 'invocation-wg32'],
     );
+    assert.is(
+      withRulesOnly(() => chooseWithSource(MATMUL_CHOICE, g).source),
+      'rule',
+      'withRulesOnly sets the tuned choices aside',
+    );
+    assert.is(chooseWithSource(MATMUL_CHOICE, g).source, 'tuned', '... and restores them');
     // Another class (M 4x larger: another log2 bucket): the rule.
     assert.is(chooseWithSource(MATMUL_CHOICE, { ...g, M: 160 }).source, 'rule');
     withForcedVariants({ matmul: 'invocation-wg64' }, () => {

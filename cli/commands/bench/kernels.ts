@@ -20,6 +20,9 @@ Prints kernel, shape, ms, GFLOP/s, best GFLOP/s, GB/s, GFLOP/cpu-s; FLOPs counte
 Then the same conv passes and matmul timed a second way: --reps runs recorded back to back,
 submitted together and waited for once (ms = total / reps), beside the wait-each median: the
 difference is the submit-to-finish latency and idle GPU between runs that waiting each time adds.
+With tuned variant choices in force (rbd tune; rbd info says), every conv pass and the matmul is
+timed twice in the same interleaved rounds, '(rules)' with today's rules and '(tuned)' with the
+cache's choices: the before/after of tuning under one load.
 Then the memory-bound kernels (GroupNorm, ReLU, max-pool, residual add, average pool) on the
 network's activations for 256px tiles at batch 8, and the adapter's roofline measured in the same
 run: the best rate of the engine's matmul (${DEFAULT_GEMM_SIZES.join(', ')} cubed) and of a 3x3 conv layer, and the
