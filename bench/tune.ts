@@ -10,7 +10,8 @@
  *    - validated against the float64 reference on a reduced geometry of the same shape
  *      (batch 1, fewer rows, same channels, kernel, stride, padding, row width), forced exactly
  *      as RBD_VARIANT forces it; a candidate that fails is skipped and reported;
- *    - timed on the class's geometry: `warmup` untimed runs (the validation has compiled its
+ *    - timed on the class's geometry (cost: wall-clock ms, or on a software adapter this
+ *      process's CPU ms, which other processes competing for the cores do not inflate): `warmup` untimed runs (the validation has compiled its
  *      pipelines already), then `reps` runs, each waited for (bench/harness.ts timeGpu); a candidate whose first timed run is over PRUNE_FACTOR times
  *      the best median so far is not timed further (reported 'pruned').
  * 3. The fastest candidate and the rule's are then timed again, interleaved (round-robin, same
@@ -48,7 +49,7 @@ import {
 import type { ResNetArch } from '../models/arch.ts';
 import type { MagInput } from './flops.ts';
 import { distillSetup, distillPhases } from './profile.ts';
-import { timeGpu, timeGpuRoundRobin, progress } from './harness.ts';
+import { timeGpu, timeGpuRoundRobin, progress, type Timing } from './harness.ts';
 import type { TuneClassReport, TuneMeasurement } from './tune_cache.ts';
 
 /** A candidate whose first timed run exceeds this multiple of the best median so far is not timed further. */
@@ -65,6 +66,8 @@ export interface TuneOptions {
   margin: number;
   /** Only selection points whose op contains this text. */
   only?: string;
+  /** What a run costs: 'wall' ms, or 'cpu' ms of this process (default: cpu on a software adapter, else wall). */
+  clock?: 'wall' | 'cpu';
   /** One line per finished class (the CLI prints it). */
   log?: (line: string) => void;
 }
@@ -344,6 +347,10 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const work = occurrences.filter((c) => BENCHES[c.point.op]);
   const choices: TunedChoices = {};
   const report: TuneClassReport[] = [];
+  // On a software adapter the GPU is this process's threads: CPU time measures a kernel's cost
+  // even while other processes compete for the cores (wall time does not; bench/harness.ts).
+  const clock = o.clock ?? (runtime().gpu.adapter.isSoftware ? 'cpu' : 'wall');
+  const cost = (t: Timing) => (clock === 'cpu' ? t.cpuMs : t.ms);
   const rng = new Rng(o.seed + 17);
   for (const [i, occ] of work.entries()) {
     const { point, cls, g } = occ;
@@ -372,13 +379,13 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         }
         const runForced = () => withForcedVariants(forced, inputs.run);
         const first = await timeGpu(runForced, 1, o.warmup);
-        if (best && first.ms > PRUNE_FACTOR * best.ms) {
-          measurements.push({ candidate: c.name, ms: first.ms, status: 'pruned', detail: `first run over ${PRUNE_FACTOR}x the best` });
+        if (best && cost(first) > PRUNE_FACTOR * best.ms) {
+          measurements.push({ candidate: c.name, ms: cost(first), status: 'pruned', detail: `first run over ${PRUNE_FACTOR}x the best` });
           continue;
         }
+        // The mean of the first run and the median of the others.
         const rest = o.reps > 1 ? await timeGpu(runForced, o.reps - 1, 0) : null;
-        const samples = [...first.samples, ...(rest?.samples ?? [])].sort((a, b) => a - b);
-        const ms = samples[samples.length >> 1];
+        const ms = rest ? (cost(first) + (o.reps - 1) * cost(rest)) / o.reps : cost(first);
         measurements.push({ candidate: c.name, ms, status: 'timed' });
         if (!best || ms < best.ms) best = { name: c.name, ms };
       }
@@ -394,17 +401,17 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
           Math.max(o.reps, 3),
           0,
         );
-        ruleMs = tr.ms;
-        chosenMs = tb.ms;
-        if (tb.ms < (1 - o.margin) * tr.ms) chosen = best.name;
-        else chosenMs = tr.ms;
+        ruleMs = cost(tr);
+        chosenMs = cost(tb);
+        if (chosenMs < (1 - o.margin) * ruleMs) chosen = best.name;
+        else chosenMs = ruleMs;
       }
       if (!ruleOk) log(`${where}: the rule's ${rule} failed validation; kept it as the choice (the rules are what runs without a cache)`);
       (choices[point.op] ??= {})[cls] = chosen;
       const failed = measurements.filter((m) => m.status === 'failed');
-      report.push({ op: point.op, class: cls, geometry: bench.describe(g), rule, chosen, ruleMs, chosenMs, measurements });
+      report.push({ op: point.op, class: cls, geometry: bench.describe(g), rule, chosen, ruleMs, chosenMs, clock, measurements });
       log(
-        `${where}: ${chosen === rule ? `rule's ${rule} kept` : `${chosen} (rule ${rule})`}, ${chosenMs.toFixed(2)} vs ${ruleMs.toFixed(2)} ms; ` +
+        `${where}: ${chosen === rule ? `rule's ${rule} kept` : `${chosen} (rule ${rule})`}, ${chosenMs.toFixed(2)} vs ${ruleMs.toFixed(2)} ${clock} ms; ` +
           `${measurements.filter((m) => m.status === 'timed').length} timed, ${measurements.filter((m) => m.status === 'pruned').length} pruned` +
           (failed.length ? `, ${failed.length} FAILED validation: ${failed.map((m) => `${m.candidate} (${m.detail})`).join('; ')}` : ''),
       );

@@ -59,6 +59,8 @@ export interface TuneClassReport {
   /** The rule's and the choice's times from the final interleaved comparison (ms, median). */
   ruleMs: number;
   chosenMs: number;
+  /** What the times are: wall-clock ms, or this process's CPU ms (software adapters). */
+  clock: 'wall' | 'cpu';
   measurements: TuneMeasurement[];
 }
 

@@ -22,7 +22,8 @@ them (rbd info says which choices are in force); without an entry today's rules 
 Per class, each variant this adapter can run is first checked against the float64 reference on
 a reduced geometry (a failing one is skipped and reported), then timed (each run waited for:
 --warmup untimed runs, --reps timed, median; a variant whose first run takes over ${PRUNE_FACTOR}x the
-best so far is not timed further). The fastest is then timed against the rule's variant,
+best so far is not timed further). Cost: wall-clock time, or on a software adapter (lavapipe) this
+process's CPU time, which other load on the machine does not inflate. The fastest is then timed against the rule's variant,
 interleaved; it is kept only where it beats the rule's by --margin, else the rule's is written.
 The table at the end gives both times per class.
 
@@ -83,9 +84,19 @@ export async function run(argv: string[]): Promise<number> {
       r.chosenMs.toFixed(2),
       `${(r.ruleMs / r.chosenMs).toFixed(2)}x`,
     ]);
-    console.log(textTable(['selection point', 'geometry', 'rule', 'tuned', 'rule ms', 'tuned ms', 'speed-up'], rows, numericColumns(7, 3)));
+    const clock = result.report[0]?.clock ?? 'wall';
     console.log(
-      'rule ms / tuned ms: medians of the final interleaved comparison (the same run, the same load); where the rule is kept both are its time.',
+      textTable(
+        ['selection point', 'geometry', 'rule', 'tuned', `rule ${clock} ms`, `tuned ${clock} ms`, 'speed-up'],
+        rows,
+        numericColumns(7, 3),
+      ),
+    );
+    console.log(
+      `rule / tuned ${clock} ms: medians of the final interleaved comparison (the same run, the same load); where the rule is kept both are its time.` +
+        (clock === 'cpu'
+          ? " cpu: this process's CPU time per run, what a software adapter's kernels cost whatever else runs on the machine."
+          : ''),
     );
     const changed = result.report.filter((r) => r.chosen !== r.rule).length;
     writeTuneEntry(out, {
