@@ -15,8 +15,8 @@
  *      pipelines already), then `reps` runs, each waited for (bench/harness.ts timeGpu); a candidate whose first timed run is over PRUNE_FACTOR times
  *      the best median so far is not timed further (reported 'pruned').
  * 3. The fastest candidate and the rule's are then timed again, interleaved (round-robin, same
- *    load), `reps` rounds; the fastest is kept only where its median beats the rule's by
- *    `margin` (default 3%), else the rule's candidate is written. So on any adapter the tuned
+ *    load), max(`reps`, FINAL_ROUNDS) rounds; the fastest is kept only where its median beats the rule's by
+ *    `margin` (rbd tune: 10%), else the rule's candidate is written. So on any adapter the tuned
  *    choice is the rule's or one measured faster than it in the same run, and the report says
  *    both times.
  */
@@ -54,6 +54,8 @@ import type { TuneClassReport, TuneMeasurement } from './tune_cache.ts';
 
 /** A candidate whose first timed run exceeds this multiple of the best median so far is not timed further. */
 export const PRUNE_FACTOR = 1.5;
+/** Interleaved rounds (at least) of the final comparison between the fastest candidate and the rule's. */
+export const FINAL_ROUNDS = 5;
 
 export interface TuneOptions {
   arch: ResNetArch;
@@ -62,7 +64,7 @@ export interface TuneOptions {
   reps: number;
   warmup: number;
   seed: number;
-  /** A candidate replaces the rule's only when its median is at least this fraction faster (0.03: 3%). */
+  /** A candidate replaces the rule's only when its median is at least this fraction faster (0.1: 10%). */
   margin: number;
   /** Only selection points whose op contains this text. */
   only?: string;
@@ -398,7 +400,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         progress(`tune ${where}: ${best.name} against the rule's ${rule}, interleaved`);
         const [tr, tb] = await timeGpuRoundRobin(
           [() => withForcedVariants({ [point.op]: rule }, inputs.run), () => withForcedVariants({ [point.op]: best!.name }, inputs.run)],
-          Math.max(o.reps, 3),
+          Math.max(o.reps, FINAL_ROUNDS),
           0,
         );
         ruleMs = cost(tr);
