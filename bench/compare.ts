@@ -72,6 +72,7 @@ const CONTEXT: [string, string[]][] = [
   ['backend', ['adapter', 'backend']],
   ['git commit', ['git', 'commit']],
   ['webgpu', ['webgpuVersion']],
+  ['precision', ['precision']],
   ['node', ['nodeVersion']],
   ['batch', ['batch']],
   ['date', ['date']],

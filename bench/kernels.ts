@@ -15,6 +15,10 @@ import { gemmTiles, GEMM_CONSTANTS } from '../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, type Shape4 } from '../engine/reference/conv2d.ts';
 import { matmulRef } from '../engine/reference/matmul.ts';
 import { assertClose, TOL } from '../engine/check.ts';
+import { precision, setPrecision, type Precision } from '../engine/precision.ts';
+
+/** The validation tolerance of a GEMM pass of reduction length n at the runtime precision. */
+const gemmTol = (n: number) => (precision() === 'f16' ? TOL.forLengthF16(n) : TOL.forLength(n));
 import { initRuntime, closeRuntime } from '../engine/runtime.ts';
 import { writeJson } from '../util/files.ts';
 import { timeGpuRoundRobin, timeGpuOneSubmission, row, printTable, progress, type BenchRow } from './harness.ts';
@@ -66,9 +70,9 @@ async function validateConv(c: ConvCase, rng: Rng) {
   const dyt = Tensor.from(dy, ref.shape);
   const outs = [conv2dForward(xt, wt, null, g), conv2dBackwardInput(dyt, wt, g), conv2dBackwardWeight(xt, dyt, g)];
   const K = c.w[1] * c.w[2] * c.w[3];
-  assertClose(`validate conv2dForward ${c.label}`, await outs[0].read(), ref.y, TOL.forLength(K));
-  assertClose(`validate conv2dBackwardInput ${c.label}`, await outs[1].read(), refGrad.dx, TOL.forLength(c.w[0] * c.w[2] * c.w[3]));
-  assertClose(`validate conv2dBackwardWeight ${c.label}`, await outs[2].read(), refGrad.dw, TOL.forLength(g.batch * g.OH * g.OW));
+  assertClose(`validate conv2dForward ${c.label}`, await outs[0].read(), ref.y, gemmTol(K));
+  assertClose(`validate conv2dBackwardInput ${c.label}`, await outs[1].read(), refGrad.dx, gemmTol(c.w[0] * c.w[2] * c.w[3]));
+  assertClose(`validate conv2dBackwardWeight ${c.label}`, await outs[2].read(), refGrad.dw, gemmTol(g.batch * g.OH * g.OW));
   for (const t of [xt, wt, dyt, ...outs]) t.dispose();
 }
 
@@ -80,7 +84,7 @@ async function validateMatmul(rng: Rng) {
   const at = Tensor.from(a, [M, K]),
     bt = Tensor.from(b, [K, N]);
   const c = gemm({ t: at }, { t: bt });
-  assertClose('validate matmul 37x53 @ 53x29', await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
+  assertClose('validate matmul 37x53 @ 53x29', await c.read(), matmulRef(a, b, M, K, N), gemmTol(K));
   for (const t of [at, bt, c]) t.dispose();
 }
 
@@ -93,6 +97,8 @@ export interface KernelBenchOptions {
   json?: string;
   /** auto | vulkan | gl | name substring (engine/device.ts). */
   adapter: string;
+  /** Precision of the GEMM kernels (engine/precision.ts); default f32. */
+  precision?: Precision;
 }
 
 /** Validate, then time, every kernel above; print the tables (`rbd bench kernels`). */
@@ -100,12 +106,13 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
   const { reps, warmup, only } = o;
   const rt = await initRuntime({ adapter: o.adapter });
   try {
+    setPrecision(o.precision ?? 'f32');
     const rng = new Rng(1);
     const tiles = gemmTiles();
     const adapter = `${rt.gpu.adapter.name} (${rt.gpu.adapter.backend})`;
     const { TM, TN } = GEMM_CONSTANTS;
     console.log(
-      `adapter: ${adapter}; GEMM tiles ${TM}x${TN * tiles.WG_N} (${TM} rows shared per workgroup, ${TN} columns per invocation, workgroup ${tiles.WG_N}, rows shared by ${tiles.sharing})`,
+      `adapter: ${adapter}; GEMM tiles ${TM}x${TN * tiles.WG_N} (${TM} rows shared per workgroup, ${TN} columns per invocation, workgroup ${tiles.WG_N}, rows shared by ${tiles.sharing}); precision ${precision()}`,
     );
     const rows: BenchRow[] = [];
     const wanted = (kernel: string, shape: string) => !only || kernel.includes(only) || shape.includes(only);

@@ -10,6 +10,7 @@ import type { Runtime } from '../engine/runtime.ts';
 import type { EngineLimits } from '../engine/device.ts';
 import { choiceState, type ChoiceState } from '../engine/variant_choice.ts';
 
+import { precision, type Precision } from '../engine/precision.ts';
 export interface AdapterDescription {
   name: string;
   /** Dawn backend: vulkan, opengles, ... */
@@ -38,6 +39,8 @@ export interface BenchMeta {
    * rules elsewhere), the cache path, and any RBD_VARIANT forcing (engine/variant_choice.ts).
    */
   variantChoices: ChoiceState;
+  /** Precision of the GEMM kernels (engine/precision.ts) when the benchmark ran; null without a runtime. */
+  precision: Precision | null;
   /** The exact command line (process.argv, shell-quoted where needed). */
   commandLine: string;
   /** ISO 8601, UTC. */
@@ -70,6 +73,7 @@ export function benchMeta(rt: Runtime | null, benchmark: string, seeds: Record<s
     git: h.git,
     seeds,
     variantChoices: choiceState(),
+    precision: rt ? precision() : null,
     commandLine: h.commandLine,
     date: new Date().toISOString(),
     host: h.host,

@@ -8,6 +8,7 @@ import { parseMag, requireMag, type Mag } from '../data/mag.ts';
 import { PRESETS, presetArch, type ResNetArch } from '../models/arch.ts';
 import { magInputs, DEFAULT_MAGS, type MagInput } from '../bench/flops.ts';
 import { UsageError } from './usage_error.ts';
+import { PRECISIONS, type Precision } from '../engine/precision.ts';
 
 export { UsageError };
 
@@ -20,6 +21,23 @@ export const GLOBAL_OPTIONS = {
 export function adapterHelp(width: number): string {
   return `${'  --adapter NAME'.padEnd(width)}WebGPU adapter: auto, vulkan, gl or a name substring (default: the --adapter given
 ${' '.repeat(width)}before the command, else env RBD_ADAPTER, else auto)`;
+}
+
+/** The --precision flag of the commands that run the model's kernels (engine/precision.ts). */
+export const PRECISION_OPTION = { precision: { type: 'string' } } as const satisfies ParseArgsConfig['options'];
+
+/** The --help line of --precision, its description starting at column `width`. */
+export function precisionHelp(width: number): string {
+  return `${'  --precision P'.padEnd(width)}arithmetic of the conv and matmul kernels: f32, or f16 (f16 products, f32 sums;
+${' '.repeat(width)}adapters with 'shader-f16' only; less accurate, see engine/precision.ts) (default f32)`;
+}
+
+/** The --precision value: f32 (default) or f16; whether the adapter can run it is checked when the GPU opens. */
+export function precisionFlag(command: string, value: string | undefined): Precision {
+  const v = value ?? 'f32';
+  if (!(PRECISIONS as readonly string[]).includes(v))
+    throw new UsageError(command, `--precision '${v}' is not one of ${PRECISIONS.join(', ')}`);
+  return v as Precision;
 }
 
 /** parseArgs, strict, with errors that name the command and the flag. */

@@ -10,6 +10,7 @@ import { env } from '../util/env.ts';
 import '../engine/ops/conv2d.ts';
 import '../engine/ops/matmul.ts';
 import '../engine/ops/group_norm.ts';
+import { setPrecision, type Precision } from '../engine/precision.ts';
 
 let globalAdapter: string | undefined;
 
@@ -24,13 +25,20 @@ export function adapterChoice(flag?: string): string {
 }
 
 /**
- * Open the GPU on the adapter in force, with the tuned variant choices of the tune cache for it
- * (bench/tune_cache.ts; a stale entry is ignored with a one-line note on stderr); a bad
- * RBD_VARIANT is an error here, before any work.
+ * Open the GPU on the adapter in force, at `precision` (engine/precision.ts; f16 on an adapter
+ * without 'shader-f16' closes the GPU again and throws the error that names the adapter and the
+ * remedy), with the tuned variant choices of the tune cache for it (bench/tune_cache.ts; a stale
+ * entry is ignored with a one-line note on stderr); a bad RBD_VARIANT is an error here, before any work.
  */
-export async function openRuntime(adapterFlag?: string): Promise<Runtime> {
+export async function openRuntime(adapterFlag?: string, precision: Precision = 'f32'): Promise<Runtime> {
   const rt = await initRuntime({ adapter: adapterChoice(adapterFlag) });
-  checkForcedVariants();
+  try {
+    setPrecision(precision);
+    checkForcedVariants();
+  } catch (e) {
+    await closeRuntime();
+    throw e;
+  }
   const tuned = applyTuneCache(rt.gpu.adapter);
   if (tuned.note) console.error(tuned.note);
   return rt;

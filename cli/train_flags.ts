@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { numberFlag, UsageError, adapterHelp } from './flags.ts';
+import { numberFlag, UsageError, adapterHelp, precisionHelp, PRECISION_OPTION } from './flags.ts';
 import { COMMON_DEFAULTS, type CommonTrainOptions } from '../train/common.ts';
 import { RESUME_FILE } from '../train/train_state.ts';
 
@@ -30,6 +30,7 @@ export const COMMON_OPTIONS = {
   'skip-bad': { type: 'boolean' },
   crop: { type: 'string' },
   quiet: { type: 'boolean' },
+  ...PRECISION_OPTION,
 } as const;
 
 export function commonHelp(defaultOut: string): string {
@@ -57,6 +58,7 @@ export function commonHelp(defaultOut: string): string {
   --crop PX             train on random PX x PX crops of each tile (labels-only runs at one magnification;
                         validation and test see whole tiles); 0 = whole tiles (default 0)
   --quiet               no progress bar or per-epoch lines
+${precisionHelp(22)}
 ${adapterHelp(22)}`;
 }
 

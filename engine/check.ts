@@ -37,7 +37,19 @@ export const TOL = {
     const bound = EPS32 * (n + 4);
     return { atol: bound, rtol: bound };
   },
+  /**
+   * forLengthF16(n): forLength for the f16 GEMM variants (engine/precision.ts: operands rounded
+   * to f16, products taken in f16, f32 accumulation), on the same O(1) data (|products| <= 1):
+   * each term is off by at most (1 + U16)^3 - 1 ~ 3 U16 of itself (U16 = 2^-11, the f16 unit
+   * roundoff; two operand roundings and the product's) plus 2^-25 where the product is an f16
+   * subnormal, so the f16 rounding adds at most ((1 + U16)^3 - 1 + 2^-25) * n to forLength(n).
+   */
+  forLengthF16(n: number): Tol {
+    const f32 = TOL.forLength(n);
+    return { atol: ((1 + U16) ** 3 - 1 + 2 ** -25) * n + f32.atol, rtol: f32.rtol };
+  },
 };
+const U16 = 2 ** -11;
 
 export interface CloseReport {
   maxAbs: number;

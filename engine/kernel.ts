@@ -24,7 +24,13 @@ import { platform } from '#platform';
 import { BindingError } from './errors.ts';
 
 /** Optional adapter features a kernel variant can need (each becomes a WGSL `enable`). */
-export type KernelFeature = 'subgroups';
+export type KernelFeature = 'subgroups' | 'shader-f16';
+
+/** The WGSL `enable` directive of each feature (the adapter feature 'shader-f16' is WGSL's `f16`). */
+const FEATURE_ENABLES: Record<KernelFeature, string> = { subgroups: 'subgroups', 'shader-f16': 'f16' };
+
+/** The device capability flag of each feature (engine/device.ts Gpu.caps). */
+export const FEATURE_CAPS: Record<KernelFeature, 'subgroups' | 'shaderF16'> = { subgroups: 'subgroups', 'shader-f16': 'shaderF16' };
 
 /**
  * One compiled form of a WGSL body: what a variant table declares. `name` is unique across the
@@ -105,7 +111,7 @@ export function loadWgsl(file: string, seen = new Set<string>()): string {
  */
 export function kernelSource(spec: KernelSpec): string {
   const parts: string[] = [];
-  for (const f of spec.features ?? []) parts.push(`enable ${f};`);
+  for (const f of spec.features ?? []) parts.push(`enable ${FEATURE_ENABLES[f]};`);
   for (const [k, v] of Object.entries(spec.constants ?? {})) {
     if (!Number.isInteger(v) || v < 0)
       throw new BindingError(spec.name, `constant ${k} = ${v} must be a whole number >= 0 (declared as u32)`);

@@ -21,7 +21,7 @@
 import type { Gpu, EngineLimits } from './device.ts';
 import { openGpu, type OpenOptions } from './device.ts';
 import { BindingError, KernelError, LimitError } from './errors.ts';
-import { type KernelSpec, type KernelLayout, kernelSource, reflectKernel, pipelineKey } from './kernel.ts';
+import { type KernelSpec, type KernelLayout, kernelSource, reflectKernel, pipelineKey, FEATURE_CAPS } from './kernel.ts';
 import { debug } from '../util/env.ts';
 
 /** What a kernel binds: a range of a GPU buffer with its element type. Tensors satisfy this. */
@@ -140,7 +140,7 @@ export class Runtime {
     const key = pipelineKey(spec);
     const hit = this.pipelines.get(key);
     if (hit) return hit;
-    const missing = (spec.features ?? []).filter((f) => !this.gpu.caps[f]);
+    const missing = (spec.features ?? []).filter((f) => !this.gpu.caps[FEATURE_CAPS[f]]);
     if (missing.length)
       throw new LimitError(
         `kernel '${spec.name}' needs the adapter feature ${missing.join(', ')}, which this device lacks; its op should pick the variant without it`,

@@ -40,6 +40,7 @@ import {
 import type { TrainSummary } from './supervised.ts';
 import { TeacherTargetCache, fileHash, type TeacherTargets } from './teacher_cache.ts';
 import { type DataSource, type SampleRef, type PlannedBatch, type View } from '../data/loader.ts';
+import { precision } from '../engine/precision.ts';
 
 export interface DistillOptions extends CommonTrainOptions, DistillLossOptions {
   teacher: string;
@@ -179,6 +180,8 @@ export async function trainDistill(o: DistillOptions, preopened?: DataSource): P
     unlabeledPool: pool.length,
     classes: data.classes,
     effectiveBatch: o.batch * o.accum,
+    // The GEMM kernels' precision (engine/precision.ts), recorded in config.json and every checkpoint.
+    precision: precision(),
     teacherCache: cached
       ? `used: teacher outputs computed once per tile and augmentation id (${o.augment ? `${augmentSet}-entry augmentation table` : 'no augmentation'})`
       : 'not used',

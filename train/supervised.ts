@@ -25,6 +25,7 @@ import {
 import type { DataSource, PlannedBatch, Batch, SampleRef } from '../data/loader.ts';
 import { join } from 'node:path';
 import type { TeacherCacheStats } from './teacher_cache.ts';
+import { precision } from '../engine/precision.ts';
 
 export interface SupervisedOptions extends CommonTrainOptions {
   /** ceiling: the study's label-rich arm (labelled set plus the pool with its true labels, passed as `samples`). */
@@ -74,6 +75,8 @@ export async function trainSupervised(o: SupervisedOptions, preopened?: DataSour
     unlabeledCount,
     classes: data.classes,
     effectiveBatch: o.batch * o.accum,
+    // The GEMM kernels' precision (engine/precision.ts), recorded in config.json and every checkpoint.
+    precision: precision(),
   };
   prepareRunDir(o.out, config);
   const extras = {

@@ -1,5 +1,5 @@
 /** rbd baseline: the student architecture trained with labels only, at the student magnification. */
-import { parseFlags, magFlag } from '../flags.ts';
+import { parseFlags, magFlag, precisionFlag } from '../flags.ts';
 import { openRuntime, closeRuntime } from '../runtime.ts';
 import { COMMON_OPTIONS, commonHelp, commonOptions, defaultRunDir } from '../train_flags.ts';
 import { trainSupervised } from '../../train/supervised.ts';
@@ -20,7 +20,7 @@ export async function run(argv: string[]) {
   const { values } = parseFlags('baseline', argv, { ...COMMON_OPTIONS, mag: { type: 'string' } });
   const mag = magFlag('baseline', 'mag', values.mag, DEFAULT_MAG);
   const common = commonOptions('baseline', values, defaultRunDir('baseline', mag));
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag('baseline', values.precision));
   try {
     const s = await trainSupervised({ ...common, role: 'baseline', mag, allowUpsampled: Boolean(values['allow-upsampled']) });
     printSummary(s);

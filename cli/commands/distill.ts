@@ -1,5 +1,5 @@
 /** rbd distill: resolution-based knowledge distillation from a high-magnification teacher. */
-import { parseFlags, numberFlag, magFlag, UsageError } from '../flags.ts';
+import { parseFlags, numberFlag, magFlag, UsageError, precisionFlag } from '../flags.ts';
 import { openRuntime, closeRuntime } from '../runtime.ts';
 import { COMMON_OPTIONS, commonHelp, commonOptions, defaultRunDir } from '../train_flags.ts';
 import { trainDistill, DEFAULT_AUGMENT_SET } from '../../train/distill.ts';
@@ -112,7 +112,7 @@ export async function run(argv: string[]) {
     throw new UsageError('distill', 'every loss weight is 0; set --soft-weight or --pixel-weight above 0');
   const unlabeled = numberFlag('distill', 'unlabeled', values.unlabeled, 0, { integer: true, min: 0 });
   const common = commonOptions('distill', values, defaultRunDir('distill', mag));
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag('distill', values.precision));
   try {
     const s = await trainDistill({
       ...common,

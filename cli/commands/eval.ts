@@ -1,5 +1,5 @@
 /** rbd eval: a checkpoint's metrics per split, with bootstrap confidence intervals and plots. */
-import { parseFlags, numberFlag, magFlag, adapterHelp, UsageError } from '../flags.ts';
+import { parseFlags, numberFlag, magFlag, adapterHelp, UsageError, precisionFlag, precisionHelp, PRECISION_OPTION } from '../flags.ts';
 import { openRuntime, closeRuntime } from '../runtime.ts';
 import { DEFAULT_DATA } from '../train_flags.ts';
 import { evaluateCheckpoint, formatEval } from '../../train/evaluate.ts';
@@ -25,6 +25,7 @@ split's images). Prints a table; writes eval.json, roc-<split>.svg and confusion
   --out DIR             where eval.json and the plots go (default: <checkpoint folder>/eval-<mag>)
   --allow-upsampled     accept images larger than their magnification implies
   --skip-bad            skip unreadable images, naming each once, instead of stopping (default: stop)
+${precisionHelp(24)}
 ${adapterHelp(24)}
 `;
 
@@ -40,6 +41,7 @@ export async function run(argv: string[]) {
     out: { type: 'string' },
     'allow-upsampled': { type: 'boolean' },
     'skip-bad': { type: 'boolean' },
+    ...PRECISION_OPTION,
   });
   if (!values.checkpoint) throw new UsageError('eval', '--checkpoint CKPT is required');
   const splitFlag = values.split ?? DEFAULTS.split;
@@ -47,7 +49,7 @@ export async function run(argv: string[]) {
   for (const s of splits) if (!SPLITS.includes(s)) throw new UsageError('eval', `--split '${s}' is not one of ${SPLITS.join(', ')}, all`);
   const mag = magFlag('eval', 'mag', values.mag, '');
   const resamples = numberFlag('eval', 'resamples', values.resamples, DEFAULTS.resamples, { integer: true, min: 1000 });
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag('eval', values.precision));
   try {
     const r = await evaluateCheckpoint({
       checkpoint: values.checkpoint,

@@ -11,7 +11,7 @@ import { loadCheckpoint, type Normalization } from '../../models/checkpoint.ts';
 import { readSafetensors, writeSafetensors } from '../../models/safetensors.ts';
 import type { ResNetArch, NormKind } from '../../models/arch.ts';
 import type { ResNet } from '../../models/resnet.ts';
-import { parseFlags, numberFlag, adapterHelp, UsageError } from '../flags.ts';
+import { parseFlags, numberFlag, adapterHelp, UsageError, precisionFlag, precisionHelp, PRECISION_OPTION } from '../flags.ts';
 import { openRuntime } from '../runtime.ts';
 import { progress } from '../../util/progress.ts';
 import { requireMag } from '../../data/mag.ts';
@@ -53,6 +53,7 @@ shapes, and the flags below override either.
   --norm group|batch  override the norm layer          (default: from the checkpoint)
   --groups G          override GroupNorm's groups      (default: from metadata, else 32)
   --classes K         override the number of classes   (default: from the checkpoint)
+${precisionHelp(22)}
 ${adapterHelp(22)}
 `;
 
@@ -106,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
       mag: { type: 'string' },
       'min-tissue': { type: 'string' },
       'mpp-override': { type: 'string' },
+      ...PRECISION_OPTION,
     },
     true,
   );
@@ -124,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of [values.checkpoint, values.input, values.slide, ...images])
     if (p && !existsSync(p)) throw new UsageError(CMD, `no such file: ${p}`);
 
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag(CMD, values.precision));
   const { model, info } = loadCheckpoint(values.checkpoint, overrides);
   model.eval();
   try {

@@ -1,5 +1,5 @@
 /** rbd teacher: supervised training of the teacher at the top magnification. */
-import { parseFlags, magFlag } from '../flags.ts';
+import { parseFlags, magFlag, precisionFlag } from '../flags.ts';
 import { openRuntime, closeRuntime } from '../runtime.ts';
 import { COMMON_OPTIONS, commonHelp, commonOptions, defaultRunDir } from '../train_flags.ts';
 import { trainSupervised } from '../../train/supervised.ts';
@@ -21,7 +21,7 @@ export async function run(argv: string[]) {
   const { values } = parseFlags('teacher', argv, { ...COMMON_OPTIONS, mag: { type: 'string' } });
   const mag = magFlag('teacher', 'mag', values.mag, '');
   const common = commonOptions('teacher', values, defaultRunDir('teacher', mag));
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag('teacher', values.precision));
   try {
     const s = await trainSupervised({ ...common, role: 'teacher', mag, allowUpsampled: Boolean(values['allow-upsampled']) });
     printSummary(s);

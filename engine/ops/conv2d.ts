@@ -33,6 +33,7 @@ import {
   type GemmLaunch,
 } from './gemm_tiles.ts';
 import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_choice.ts';
+import { precision } from '../precision.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
 
@@ -197,9 +198,9 @@ function segmentsFill(width: number): boolean {
   return (padded - width) * 4 <= padded;
 }
 
-/** Whether this adapter runs the row kernels: they need subgroups (see CONV2D_VARIANTS). */
+/** Whether this adapter runs the row kernels: they need subgroups (see CONV2D_VARIANTS) and exist in f32 only (engine/precision.ts). */
 function rowKernelsUsable(): boolean {
-  return gemmTiles().sharing === 'subgroups';
+  return gemmTiles().sharing === 'subgroups' && precision() === 'f32';
 }
 
 /**
@@ -257,7 +258,7 @@ function conv2dForwardGeneral(l: GemmLaunch, x: Tensor, w: Tensor, b: Tensor | n
   const tiles = tilesOf(l, g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
   dispatch(
-    gemmSpec(CONV2D_VARIANTS.forward[tiles.sharing], tiles),
+    gemmSpec(CONV2D_VARIANTS.forward[tiles.key], tiles),
     { x, w, bias: b ?? w, y },
     { ...g, has_bias: b ? 1 : 0 },
     gemmGroups(g.O, g.batch * g.OH * g.OW, tiles),
@@ -409,7 +410,7 @@ function conv2dBackwardInputGeneral(l: GemmLaunch, dy: Tensor, w: Tensor, g: Con
       if (N === 0) continue;
       const tiles = tilesOf(l, N);
       dispatch(
-        gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.sharing], tiles),
+        gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.key], tiles),
         { dy, w, dx },
         {
           batch: g.batch,
@@ -515,7 +516,7 @@ function conv2dBackwardWeightBy(row: boolean, l: GemmLaunch, splitTarget: number
     const tileGrid = gemmGroups(M, N, tiles);
     const [s, kSplit] = splitK(K, tileGrid[0] * tileGrid[1], splitTarget);
     splits = s;
-    spec = gemmSpec(CONV2D_VARIANTS.backwardWeight[tiles.sharing], tiles);
+    spec = gemmSpec(CONV2D_VARIANTS.backwardWeight[tiles.key], tiles);
     grid = gemmGroups(M, N, tiles, splits);
     uniforms = { ...g, k_split: kSplit };
     inputs = { x, dy };
@@ -565,6 +566,11 @@ const SPLIT_TARGETS = [1, 16, TARGET_WORKGROUPS, 256];
 
 const ROW_LAUNCHES: GemmLaunch[] = (['fit', ...GEMM_FIXED_WORKGROUPS] as const).map((wg) => ({ sharing: 'subgroups', wg }));
 
+/** Why a row kernel cannot run here: they need subgroups (and the launch's limits) and exist in f32 only. */
+function rowLaunchUnusable(l: GemmLaunch): string | null {
+  return precision() !== 'f32' ? `the row kernels exist in f32 only (precision ${precision()})` : gemmLaunchUnusable(l);
+}
+
 function convClass(g: ConvGeometry, M: number, N: number, K: number): string {
   return `k${g.KH}x${g.KW} s${g.stride_h}x${g.stride_w} d${g.dil_h}x${g.dil_w} M${log2Bucket(M)} N${log2Bucket(N)} K${log2Bucket(K)} w4${g.W % 4 === 0 ? 1 : 0}${g.OW % 4 === 0 ? 1 : 0}`;
 }
@@ -575,7 +581,7 @@ export const CONV2D_CHOICES = {
     candidates: [
       ...ROW_LAUNCHES.map((l): Candidate<ConvGeometry, ConvForwardLaunch> => ({
         name: `row-${gemmLaunchName(l, false)}`,
-        unusable: () => gemmLaunchUnusable(l),
+        unusable: () => rowLaunchUnusable(l),
         fits: (g) => rowKernelFor(g) !== null,
         params: { kernel: 'row', sharing: l.sharing, wg: l.wg },
         launch: (x, w, b, g) => conv2dForwardByRow(l, x, w, b, g),
@@ -595,7 +601,7 @@ export const CONV2D_CHOICES = {
     candidates: [
       ...ROW_LAUNCHES.map((l): Candidate<ConvGeometry, ConvBackwardInputLaunch> => ({
         name: `row-${gemmLaunchName(l, false)}`,
-        unusable: () => gemmLaunchUnusable(l),
+        unusable: () => rowLaunchUnusable(l),
         fits: (g) => backwardInputAsForward(g) !== null,
         params: { kernel: 'row3 on the flipped weight', sharing: l.sharing, wg: l.wg },
         launch: (dy, w, g) => conv2dBackwardInputByRow(l, dy, w, g),
@@ -616,7 +622,7 @@ export const CONV2D_CHOICES = {
       ...ROW_LAUNCHES.flatMap((l) =>
         SPLIT_TARGETS.map((t): Candidate<ConvGeometry, ConvBackwardWeightLaunch> => ({
           name: `row-${gemmLaunchName(l, false)}-split${t}`,
-          unusable: () => gemmLaunchUnusable(l),
+          unusable: () => rowLaunchUnusable(l),
           fits: (g) => rowWeightKernelFor(g) !== null,
           params: { kernel: 'row', sharing: l.sharing, wg: l.wg, splitTarget: t },
           launch: (x, dy, g) => conv2dBackwardWeightBy(true, l, t, x, dy, g),

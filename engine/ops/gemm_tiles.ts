@@ -10,6 +10,9 @@
  *    row values of each reduction step are loaded 2 per invocation and handed out with subgroup
  *    shuffles (kernels/gemm/rows_subgroup.wgsl);
  *  - 'invocation': every invocation loads the 16 values itself (kernels/gemm/rows_invocation.wgsl).
+ * And two operand precisions (engine/precision.ts): f32, and f16 where the adapter has
+ * 'shader-f16' and the runtime precision is 'f16' (kernels/gemm/operand_*.wgsl); gemmTiles
+ * returns the key of the general variant to run.
  * (The conv row kernels exist only with subgroups: engine/ops/conv2d.ts falls back to the
  * general kernels without.)
  *
@@ -24,7 +27,8 @@
  */
 import { runtime } from '../runtime.ts';
 import { LimitError } from '../errors.ts';
-import type { KernelSpec, KernelVariant } from '../kernel.ts';
+import type { KernelFeature, KernelSpec, KernelVariant } from '../kernel.ts';
+import { precision, type Precision } from '../precision.ts';
 
 /** Rows per workgroup (TM) and columns per invocation (TN): the one source of both, injected into the WGSL. */
 export const GEMM_CONSTANTS = { TM: 16, TN: 8 } as const;
@@ -39,17 +43,49 @@ const SHARING: Record<RowSharing, Pick<KernelVariant, 'includes' | 'features'>> 
   invocation: { includes: ['gemm/rows_invocation.wgsl'], features: [] },
 };
 
+/**
+ * The operand snippet and the features of each precision (engine/precision.ts): the type in which
+ * the A and B values of a reduction step are staged (kernels/gemm/operand_*.wgsl).
+ */
+const OPERAND: Record<Precision, { includes: string[]; features: KernelFeature[] }> = {
+  f32: { includes: ['gemm/operand_f32.wgsl'], features: [] },
+  f16: { includes: ['gemm/operand_f16.wgsl'], features: ['shader-f16'] },
+};
+
 /** A GEMM variant: its constants (TM, TN and its own) always present. */
 export type GemmVariant = KernelVariant & { constants: Readonly<Record<string, number>> };
 
-/** A GEMM variant: `file` compiled after the row-sharing snippet, with TM, TN and `constants` injected. */
-export function gemmVariant(name: string, file: string, sharing: RowSharing, constants: Record<string, number> = {}): GemmVariant {
-  return { name, file, ...SHARING[sharing], constants: { ...GEMM_CONSTANTS, ...constants } };
+/**
+ * A GEMM variant: `file` compiled after the operand snippet of `precision` and the row-sharing
+ * snippet, with TM, TN and `constants` injected. f16 variants are named `${name}F16`.
+ */
+export function gemmVariant(
+  name: string,
+  file: string,
+  sharing: RowSharing,
+  constants: Record<string, number> = {},
+  precision: Precision = 'f32',
+): GemmVariant {
+  return {
+    name: precision === 'f16' ? `${name}F16` : name,
+    file,
+    includes: [...OPERAND[precision].includes, ...SHARING[sharing].includes!],
+    features: [...SHARING[sharing].features!, ...OPERAND[precision].features],
+    constants: { ...GEMM_CONSTANTS, ...constants },
+  };
 }
 
-/** A GEMM body in both row sharings, keyed by sharing. */
-export function gemmVariants(name: string, file: string): Record<RowSharing, GemmVariant> {
-  return { subgroups: gemmVariant(name, file, 'subgroups'), invocation: gemmVariant(name, file, 'invocation') };
+/** Which general GEMM variant runs: the row sharing, with 'F16' appended at precision f16. */
+export type GemmKey = RowSharing | `${RowSharing}F16`;
+
+/** A GEMM body in both row sharings and both precisions, keyed by GemmKey. */
+export function gemmVariants(name: string, file: string): Record<GemmKey, GemmVariant> {
+  return {
+    subgroups: gemmVariant(name, file, 'subgroups'),
+    invocation: gemmVariant(name, file, 'invocation'),
+    subgroupsF16: gemmVariant(name, file, 'subgroups', {}, 'f16'),
+    invocationF16: gemmVariant(name, file, 'invocation', {}, 'f16'),
+  };
 }
 
 export interface GemmTiles {
@@ -58,6 +94,8 @@ export interface GemmTiles {
   WG_N: number;
   /** How the row values are shared. */
   sharing: RowSharing;
+  /** The general GEMM variant to run: the sharing at the runtime precision (engine/precision.ts). */
+  key: GemmKey;
 }
 
 /**
@@ -116,7 +154,8 @@ export function gemmTiles(columns = Infinity): GemmTiles {
   const block = GEMM_CONSTANTS.TN;
   const idle = (wg: number) => (Number.isFinite(columns) ? Math.ceil(columns / (block * wg)) * block * wg - columns : 0);
   const wg = allowed.reduce((best, n) => (idle(n) < idle(best) ? n : best));
-  return { WG_M: 1, WG_N: wg, sharing: forcedSharing ?? (subgroupsUsable() ? 'subgroups' : 'invocation') };
+  const sharing = forcedSharing ?? (subgroupsUsable() ? 'subgroups' : 'invocation');
+  return { WG_M: 1, WG_N: wg, sharing, key: precision() === 'f16' ? `${sharing}F16` : sharing };
 }
 
 /** The kernel spec of a GEMM variant at a workgroup size, plus any override constants of its own. */
@@ -165,8 +204,9 @@ export function gemmLaunchUnusable(l: GemmLaunch): string | null {
 
 /** The tiles of a launch for an output `columns` wide: 'fit' sizes as gemmTiles does, in the launch's sharing. */
 export function tilesOf(l: GemmLaunch, columns: number): GemmTiles {
-  if (l.wg === 'fit') return { ...gemmTiles(columns), sharing: l.sharing };
-  return { WG_M: 1, WG_N: l.wg, sharing: l.sharing };
+  const key: GemmKey = precision() === 'f16' ? `${l.sharing}F16` : l.sharing;
+  if (l.wg === 'fit') return { ...gemmTiles(columns), sharing: l.sharing, key };
+  return { WG_M: 1, WG_N: l.wg, sharing: l.sharing, key };
 }
 
 /** The row sharing today's rule uses (subgroups where usable, unless withRowSharing says otherwise). */

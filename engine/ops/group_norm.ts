@@ -14,6 +14,7 @@ import { ShapeError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import { nchw, longReductionWorkgroupSize } from './launch.ts';
 import { selectionPoint, choose, log2Bucket } from '../variant_choice.ts';
+import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 
 /**
  * The epilogue a group-norm kernel is compiled with (kernels/norm/act_*.wgsl): none (groupNorm),
@@ -36,8 +37,11 @@ const EPILOGUE: Record<NormEpilogue, { snippet: string; prefix: string }> = {
  * with one invocation instead of one workgroup (see GROUP_NORM_PER_INVOCATION_MAX).
  * forward and channelSums exist per epilogue; backwardInput and backwardParams have none (the
  * ReLU's mask is applied by channelSums, which hands them dz), so every epilogue shares them.
+ * The …Slab variants (norm/group_norm_slab.wgsl) are shaped for GPUs: a workgroup per (sample,
+ * group) slab at every map size, coalesced vec4 loads whatever the alignment; today's rules do
+ * not choose them (see forceGroupNormPath).
  */
-type Body = 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl';
+type Body = 'norm/group_norm.wgsl' | 'norm/group_norm_vec4.wgsl' | 'norm/group_norm_slab.wgsl';
 const variant = (name: string, file: Body, entry: string, epilogue: NormEpilogue): KernelVariant => ({
   name,
   file,
@@ -53,6 +57,8 @@ function epilogueVariants(epilogue: NormEpilogue) {
     channelSums: variant(`${p}ChannelSums`, 'norm/group_norm.wgsl', 'channelSums', epilogue),
     channelSumsVec4: variant(`${p}ChannelSumsVec4`, 'norm/group_norm_vec4.wgsl', 'channelSums', epilogue),
     channelSumsVec4PerPlane: variant(`${p}ChannelSumsVec4PerPlane`, 'norm/group_norm_vec4.wgsl', 'channelSumsPerPlane', epilogue),
+    forwardSlab: variant(`${p}ForwardSlab`, 'norm/group_norm_slab.wgsl', 'forwardSlab', epilogue),
+    channelSumsSlab: variant(`${p}ChannelSumsSlab`, 'norm/group_norm_slab.wgsl', 'channelSumsSlab', epilogue),
   };
 }
 export const GROUP_NORM_VARIANTS = {
@@ -62,6 +68,7 @@ export const GROUP_NORM_VARIANTS = {
   shared: {
     backwardInput: variant('groupNormBackwardInput', 'norm/group_norm.wgsl', 'backwardInput', 'none'),
     backwardInputVec4: variant('groupNormBackwardInputVec4', 'norm/group_norm_vec4.wgsl', 'backwardInput', 'none'),
+    backwardInputSlab: variant('groupNormBackwardInputSlab', 'norm/group_norm_slab.wgsl', 'backwardInputSlab', 'none'),
     backwardParams: variant('groupNormBackwardParams', 'norm/group_norm.wgsl', 'backwardParams', 'none'),
   },
 } as const;
@@ -76,6 +83,39 @@ export const GROUP_NORM_VARIANTS = {
 export const GROUP_NORM_PER_INVOCATION_MAX = 4096;
 /** Workgroup size of the one-invocation-per-run kernels (N*G slabs may be as few as 256). */
 const PER_INVOCATION_WG = 32;
+
+/**
+ * Which group-norm kernels run: 'rules' (today's choice by map size: scalar, vec4 per
+ * invocation, vec4 per workgroup) or 'slab' (the GPU-shaped …Slab variants for the forward,
+ * channelSums and backwardInput passes at every shape). Tests and benchmarks force 'slab' with
+ * forceGroupNormPath until a per-adapter choice (the variant-choice mechanism of issue 15) selects it.
+ */
+export type GroupNormPath = 'rules' | 'slab';
+let forcedPath: GroupNormPath = 'rules';
+
+/** Run fn with the group-norm kernels of `path` (restored after, also on a throw). */
+export function forceGroupNormPath<T>(path: GroupNormPath, fn: () => T): T {
+  const prev = forcedPath;
+  forcedPath = path;
+  try {
+    return fn();
+  } finally {
+    forcedPath = prev;
+  }
+}
+
+/**
+ * The launch of a …Slab variant: a workgroup per slab, its size the smallest power of two that
+ * covers the slab's vec4s, within [32, min(256, device limits)] (reductionWorkgroupSize); for
+ * channelSumsSlab LANES invocations per channel plane, a power of two covering the plane's vec4s
+ * (H*W / 4, plus one where a plane does not start on a vec4), at most WG.
+ */
+function slabSpec(v: KernelVariant, slabLen: number, hw: number): KernelSpec {
+  const wg = reductionWorkgroupSize(Math.ceil(slabLen / 4));
+  let lanes = 1;
+  while (lanes < Math.ceil(hw / 4) + (hw % 4 ? 1 : 0) && lanes < wg) lanes *= 2;
+  return { ...v, overrides: v.entry === 'channelSumsSlab' ? { WG: wg, LANES: lanes } : { WG: wg } };
+}
 
 /**
  * The launch of `variant` (one of GROUP_NORM_VARIANTS). `length`: the run one workgroup
@@ -118,7 +158,7 @@ export function groupNormForwardPass(
   const stats = Tensor.empty([n, groups, 2]);
   const extra: Record<string, Tensor> = residual ? { residual } : {};
   const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
-  const launch: NormForwardLaunch = { epilogue, x, weight, bias, extra, y, stats, uniforms, slabs: n * groups, slabLen, flops };
+  const launch: NormForwardLaunch = { epilogue, x, weight, bias, extra, y, stats, uniforms, slabs: n * groups, slabLen, hw: h * w, flops };
   choose(GROUP_NORM_CHOICES.forward, normGeometry(epilogue, x, groups)).launch(launch);
   return { y, stats };
 }
@@ -154,13 +194,26 @@ export function groupNormBackwardPass(
   const sums = Tensor.empty([n, c, 2]);
   const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
   const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
-  const planes: NormPlanesLaunch = { epilogue, x, dy, stats, sums, act, uniforms, planes: n * c, hw: h * w, flops };
+  const planes: NormPlanesLaunch = {
+    epilogue,
+    x,
+    dy,
+    stats,
+    sums,
+    act,
+    uniforms,
+    planes: n * c,
+    hw: h * w,
+    slabs: n * groups,
+    slabLen,
+    flops,
+  };
   choose(GROUP_NORM_CHOICES.channelSums, normGeometry(epilogue, x, groups)).launch(planes);
   const upstream = dz ?? dy;
   let dx: Tensor | null = null;
   if (want.dx) {
     dx = Tensor.empty(x.shape);
-    const launch: NormBackwardInputLaunch = { x, dy: upstream, dx, weight, stats, sums, uniforms, slabs: n * groups, slabLen };
+    const launch: NormBackwardInputLaunch = { x, dy: upstream, dx, weight, stats, sums, uniforms, slabs: n * groups, slabLen, hw: h * w };
     choose(GROUP_NORM_CHOICES.backwardInput, normGeometry(epilogue, x, groups)).launch(launch);
   }
   let dweight: Tensor | null = null;
@@ -263,6 +316,7 @@ export interface NormForwardLaunch {
   uniforms: ReturnType<typeof groupNormUniforms>;
   slabs: number;
   slabLen: number;
+  hw: number;
   flops: number;
 }
 export interface NormPlanesLaunch {
@@ -276,6 +330,8 @@ export interface NormPlanesLaunch {
   uniforms: ReturnType<typeof groupNormUniforms>;
   planes: number;
   hw: number;
+  slabs: number;
+  slabLen: number;
   flops: number;
 }
 export interface NormBackwardInputLaunch {
@@ -288,10 +344,18 @@ export interface NormBackwardInputLaunch {
   uniforms: ReturnType<typeof groupNormUniforms>;
   slabs: number;
   slabLen: number;
+  hw: number;
 }
 
 /** Every row of H*W elements starts on a vec4 when H*W % 4 == 0. */
 const vec4Fits = (g: { hw: number }) => g.hw % 4 === 0;
+/**
+ * The …Slab kernels bind x as array<vec4<f32>>, which WebGPU will not bind to fewer than 16
+ * bytes: a tensor of 1-3 elements runs the other kernels.
+ */
+const slabFits = (g: NormGeometry) => g.n * g.c * g.h * g.w >= 4;
+/** The rules pick the slab kernels only inside forceGroupNormPath('slab') (where they fit). */
+const slabRuled = (g: NormGeometry) => forcedPath === 'slab' && slabFits(g);
 
 export const GROUP_NORM_CHOICES = {
   forward: selectionPoint<NormGeometry, (k: NormForwardLaunch) => void>({
@@ -333,9 +397,22 @@ export const GROUP_NORM_CHOICES = {
             k.flops,
           ),
       },
+      {
+        name: 'slab',
+        fits: slabFits,
+        params: { wg: 'fit to the slab' },
+        launch: (k) =>
+          dispatch(
+            slabSpec(GROUP_NORM_VARIANTS[k.epilogue].forwardSlab, k.slabLen, k.hw),
+            { x: k.x, x4: k.x, weight: k.weight, bias: k.bias, y: k.y, stats_out: k.stats, ...k.extra },
+            k.uniforms,
+            k.slabs,
+            k.flops,
+          ),
+      },
     ],
     classOf: (g) => `v4${vec4Fits(g) ? 1 : 0} slab${log2Bucket(g.slabLen)} slabs${log2Bucket(g.slabs)}`,
-    rule: (g) => (!vec4Fits(g) ? 'scalar' : g.slabLen <= GROUP_NORM_PER_INVOCATION_MAX ? 'vec4PerSlab' : 'vec4'),
+    rule: (g) => (slabRuled(g) ? 'slab' : !vec4Fits(g) ? 'scalar' : g.slabLen <= GROUP_NORM_PER_INVOCATION_MAX ? 'vec4PerSlab' : 'vec4'),
   }),
   channelSums: selectionPoint<NormGeometry, (k: NormPlanesLaunch) => void>({
     op: 'groupNorm.channelSums',
@@ -376,9 +453,22 @@ export const GROUP_NORM_CHOICES = {
             k.flops,
           ),
       },
+      {
+        name: 'slab',
+        fits: slabFits,
+        params: { wg: 'fit to the slab' },
+        launch: (k) =>
+          dispatch(
+            slabSpec(GROUP_NORM_VARIANTS[k.epilogue].channelSumsSlab, k.slabLen, k.hw),
+            { x: k.x, x4: k.x, stats: k.stats, dy: k.dy, dy4: k.dy, sums_out: k.sums, ...k.act },
+            k.uniforms,
+            k.slabs,
+            k.flops,
+          ),
+      },
     ],
     classOf: (g) => `v4${vec4Fits(g) ? 1 : 0} plane${log2Bucket(g.hw)} planes${log2Bucket(g.planes)}`,
-    rule: (g) => (!vec4Fits(g) ? 'scalar' : g.hw <= GROUP_NORM_PER_INVOCATION_MAX ? 'vec4PerPlane' : 'vec4'),
+    rule: (g) => (slabRuled(g) ? 'slab' : !vec4Fits(g) ? 'scalar' : g.hw <= GROUP_NORM_PER_INVOCATION_MAX ? 'vec4PerPlane' : 'vec4'),
   }),
   backwardInput: selectionPoint<NormGeometry, (k: NormBackwardInputLaunch) => void>({
     op: 'groupNorm.backwardInput',
@@ -404,8 +494,20 @@ export const GROUP_NORM_CHOICES = {
             k.slabs,
           ),
       },
+      {
+        name: 'slab',
+        fits: slabFits,
+        params: { wg: 'fit to the slab' },
+        launch: (k) =>
+          dispatch(
+            slabSpec(GROUP_NORM_VARIANTS.shared.backwardInputSlab, k.slabLen, k.hw),
+            { weight: k.weight, stats: k.stats, sums: k.sums, x: k.x, x4: k.x, dy: k.dy, dy4: k.dy, dx: k.dx },
+            k.uniforms,
+            k.slabs,
+          ),
+      },
     ],
     classOf: (g) => `v4${vec4Fits(g) ? 1 : 0} slab${log2Bucket(g.slabLen)} slabs${log2Bucket(g.slabs)}`,
-    rule: (g) => (vec4Fits(g) ? 'vec4' : 'scalar'),
+    rule: (g) => (slabRuled(g) ? 'slab' : vec4Fits(g) ? 'vec4' : 'scalar'),
   }),
 };

@@ -21,7 +21,7 @@ import {
 } from './gemm_tiles.ts';
 import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_choice.ts';
 
-/** The kernel variants of matmul: the one GEMM body (kernels/gemm/matmul.wgsl) in both row sharings. */
+/** The kernel variants of matmul: the one GEMM body (kernels/gemm/matmul.wgsl) in both row sharings and both precisions. */
 export const MATMUL_VARIANTS = gemmVariants('matmul', 'gemm/matmul.wgsl');
 
 /** A 2-D operand of `gemm`, optionally read transposed (`transposed`: use t^T, t stored as given). */
@@ -55,7 +55,7 @@ function gemmBlocked(l: GemmLaunch, a: GemmOperand, b: GemmOperand, bias: Tensor
   const c = Tensor.empty([M, N]);
   const tiles = tilesOf(l, N);
   dispatch(
-    gemmSpec(MATMUL_VARIANTS[tiles.sharing], tiles),
+    gemmSpec(MATMUL_VARIANTS[tiles.key], tiles),
     { a: a.t, b: b.t, bias: bias ?? b.t, c },
     {
       M,

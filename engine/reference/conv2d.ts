@@ -26,7 +26,7 @@ export function conv2dOutShape(xShape: Shape4, wShape: Shape4, p: ConvParamsRef)
  * Visit every (output element, tap) pair whose input position is inside the image:
  * visit(yIndex, xIndex, wIndex). Forward and backward both follow the definition through it.
  */
-function eachTerm(xShape: Shape4, wShape: Shape4, p: ConvParamsRef, visit: (yi: number, xi: number, wi: number) => void) {
+export function eachTerm(xShape: Shape4, wShape: Shape4, p: ConvParamsRef, visit: (yi: number, xi: number, wi: number) => void) {
   const [N, C, H, W] = xShape;
   const [O, , KH, KW] = wShape;
   const [, , OH, OW] = conv2dOutShape(xShape, wShape, p);

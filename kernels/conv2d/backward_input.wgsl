@@ -70,14 +70,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   }
 
   var acc: array<f32, BLOCK>;
-  var a: array<f32, A_LOADS>;
-  var b: array<f32, TN>;
+  var a: array<Operand, A_LOADS>;
+  var b: array<Operand, TN>;
   let radices = vec3<u32>(0u, p.NKH, p.NKW);
   var tap = vec3<u32>(0u, 0u, 0u);   // (o, u, v) of k
   let w_o_stride = p.C * KHW;
   for (var k = 0u; k < K; k++) {
     let w_tap = tap.x * w_o_stride + (p.kh0 + tap.y * p.kh_step) * p.KW + p.kw0 + tap.z * p.kw_step;
-    for (var r = 0u; r < A_LOADS; r++) { a[r] = w[w_row[r] + w_tap]; }
+    for (var r = 0u; r < A_LOADS; r++) { a[r] = Operand(w[w_row[r] + w_tap]); }
     let dh = i32(tap.y) * p.oh_step;
     let dw = i32(tap.z) * p.ow_step;
     let tap_offset = i32(tap.x * OHW) - dh * i32(p.OW) - dw;
@@ -85,7 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
       // One unsigned compare per axis: a negative position wraps to a huge u32. Taps outside dy
       // read offset 0 and are zeroed, which keeps the loop free of divergent branches.
       let inside = (u32(oh0[j] - dh) < p.OH) & (u32(ow0[j] - dw) < p.OW);
-      b[j] = select(0.0, dy[select(0u, u32(dy_corner[j] + tap_offset), inside)], inside);
+      b[j] = Operand(select(0.0, dy[select(0u, u32(dy_corner[j] + tap_offset), inside)], inside));
     }
     block_update(&acc, &a, &b);
     tap = radix_next(tap, radices);

@@ -59,13 +59,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   }
 
   var acc: array<f32, BLOCK>;
-  var a: array<f32, A_LOADS>;
-  var b: array<f32, TN>;
+  var a: array<Operand, A_LOADS>;
+  var b: array<Operand, TN>;
   let radices = vec3<u32>(0u, p.OH, p.OW);
   var pix = radix_split(k_begin, radices);   // (b, oh, ow) of k
   for (var k = k_begin; k < k_end; k++) {
     let dy_pix = pix.x * M * OHW + pix.y * p.OW + pix.z;
-    for (var r = 0u; r < A_LOADS; r++) { a[r] = dy[dy_row[r] + dy_pix]; }
+    for (var r = 0u; r < A_LOADS; r++) { a[r] = Operand(dy[dy_row[r] + dy_pix]); }
     let oh = i32(pix.y) * p.stride_h;
     let ow = i32(pix.z) * p.stride_w;
     let x_pix = i32(pix.x * p.C * HW) + oh * i32(p.W) + ow;
@@ -73,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
       // One unsigned compare per axis: a negative position wraps to a huge u32. Taps outside the
       // image read offset 0 and are zeroed, which keeps the loop free of divergent branches.
       let inside = (u32(oh + dh[j]) < p.H) & (u32(ow + dw[j]) < p.W);
-      b[j] = select(0.0, x[select(0u, u32(x_pix + x_tap[j]), inside)], inside);
+      b[j] = Operand(select(0.0, x[select(0u, u32(x_pix + x_tap[j]), inside)], inside));
     }
     block_update(&acc, &a, &b);
     pix = radix_next(pix, radices);

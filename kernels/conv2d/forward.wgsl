@@ -52,12 +52,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   }
 
   var acc: array<f32, BLOCK>;
-  var a: array<f32, A_LOADS>;
-  var b: array<f32, TN>;
+  var a: array<Operand, A_LOADS>;
+  var b: array<Operand, TN>;
   let radices = vec3<u32>(0u, p.KH, p.KW);
   var tap = vec3<u32>(0u, 0u, 0u);   // (c, kh, kw) of k
   for (var k = 0u; k < K; k++) {
-    for (var r = 0u; r < A_LOADS; r++) { a[r] = w[w_row[r] + k]; }
+    for (var r = 0u; r < A_LOADS; r++) { a[r] = Operand(w[w_row[r] + k]); }
     let dh = i32(tap.y) * p.dil_h;
     let dw = i32(tap.z) * p.dil_w;
     let tap_offset = i32(tap.x * HW) + dh * i32(p.W) + dw;
@@ -65,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
       // One unsigned compare per axis: a negative position wraps to a huge u32. Taps outside the
       // image read offset 0 and are zeroed, which keeps the loop free of divergent branches.
       let inside = (u32(ih0[j] + dh) < p.H) & (u32(iw0[j] + dw) < p.W);
-      b[j] = select(0.0, x[select(0u, u32(x_corner[j] + tap_offset), inside)], inside);
+      b[j] = Operand(select(0.0, x[select(0u, u32(x_corner[j] + tap_offset), inside)], inside));
     }
     block_update(&acc, &a, &b);
     tap = radix_next(tap, radices);

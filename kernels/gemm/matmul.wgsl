@@ -30,13 +30,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ids: GemmInvocation) {
   for (var j = 0u; j < TN; j++) { b_col[j] = min(n0 + j * WG, p.N - 1u) * p.b_sn; }
 
   var acc: array<f32, BLOCK>;
-  var av: array<f32, A_LOADS>;
-  var bv: array<f32, TN>;
+  var av: array<Operand, A_LOADS>;
+  var bv: array<Operand, TN>;
   for (var k = 0u; k < p.K; k++) {
     let ak = k * p.a_sk;
     let bk = k * p.b_sk;
-    for (var r = 0u; r < A_LOADS; r++) { av[r] = a[a_row[r] + ak]; }
-    for (var j = 0u; j < TN; j++) { bv[j] = b[bk + b_col[j]]; }
+    for (var r = 0u; r < A_LOADS; r++) { av[r] = Operand(a[a_row[r] + ak]); }
+    for (var j = 0u; j < TN; j++) { bv[j] = Operand(b[bk + b_col[j]]); }
     block_update(&acc, &av, &bv);
   }
 

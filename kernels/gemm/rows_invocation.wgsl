@@ -14,6 +14,6 @@ fn a_load_row(r: u32, ids: GemmInvocation) -> u32 {
 }
 
 // A[row i][k] of the block.
-fn a_value(a_loaded: ptr<function, array<f32, A_LOADS>>, i: u32) -> f32 {
-  return (*a_loaded)[i];
+fn a_value(a_loaded: ptr<function, array<Operand, A_LOADS>>, i: u32) -> f32 {
+  return f32((*a_loaded)[i]);
 }

@@ -18,6 +18,7 @@ fn a_load_row(r: u32, ids: GemmInvocation) -> u32 {
 }
 
 // A[row i][k] of the block, from the lane that loaded it.
-fn a_value(a_loaded: ptr<function, array<f32, A_LOADS>>, i: u32) -> f32 {
-  return subgroupShuffle((*a_loaded)[i / 8u], i % 8u);
+// Shuffled as f32 (exact for an f16 Operand): subgroup operations on f16 would need more features.
+fn a_value(a_loaded: ptr<function, array<Operand, A_LOADS>>, i: u32) -> f32 {
+  return subgroupShuffle(f32((*a_loaded)[i / 8u]), i % 8u);
 }

@@ -25,6 +25,10 @@
 // Adapters without subgroups use gemm/rows_invocation.wgsl: every invocation loads its TM values
 // itself (uniform across the workgroup, so GPUs serve them from cache).
 //
+// Operand precision: a snippet included ahead of the row-sharing one, gemm/operand_f32.wgsl or
+// gemm/operand_f16.wgsl, declares the type `Operand` of the staged A and B values and
+// multiply_add, the precision of each term.
+//
 // TM (rows per workgroup) and TN (columns per invocation) are injected as WGSL constants by the
 // variant tables (engine/ops/gemm_tiles.ts, GEMM_CONSTANTS). Each kernel body (conv2d/forward.wgsl,
 // ...) is compiled after one of the two row-sharing snippets, gemm/rows_subgroup.wgsl or
@@ -41,10 +45,12 @@ const BLOCK: u32 = TM * TN;   // accumulators per invocation
 override WG: u32 = 64u;
 
 // acc += a b^T for one k: rows i < TM from the loaded A values, b holds B[k][columns] (TN values).
-fn block_update(acc: ptr<function, array<f32, BLOCK>>, a_loaded: ptr<function, array<f32, A_LOADS>>, b: ptr<function, array<f32, TN>>) {
+// The staged values are of type Operand and multiply_add forms each term (gemm/operand_*.wgsl:
+// f32 fma, or an f16 product added in f32); the accumulators are f32 either way.
+fn block_update(acc: ptr<function, array<f32, BLOCK>>, a_loaded: ptr<function, array<Operand, A_LOADS>>, b: ptr<function, array<Operand, TN>>) {
   for (var i = 0u; i < TM; i++) {
     let ai = a_value(a_loaded, i);
-    for (var j = 0u; j < TN; j++) { (*acc)[i * TN + j] = fma(ai, (*b)[j], (*acc)[i * TN + j]); }
+    for (var j = 0u; j < TN; j++) { (*acc)[i * TN + j] = multiply_add(ai, (*b)[j], (*acc)[i * TN + j]); }
   }
 }
 

@@ -38,6 +38,7 @@ test('bench speed tiny ResNet tile 32 at 10x,5x,2.5x batch 1: JSON fields, meta,
     assert.ok(Array.isArray(j.adapter.features));
     assert.is(j.adapter.limits.maxStorageBufferBindingSize, rt.limits.maxStorageBufferBindingSize);
     assert.type(j.webgpuVersion, 'string');
+    assert.is(j.precision, 'f32', 'the GEMM precision is recorded (default f32)');
     assert.is(j.nodeVersion, process.version);
     assert.ok('commit' in j.git && 'dirty' in j.git);
     assert.equal(j.seeds, { weights: 5, inputs: 5 });

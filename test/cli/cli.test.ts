@@ -68,6 +68,7 @@ test('exit 2 for usage errors, naming the problem: no command, unknown command o
     ],
     [['profile', '--student-mag', 'five'], /--student-mag 'five' is not a magnification/],
     [['distill', '--data', tmp], /--teacher CKPT is required/],
+    [['bench', 'kernels', '--precision', 'f64'], /rbd bench kernels: --precision 'f64' is not one of f32, f16/],
   ];
   const results = await Promise.all(cases.map(([args]) => rbd(args)));
   results.forEach((r, i) => {
@@ -85,6 +86,13 @@ test('exit 1 for runtime errors: no adapter matches, an unreadable report input'
   assert.match(adapter.out, /no adapter matches --adapter no-such-gpu-xyz/);
   assert.is(report.code, 1, report.err);
   assert.match(report.err, /missing\.safetensors does not exist/);
+});
+
+test("--precision f16 on an adapter without 'shader-f16' (GL) stops with exit 1, naming the adapter and the remedy", async () => {
+  const r = await rbd(['--adapter', 'gl', 'teacher', '--precision', 'f16', '--data', tmp, '--out', join(tmp, 'f16-run')]);
+  assert.is(r.code, 1, r.err);
+  assert.match(r.out + r.err, /precision f16 needs the adapter feature 'shader-f16', which OpenGL.* lacks; use --precision f32/);
+  assert.not.ok(readdirSync(tmp).includes('f16-run'), 'nothing written');
 });
 
 test('a global --adapter before the command chooses the adapter; one after it wins', async () => {

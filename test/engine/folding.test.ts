@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gpu } from '../helpers/gpu.ts';
 import { runtime, type DispatchInfo } from '../../engine/runtime.ts';
-import { loadWgsl, type KernelVariant } from '../../engine/kernel.ts';
+import { loadWgsl, FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
 import { KERNEL_DIR } from '../../engine/platform/node.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
@@ -25,7 +25,7 @@ import { scale } from '../../engine/ops/scale.ts';
 import { maxPool2d } from '../../engine/ops/max_pool2d.ts';
 import { adaptiveAvgPool2d } from '../../engine/ops/adaptive_avg_pool2d.ts';
 import { adaptiveMaxPool2d } from '../../engine/ops/adaptive_max_pool2d.ts';
-import { groupNorm } from '../../engine/ops/group_norm.ts';
+import { groupNorm, forceGroupNormPath } from '../../engine/ops/group_norm.ts';
 import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
 import { batchNorm } from '../../engine/ops/batch_norm.ts';
 import { bicubicResize } from '../../engine/ops/bicubic_resize.ts';
@@ -114,6 +114,18 @@ const CASES: [string, (rng: Rng) => Tensor[]][] = [
       const ys = backprop(rng, groupNormRelu(x, w, b, 32, r), groupNormRelu(odd, wo, bo, 4, ro), groupNormRelu(x, w, b, 8));
       return [...ys, x.grad!, r.grad!, odd.grad!, ro.grad!, w.grad!, b.grad!, wo.grad!, bo.grad!];
     },
+  ],
+  [
+    'groupNorm and groupNormRelu on the slab variants (forced; 64 slabs)',
+    (rng) =>
+      forceGroupNormPath('slab', () => {
+        const x = leaf(rng, [2, 32, 32, 16]),
+          r = leaf(rng, [2, 32, 32, 16]);
+        const w = leaf(rng, [32]),
+          b = leaf(rng, [32]);
+        const ys = backprop(rng, groupNorm(x, w, b, 32), groupNormRelu(x, w, b, 32, r), groupNormRelu(x, w, b, 32));
+        return [...ys, x.grad!, r.grad!, w.grad!, b.grad!];
+      }),
   ],
   [
     'bicubicResize',
@@ -239,7 +251,7 @@ test('every kernel file that folds ran folded (a y count > 1) under the forced l
     variants.some((v) => v.file === f) &&
     variants
       .filter((v) => v.file === f)
-      .every((v) => (v.features ?? []).some((x) => !caps[x] || !usableRowSharings().includes('subgroups')));
+      .every((v) => (v.features ?? []).some((x) => !caps[FEATURE_CAPS[x]] || !usableRowSharings().includes('subgroups')));
   const files = foldingFiles().filter((f) => !unusable(f));
   assert.ok(files.length >= 15, `found ${files.length} folding kernel files`);
   const foldedFiles = new Set(folded.dispatches.filter((d) => d.workgroups[1] > 1 && d.workgroups[2] === 1).map((d) => d.spec.file));

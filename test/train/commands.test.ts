@@ -127,6 +127,9 @@ test('rbd distill end to end on a tiny data set; config records resolution and u
   // The student checkpoint records its own magnification, so rbd eval picks 5x by itself.
   const meta = readSafetensors(join(out, 'best.safetensors')).metadata;
   assert.is(JSON.parse(meta.magnification), 5);
+  // The GEMM precision (default f32) is recorded in config.json and in the checkpoint's run metadata.
+  assert.is(readJson<{ precision: string }>(join(out, 'config.json')).precision, 'f32');
+  assert.is(JSON.parse(meta.training).precision, 'f32');
 });
 
 test('distill --cache-teacher, with and without augmentation, gives the losses of recomputing the teacher every step', async () => {

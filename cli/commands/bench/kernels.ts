@@ -1,12 +1,12 @@
 /** rbd bench kernels: each kernel validated, then timed on the model's shapes (bench/kernels.ts). */
 import { runKernelBench } from '../../../bench/kernels.ts';
 import { DEFAULT_GEMM_SIZES } from '../../../bench/roofline.ts';
-import { parseFlags, numberFlag, adapterHelp } from '../../flags.ts';
+import { parseFlags, numberFlag, adapterHelp, precisionFlag, precisionHelp, PRECISION_OPTION } from '../../flags.ts';
 import { adapterChoice, openRuntime } from '../../runtime.ts';
 
 export const summary = "time the conv2d passes on the model's layer shapes and a 1024^3 matmul (GFLOP/s)";
 
-export const help = `usage: rbd bench kernels [--reps N] [--warmup N] [--only TEXT] [--json FILE] [--adapter A]
+export const help = `usage: rbd bench kernels [--reps N] [--warmup N] [--only TEXT] [--json FILE] [--precision P] [--adapter A]
 
 Validates each conv2d kernel (forward, backwardInput, backwardWeight) and the matmul kernel
 against the float64 reference on a small map, then times them on the model's layer shapes:
@@ -36,6 +36,7 @@ device of bench/device_peaks.ts, else 'unknown'.
   --only TEXT    only rows whose kernel or shape contains TEXT (e.g. 'Weight', '256ch')
   --json FILE    also write the rows (kernel, shape, ms, gflops, bestMs, bestGflops, flops, cpuMs,
                  cpuGflops, bytes, gbps, reps) as JSON
+${precisionHelp(17)}
 ${adapterHelp(17)}
 `;
 
@@ -46,14 +47,16 @@ export async function run(argv: string[]): Promise<number> {
     warmup: { type: 'string' },
     only: { type: 'string' },
     json: { type: 'string' },
+    ...PRECISION_OPTION,
   });
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag(cmd, values.precision));
   await runKernelBench({
     reps: numberFlag(cmd, 'reps', values.reps, 5, { min: 1, integer: true }),
     warmup: numberFlag(cmd, 'warmup', values.warmup, 2, { min: 0, integer: true }),
     only: values.only,
     json: values.json,
     adapter: adapterChoice(values.adapter),
+    precision: precisionFlag(cmd, values.precision),
   });
   return 0;
 }

@@ -6,13 +6,23 @@ import { profileStep } from '../../../bench/profile.ts';
 import { writeBenchReport } from '../../../bench/report.ts';
 import { writeJson } from '../../../util/files.ts';
 import { fmtNum } from '../../../util/table.ts';
-import { parseFlags, numberFlag, listFlag, magsFlag, archFlag, adapterHelp } from '../../flags.ts';
+import {
+  parseFlags,
+  numberFlag,
+  listFlag,
+  magsFlag,
+  archFlag,
+  adapterHelp,
+  precisionFlag,
+  precisionHelp,
+  PRECISION_OPTION,
+} from '../../flags.ts';
 import { openRuntime, closeRuntime } from '../../runtime.ts';
 
 export const summary = 'measured inference and distillation-step images/s per magnification, vs the roofline';
 
 export const help = `usage: rbd bench speed [--mags LIST] [--tile N] [--batch N] [--reps N] [--warmup N] [--arch NAME]
-                       [--gemm-sizes LIST] [--seed N] [--json FILE] [--report DIR] [--adapter A]
+                       [--gemm-sizes LIST] [--seed N] [--json FILE] [--report DIR] [--precision P] [--adapter A]
 
 Measures, per magnification, student inference images/s and distillation training-step images/s
 (teacher forward at the top magnification without gradients + student forward + loss + backward
@@ -40,6 +50,7 @@ magnifications, so a change of load from other processes affects them all alike.
   --json FILE        also write the results as JSON (adapter, rooflineGflops, results[], versions, commit, command)
   --report DIR       also profile one step with the student at the top and at the lowest magnification
                      and write DIR/bench-report.md and .html (plots inline) with the .svg figures
+${precisionHelp(21)}
 ${adapterHelp(21)}
 `;
 
@@ -58,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     report: { type: 'string' },
     data: { type: 'string' },
     'skip-bad': { type: 'boolean' },
+    ...PRECISION_OPTION,
   });
   const tile = numberFlag(cmd, 'tile', values.tile, DEFAULT_TILE, { min: 1, integer: true });
   const inputs = magsFlag(cmd, values.mags, tile);
@@ -67,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   const seed = numberFlag(cmd, 'seed', values.seed, 1, { integer: true });
   const gemmSizes = listFlag(cmd, 'gemm-sizes', values['gemm-sizes'], DEFAULT_GEMM_SIZES);
   const { name: archName, arch } = archFlag(cmd, values.arch);
-  await openRuntime(values.adapter);
+  await openRuntime(values.adapter, precisionFlag(cmd, values.precision));
   try {
     const result = await speedRun(
       { arch, archName, inputs, tile, batch, reps, warmup, seed, gemmSizes, data: values.data, skipBad: Boolean(values['skip-bad']) },
