@@ -64,6 +64,36 @@ export async function timeGpuRoundRobin(runs: (() => unknown)[], reps: number, w
   return runs.map((_, j) => timingOf(samples[j], cpu[j]));
 }
 
+/** Repetitions recorded back to back and waited for once (timeGpuOneSubmission). */
+export interface OneSubmissionTiming {
+  /** Wall milliseconds per repetition: the whole stretch / reps. */
+  ms: number;
+  reps: number;
+  /** Queue submissions the repetitions took (1 unless they filled a batch: engine/runtime.ts BATCH_LIMIT). */
+  submits: number;
+}
+
+/**
+ * Time `reps` runs recorded back to back with no wait between them and submitted together, then
+ * waited for once (after `warmup` runs, each waited for): ms per run = the whole stretch / reps.
+ * timeGpu waits for every run, so each of its samples also pays the submit-to-finish latency
+ * and leaves the GPU idle while the host records the next run; this is what the GPU sustains
+ * when the host keeps it fed. The runtime submits early only when a batch fills (`submits` says).
+ */
+export async function timeGpuOneSubmission(run: () => unknown, reps: number, warmup = 1): Promise<OneSubmissionTiming> {
+  for (let i = 0; i < warmup; i++) await timeOnce(run);
+  const rt = runtime();
+  await rt.sync();
+  const submits0 = rt.submits;
+  const t0 = performance.now();
+  const outs: unknown[] = [];
+  for (let i = 0; i < reps; i++) outs.push(tidy(run));
+  await rt.sync();
+  const ms = (performance.now() - t0) / reps;
+  for (const o of outs) disposeAll(o);
+  return { ms, reps, submits: rt.submits - submits0 };
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -88,6 +118,13 @@ export interface BenchRow {
   bytes: number;
   gbps: number;
   reps: number;
+  /**
+   * Where measured (bench kernels): ms per run with the repetitions in one submission and one
+   * wait (timeGpuOneSubmission), its GFLOP/s, and the submissions it took.
+   */
+  oneSubmissionMs?: number;
+  oneSubmissionGflops?: number;
+  oneSubmissionSubmits?: number;
 }
 
 export function row(kernel: string, shape: string, timing: Timing, flops: number, bytes: number): BenchRow {

@@ -21,10 +21,13 @@ import { precision, setPrecision, type Precision } from '../engine/precision.ts'
 const gemmTol = (n: number) => (precision() === 'f16' ? TOL.forLengthF16(n) : TOL.forLength(n));
 import { initRuntime, closeRuntime } from '../engine/runtime.ts';
 import { writeJson } from '../util/files.ts';
-import { timeGpuRoundRobin, row, printTable, progress, type BenchRow } from './harness.ts';
+import { timeGpuRoundRobin, timeGpuOneSubmission, row, printTable, progress, type BenchRow } from './harness.ts';
+import { textTable, numericColumns } from '../util/table.ts';
+import { nominalPeak } from './device_peaks.ts';
 import { RBD_ARCH } from '../models/arch.ts';
 import { measureRoofline, timeMemoryBound, formatRooflineFractions } from './roofline.ts';
 import { benchMeta } from './meta.ts';
+import { choiceState, withRulesOnly } from '../engine/variant_choice.ts';
 
 interface ConvCase {
   label: string;
@@ -139,6 +142,16 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
       };
       for (const k of passes) jobs.push({ kernel: k, shape, run: run[k], flops, bytes });
     }
+    // With tuned choices in force (rbd tune), each pass also runs with today's rules, in the same
+    // interleaved rounds: the before/after of the tune cache under one load.
+    const tunedOn = choiceState().mode === 'tuned';
+    const compared = (list: typeof jobs) =>
+      tunedOn
+        ? list.flatMap((j) => [
+            { ...j, kernel: `${j.kernel} (rules)`, run: () => withRulesOnly(j.run) },
+            { ...j, kernel: `${j.kernel} (tuned)` },
+          ])
+        : list;
     if (wanted('matmul', '1024x1024x1024')) {
       progress('validating matmul');
       await validateMatmul(rng);
@@ -154,6 +167,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
         bytes: 4 * 3 * n * n,
       });
     }
+    jobs.splice(0, jobs.length, ...compared(jobs));
+    if (tunedOn)
+      console.log(`tuned variant choices in force (${choiceState().source}): every kernel is timed with the rules and with them`);
     if (jobs.length) {
       progress(`timing ${jobs.length} kernels, ${reps} interleaved rounds`);
       const timings = await timeGpuRoundRobin(
@@ -162,6 +178,15 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
         warmup,
       );
       jobs.forEach((j, i) => rows.push(row(j.kernel, j.shape, timings[i], j.flops, j.bytes)));
+      // The same kernels with their repetitions in one submission and one wait at the end.
+      for (const [i, j] of jobs.entries()) {
+        progress(`timing ${j.kernel} ${j.shape}: ${reps} repetitions in one submission`);
+        const t = await timeGpuOneSubmission(j.run, reps, 1);
+        const r = rows[rows.length - jobs.length + i];
+        r.oneSubmissionMs = t.ms;
+        r.oneSubmissionGflops = j.flops / t.ms / 1e6;
+        r.oneSubmissionSubmits = t.submits;
+      }
     }
     for (const t of inputs) t.dispose();
 
@@ -175,7 +200,28 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
       `ms: median of ${reps} runs after ${warmup} warm-up runs, each timed until the GPU finished; the conv passes and the matmul run their repetitions interleaved. best: the fastest run. GB/s: inputs read once + output written once.`,
       "GFLOP/cpu-s: FLOPs per second of this process's CPU time (on a software adapter the GPU is this process's threads; unlike GFLOP/s it is not lowered by other load).",
     ]);
-    console.log(formatRooflineFractions(rows, roofline));
+    const both = rows.filter((r) => r.oneSubmissionMs !== undefined);
+    if (both.length) {
+      console.log(
+        textTable(
+          ['kernel', 'shape', 'ms (wait each)', 'ms (one submission)', 'GFLOP/s (wait each)', 'GFLOP/s (one submission)', 'submits'],
+          both.map((r) => [
+            r.kernel,
+            r.shape,
+            r.ms.toFixed(2),
+            r.oneSubmissionMs!.toFixed(2),
+            r.gflops.toFixed(2),
+            r.oneSubmissionGflops!.toFixed(2),
+            String(r.oneSubmissionSubmits),
+          ]),
+          numericColumns(7, 2),
+        ),
+      );
+      console.log(
+        `wait each: median of ${reps} runs, each submitted and waited for (the table above). one submission: ${reps} runs recorded back to back, submitted together and waited for once, total / ${reps} (the GPU never idles between runs; 'submits' counts the queue submissions it took).`,
+      );
+    }
+    console.log(formatRooflineFractions(rows, roofline, rt.gpu.adapter.name));
     if (o.json) {
       writeJson(o.json, {
         ...benchMeta(rt, 'bench kernels', { inputs: 1 }),
@@ -183,6 +229,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<void> {
         reps,
         warmup,
         rooflineGflops: roofline.gemmGflops,
+        // The device's nominal f32 peak where bench/device_peaks.ts knows it (null: unknown).
+        nominalPeak: nominalPeak(rt.gpu.adapter.name),
         rooflineCopyGBps: roofline.copyGBps,
         rows,
       });

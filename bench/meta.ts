@@ -8,6 +8,7 @@
 import { platform } from '#platform';
 import type { Runtime } from '../engine/runtime.ts';
 import type { EngineLimits } from '../engine/device.ts';
+import { choiceState, type ChoiceState } from '../engine/variant_choice.ts';
 
 import { precision, type Precision } from '../engine/precision.ts';
 export interface AdapterDescription {
@@ -33,6 +34,11 @@ export interface BenchMeta {
   nodeVersion: string;
   git: { commit: string | null; dirty: boolean | null };
   seeds: Record<string, number>;
+  /**
+   * Which kernel variants ran: 'rules' or 'tuned' (the tune cache's choices per geometry class,
+   * rules elsewhere), the cache path, and any RBD_VARIANT forcing (engine/variant_choice.ts).
+   */
+  variantChoices: ChoiceState;
   /** Precision of the GEMM kernels (engine/precision.ts) when the benchmark ran; null without a runtime. */
   precision: Precision | null;
   /** The exact command line (process.argv, shell-quoted where needed). */
@@ -66,6 +72,7 @@ export function benchMeta(rt: Runtime | null, benchmark: string, seeds: Record<s
     nodeVersion: h.nodeVersion,
     git: h.git,
     seeds,
+    variantChoices: choiceState(),
     precision: rt ? precision() : null,
     commandLine: h.commandLine,
     date: new Date().toISOString(),

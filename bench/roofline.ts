@@ -1,7 +1,8 @@
 /**
  * The adapter's roofline, as this engine sees it: the best GEMM rate the engine's own matmul
  * kernel reaches (compute ceiling, GFLOP/s) and the buffer-to-buffer copy bandwidth (memory
- * ceiling, GB/s). Every benchmark figure can then be read as a fraction of what this adapter
+ * ceiling, GB/s). These are measured rates of our kernels, not the device's peak; where the
+ * adapter is a known device, its nominal f32 peak is printed beside them (bench/device_peaks.ts). Every benchmark figure can then be read as a fraction of what this adapter
  * can do with these kernels; the same run measures both, so the fraction is not skewed by
  * other work on the machine changing between runs.
  *
@@ -28,6 +29,7 @@ import type { ResNetArch } from '../models/arch.ts';
 import { textTable, numericColumns, fmtNum, fmtPercent } from '../util/table.ts';
 import { LimitError } from '../engine/errors.ts';
 import { timeGpu, timeGpuRoundRobin, row, progress, type BenchRow, type Timing } from './harness.ts';
+import { nominalPeakLine } from './device_peaks.ts';
 
 export const DEFAULT_GEMM_SIZES = [512, 1024];
 /** The conv layer tried as a GEMM candidate: 64 channels, 64x64 map, batch 2. */
@@ -306,7 +308,7 @@ export async function timeMemoryBound(
  * for the cores do not distort on a software adapter; a wall-clock fraction above 100% means the
  * load changed between the two measurements.
  */
-export function formatRooflineFractions(rows: BenchRow[], r: Roofline): string {
+export function formatRooflineFractions(rows: BenchRow[], r: Roofline, adapterName?: string): string {
   const cells = rows
     .filter((x) => !x.kernel.endsWith('(roofline)'))
     .map((x) => {
@@ -326,7 +328,8 @@ export function formatRooflineFractions(rows: BenchRow[], r: Roofline): string {
       ];
     });
   return [
-    `roofline: GEMM ${fmtNum(r.gemmGflops)} GFLOP/s, ${fmtNum(r.gemmCpuGflops)} GFLOP per CPU-second (best GEMM: ${r.gemmShape}), copy ${fmtNum(r.copyGBps)} GB/s (read + write), ridge ${fmtNum(r.ridgeFlopsPerByte)} FLOP/byte`,
+    `roofline (the engine's own best measured rates on this adapter, not the device's peak): GEMM ${fmtNum(r.gemmGflops)} GFLOP/s, ${fmtNum(r.gemmCpuGflops)} GFLOP per CPU-second (best GEMM: ${r.gemmShape}), copy ${fmtNum(r.copyGBps)} GB/s (read + write), ridge ${fmtNum(r.ridgeFlopsPerByte)} FLOP/byte`,
+    ...(adapterName !== undefined ? [nominalPeakLine(adapterName, r.gemmGflops)] : []),
     textTable(
       ['kernel', 'shape', 'FLOP/byte', 'bound', 'of GEMM peak', 'of copy BW', 'of its ceiling', 'of GEMM peak (CPU s)'],
       cells,

@@ -58,6 +58,10 @@ const COMMANDS: Record<string, [string, () => Promise<CommandModule>]> = {
     'the engine in a browser: static page with adapter info, kernel conformance and the benchmark (--out DIR | --serve)',
     () => import('./commands/web.ts'),
   ],
+  tune: [
+    "time every kernel variant on the model's shapes and cache the fastest per adapter (rbd info shows the choices in force)",
+    () => import('./commands/tune.ts'),
+  ],
   profile: [
     'one distillation training step per phase, op and kernel (GPU time, FLOPs, share); Chrome trace for Perfetto',
     () => import('./commands/profile.ts'),

@@ -11,6 +11,8 @@
  *   bindings reject the older encoder-level `writeTimestamp`). Times are GPU nanoseconds; a
  *   dispatch's duration is end - begin, and gaps between dispatches are GPU idle time (waiting
  *   for the CPU to record and submit). One pass per dispatch adds a little overhead of its own.
+ *   In Node, Dawn's timestamp quantization is turned off (engine/platform/node.ts), so times have
+ *   the adapter's own resolution; a browser may quantize them.
  * - 'wall-clock' (no timestamp queries, e.g. OpenGL ES): the GPU is synchronized before and
  *   after each phase (`await phase(name, fn)`), so phases get wall-clock times; single dispatches
  *   cannot be timed (an op is a synchronous call and the GPU can only be awaited between calls),

@@ -20,6 +20,9 @@ export type DebugSwitch = keyof typeof DEBUG_SWITCHES;
 export const VARIABLES = {
   RBD_ADAPTER: 'default for --adapter: auto, vulkan, gl or a name substring (default auto)',
   RBD_DEBUG: `comma list of debug switches: ${Object.keys(DEBUG_SWITCHES).join(', ')}`,
+  RBD_VARIANT:
+    'force kernel variants: op:variant[,op:variant] (e.g. conv2d.forward:general-invocation-wgfit; an unusable or unknown one is an error listing the usable ones)',
+  RBD_TUNE_CACHE: "the tuned variant choices 'rbd tune' writes and every command reads (default ~/.cache/rbd-webgpu/tune.json)",
   RBD_CACHE: 'folder for derived images and channel statistics of data sets without a manifest (default ~/.cache/rbd)',
   RBD_TEST_QUIET: '1: the closeness checks do not print their worst errors',
   RBD_TEST_GL: '0: npm test skips its second pass on the OpenGL ES adapter',
@@ -57,6 +60,10 @@ export function debug(name: DebugSwitch): boolean {
 export const env = {
   /** The adapter choice when no --adapter is given. */
   adapter: (): string => read('RBD_ADAPTER') ?? 'auto',
+  /** The forced kernel variants (engine/variant_choice.ts parses them), or undefined. */
+  variant: (): string | undefined => read('RBD_VARIANT'),
+  /** The tune cache file set by RBD_TUNE_CACHE, else undefined (bench/tune_cache.ts has the default). */
+  tuneCache: (): string | undefined => read('RBD_TUNE_CACHE'),
   /** The cache folder set by RBD_CACHE, else undefined (data/dataset.ts then uses ~/.cache/rbd). */
   cacheDir: (): string | undefined => read('RBD_CACHE'),
   testQuiet: (): boolean => read('RBD_TEST_QUIET') === '1',

@@ -17,7 +17,22 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runti
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
-import { gemmTiles, gemmSpec, gemmGroups, gemmVariant, gemmVariants, GEMM_CONSTANTS } from './gemm_tiles.ts';
+import {
+  gemmTiles,
+  gemmSpec,
+  gemmGroups,
+  gemmVariant,
+  gemmVariants,
+  gemmLaunches,
+  gemmLaunchName,
+  gemmLaunchUnusable,
+  tilesOf,
+  ruleSharing,
+  GEMM_CONSTANTS,
+  GEMM_FIXED_WORKGROUPS,
+  type GemmLaunch,
+} from './gemm_tiles.ts';
+import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_choice.ts';
 import { precision } from '../precision.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
@@ -205,11 +220,16 @@ function rowKernelsUsable(): boolean {
  * kernel are read from its variant's constants (CONV2D_VARIANTS.forwardRow).
  */
 export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
-  if (!rowKernelsUsable() || g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return 'general';
+  return rowKernelsUsable() ? (rowKernelFor(g) ?? 'general') : 'general';
+}
+
+/** The row kernel whose shape `g` has (see conv2dForwardKernel), whether or not this adapter can run it; null if none. */
+function rowKernelFor(g: ConvGeometry): RowKernel | null {
+  if (g.dil_w !== 1 || g.W % 4 !== 0 || g.pad_w > 4 || !segmentsFill(g.OW)) return null;
   const row = (Object.keys(ROW_KERNELS) as RowKernel[]).find(
     (k) => ROW_KERNELS[k].constants.ROW_TAPS === g.KW && ROW_KERNELS[k].constants.ROW_STRIDE === g.stride_w,
   );
-  return row ?? 'general';
+  return row ?? null;
 }
 
 /**
@@ -217,21 +237,33 @@ export function conv2dForwardKernel(g: ConvGeometry): ConvKernel {
  * which also reads dy as vec4s: OW % 4 == 0) or the general one.
  */
 export function conv2dBackwardWeightKernel(g: ConvGeometry): ConvKernel {
-  const kernel = conv2dForwardKernel(g);
-  return kernel !== 'general' && g.OW % 4 === 0 ? kernel : 'general';
+  return rowKernelsUsable() ? (rowWeightKernelFor(g) ?? 'general') : 'general';
 }
 
-/** The forward kernel alone (no graph); the benchmark times it through this. */
+/** The weight gradient's row kernel for `g` whether or not this adapter can run it; null if none. */
+function rowWeightKernelFor(g: ConvGeometry): RowKernel | null {
+  const kernel = rowKernelFor(g);
+  return kernel !== null && g.OW % 4 === 0 ? kernel : null;
+}
+
+/** The forward pass alone (no graph), by the variant chosen for it (CONV2D_CHOICES.forward); the benchmark times it through this. */
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
-  const kernel = conv2dForwardKernel(g);
-  if (kernel !== 'general') {
-    const w4 = packRowWeight(w, 'pack', g);
-    const y = conv2dForwardRow(CONV2D_VARIANTS.forwardRow[kernel], x, w4, b, g, convPassFlops(g) + (b ? g.batch * g.O * g.OH * g.OW : 0));
-    w4.dispose();
-    return y;
-  }
+  return choose(CONV2D_CHOICES.forward, g).launch(x, w, b, g);
+}
+
+/** The forward pass by its row kernel (the one rowKernelFor names). */
+function conv2dForwardByRow(l: GemmLaunch, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
+  const kernel = rowKernelFor(g)!;
+  const w4 = packRowWeight(w, 'pack', g);
+  const y = conv2dForwardRow(CONV2D_VARIANTS.forwardRow[kernel], x, w4, b, g, convPassFlops(g) + (b ? g.batch * g.O * g.OH * g.OW : 0), l);
+  w4.dispose();
+  return y;
+}
+
+/** The forward pass by the general GEMM kernel (kernels/conv2d/forward.wgsl). */
+function conv2dForwardGeneral(l: GemmLaunch, x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
-  const tiles = gemmTiles(g.batch * g.OH * g.OW);
+  const tiles = tilesOf(l, g.batch * g.OH * g.OW);
   // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
   dispatch(
     gemmSpec(CONV2D_VARIANTS.forward[tiles.key], tiles),
@@ -261,11 +293,19 @@ function packRowWeight(w: Tensor, entry: 'pack' | 'packFlipped', g: ConvGeometry
  * y = conv2d(x, w) + b by a row kernel variant (kernels/conv2d/forward_row.wgsl), from the
  * packed weight: one of CONV2D_VARIANTS.forwardRow, or backwardInputRow3 for the input gradient.
  */
-function conv2dForwardRow(variant: KernelVariant, x: Tensor, w4: Tensor, b: Tensor | null, g: ConvGeometry, flops: number): Tensor {
+function conv2dForwardRow(
+  variant: KernelVariant,
+  x: Tensor,
+  w4: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  flops: number,
+  l: GemmLaunch,
+): Tensor {
   const { TM, TN } = GEMM_CONSTANTS;
   const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
   const segments = g.batch * g.OH * Math.ceil(g.OW / TN);
-  const tiles = gemmTiles(segments * TN);
+  const tiles = tilesOf(l, segments * TN);
   // Without a bias the kernel never reads `bias`; the input stands in for the binding.
   dispatch(
     gemmSpec(variant, tiles, { PAD_W: g.pad_w }),
@@ -305,7 +345,7 @@ function backwardInputAsForward(g: ConvGeometry): ConvGeometry | null {
     dil_h: g.dil_h,
     dil_w: g.dil_w,
   };
-  return conv2dForwardKernel(t) === 'row3' ? t : null;
+  return rowKernelFor(t) === 'row3' ? t : null;
 }
 
 /**
@@ -344,21 +384,29 @@ export function stridePhase(size: number, kernel: number, stride: number, pad: n
 
 /** The input gradient's kernel: row3 (the forward row3 kernel on the flipped weight) or the general phases. */
 export function conv2dBackwardInputKernel(g: ConvGeometry): ConvKernel {
-  return backwardInputAsForward(g) ? 'row3' : 'general';
+  return rowKernelsUsable() && backwardInputAsForward(g) ? 'row3' : 'general';
 }
 
 /**
- * dL/dx from dL/dy [N,O,OH,OW] and the weight: at stride 1 with 3-wide rows the row3 forward
- * kernel on the flipped weight; otherwise one dispatch per stride phase (sh * sw of them).
+ * dL/dx from dL/dy [N,O,OH,OW] and the weight, by the variant chosen for it
+ * (CONV2D_CHOICES.backwardInput): at stride 1 with 3-wide rows the row3 forward kernel on the
+ * flipped weight; otherwise one dispatch per stride phase (sh * sw of them).
  */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
-  const asForward = backwardInputAsForward(g);
-  if (asForward) {
-    const w4 = packRowWeight(w, 'packFlipped', g);
-    const dx = conv2dForwardRow(CONV2D_VARIANTS.backwardInputRow3, dy, w4, null, asForward, convPassFlops(g));
-    w4.dispose();
-    return dx;
-  }
+  return choose(CONV2D_CHOICES.backwardInput, g).launch(dy, w, g);
+}
+
+/** The input gradient as the row3 forward on the flipped weight (backwardInputAsForward must hold). */
+function conv2dBackwardInputByRow(l: GemmLaunch, dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
+  const asForward = backwardInputAsForward(g)!;
+  const w4 = packRowWeight(w, 'packFlipped', g);
+  const dx = conv2dForwardRow(CONV2D_VARIANTS.backwardInputRow3, dy, w4, null, asForward, convPassFlops(g), l);
+  w4.dispose();
+  return dx;
+}
+
+/** The input gradient by the general kernel, one dispatch per stride phase. */
+function conv2dBackwardInputGeneral(l: GemmLaunch, dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
   // The pass's FLOPs (dense, as counted) go with its first dispatch.
   let flops = convPassFlops(g);
@@ -368,7 +416,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
       const pw = stridePhase(g.W, g.KW, g.stride_w, g.pad_w, g.dil_w, rw);
       const N = g.batch * ph.count * pw.count;
       if (N === 0) continue;
-      const tiles = gemmTiles(N);
+      const tiles = tilesOf(l, N);
       dispatch(
         gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.key], tiles),
         { dy, w, dx },
@@ -415,32 +463,43 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, g: ConvGeometry): Ten
 const TARGET_WORKGROUPS = 64;
 const MIN_SPLIT_K = 512;
 
-/** How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split]. */
-export function splitK(K: number, tiles: number): [number, number] {
-  const wanted = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(K / MIN_SPLIT_K)));
+/**
+ * How to split a reduction of length K over an output of `tiles` tiles: [splits, k per split].
+ * `target`: the workgroups aimed at (today's rule: TARGET_WORKGROUPS; the tuner offers others).
+ */
+export function splitK(K: number, tiles: number, target = TARGET_WORKGROUPS): [number, number] {
+  const wanted = Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / MIN_SPLIT_K)));
   const kSplit = Math.ceil(K / wanted);
   return [Math.ceil(K / kSplit), kSplit];
 }
 
-/** dL/dw from the saved input and dL/dy. */
+/** dL/dw from the saved input and dL/dy, by the variant chosen for it (CONV2D_CHOICES.backwardWeight). */
 export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
+  return choose(CONV2D_CHOICES.backwardWeight, g).launch(x, dy, g);
+}
+
+/**
+ * The weight gradient by a row kernel (`row`: rowWeightKernelFor(g) must name one) or the general
+ * one, split-K aiming at `splitTarget` workgroups.
+ */
+function conv2dBackwardWeightBy(row: boolean, l: GemmLaunch, splitTarget: number, x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
   const M = g.O,
     N = g.C * g.KH * g.KW;
   let spec: KernelSpec, grid: [number, number, number], splits: number, uniforms: Record<string, number>;
   let inputs: Record<string, Tensor>;
-  const kernel = conv2dBackwardWeightKernel(g);
+  const kernel = row ? rowWeightKernelFor(g)! : 'general';
   if (kernel !== 'general') {
     // kernels/conv2d/backward_weight_row.wgsl: PAIRS input rows (c, kh) per invocation, the
     // reduction in chunks of TN pixels of an output row (split-K counts chunks).
     const { TM, TN } = GEMM_CONSTANTS;
     const variant = CONV2D_VARIANTS.backwardWeightRow[kernel];
     const invocations = Math.ceil((g.C * g.KH) / variant.constants.PAIRS);
-    const tiles = gemmTiles(invocations * TN);
+    const tiles = tilesOf(l, invocations * TN);
     const segments = Math.ceil(g.OW / TN);
     const chunks = g.batch * g.OH * segments;
     const tileCount = Math.ceil(invocations / tiles.WG_N) * Math.ceil(M / TM);
-    const chunkSplit = Math.ceil(splitK(chunks * TN, tileCount)[1] / TN);
+    const chunkSplit = Math.ceil(splitK(chunks * TN, tileCount, splitTarget)[1] / TN);
     splits = Math.ceil(chunks / chunkSplit);
     spec = gemmSpec(variant, tiles, { PAD_W: g.pad_w });
     grid = [Math.ceil(invocations / tiles.WG_N), Math.ceil(M / TM), splits];
@@ -460,10 +519,10 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Te
     };
     inputs = { x4: x, dy4: dy };
   } else {
-    const tiles = gemmTiles(N);
+    const tiles = tilesOf(l, N);
     const K = g.batch * g.OH * g.OW;
     const tileGrid = gemmGroups(M, N, tiles);
-    const [s, kSplit] = splitK(K, tileGrid[0] * tileGrid[1]);
+    const [s, kSplit] = splitK(K, tileGrid[0] * tileGrid[1], splitTarget);
     splits = s;
     spec = gemmSpec(CONV2D_VARIANTS.backwardWeight[tiles.key], tiles);
     grid = gemmGroups(M, N, tiles, splits);
@@ -492,3 +551,104 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   dispatch(spec, { dy, db }, { batch, O, S }, O, dy.size);
   return db;
 }
+
+/**
+ * The selection points of conv2d's three GEMM passes (engine/variant_choice.ts). Candidates:
+ * - 'row-wg…': the row kernels (CONV2D_VARIANTS.forwardRow etc.; the one matching the geometry's
+ *   taps and stride), subgroups only, where the geometry has their shape;
+ * - 'general-<sharing>-wg…': the general GEMM kernels in either row sharing;
+ * each with the workgroup size 'fit' (today's gemmTiles sizing, per dispatch) or fixed (64, 32);
+ * the weight gradient also with split-K aiming at 1 (no split), 16, 64 (today's rule) or 256
+ * workgroups. A new variant is one more entry in the pass's list (see variant_choice.ts).
+ * Geometry class: kernel size, stride, dilation, and log2 buckets of the pass's GEMM M, N, K
+ * (forward and input gradient: M = output channels, N = output pixels, K = C*KH*KW; weight
+ * gradient: M = O, N = C*KH*KW, K = N*OH*OW), plus whether rows are whole vec4s (W % 4, OW % 4:
+ * the row kernels' condition).
+ */
+type ConvForwardLaunch = (x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry) => Tensor;
+type ConvBackwardInputLaunch = (dy: Tensor, w: Tensor, g: ConvGeometry) => Tensor;
+type ConvBackwardWeightLaunch = (x: Tensor, dy: Tensor, g: ConvGeometry) => Tensor;
+
+/** The weight gradient's split-K targets offered besides today's TARGET_WORKGROUPS. */
+const SPLIT_TARGETS = [1, 16, TARGET_WORKGROUPS, 256];
+
+const ROW_LAUNCHES: GemmLaunch[] = (['fit', ...GEMM_FIXED_WORKGROUPS] as const).map((wg) => ({ sharing: 'subgroups', wg }));
+
+/** Why a row kernel cannot run here: they need subgroups (and the launch's limits) and exist in f32 only. */
+function rowLaunchUnusable(l: GemmLaunch): string | null {
+  return precision() !== 'f32' ? `the row kernels exist in f32 only (precision ${precision()})` : gemmLaunchUnusable(l);
+}
+
+function convClass(g: ConvGeometry, M: number, N: number, K: number): string {
+  return `k${g.KH}x${g.KW} s${g.stride_h}x${g.stride_w} d${g.dil_h}x${g.dil_w} M${log2Bucket(M)} N${log2Bucket(N)} K${log2Bucket(K)} w4${g.W % 4 === 0 ? 1 : 0}${g.OW % 4 === 0 ? 1 : 0}`;
+}
+
+export const CONV2D_CHOICES = {
+  forward: selectionPoint<ConvGeometry, ConvForwardLaunch>({
+    op: 'conv2d.forward',
+    candidates: [
+      ...ROW_LAUNCHES.map((l): Candidate<ConvGeometry, ConvForwardLaunch> => ({
+        name: `row-${gemmLaunchName(l, false)}`,
+        unusable: () => rowLaunchUnusable(l),
+        fits: (g) => rowKernelFor(g) !== null,
+        params: { kernel: 'row', sharing: l.sharing, wg: l.wg },
+        launch: (x, w, b, g) => conv2dForwardByRow(l, x, w, b, g),
+      })),
+      ...gemmLaunches().map((l): Candidate<ConvGeometry, ConvForwardLaunch> => ({
+        name: `general-${gemmLaunchName(l)}`,
+        unusable: () => gemmLaunchUnusable(l),
+        params: { kernel: 'general', sharing: l.sharing, wg: l.wg },
+        launch: (x, w, b, g) => conv2dForwardGeneral(l, x, w, b, g),
+      })),
+    ],
+    classOf: (g) => convClass(g, g.O, g.batch * g.OH * g.OW, g.C * g.KH * g.KW),
+    rule: (g) => (conv2dForwardKernel(g) !== 'general' ? 'row-wgfit' : `general-${ruleSharing()}-wgfit`),
+  }),
+  backwardInput: selectionPoint<ConvGeometry, ConvBackwardInputLaunch>({
+    op: 'conv2d.backwardInput',
+    candidates: [
+      ...ROW_LAUNCHES.map((l): Candidate<ConvGeometry, ConvBackwardInputLaunch> => ({
+        name: `row-${gemmLaunchName(l, false)}`,
+        unusable: () => rowLaunchUnusable(l),
+        fits: (g) => backwardInputAsForward(g) !== null,
+        params: { kernel: 'row3 on the flipped weight', sharing: l.sharing, wg: l.wg },
+        launch: (dy, w, g) => conv2dBackwardInputByRow(l, dy, w, g),
+      })),
+      ...gemmLaunches().map((l): Candidate<ConvGeometry, ConvBackwardInputLaunch> => ({
+        name: `general-${gemmLaunchName(l)}`,
+        unusable: () => gemmLaunchUnusable(l),
+        params: { kernel: 'general (per stride phase)', sharing: l.sharing, wg: l.wg },
+        launch: (dy, w, g) => conv2dBackwardInputGeneral(l, dy, w, g),
+      })),
+    ],
+    classOf: (g) => convClass(g, g.C, g.batch * g.H * g.W, g.O * g.KH * g.KW),
+    rule: (g) => (conv2dBackwardInputKernel(g) !== 'general' ? 'row-wgfit' : `general-${ruleSharing()}-wgfit`),
+  }),
+  backwardWeight: selectionPoint<ConvGeometry, ConvBackwardWeightLaunch>({
+    op: 'conv2d.backwardWeight',
+    candidates: [
+      ...ROW_LAUNCHES.flatMap((l) =>
+        SPLIT_TARGETS.map((t): Candidate<ConvGeometry, ConvBackwardWeightLaunch> => ({
+          name: `row-${gemmLaunchName(l, false)}-split${t}`,
+          unusable: () => rowLaunchUnusable(l),
+          fits: (g) => rowWeightKernelFor(g) !== null,
+          params: { kernel: 'row', sharing: l.sharing, wg: l.wg, splitTarget: t },
+          launch: (x, dy, g) => conv2dBackwardWeightBy(true, l, t, x, dy, g),
+        })),
+      ),
+      ...gemmLaunches().flatMap((l) =>
+        SPLIT_TARGETS.map((t): Candidate<ConvGeometry, ConvBackwardWeightLaunch> => ({
+          name: `general-${gemmLaunchName(l)}-split${t}`,
+          unusable: () => gemmLaunchUnusable(l),
+          params: { kernel: 'general', sharing: l.sharing, wg: l.wg, splitTarget: t },
+          launch: (x, dy, g) => conv2dBackwardWeightBy(false, l, t, x, dy, g),
+        })),
+      ),
+    ],
+    classOf: (g) => convClass(g, g.O, g.C * g.KH * g.KW, g.batch * g.OH * g.OW),
+    rule: (g) =>
+      conv2dBackwardWeightKernel(g) !== 'general'
+        ? `row-wgfit-split${TARGET_WORKGROUPS}`
+        : `general-${ruleSharing()}-wgfit-split${TARGET_WORKGROUPS}`,
+  }),
+};

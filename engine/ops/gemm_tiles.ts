@@ -167,3 +167,49 @@ export function gemmSpec(variant: KernelVariant, t: GemmTiles, overrides: Record
 export function gemmGroups(M: number, N: number, t: GemmTiles, splits = 1): [number, number, number] {
   return [Math.ceil(N / (GEMM_CONSTANTS.TN * t.WG_N)), Math.ceil(M / GEMM_CONSTANTS.TM), splits];
 }
+
+/**
+ * How one GEMM candidate of a selection point (engine/variant_choice.ts) launches: its row
+ * sharing and its workgroup size, 'fit' for today's rule (gemmTiles: the size that leaves the
+ * fewest idle columns, per dispatch) or a fixed size.
+ */
+export interface GemmLaunch {
+  sharing: RowSharing;
+  wg: number | 'fit';
+}
+
+/** The fixed workgroup sizes offered to the tuner besides 'fit' ('fit' already picks the narrow ones for narrow outputs). */
+export const GEMM_FIXED_WORKGROUPS = [64, 32] as const;
+
+/** Every launch of a GEMM body: each row sharing (or only `sharings`) with 'fit' and each fixed size. */
+export function gemmLaunches(sharings: readonly RowSharing[] = ROW_SHARINGS): GemmLaunch[] {
+  return sharings.flatMap((sharing) => (['fit', ...GEMM_FIXED_WORKGROUPS] as const).map((wg) => ({ sharing, wg })));
+}
+
+/** The part of a candidate's name that says how it launches: 'subgroups-wgfit', 'invocation-wg64'. */
+export function gemmLaunchName(l: GemmLaunch, withSharing = true): string {
+  return `${withSharing ? `${l.sharing}-` : ''}wg${l.wg}`;
+}
+
+/** Why this adapter cannot run a launch (its sharing needs subgroups; its workgroup exceeds the limits), or null. */
+export function gemmLaunchUnusable(l: GemmLaunch): string | null {
+  if (l.sharing === 'subgroups' && !subgroupsUsable()) return 'needs subgroups of at least 8 invocations';
+  if (l.wg !== 'fit') {
+    const lim = runtime().limits;
+    if (l.wg > lim.maxComputeInvocationsPerWorkgroup || l.wg > lim.maxComputeWorkgroupSizeX)
+      return `workgroup of ${l.wg} exceeds this adapter's limit of ${Math.min(lim.maxComputeInvocationsPerWorkgroup, lim.maxComputeWorkgroupSizeX)}`;
+  }
+  return null;
+}
+
+/** The tiles of a launch for an output `columns` wide: 'fit' sizes as gemmTiles does, in the launch's sharing. */
+export function tilesOf(l: GemmLaunch, columns: number): GemmTiles {
+  const key: GemmKey = precision() === 'f16' ? `${l.sharing}F16` : l.sharing;
+  if (l.wg === 'fit') return { ...gemmTiles(columns), sharing: l.sharing, key };
+  return { WG_M: 1, WG_N: l.wg, sharing: l.sharing, key };
+}
+
+/** The row sharing today's rule uses (subgroups where usable, unless withRowSharing says otherwise). */
+export function ruleSharing(): RowSharing {
+  return forcedSharing ?? (subgroupsUsable() ? 'subgroups' : 'invocation');
+}

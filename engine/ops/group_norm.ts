@@ -13,6 +13,7 @@ import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import { nchw, longReductionWorkgroupSize } from './launch.ts';
+import { selectionPoint, choose, log2Bucket } from '../variant_choice.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 
 /**
@@ -104,15 +105,6 @@ export function forceGroupNormPath<T>(path: GroupNormPath, fn: () => T): T {
 }
 
 /**
- * Whether x's group norm runs the …Slab variants: when forced, and x holds at least one vec4 (the
- * kernels bind x as array<vec4<f32>>, which WebGPU will not bind to fewer than 16 bytes; a
- * tensor of 1-3 elements runs today's kernels).
- */
-function slabPathFor(x: Tensor): boolean {
-  return forcedPath === 'slab' && x.size >= 4;
-}
-
-/**
  * The launch of a …Slab variant: a workgroup per slab, its size the smallest power of two that
  * covers the slab's vec4s, within [32, min(256, device limits)] (reductionWorkgroupSize); for
  * channelSumsSlab LANES invocations per channel plane, a power of two covering the plane's vec4s
@@ -162,45 +154,12 @@ export function groupNormForwardPass(
   const [n, c, h, w] = x.shape;
   const slabLen = (c / groups) * h * w;
   const uniforms = groupNormUniforms(x, groups, eps);
-  // Every row of H*W elements starts on a vec4 when H*W % 4 == 0.
-  const vec4 = (h * w) % 4 === 0;
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([n, groups, 2]);
   const extra: Record<string, Tensor> = residual ? { residual } : {};
   const flops = groupNormFlopsPerElement(epilogue).forward * x.size;
-  if (slabPathFor(x)) {
-    dispatch(
-      slabSpec(GROUP_NORM_VARIANTS[epilogue].forwardSlab, slabLen, h * w),
-      { x, x4: x, weight, bias, y, stats_out: stats, ...extra },
-      uniforms,
-      n * groups,
-      flops,
-    );
-  } else if (!vec4) {
-    dispatch(
-      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forward, slabLen),
-      { x, weight, bias, y, stats_out: stats, ...extra },
-      uniforms,
-      n * groups,
-      flops,
-    );
-  } else if (slabLen <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(
-      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4PerSlab, slabLen),
-      { x4: x, weight, bias, y4: y, stats_out: stats, ...extra },
-      uniforms,
-      Math.ceil((n * groups) / PER_INVOCATION_WG),
-      flops,
-    );
-  } else {
-    dispatch(
-      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].forwardVec4, slabLen),
-      { x4: x, weight, bias, y4: y, stats_out: stats, ...extra },
-      uniforms,
-      n * groups,
-      flops,
-    );
-  }
+  const launch: NormForwardLaunch = { epilogue, x, weight, bias, extra, y, stats, uniforms, slabs: n * groups, slabLen, hw: h * w, flops };
+  choose(GROUP_NORM_CHOICES.forward, normGeometry(epilogue, x, groups)).launch(launch);
   return { y, stats };
 }
 
@@ -229,68 +188,33 @@ export function groupNormBackwardPass(
   const [n, c, h, w] = x.shape;
   const slabLen = (c / groups) * h * w;
   const uniforms = groupNormUniforms(x, groups, eps);
-  const vec4 = (h * w) % 4 === 0;
   const flops = groupNormFlopsPerElement(epilogue).backward * x.size;
   // Per (sample, channel): sum of dz and of dz * xhat, all that dx's means and dweight, dbias
   // need; with a ReLU epilogue the same pass writes dz = dy masked by y > 0.
   const sums = Tensor.empty([n, c, 2]);
   const dz = epilogue === 'none' ? null : Tensor.empty(x.shape);
   const act: Record<string, Tensor> = dz ? { y_act: yAct!, dz } : {};
-  const slabPath = slabPathFor(x);
-  if (slabPath) {
-    dispatch(
-      slabSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsSlab, slabLen, h * w),
-      { x, x4: x, stats, dy, dy4: dy, sums_out: sums, ...act },
-      uniforms,
-      n * groups,
-      flops,
-    );
-  } else if (!vec4) {
-    dispatch(
-      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSums, h * w),
-      { x, stats, dy, sums_out: sums, ...act },
-      uniforms,
-      n * c,
-      flops,
-    );
-  } else if (h * w <= GROUP_NORM_PER_INVOCATION_MAX) {
-    dispatch(
-      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4PerPlane, h * w),
-      { x4: x, stats, dy4: dy, sums_out: sums, ...act },
-      uniforms,
-      Math.ceil((n * c) / PER_INVOCATION_WG),
-      flops,
-    );
-  } else {
-    dispatch(
-      groupNormSpec(GROUP_NORM_VARIANTS[epilogue].channelSumsVec4, h * w),
-      { x4: x, stats, dy4: dy, sums_out: sums, ...act },
-      uniforms,
-      n * c,
-      flops,
-    );
-  }
+  const planes: NormPlanesLaunch = {
+    epilogue,
+    x,
+    dy,
+    stats,
+    sums,
+    act,
+    uniforms,
+    planes: n * c,
+    hw: h * w,
+    slabs: n * groups,
+    slabLen,
+    flops,
+  };
+  choose(GROUP_NORM_CHOICES.channelSums, normGeometry(epilogue, x, groups)).launch(planes);
   const upstream = dz ?? dy;
   let dx: Tensor | null = null;
   if (want.dx) {
     dx = Tensor.empty(x.shape);
-    const common = { weight, stats, sums };
-    if (slabPath)
-      dispatch(
-        slabSpec(GROUP_NORM_VARIANTS.shared.backwardInputSlab, slabLen, h * w),
-        { ...common, x, x4: x, dy: upstream, dy4: upstream, dx },
-        uniforms,
-        n * groups,
-      );
-    else if (vec4)
-      dispatch(
-        groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInputVec4, slabLen),
-        { ...common, x4: x, dy4: upstream, dx4: dx },
-        uniforms,
-        n * groups,
-      );
-    else
-      dispatch(groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInput, slabLen), { ...common, x, dy: upstream, dx }, uniforms, n * groups);
+    const launch: NormBackwardInputLaunch = { x, dy: upstream, dx, weight, stats, sums, uniforms, slabs: n * groups, slabLen, hw: h * w };
+    choose(GROUP_NORM_CHOICES.backwardInput, normGeometry(epilogue, x, groups)).launch(launch);
   }
   let dweight: Tensor | null = null;
   let dbias: Tensor | null = null;
@@ -347,3 +271,243 @@ function groupNormImpl(x: Tensor, weight: Tensor, bias: Tensor, groups: number, 
   return y;
 }
 export const groupNorm = namedOp('groupNorm', groupNormImpl);
+
+/**
+ * The selection points of the group-norm passes (engine/variant_choice.ts), each launching the
+ * kernels of GROUP_NORM_VARIANTS for the call's epilogue:
+ * - 'groupNorm.forward': 'scalar' (norm/group_norm.wgsl, any map), 'vec4' (a workgroup per
+ *   slab, H*W % 4 == 0), 'vec4PerSlab' (an invocation per slab, H*W % 4 == 0). Today's rule:
+ *   scalar unless vec4 fits, then per slab up to GROUP_NORM_PER_INVOCATION_MAX elements.
+ * - 'groupNorm.channelSums' (the first backward pass): 'scalar', 'vec4', 'vec4PerPlane', the same way per plane.
+ * - 'groupNorm.backwardInput': 'scalar', 'vec4' (rule: vec4 where it fits).
+ * A new variant is one more entry in its pass's list. Geometry class: whether H*W % 4 == 0 and
+ * log2 buckets of the run one kernel reduces (slab or plane) and of the number of runs.
+ */
+export interface NormGeometry {
+  epilogue: NormEpilogue;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  groups: number;
+  hw: number;
+  /** Elements of one (sample, group) slab: C/G * H*W. */
+  slabLen: number;
+  /** (sample, group) slabs: N*G. */
+  slabs: number;
+  /** (sample, channel) planes: N*C. */
+  planes: number;
+}
+
+/** The geometry of a group-norm call on x [N,C,H,W]. */
+export function normGeometry(epilogue: NormEpilogue, x: Tensor, groups: number): NormGeometry {
+  const [n, c, h, w] = x.shape;
+  return { epilogue, n, c, h, w, groups, hw: h * w, slabLen: (c / groups) * h * w, slabs: n * groups, planes: n * c };
+}
+export interface NormForwardLaunch {
+  epilogue: NormEpilogue;
+  x: Tensor;
+  weight: Tensor;
+  bias: Tensor;
+  /** { residual } for 'addRelu', else empty. */
+  extra: Record<string, Tensor>;
+  y: Tensor;
+  stats: Tensor;
+  uniforms: ReturnType<typeof groupNormUniforms>;
+  slabs: number;
+  slabLen: number;
+  hw: number;
+  flops: number;
+}
+export interface NormPlanesLaunch {
+  epilogue: NormEpilogue;
+  x: Tensor;
+  dy: Tensor;
+  stats: Tensor;
+  sums: Tensor;
+  /** { y_act, dz } for the ReLU epilogues, else empty. */
+  act: Record<string, Tensor>;
+  uniforms: ReturnType<typeof groupNormUniforms>;
+  planes: number;
+  hw: number;
+  slabs: number;
+  slabLen: number;
+  flops: number;
+}
+export interface NormBackwardInputLaunch {
+  x: Tensor;
+  dy: Tensor;
+  dx: Tensor;
+  weight: Tensor;
+  stats: Tensor;
+  sums: Tensor;
+  uniforms: ReturnType<typeof groupNormUniforms>;
+  slabs: number;
+  slabLen: number;
+  hw: number;
+}
+
+/** Every row of H*W elements starts on a vec4 when H*W % 4 == 0. */
+const vec4Fits = (g: { hw: number }) => g.hw % 4 === 0;
+/**
+ * The …Slab kernels bind x as array<vec4<f32>>, which WebGPU will not bind to fewer than 16
+ * bytes: a tensor of 1-3 elements runs the other kernels.
+ */
+const slabFits = (g: NormGeometry) => g.n * g.c * g.h * g.w >= 4;
+/** The rules pick the slab kernels only inside forceGroupNormPath('slab') (where they fit). */
+const slabRuled = (g: NormGeometry) => forcedPath === 'slab' && slabFits(g);
+
+export const GROUP_NORM_CHOICES = {
+  forward: selectionPoint<NormGeometry, (k: NormForwardLaunch) => void>({
+    op: 'groupNorm.forward',
+    candidates: [
+      {
+        name: 'scalar',
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS[k.epilogue].forward, k.slabLen),
+            { x: k.x, weight: k.weight, bias: k.bias, y: k.y, stats_out: k.stats, ...k.extra },
+            k.uniforms,
+            k.slabs,
+            k.flops,
+          ),
+      },
+      {
+        name: 'vec4',
+        fits: vec4Fits,
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS[k.epilogue].forwardVec4, k.slabLen),
+            { x4: k.x, weight: k.weight, bias: k.bias, y4: k.y, stats_out: k.stats, ...k.extra },
+            k.uniforms,
+            k.slabs,
+            k.flops,
+          ),
+      },
+      {
+        name: 'vec4PerSlab',
+        fits: vec4Fits,
+        params: { wg: PER_INVOCATION_WG },
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS[k.epilogue].forwardVec4PerSlab, k.slabLen),
+            { x4: k.x, weight: k.weight, bias: k.bias, y4: k.y, stats_out: k.stats, ...k.extra },
+            k.uniforms,
+            Math.ceil(k.slabs / PER_INVOCATION_WG),
+            k.flops,
+          ),
+      },
+      {
+        name: 'slab',
+        fits: slabFits,
+        params: { wg: 'fit to the slab' },
+        launch: (k) =>
+          dispatch(
+            slabSpec(GROUP_NORM_VARIANTS[k.epilogue].forwardSlab, k.slabLen, k.hw),
+            { x: k.x, x4: k.x, weight: k.weight, bias: k.bias, y: k.y, stats_out: k.stats, ...k.extra },
+            k.uniforms,
+            k.slabs,
+            k.flops,
+          ),
+      },
+    ],
+    classOf: (g) => `v4${vec4Fits(g) ? 1 : 0} slab${log2Bucket(g.slabLen)} slabs${log2Bucket(g.slabs)}`,
+    rule: (g) => (slabRuled(g) ? 'slab' : !vec4Fits(g) ? 'scalar' : g.slabLen <= GROUP_NORM_PER_INVOCATION_MAX ? 'vec4PerSlab' : 'vec4'),
+  }),
+  channelSums: selectionPoint<NormGeometry, (k: NormPlanesLaunch) => void>({
+    op: 'groupNorm.channelSums',
+    candidates: [
+      {
+        name: 'scalar',
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS[k.epilogue].channelSums, k.hw),
+            { x: k.x, stats: k.stats, dy: k.dy, sums_out: k.sums, ...k.act },
+            k.uniforms,
+            k.planes,
+            k.flops,
+          ),
+      },
+      {
+        name: 'vec4',
+        fits: vec4Fits,
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS[k.epilogue].channelSumsVec4, k.hw),
+            { x4: k.x, stats: k.stats, dy4: k.dy, sums_out: k.sums, ...k.act },
+            k.uniforms,
+            k.planes,
+            k.flops,
+          ),
+      },
+      {
+        name: 'vec4PerPlane',
+        fits: vec4Fits,
+        params: { wg: PER_INVOCATION_WG },
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS[k.epilogue].channelSumsVec4PerPlane, k.hw),
+            { x4: k.x, stats: k.stats, dy4: k.dy, sums_out: k.sums, ...k.act },
+            k.uniforms,
+            Math.ceil(k.planes / PER_INVOCATION_WG),
+            k.flops,
+          ),
+      },
+      {
+        name: 'slab',
+        fits: slabFits,
+        params: { wg: 'fit to the slab' },
+        launch: (k) =>
+          dispatch(
+            slabSpec(GROUP_NORM_VARIANTS[k.epilogue].channelSumsSlab, k.slabLen, k.hw),
+            { x: k.x, x4: k.x, stats: k.stats, dy: k.dy, dy4: k.dy, sums_out: k.sums, ...k.act },
+            k.uniforms,
+            k.slabs,
+            k.flops,
+          ),
+      },
+    ],
+    classOf: (g) => `v4${vec4Fits(g) ? 1 : 0} plane${log2Bucket(g.hw)} planes${log2Bucket(g.planes)}`,
+    rule: (g) => (slabRuled(g) ? 'slab' : !vec4Fits(g) ? 'scalar' : g.hw <= GROUP_NORM_PER_INVOCATION_MAX ? 'vec4PerPlane' : 'vec4'),
+  }),
+  backwardInput: selectionPoint<NormGeometry, (k: NormBackwardInputLaunch) => void>({
+    op: 'groupNorm.backwardInput',
+    candidates: [
+      {
+        name: 'scalar',
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInput, k.slabLen),
+            { weight: k.weight, stats: k.stats, sums: k.sums, x: k.x, dy: k.dy, dx: k.dx },
+            k.uniforms,
+            k.slabs,
+          ),
+      },
+      {
+        name: 'vec4',
+        fits: vec4Fits,
+        launch: (k) =>
+          dispatch(
+            groupNormSpec(GROUP_NORM_VARIANTS.shared.backwardInputVec4, k.slabLen),
+            { weight: k.weight, stats: k.stats, sums: k.sums, x4: k.x, dy4: k.dy, dx4: k.dx },
+            k.uniforms,
+            k.slabs,
+          ),
+      },
+      {
+        name: 'slab',
+        fits: slabFits,
+        params: { wg: 'fit to the slab' },
+        launch: (k) =>
+          dispatch(
+            slabSpec(GROUP_NORM_VARIANTS.shared.backwardInputSlab, k.slabLen, k.hw),
+            { weight: k.weight, stats: k.stats, sums: k.sums, x: k.x, x4: k.x, dy: k.dy, dy4: k.dy, dx: k.dx },
+            k.uniforms,
+            k.slabs,
+          ),
+      },
+    ],
+    classOf: (g) => `v4${vec4Fits(g) ? 1 : 0} slab${log2Bucket(g.slabLen)} slabs${log2Bucket(g.slabs)}`,
+    rule: (g) => (slabRuled(g) ? 'slab' : vec4Fits(g) ? 'vec4' : 'scalar'),
+  }),
+};

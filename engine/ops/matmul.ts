@@ -8,8 +8,19 @@ import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import { gemmTiles, gemmSpec, gemmGroups, gemmVariants } from './gemm_tiles.ts';
 import { sharedTileVariants } from './shared_tile_config.ts';
+import {
+  gemmSpec,
+  gemmGroups,
+  gemmVariants,
+  gemmLaunches,
+  gemmLaunchName,
+  gemmLaunchUnusable,
+  tilesOf,
+  ruleSharing,
+  type GemmLaunch,
+} from './gemm_tiles.ts';
+import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_choice.ts';
 
 /**
  * The kernel variants of matmul: the register-blocked GEMM body (kernels/gemm/matmul.wgsl) in both
@@ -38,8 +49,21 @@ export function gemm(a: GemmOperand, b: GemmOperand, bias: Tensor | null = null)
   const [br, bc] = b.t.shape;
   const [M, K] = a.transposed ? [ac, ar] : [ar, ac];
   const N = b.transposed ? br : bc;
+  return choose(MATMUL_CHOICE, { M, N, K }).launch(a, b, bias, { M, N, K });
+}
+
+/** The dimensions of one GEMM: op(a) [M,K] times op(b) [K,N]. */
+export interface GemmDims {
+  M: number;
+  N: number;
+  K: number;
+}
+type GemmLaunchFn = (a: GemmOperand, b: GemmOperand, bias: Tensor | null, d: GemmDims) => Tensor;
+
+/** `gemm` by the register-blocked kernel (kernels/gemm/matmul.wgsl) with launch `l`. */
+function gemmBlocked(l: GemmLaunch, a: GemmOperand, b: GemmOperand, bias: Tensor | null, { M, N, K }: GemmDims): Tensor {
   const c = Tensor.empty([M, N]);
-  const tiles = gemmTiles(N);
+  const tiles = tilesOf(l, N);
   dispatch(
     gemmSpec(MATMUL_VARIANTS[tiles.key], tiles),
     { a: a.t, b: b.t, bias: bias ?? b.t, c },
@@ -94,3 +118,22 @@ function matmulImpl(a: Tensor, b: Tensor): Tensor {
   return c;
 }
 export const matmul = namedOp('matmul', matmulImpl);
+
+/**
+ * The selection point of every GEMM (matmul, its gradients, linear layers; engine/variant_choice.ts):
+ * the register-blocked kernel in either row sharing, workgroup 'fit' (today's rule) or fixed.
+ * A new variant is one more entry in the list. Geometry class: log2 buckets of M, N and K.
+ */
+export const MATMUL_CHOICE = selectionPoint<GemmDims, GemmLaunchFn>({
+  op: 'matmul',
+  candidates: [
+    ...gemmLaunches().map((l): Candidate<GemmDims, GemmLaunchFn> => ({
+      name: gemmLaunchName(l),
+      unusable: () => gemmLaunchUnusable(l),
+      params: { kernel: 'blocked', sharing: l.sharing, wg: l.wg },
+      launch: (a, b, bias, d) => gemmBlocked(l, a, b, bias, d),
+    })),
+  ],
+  classOf: ({ M, N, K }) => `M${log2Bucket(M)} N${log2Bucket(N)} K${log2Bucket(K)}`,
+  rule: () => `${ruleSharing()}-wgfit`,
+});

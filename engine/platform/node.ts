@@ -62,7 +62,11 @@ export const platform: Platform = {
     let gpu = instances.get(backend);
     if (!gpu) {
       if (backend === 'opengles' || backend === 'opengl') prepareEglEnvironment();
-      gpu = create(backend === 'default' ? [] : [`backend=${backend}`]) as GPU;
+      // Dawn rounds GPU timestamps down to a quantum (65536 ns measured on lavapipe) unless its
+      // 'timestamp_quantization' toggle is off: per-dispatch profiles then read 0 or multiples of
+      // it. A browser keeps it on (a timing side channel); a local tool has no such concern.
+      const flags = ['disable-dawn-features=timestamp_quantization'];
+      gpu = create(backend === 'default' ? flags : [`backend=${backend}`, ...flags]) as GPU;
       instances.set(backend, gpu);
     }
     return gpu;

@@ -7,7 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpu } from '../helpers/gpu.ts';
-import { timeGpuRoundRobin, row } from '../../bench/harness.ts';
+import { timeGpuRoundRobin, timeGpuOneSubmission, row } from '../../bench/harness.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/tensor.ts';
+import { relu } from '../../engine/ops/relu.ts';
 
 test.before(async () => {
   await gpu();
@@ -26,6 +29,31 @@ test('timeGpuRoundRobin: warm-ups first, then repetitions interleaved; one timin
     assert.ok(t.samples.every((ms) => ms >= 0));
     assert.ok(t.ms >= Math.min(...t.samples) && t.ms <= Math.max(...t.samples));
   }
+});
+
+test('timeGpuOneSubmission: warm-ups waited for, then every repetition recorded before one submission and one wait; outputs disposed', async () => {
+  const rt = runtime();
+  const x = Tensor.from(new Float32Array(1024).fill(-1), [1024]);
+  const outs: Tensor[] = [];
+  let syncsDuringReps = 0;
+  const run = () => {
+    // Nothing recorded so far may have been submitted inside the timed stretch: the runtime
+    // submits only on a sync, a read or a full batch.
+    syncsDuringReps += outs.length > 2 && !rt.hasPending ? 1 : 0;
+    const y = relu(x);
+    outs.push(y);
+    return y;
+  };
+  const submits0 = rt.submits;
+  const t = await timeGpuOneSubmission(run, 5, 2);
+  assert.is(outs.length, 7, '2 warm-ups + 5 repetitions');
+  assert.is(t.reps, 5);
+  assert.is(t.submits, 1, 'the 5 repetitions went in one submission');
+  assert.is(syncsDuringReps, 0);
+  assert.ok(rt.submits - submits0 >= 3, 'each warm-up was submitted and waited for on its own');
+  assert.ok(t.ms > 0);
+  for (const y of outs) assert.throws(() => y.buffer, /used after dispose/, 'every output disposed');
+  x.dispose();
 });
 
 test('row: median rate from the median time, best rate from the fastest sample', () => {
