@@ -36,7 +36,9 @@ import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_c
 import { precision } from '../precision.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
-import { sharedTileVariants } from './shared_tile_config.ts';
+import { sharedTileVariants, SHARED_TILE_SIZES } from './shared_tile_config.ts';
+// A cycle (gemm_shared.ts reads CONV2D_VARIANTS): safe, since the candidates below call these only when launched.
+import { conv2dForwardTiled, conv2dBackwardInputTiled, conv2dBackwardWeightTiled, tiledUnusable } from './gemm_shared.ts';
 
 export type Pair = number | [number, number];
 
@@ -600,6 +602,12 @@ export const CONV2D_CHOICES = {
         params: { kernel: 'general', sharing: l.sharing, wg: l.wg },
         launch: (x, w, b, g) => conv2dForwardGeneral(l, x, w, b, g),
       })),
+      ...SHARED_TILE_SIZES.map((size): Candidate<ConvGeometry, ConvForwardLaunch> => ({
+        name: `tiled-${size}`,
+        unusable: () => tiledUnusable(size),
+        params: { kernel: 'tiled (workgroup memory)', size },
+        launch: (x, w, b, g) => conv2dForwardTiled(x, w, b, g, size),
+      })),
     ],
     classOf: (g) => convClass(g, g.O, g.batch * g.OH * g.OW, g.C * g.KH * g.KW),
     rule: (g) => (conv2dForwardKernel(g) !== 'general' ? 'row-wgfit' : `general-${ruleSharing()}-wgfit`),
@@ -619,6 +627,12 @@ export const CONV2D_CHOICES = {
         unusable: () => gemmLaunchUnusable(l),
         params: { kernel: 'general (per stride phase)', sharing: l.sharing, wg: l.wg },
         launch: (dy, w, g) => conv2dBackwardInputGeneral(l, dy, w, g),
+      })),
+      ...SHARED_TILE_SIZES.map((size): Candidate<ConvGeometry, ConvBackwardInputLaunch> => ({
+        name: `tiled-${size}`,
+        unusable: () => tiledUnusable(size),
+        params: { kernel: 'tiled (workgroup memory, per stride phase)', size },
+        launch: (dy, w, g) => conv2dBackwardInputTiled(dy, w, g, size),
       })),
     ],
     classOf: (g) => convClass(g, g.C, g.batch * g.H * g.W, g.O * g.KH * g.KW),
@@ -642,6 +656,15 @@ export const CONV2D_CHOICES = {
           unusable: () => gemmLaunchUnusable(l),
           params: { kernel: 'general', sharing: l.sharing, wg: l.wg, splitTarget: t },
           launch: (x, dy, g) => conv2dBackwardWeightBy(false, l, t, x, dy, g),
+        })),
+      ),
+      // Split-K sized from the adapter's limits (gemm_shared.ts tiledSplits), or none.
+      ...SHARED_TILE_SIZES.flatMap((size) =>
+        (['adapter', 1] as const).map((split): Candidate<ConvGeometry, ConvBackwardWeightLaunch> => ({
+          name: `tiled-${size}-split${split}`,
+          unusable: () => tiledUnusable(size),
+          params: { kernel: 'tiled (workgroup memory)', size, split },
+          launch: (x, dy, g) => conv2dBackwardWeightTiled(x, dy, g, split === 1 ? 1 : undefined, size),
         })),
       ),
     ],

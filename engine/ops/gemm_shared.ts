@@ -32,6 +32,18 @@ export function tiledUsable(): boolean {
   return sharedTileConfigsFor(runtime().limits).length > 0;
 }
 
+/**
+ * Why this adapter cannot run the workgroup-memory tiled kernels at `size` (engine/ops/gemm_shared.ts),
+ * or null. They are candidates, never the rule: on lavapipe they run 5-19x slower than the
+ * register-blocked kernels (bench/tiled.ts), so only a tuned cache or RBD_VARIANT selects them.
+ */
+export function tiledUnusable(size: SharedTileSize): string | null {
+  const l = runtime().limits;
+  return sharedTileConfigsFor(l).includes(size)
+    ? null
+    : `the ${size} tiled configuration exceeds this adapter's limits (maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize})`;
+}
+
 /** The tile size for an M x N output on this adapter (or the one asked for, checked against the limits). */
 export function tiledSize(M: number, N: number, asked?: SharedTileSize): SharedTileSize {
   const l = runtime().limits;

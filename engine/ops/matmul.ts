@@ -8,7 +8,9 @@ import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import { sharedTileVariants } from './shared_tile_config.ts';
+import { sharedTileVariants, SHARED_TILE_SIZES } from './shared_tile_config.ts';
+// A cycle (gemm_shared.ts reads MATMUL_VARIANTS): safe, since the candidates below call gemmTiled only when launched.
+import { gemmTiled, tiledUnusable } from './gemm_shared.ts';
 import {
   gemmSpec,
   gemmGroups,
@@ -132,6 +134,12 @@ export const MATMUL_CHOICE = selectionPoint<GemmDims, GemmLaunchFn>({
       unusable: () => gemmLaunchUnusable(l),
       params: { kernel: 'blocked', sharing: l.sharing, wg: l.wg },
       launch: (a, b, bias, d) => gemmBlocked(l, a, b, bias, d),
+    })),
+    ...SHARED_TILE_SIZES.map((size): Candidate<GemmDims, GemmLaunchFn> => ({
+      name: `tiled-${size}`,
+      unusable: () => tiledUnusable(size),
+      params: { kernel: 'tiled (workgroup memory)', size },
+      launch: (a, b, bias) => gemmTiled(a, b, bias, size),
     })),
   ],
   classOf: ({ M, N, K }) => `M${log2Bucket(M)} N${log2Bucket(N)} K${log2Bucket(K)}`,
