@@ -11,16 +11,18 @@
 import { Tensor } from '../engine/tensor.ts';
 import { Rng } from '../engine/random.ts';
 import { initRuntime, closeRuntime } from '../engine/runtime.ts';
-import { conv2dGeometry, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from '../engine/ops/conv2d.ts';
-import { gemm } from '../engine/ops/matmul.ts';
 import {
+  conv2dGeometry,
+  conv2dForward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
   conv2dForwardTiled,
   conv2dBackwardInputTiled,
   conv2dBackwardWeightTiled,
   conv2dBackwardWeightTiledSplits,
-  gemmTiled,
-  tiledSize,
-} from '../engine/ops/gemm_shared.ts';
+} from '../engine/ops/conv2d.ts';
+import { gemm, gemmTiled } from '../engine/ops/matmul.ts';
+import { tiledSize } from '../engine/ops/gemm_shared.ts';
 import { timeGpuRoundRobin, progress } from './harness.ts';
 
 const CASES: {

@@ -13,9 +13,9 @@
  * for their M, N, K. Every kernel variant is declared once, in CONV2D_VARIANTS below.
  */
 import { Tensor, shapeStr } from '../tensor.ts';
-import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp } from '../runtime.ts';
+import { dispatch, groupsFor, elementwiseWorkgroupSize, namedOp, runtime } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
-import { ShapeError } from '../errors.ts';
+import { ShapeError, LimitError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import {
   gemmTiles,
@@ -33,12 +33,17 @@ import {
   type GemmLaunch,
 } from './gemm_tiles.ts';
 import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_choice.ts';
-import { precision } from '../precision.ts';
+import { precision, precision as processPrecision } from '../precision.ts';
 import { reductionWorkgroupSize } from './workgroup_reduce.ts';
 import { pair } from './launch.ts';
-import { sharedTileVariants, SHARED_TILE_SIZES } from './shared_tile_config.ts';
-// A cycle (gemm_shared.ts reads CONV2D_VARIANTS): safe, since the candidates below call these only when launched.
-import { conv2dForwardTiled, conv2dBackwardInputTiled, conv2dBackwardWeightTiled, tiledUnusable } from './gemm_shared.ts';
+import {
+  sharedTileVariants,
+  SHARED_TILE_SIZES,
+  SHARED_TILE_CONFIGS,
+  type SharedTileSize,
+  type TilePrecision,
+} from './shared_tile_config.ts';
+import { tiledUnusable, tiledSize, tileGrid, tiledSplits, tiledSpec, checkTiledPrecision } from './gemm_shared.ts';
 
 export type Pair = number | [number, number];
 
@@ -185,7 +190,7 @@ export const CONV2D_VARIANTS = {
     features: ['subgroups'],
   },
   // The workgroup-memory tiled implicit GEMMs (kernels/gemm/shared_tile.wgsl), one per tile
-  // configuration (engine/ops/shared_tile_config.ts); launched by engine/ops/gemm_shared.ts.
+  // configuration (engine/ops/shared_tile_config.ts); launched by conv2dForwardTiled and its siblings below.
   forwardTiled: sharedTileVariants('conv2dForwardTiled', 'conv2d/forward_tiled.wgsl'),
   backwardInputTiled: sharedTileVariants('conv2dBackwardInputTiled', 'conv2d/backward_input_tiled.wgsl'),
   backwardWeightTiled: sharedTileVariants('conv2dBackwardWeightTiled', 'conv2d/backward_weight_tiled.wgsl'),
@@ -675,3 +680,151 @@ export const CONV2D_CHOICES = {
         : `general-${ruleSharing()}-wgfit-split${TARGET_WORKGROUPS}`,
   }),
 };
+
+/**
+ * y = conv2d(x, w) + b by the tiled forward kernel (kernels/conv2d/forward_tiled.wgsl), its tiles
+ * staged as f32, or as f16 (precision 'f16': shader-f16 only; f32 accumulation, see
+ * precisionVariants for the error this costs). Default: the process-wide precision
+ * (engine/precision.ts, `--precision`). The tiled backward passes are f32 only.
+ */
+export function conv2dForwardTiled(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  size?: SharedTileSize,
+  precision: TilePrecision = processPrecision(),
+): Tensor {
+  checkTiledPrecision('conv2dForwardTiled', precision);
+  const M = g.O,
+    N = g.batch * g.OH * g.OW;
+  const s = tiledSize(M, N, size);
+  const y = Tensor.empty([g.batch, g.O, g.OH, g.OW]);
+  // Without a bias the kernel never reads `bias`; the weight stands in for the binding.
+  dispatch(
+    tiledSpec((precision === 'f16' ? CONV2D_VARIANTS.forwardTiledF16 : CONV2D_VARIANTS.forwardTiled)[s]),
+    { x, w, bias: b ?? w, y },
+    { ...g, has_bias: b ? 1 : 0 },
+    tileGrid(M, N, SHARED_TILE_CONFIGS[s]),
+    convPassFlops(g) + (b ? y.size : 0),
+  );
+  return y;
+}
+
+/**
+ * dL/dx by the tiled input-gradient kernel (kernels/conv2d/backward_input_tiled.wgsl): one
+ * dispatch per stride phase (stridePhase in engine/ops/conv2d.ts), any stride, padding, dilation.
+ */
+export function conv2dBackwardInputTiled(dy: Tensor, w: Tensor, g: ConvGeometry, size?: SharedTileSize): Tensor {
+  const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
+  let flops = convPassFlops(g);
+  for (let rh = 0; rh < g.stride_h; rh++) {
+    const ph = stridePhase(g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, rh);
+    for (let rw = 0; rw < g.stride_w; rw++) {
+      const pw = stridePhase(g.W, g.KW, g.stride_w, g.pad_w, g.dil_w, rw);
+      const N = g.batch * ph.count * pw.count;
+      if (N === 0) continue;
+      const s = tiledSize(g.C, N, size);
+      dispatch(
+        tiledSpec(CONV2D_VARIANTS.backwardInputTiled[s]),
+        { dy, w, dx },
+        {
+          batch: g.batch,
+          C: g.C,
+          H: g.H,
+          W: g.W,
+          O: g.O,
+          OH: g.OH,
+          OW: g.OW,
+          KH: g.KH,
+          KW: g.KW,
+          stride_h: g.stride_h,
+          stride_w: g.stride_w,
+          ih_first: ph.first,
+          iw_first: pw.first,
+          QH: ph.count,
+          QW: pw.count,
+          kh0: ph.k0,
+          kw0: pw.k0,
+          kh_step: ph.kStep,
+          kw_step: pw.kStep,
+          NKH: ph.taps,
+          NKW: pw.taps,
+          oh0: ph.o0,
+          ow0: pw.o0,
+          oh_step: ph.oStep,
+          ow_step: pw.oStep,
+        },
+        tileGrid(g.C, N, SHARED_TILE_CONFIGS[s]),
+        flops,
+      );
+      flops = 0;
+    }
+  }
+  return dx;
+}
+
+/**
+ * The default split count of the tiled weight gradient of g at a tile size (what
+ * conv2dBackwardWeightTiled uses when `splits` is not given).
+ */
+export function conv2dBackwardWeightTiledSplits(g: ConvGeometry, size?: SharedTileSize): number {
+  const M = g.O,
+    N = g.C * g.KH * g.KW;
+  const s = tiledSize(M, N, size);
+  const [gx, gy] = tileGrid(M, N, SHARED_TILE_CONFIGS[s]);
+  return tiledSplits(g.batch * g.OH * g.OW, gx * gy, M * N, runtime().limits);
+}
+
+/**
+ * Split counts worth timing for the tiled weight gradient of g (for a tuner): no split, the
+ * default, and powers of two from 2 up to twice the default, each kept only if every split
+ * still has at least one BK step of its own. Sorted, distinct.
+ */
+export function conv2dBackwardWeightTiledSplitCandidates(g: ConvGeometry, size?: SharedTileSize): number[] {
+  const M = g.O,
+    N = g.C * g.KH * g.KW,
+    K = g.batch * g.OH * g.OW;
+  const s = tiledSize(M, N, size);
+  const fallback = conv2dBackwardWeightTiledSplits(g, s);
+  const most = Math.min(Math.ceil(K / SHARED_TILE_CONFIGS[s].BK), runtime().limits.maxComputeWorkgroupsPerDimension);
+  const out = new Set([1, fallback]);
+  for (let n = 2; n <= 2 * fallback && n <= most; n *= 2) out.add(n);
+  return [...out].filter((n) => n <= most).sort((a, b) => a - b);
+}
+
+/**
+ * dL/dw by the tiled weight-gradient kernel (kernels/conv2d/backward_weight_tiled.wgsl), its
+ * reduction (batch x map) split `splits` ways (default: conv2dBackwardWeightTiledSplits); the
+ * partial sums are added in a fixed order by conv2dBackwardWeightSum (gemm/split_k_sum.wgsl).
+ */
+export function conv2dBackwardWeightTiled(x: Tensor, dy: Tensor, g: ConvGeometry, splits?: number, size?: SharedTileSize): Tensor {
+  const M = g.O,
+    N = g.C * g.KH * g.KW,
+    K = g.batch * g.OH * g.OW;
+  const s = tiledSize(M, N, size);
+  const c = SHARED_TILE_CONFIGS[s];
+  const asked = splits ?? conv2dBackwardWeightTiledSplits(g, s);
+  if (!Number.isInteger(asked) || asked < 1) throw new LimitError(`conv2dBackwardWeightTiled: splits ${asked} must be a whole number >= 1`);
+  // Each split a whole number of BK steps; the count actually needed may then be smaller.
+  const kSplit = Math.ceil(Math.ceil(K / asked) / c.BK) * c.BK;
+  const n = Math.ceil(K / kSplit);
+  const dw = Tensor.empty([g.O, g.C, g.KH, g.KW]);
+  const uniforms = { ...g, k_split: kSplit };
+  const variant = tiledSpec(CONV2D_VARIANTS.backwardWeightTiled[s]);
+  if (n === 1) {
+    dispatch(variant, { x, dy, out: dw }, uniforms, tileGrid(M, N, c), convPassFlops(g));
+    return dw;
+  }
+  const partial = Tensor.empty([n, M * N]);
+  dispatch(variant, { x, dy, out: partial }, uniforms, tileGrid(M, N, c, n), convPassFlops(g));
+  const wg = elementwiseWorkgroupSize();
+  dispatch(
+    { ...CONV2D_VARIANTS.backwardWeightSum, overrides: { WG: wg } },
+    { partial, out: dw },
+    { n: M * N, splits: n },
+    groupsFor(M * N, wg),
+  );
+  partial.dispose();
+  return dw;
+}

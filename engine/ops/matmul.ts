@@ -8,9 +8,15 @@ import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import { sharedTileVariants, SHARED_TILE_SIZES } from './shared_tile_config.ts';
-// A cycle (gemm_shared.ts reads MATMUL_VARIANTS): safe, since the candidates below call gemmTiled only when launched.
-import { gemmTiled, tiledUnusable } from './gemm_shared.ts';
+import {
+  sharedTileVariants,
+  SHARED_TILE_SIZES,
+  SHARED_TILE_CONFIGS,
+  type SharedTileSize,
+  type TilePrecision,
+} from './shared_tile_config.ts';
+import { tiledUnusable, tiledSize, tileGrid, tiledSpec, checkTiledPrecision } from './gemm_shared.ts';
+import { precision as processPrecision } from '../precision.ts';
 import {
   gemmSpec,
   gemmGroups,
@@ -28,7 +34,7 @@ import { selectionPoint, choose, log2Bucket, type Candidate } from '../variant_c
  * The kernel variants of matmul: the register-blocked GEMM body (kernels/gemm/matmul.wgsl) in both
  * row sharings and both precisions, and the workgroup-memory tiled one (kernels/gemm/matmul_tiled.wgsl)
  * per tile configuration, its tiles staged as f32 or (tiledF16, shader-f16 only) as f16
- * (engine/ops/shared_tile_config.ts; launched by gemmTiled in engine/ops/gemm_shared.ts).
+ * (engine/ops/shared_tile_config.ts; launched by gemmTiled below).
  */
 export const MATMUL_VARIANTS = {
   ...gemmVariants('matmul', 'gemm/matmul.wgsl'),
@@ -145,3 +151,42 @@ export const MATMUL_CHOICE = selectionPoint<GemmDims, GemmLaunchFn>({
   classOf: ({ M, N, K }) => `M${log2Bucket(M)} N${log2Bucket(N)} K${log2Bucket(K)}`,
   rule: () => `${ruleSharing()}-wgfit`,
 });
+
+/**
+ * c = op(a) op(b) (+ bias[n] on every row) by the tiled GEMM (kernels/gemm/matmul_tiled.wgsl),
+ * as `gemm` in engine/ops/matmul.ts: op(t) is t or t^T read through strides; 2*M*N*K FLOPs
+ * (+ M*N for the bias). Tiles staged as f32, or f16 (precision 'f16', shader-f16 only); default:
+ * the process-wide precision (engine/precision.ts). Shapes are the caller's to check.
+ */
+export function gemmTiled(
+  a: GemmOperand,
+  b: GemmOperand,
+  bias: Tensor | null = null,
+  size?: SharedTileSize,
+  precision: TilePrecision = processPrecision(),
+): Tensor {
+  checkTiledPrecision('gemmTiled', precision);
+  const [ar, ac] = a.t.shape;
+  const [br, bc] = b.t.shape;
+  const [M, K] = a.transposed ? [ac, ar] : [ar, ac];
+  const N = b.transposed ? br : bc;
+  const s = tiledSize(M, N, size);
+  const c = Tensor.empty([M, N]);
+  dispatch(
+    tiledSpec((precision === 'f16' ? MATMUL_VARIANTS.tiledF16 : MATMUL_VARIANTS.tiled)[s]),
+    { a: a.t, b: b.t, bias: bias ?? b.t, c },
+    {
+      M,
+      N,
+      K,
+      has_bias: bias ? 1 : 0,
+      a_sm: a.transposed ? 1 : K,
+      a_sk: a.transposed ? M : 1,
+      b_sk: b.transposed ? 1 : N,
+      b_sn: b.transposed ? K : 1,
+    },
+    tileGrid(M, N, SHARED_TILE_CONFIGS[s]),
+    2 * M * N * K + (bias ? M * N : 0),
+  );
+  return c;
+}

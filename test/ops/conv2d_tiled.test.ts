@@ -16,15 +16,15 @@ import { asF32 } from '../helpers/f32.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { Rng } from '../../engine/random.ts';
 import { runtime } from '../../engine/runtime.ts';
-import { conv2dGeometry } from '../../engine/ops/conv2d.ts';
 import {
+  conv2dGeometry,
   conv2dForwardTiled,
   conv2dBackwardInputTiled,
   conv2dBackwardWeightTiled,
   conv2dBackwardWeightTiledSplits,
   conv2dBackwardWeightTiledSplitCandidates,
-  tiledUsable,
-} from '../../engine/ops/gemm_shared.ts';
+} from '../../engine/ops/conv2d.ts';
+import { tiledUsable } from '../../engine/ops/gemm_shared.ts';
 import { sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 

@@ -13,7 +13,7 @@ import { asF32 } from '../helpers/f32.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { Rng } from '../../engine/random.ts';
 import { runtime } from '../../engine/runtime.ts';
-import { gemmTiled } from '../../engine/ops/gemm_shared.ts';
+import { gemmTiled } from '../../engine/ops/matmul.ts';
 import { sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
 import { matmulRef } from '../../engine/reference/matmul.ts';
 

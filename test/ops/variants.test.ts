@@ -19,18 +19,19 @@ import { FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
-import { conv2d, conv2dGeometry, CONV2D_VARIANTS } from '../../engine/ops/conv2d.ts';
-import { matmul, MATMUL_VARIANTS } from '../../engine/ops/matmul.ts';
-import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
-import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
-import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
 import {
+  conv2d,
+  conv2dGeometry,
+  CONV2D_VARIANTS,
   conv2dForwardTiled,
   conv2dBackwardInputTiled,
   conv2dBackwardWeightTiled,
-  gemmTiled,
-  tiledPrecisions,
-} from '../../engine/ops/gemm_shared.ts';
+} from '../../engine/ops/conv2d.ts';
+import { matmul, MATMUL_VARIANTS, gemmTiled } from '../../engine/ops/matmul.ts';
+import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
+import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
+import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
+import { tiledPrecisions } from '../../engine/ops/gemm_shared.ts';
 import { SHARED_TILE_CONFIGS, sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
 import { groupNorm, forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
 import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
