@@ -415,7 +415,20 @@ function conv2dBackwardInputByRow(l: GemmLaunch, dy: Tensor, w: Tensor, g: ConvG
 /** The input gradient by the general kernel, one dispatch per stride phase. */
 function conv2dBackwardInputGeneral(l: GemmLaunch, dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
-  // The pass's FLOPs (dense, as counted) go with its first dispatch.
+  forEachStridePhase(g, (N, uniforms, flops) => {
+    const tiles = tilesOf(l, N);
+    dispatch(gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.key], tiles), { dy, w, dx }, uniforms, gemmGroups(g.C, N, tiles), flops);
+  });
+  return dx;
+}
+
+/**
+ * Walk the stride phases of an input gradient (stridePhase, sh * sw of them), calling `dispatchPhase`
+ * for each that has input positions: N = batch x positions of the phase (the GEMM's columns), the
+ * phase's uniforms (those of kernels/conv2d/backward_input.wgsl and backward_input_tiled.wgsl), and
+ * the FLOPs to state: the pass's dense count (as counted) with its first dispatch, 0 after.
+ */
+function forEachStridePhase(g: ConvGeometry, dispatchPhase: (N: number, uniforms: Record<string, number>, flops: number) => void): void {
   let flops = convPassFlops(g);
   for (let rh = 0; rh < g.stride_h; rh++) {
     const ph = stridePhase(g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, rh);
@@ -423,10 +436,8 @@ function conv2dBackwardInputGeneral(l: GemmLaunch, dy: Tensor, w: Tensor, g: Con
       const pw = stridePhase(g.W, g.KW, g.stride_w, g.pad_w, g.dil_w, rw);
       const N = g.batch * ph.count * pw.count;
       if (N === 0) continue;
-      const tiles = tilesOf(l, N);
-      dispatch(
-        gemmSpec(CONV2D_VARIANTS.backwardInput[tiles.key], tiles),
-        { dy, w, dx },
+      dispatchPhase(
+        N,
         {
           batch: g.batch,
           C: g.C,
@@ -454,13 +465,11 @@ function conv2dBackwardInputGeneral(l: GemmLaunch, dy: Tensor, w: Tensor, g: Con
           oh_step: ph.oStep,
           ow_step: pw.oStep,
         },
-        gemmGroups(g.C, N, tiles),
         flops,
       );
       flops = 0;
     }
   }
-  return dx;
 }
 
 // Split-K for the weight gradient: its reduction (batch * OH * OW) is long while its output
@@ -717,50 +726,10 @@ export function conv2dForwardTiled(
  */
 export function conv2dBackwardInputTiled(dy: Tensor, w: Tensor, g: ConvGeometry, size?: SharedTileSize): Tensor {
   const dx = Tensor.empty([g.batch, g.C, g.H, g.W]);
-  let flops = convPassFlops(g);
-  for (let rh = 0; rh < g.stride_h; rh++) {
-    const ph = stridePhase(g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, rh);
-    for (let rw = 0; rw < g.stride_w; rw++) {
-      const pw = stridePhase(g.W, g.KW, g.stride_w, g.pad_w, g.dil_w, rw);
-      const N = g.batch * ph.count * pw.count;
-      if (N === 0) continue;
-      const s = tiledSize(g.C, N, size);
-      dispatch(
-        tiledSpec(CONV2D_VARIANTS.backwardInputTiled[s]),
-        { dy, w, dx },
-        {
-          batch: g.batch,
-          C: g.C,
-          H: g.H,
-          W: g.W,
-          O: g.O,
-          OH: g.OH,
-          OW: g.OW,
-          KH: g.KH,
-          KW: g.KW,
-          stride_h: g.stride_h,
-          stride_w: g.stride_w,
-          ih_first: ph.first,
-          iw_first: pw.first,
-          QH: ph.count,
-          QW: pw.count,
-          kh0: ph.k0,
-          kw0: pw.k0,
-          kh_step: ph.kStep,
-          kw_step: pw.kStep,
-          NKH: ph.taps,
-          NKW: pw.taps,
-          oh0: ph.o0,
-          ow0: pw.o0,
-          oh_step: ph.oStep,
-          ow_step: pw.oStep,
-        },
-        tileGrid(g.C, N, SHARED_TILE_CONFIGS[s]),
-        flops,
-      );
-      flops = 0;
-    }
-  }
+  forEachStridePhase(g, (N, uniforms, flops) => {
+    const s = tiledSize(g.C, N, size);
+    dispatch(tiledSpec(CONV2D_VARIANTS.backwardInputTiled[s]), { dy, w, dx }, uniforms, tileGrid(g.C, N, SHARED_TILE_CONFIGS[s]), flops);
+  });
   return dx;
 }
 
