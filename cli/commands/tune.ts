@@ -1,12 +1,12 @@
 /** rbd tune: time every kernel variant on the model's geometry classes and cache the fastest per adapter (bench/tune.ts). */
-import { parseFlags, numberFlag, magsFlag, archFlag, adapterHelp } from '../flags.ts';
+import { parseFlags, numberFlag, magsFlag, archFlag, adapterHelp, UsageError } from '../flags.ts';
 import { openRuntime, closeRuntime } from '../runtime.ts';
 import { runTune, PRUNE_FACTOR, FINAL_ROUNDS } from '../../bench/tune.ts';
 import { DEFAULT_MAGS, DEFAULT_TILE } from '../../bench/flops.ts';
 import { DEFAULT_BATCH } from '../../bench/speed.ts';
-import { defaultTuneCachePath, tuneKey, writeTuneEntry } from '../../bench/tune_cache.ts';
+import { defaultTuneCachePath, tuneKey, writeTuneEntry, readTuneCache, findTuneEntry } from '../../bench/tune_cache.ts';
 import { platform } from '#platform';
-import { setTunedChoices } from '../../engine/variant_choice.ts';
+import { setTunedChoices, selectionPoints } from '../../engine/variant_choice.ts';
 import { textTable, numericColumns } from '../../util/table.ts';
 
 export const help = `usage: rbd tune [--mags LIST] [--tile N] [--batch N] [--arch NAME] [--reps N] [--warmup N]
@@ -35,7 +35,8 @@ The table at the end gives both times per class.
   --warmup N     untimed runs per variant first (default 0: its reference check has compiled its pipelines)
   --margin F     how much faster than the rule's a variant must be to replace it (default 0.1: 10%; on this
                  shared machine identical kernels timed interleaved differ by up to ~20-35% in CPU time)
-  --only TEXT    only selection points whose name contains TEXT (e.g. conv2d.backwardWeight)
+  --only TEXT    only selection points whose name contains TEXT (e.g. conv2d.backwardWeight); the cache
+                 entry in force keeps its choices for the other points
   --out FILE     the tune cache to write (default: env RBD_TUNE_CACHE, else ~/.cache/rbd-webgpu/tune.json;
                  other adapters' entries in it are kept)
   --seed N       seed of the weights and inputs (default 1)
@@ -65,6 +66,14 @@ export async function run(argv: string[]): Promise<number> {
   const seed = numberFlag(cmd, 'seed', values.seed, 1, { integer: true });
   const { name: archName, arch } = archFlag(cmd, values.arch);
   const out = values.out ?? defaultTuneCachePath();
+  const only = values.only;
+  if (only !== undefined && !selectionPoints().some((p) => p.op.includes(only)))
+    throw new UsageError(
+      cmd,
+      `--only '${only}' matches no selection point; use part of one of: ${selectionPoints()
+        .map((p) => p.op)
+        .join(', ')}`,
+    );
   const rt = await openRuntime(values.adapter);
   try {
     // Tune from the rules: a cache already in force must not decide what the model's step runs.
@@ -74,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
       `tuning on ${a.name} (${a.backend}, ${a.featureLevel}); batch ${batch}, tile ${tile}, ${inputs.map((m) => m.mag).join(', ')}`,
     );
     const t0 = performance.now();
-    const result = await runTune({ arch, inputs, batch, reps, warmup, seed, margin, only: values.only, log: (l) => console.log(l) });
+    const result = await runTune({ arch, inputs, batch, reps, warmup, seed, margin, only, log: (l) => console.log(l) });
     const minutes = (performance.now() - t0) / 60000;
     const rows = result.report.map((r) => [
       r.op,
@@ -100,13 +109,17 @@ export async function run(argv: string[]): Promise<number> {
           : ''),
     );
     const changed = result.report.filter((r) => r.chosen !== r.rule).length;
+    const key = tuneKey(a);
+    // With --only, the entry in force keeps its choices for the selection points not tuned now.
+    const kept = only !== undefined ? findTuneEntry(readTuneCache(out), key, out).entry : null;
+    const untouched = (op: string) => !op.includes(only ?? '');
     writeTuneEntry(out, {
-      key: tuneKey(a),
+      key,
       date: new Date().toISOString(),
       commandLine: platform.describeHost().commandLine,
-      settings: { arch: archName, batch, tile, mags: inputs.map((m) => m.mag), reps, warmup, margin, seed, only: values.only ?? null },
-      choices: result.choices,
-      report: result.report,
+      settings: { arch: archName, batch, tile, mags: inputs.map((m) => m.mag), reps, warmup, margin, seed, only: only ?? null },
+      choices: { ...Object.fromEntries(Object.entries(kept?.choices ?? {}).filter(([op]) => untouched(op))), ...result.choices },
+      report: [...(kept?.report ?? []).filter((r) => untouched(r.op)), ...result.report],
     });
     console.log(
       `${result.report.length} classes tuned in ${minutes.toFixed(1)} min; ${changed} differ from the rules. Wrote ${out} (entry for this adapter).`,

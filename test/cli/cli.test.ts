@@ -69,6 +69,7 @@ test('exit 2 for usage errors, naming the problem: no command, unknown command o
     [['profile', '--student-mag', 'five'], /--student-mag 'five' is not a magnification/],
     [['distill', '--data', tmp], /--teacher CKPT is required/],
     [['bench', 'kernels', '--precision', 'f64'], /rbd bench kernels: --precision 'f64' is not one of f32, f16/],
+    [['tune', '--only', 'nothing'], /rbd tune: --only 'nothing' matches no selection point; use part of one of: conv2d\.forward, /],
   ];
   const results = await Promise.all(cases.map(([args]) => rbd(args)));
   results.forEach((r, i) => {
