@@ -44,7 +44,7 @@ import { DEFAULT_DISTILL_LOSS } from './distill_loss.ts';
 import { evaluateCheckpoint } from './evaluate.ts';
 import { openDataSource, type DataSource, type SampleRef } from '../data/loader.ts';
 import type { LoopEpochRecord } from './loop.ts';
-import { writeStudyReport, type StudyResults, type StudyRow, type SweepPoint, type Arm } from './study_report.ts';
+import { writeStudyReport, architectureOnlyCap, type StudyResults, type StudyRow, type SweepPoint, type Arm } from './study_report.ts';
 import { compareArms } from './paired.ts';
 import { Adam } from '../engine/optim/adam.ts';
 import {
@@ -226,6 +226,15 @@ export function poolWithTrueLabels(data: DataSource): SampleRef[] | null {
       throw new Error(`${path} has no known class for unlabeled tile ${s.key} (got ${JSON.stringify(name)}); regenerate the data`);
     return { ...s, label };
   });
+}
+
+/** The synthetic generator's knobs from the data folder's manifest, with the architecture-only cap (StudyResults.generator); undefined on real data. */
+export function generatorKnobs(root: string, classes: number): StudyResults['generator'] {
+  const path = join(root, 'manifest.json');
+  if (!existsSync(path)) return undefined;
+  const knobs = readJson<Partial<Manifest>>(path).knobs;
+  if (!knobs || !Number.isFinite(knobs.architectureFidelity)) return undefined;
+  return { ...knobs, architectureOnlyCap: architectureOnlyCap(knobs.architectureFidelity, classes) };
 }
 
 /** The ceiling arm's training set: the labelled training split plus the pool with its true labels (null without them). */
@@ -608,6 +617,7 @@ export async function runStudy(o: StudyOptions): Promise<{ dir: string; results:
     timings: { ...timings },
     ceiling: pool !== null,
     classSignals: CLASS_SETS[p.classes].map((c) => ({ name: c.name, ...c.signals })),
+    generator: generatorKnobs(data.root, data.classes.length),
     notes: studyNotes(p, teacher.summary.epochs, studentEpochs, cal, pool !== null),
   };
   writeStudyReport(dir, results);

@@ -83,6 +83,13 @@ export interface StudyResults {
   ceiling?: boolean;
   /** Per class: the signal the generator puts in the architecture (low magnification) and in nuclear detail (high). */
   classSignals?: { name: string; architecture: string; nuclear: string }[];
+  /**
+   * The synthetic generator's knobs (data/synth/render.ts), absent on real data. A tile shows
+   * its own class's architecture with probability architectureFidelity, otherwise a random
+   * class's; architectureOnlyCap = f + (1 - f) / classes is then the accuracy of a model that
+   * reads architecture perfectly and nuclear detail not at all.
+   */
+  generator?: { architectureFidelity: number; nuclearStrength: number; variation: number; architectureOnlyCap: number };
   notes: string[];
 }
 
@@ -457,6 +464,8 @@ function scaleBlocks(r: StudyResults): Block[] {
       ),
     );
   }
+  const cap = architectureCapParagraph(r);
+  if (cap) blocks.push(cap);
   const mags = [r.teacherMag, ...r.studentMags];
   const rowsOut = mags.map((m) => {
     const any = r.rows.find((x) => x.mag === m);
@@ -510,6 +519,32 @@ function scaleBlocks(r: StudyResults): Block[] {
     ),
   );
   return blocks;
+}
+
+/** Accuracy of a model that reads a tile's architecture perfectly and its nuclear detail not at all (see StudyResults.generator). */
+export function architectureOnlyCap(architectureFidelity: number, classes: number): number {
+  return architectureFidelity + (1 - architectureFidelity) / classes;
+}
+
+/**
+ * Where the teacher stands against the architecture-only cap: above it, it must read nuclear
+ * detail; at or below it, nothing in its accuracy shows that it does (it may still use some).
+ */
+function architectureCapParagraph(r: StudyResults): Block | null {
+  const g = r.generator;
+  const teacher = row(r, r.teacherMag, 'teacher');
+  if (!g || !teacher) return null;
+  const [lo, hi] = teacher.testAccuracyCI;
+  const f = g.architectureFidelity;
+  const where =
+    lo > g.architectureOnlyCap
+      ? 'above it, so it reads nuclear detail too'
+      : hi < g.architectureOnlyCap
+        ? 'below it, so it has not even learned all of the architecture signal, and its accuracy shows no use of nuclear detail'
+        : 'not distinguishable from it, so its accuracy shows no clear use of nuclear detail';
+  return paragraph(
+    `Architecture alone caps accuracy: the generator shows a tile's own class's architecture with probability ${num(f, 2)} and a random class's otherwise, so a model that reads architecture perfectly and nuclear detail not at all scores ${num(f, 2)} + ${num(1 - f, 2)} / ${r.classes.length} = ${pct(g.architectureOnlyCap)}. The teacher's ${pct(teacher.testAccuracy)} ${ci(teacher.testAccuracyCI)} is ${where}. Accuracy beyond the cap can only come from the ${magLabel(r.teacherMag)} nuclear detail.`,
+  );
 }
 
 /** Accuracy against forward GFLOPs (log axis), every arm at every magnification plus the teacher; training curves per arm from log.jsonl. */

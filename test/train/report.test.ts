@@ -4,7 +4,15 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkClaims, spearman, writeStudyReport, type StudyResults, type StudyRow, type Arm } from '../../train/study_report.ts';
+import {
+  architectureOnlyCap,
+  checkClaims,
+  spearman,
+  writeStudyReport,
+  type StudyResults,
+  type StudyRow,
+  type Arm,
+} from '../../train/study_report.ts';
 import type { Comparison } from '../../train/paired.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rbd-report-'));
@@ -191,6 +199,33 @@ test('writeStudyReport writes results.json with the agreed row fields, report.md
   assert.match(html, 'Test accuracy vs forward cost per tile');
   for (const f of ['accuracy_vs_gflops', 'accuracy_vs_mag', 'auc_vs_mag', 'cost_vs_mag', 'speed_vs_mag', 'accuracy_vs_unlabeled'])
     assert.ok(existsSync(join(tmp, 'plots', `${f}.svg`)), `${f}.svg missing`);
+});
+
+test('the report places the teacher against the architecture-only cap: f + (1 - f) / classes, from the generator knobs', () => {
+  // 3 classes, fidelity 0.6: 0.6 + 0.4 / 3 = 0.7333...
+  assert.ok(Math.abs(architectureOnlyCap(0.6, 3) - 0.73333333) < 1e-6);
+  assert.is(architectureOnlyCap(1, 5), 1);
+  assert.ok(Math.abs(architectureOnlyCap(0, 4) - 0.25) < 1e-12, 'no architecture signal: chance');
+  const cases: [number, [number, number], string][] = [
+    [0.6, [0.55, 0.65], 'below it'],
+    [0.72, [0.67, 0.77], 'not distinguishable from it'],
+    [0.9, [0.86, 0.94], 'above it, so it reads nuclear detail too'],
+  ];
+  for (const [acc, ci, where] of cases) {
+    const dir = mkdtempSync(join(tmp, 'cap-'));
+    const r = results([row(10, 'teacher', acc, ci), ...arms(5, 0.5, 0.55, 0.56)], [0.5, 0.5, 0.5]);
+    r.generator = { architectureFidelity: 0.6, nuclearStrength: 1, variation: 1, architectureOnlyCap: architectureOnlyCap(0.6, 3) };
+    writeStudyReport(dir, r);
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.match(md, 'scores 0.60 + 0.40 / 3 = 73.3%');
+    assert.match(md, `The teacher's ${(100 * acc).toFixed(1)}% [${(100 * ci[0]).toFixed(1)}%, ${(100 * ci[1]).toFixed(1)}%] is ${where}`);
+    const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as StudyResults;
+    assert.equal(json.generator, r.generator);
+  }
+  // Real data (no generator knobs): no such paragraph.
+  const dir = mkdtempSync(join(tmp, 'cap-'));
+  writeStudyReport(dir, results(rowsAll(), [0.75, 0.76, 0.78]));
+  assert.not.match(readFileSync(join(dir, 'report.md'), 'utf8'), 'Architecture alone caps accuracy');
 });
 
 test.run();

@@ -140,6 +140,13 @@ test('a study killed in the middle of an arm resumes to the results of an uninte
     'the ceiling arm ran',
   );
   assert.is(resumed.results.comparisons!.length, 4);
+  // The generator's knobs come from the data's manifest: the default fidelity 0.6 over 3 classes.
+  assert.equal(whole.results.generator, {
+    architectureFidelity: 0.6,
+    nuclearStrength: 1,
+    variation: 1,
+    architectureOnlyCap: 0.6 + 0.4 / 3,
+  });
   // Distillation read the teacher's outputs from the shared cache, persisted in the run folder.
   assert.ok(readdirSync(join(dir, 'teacher-targets')).length === 1, 'one teacher folder of cache entries');
   assert.ok((whole.results.timings!['teacher targets'] ?? 0) > 0, 'the teacher-targets phase was timed');
