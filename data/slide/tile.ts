@@ -186,7 +186,7 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
   // Temporary files of a killed run are incomplete by definition.
   rmSync(partialDir, { recursive: true, force: true });
   mkdirSync(partialDir, { recursive: true });
-  await writeAtomic(stampPath, Buffer.from(JSON.stringify(fingerprint)), partialDir);
+  writeAtomic(stampPath, Buffer.from(JSON.stringify(fingerprint)), partialDir);
 
   const labels = opts.labels ? readLabels(opts.labels) : new Map();
   const splits = assignSplits(
@@ -271,7 +271,7 @@ async function tileWithPool(opts: TileOptions, st: RunState): Promise<TileResult
         );
       const thumbs = join(opts.out, 'thumbnails');
       mkdirSync(thumbs, { recursive: true });
-      await writeAtomic(join(thumbs, `${slide.id}.png`), await encodePng(maskPreview(plan.thumbnail, plan.mask, plan.tiles)), partialDir);
+      writeAtomic(join(thumbs, `${slide.id}.png`), await encodePng(maskPreview(plan.thumbnail, plan.mask, plan.tiles)), partialDir);
       // Up to 2048 x 2048 pixels each: not kept while later slides are planned (memory must not grow with the slide count).
       plan.thumbnail = { data: new Uint8Array(0), width: 0, height: 0 };
       plan.mask.mask = new Uint8Array(0);
