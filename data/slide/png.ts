@@ -23,6 +23,9 @@ export const PNG_COMPRESSIONS: readonly PngCompression[] = ['none', 'fast', 'sma
 
 let scanlines = Buffer.allocUnsafe(0);
 
+/** zlib's least output chunk. */
+const MIN_CHUNK = 64;
+
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 const ZLIB_OPTIONS: Record<PngCompression, zlib.ZlibOptions> = {
@@ -60,10 +63,12 @@ export function encodeRgbPng(
   if (scanlines.length < line * height) scanlines = Buffer.allocUnsafe(Math.max(line * height, 2 * scanlines.length));
   const raw = scanlines.subarray(0, line * height);
   if (compression === 'none') {
+    // Buffer.copy takes a range, so no view is made per row.
+    const src = Buffer.from(data.buffer, data.byteOffset, data.length);
     for (let y = 0; y < height; y++) {
       const o = y * line;
       raw[o] = 0;
-      raw.set(data.subarray(offset + y * stride, offset + y * stride + rowBytes), o + 1);
+      src.copy(raw, o + 1, offset + y * stride, offset + y * stride + rowBytes);
     }
   } else {
     // Up: the byte minus the byte above (0 above the first row), modulo 256.
@@ -77,7 +82,10 @@ export function encodeRgbPng(
       for (let i = 0; i < rowBytes; i++) raw[o + i] = data[cur + i] - data[above + i];
     }
   }
-  const stream = zlib.deflateSync(raw, options);
+  // One output buffer that holds the whole stream (zlib's default 16 KiB chunks cost a round trip and a
+  // concatenation each): stored blocks add 5 bytes per 65535 and the zlib wrapper 6; the other modes rarely exceed the input.
+  const chunkSize = Math.max(MIN_CHUNK, raw.length + 5 * Math.ceil(raw.length / 65535) + 64);
+  const stream = zlib.deflateSync(raw, { ...options, chunkSize });
 
   const png = Buffer.allocUnsafe(8 + 25 + 12 + stream.length + 12);
   SIGNATURE.copy(png, 0);

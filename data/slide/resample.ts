@@ -130,22 +130,52 @@ function weightedMean(src: RgbImage, x0: number, y0: number, f: number, outWidth
 }
 
 /**
+ * An RGB image seen inside a larger buffer: row y starts at element `offset + y * stride` of
+ * `data` (stride >= 3 * width). A tile cut at factor 1 from a decoded window is such a view of
+ * the window, so it needs no copy.
+ */
+export interface RgbView {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  stride: number;
+  offset: number;
+}
+
+/** A view of the width x height rectangle at (x, y) of `img`, sharing its pixels; the rectangle must lie inside. */
+export function viewOf(img: RgbImage, x: number, y: number, width: number, height: number): RgbView {
+  if (!(Number.isInteger(x) && Number.isInteger(y) && x >= 0 && y >= 0 && x + width <= img.width && y + height <= img.height))
+    throw new DataError(
+      `viewOf: ${width}x${height} at (${x}, ${y}) is not a whole-pixel rectangle inside the ${img.width}x${img.height} image`,
+    );
+  return { data: img.data, width, height, stride: img.width * 3, offset: (y * img.width + x) * 3 };
+}
+
+/** An image or a view as a view (a whole image is a view of itself). */
+export function asView(img: RgbImage | RgbView): RgbView {
+  return 'stride' in img ? img : { data: img.data, width: img.width, height: img.height, stride: img.width * 3, offset: 0 };
+}
+
+/**
  * Every lower magnification of a tile in one go: for each whole factor f, the f x f block means
  * of `top` (exactly data/image.ts `areaDownsample(top, f)`: same integer sums, rounded halves
  * up, partial blocks at the edge dropped). The sums of a factor are built from the sums of the
  * largest smaller factor that divides it (4 from 2, 8 from 4), so the top image is read once
  * for the usual halving pyramid; sums are exact integers, so no rounding compounds. Returns the
- * images in the order of `factors` (factor 1 is `top` itself).
+ * images in the order of `factors` (factor 1 is `top` itself, an image or a view of a larger
+ * one; the others are new images).
  */
-export function areaPyramid(top: RgbImage, factors: number[]): RgbImage[] {
+export function areaPyramid<T extends RgbImage | RgbView>(top: T, factors: number[]): (T | RgbImage)[] {
   for (const f of factors)
     if (!Number.isInteger(f) || f < 1) throw new DataError(`areaPyramid: factors must be whole numbers >= 1, got ${factors.join(', ')}`);
-  const levels: { factor: number; sums: ArrayLike<number>; width: number; height: number }[] = [
-    { factor: 1, sums: top.data, width: top.width, height: top.height },
+  const topStride = 'stride' in top ? top.stride : top.width * 3;
+  const topOffset = 'offset' in top ? top.offset : 0;
+  const levels: { factor: number; sums: Uint8Array | Uint32Array; width: number; height: number; stride: number; offset: number }[] = [
+    { factor: 1, sums: top.data, width: top.width, height: top.height, stride: topStride, offset: topOffset },
   ];
-  const images = new Map<number, RgbImage>([[1, top]]);
-  for (const f of [...new Set(factors)].sort((a, b) => a - b)) {
-    if (f === 1) continue;
+  const images = new Map<number, T | RgbImage>([[1, top]]);
+  const sorted = [...new Set(factors)].sort((a, b) => a - b).filter((f) => f !== 1);
+  sorted.forEach((f, index) => {
     const base = levels.filter((l) => f % l.factor === 0).reduce((a, b) => (b.factor > a.factor ? b : a));
     const k = f / base.factor;
     const width = Math.floor(base.width / k),
@@ -154,69 +184,114 @@ export function areaPyramid(top: RgbImage, factors: number[]): RgbImage[] {
       throw new DataError(
         `areaPyramid: a ${top.width}x${top.height} image is smaller than one ${f}x${f} block; use a larger tile or fewer magnifications`,
       );
-    const sums: Uint32Array =
-      k !== 2
-        ? blockSums(base.sums, base.width, k, width, height)
-        : base.sums instanceof Uint8Array
-          ? blockSums2Bytes(base.sums, base.width, width, height)
-          : blockSums2(base.sums as Uint32Array, base.width, width, height);
-    levels.push({ factor: f, sums, width, height });
+    // Sums live in scratch reused across calls (one per step): only the rounded images are new.
+    const sums = scratchSums(index, width * height * 3);
+    const data = new Uint8Array(sums.length);
     const area = f * f,
       half = area >> 1;
-    const data = new Uint8Array(sums.length);
     const shift = Math.log2(area);
-    // A power-of-two area (the halving pyramid) divides by a shift; others by division.
-    if (Number.isInteger(shift)) for (let i = 0; i < sums.length; i++) data[i] = (sums[i] + half) >>> shift;
-    else for (let i = 0; i < sums.length; i++) data[i] = ((sums[i] + half) / area) | 0;
+    // The halving pyramid (k = 2, power-of-two area) rounds by a shift as it sums; other steps in a second pass, by division.
+    if (k === 2 && Number.isInteger(shift)) {
+      if (base.sums instanceof Uint8Array) blockSums2Bytes(base.sums, base.stride, base.offset, width, height, sums, data, shift);
+      else blockSums2(base.sums, base.stride, width, height, sums, data, shift);
+    } else {
+      blockSums(base.sums, base.stride, base.offset, k, width, height, sums);
+      for (let i = 0; i < sums.length; i++) data[i] = ((sums[i] + half) / area) | 0;
+    }
+    levels.push({ factor: f, sums, width, height, stride: width * 3, offset: 0 });
     images.set(f, { data, width, height });
-  }
+  });
   return factors.map((f) => images.get(f)!);
 }
 
+/** Per pyramid step, a sums buffer kept between calls (grown when a larger tile needs it). */
+const scratch: Uint32Array[] = [];
+function scratchSums(step: number, length: number): Uint32Array {
+  if (!scratch[step] || scratch[step].length < length) scratch[step] = new Uint32Array(length);
+  return scratch[step].subarray(0, length);
+}
+
 /**
- * Sums of 2 x 2 blocks of an RGB image `srcWidth` pixels wide, into width x height. Two copies
- * (bytes, and sums of an earlier step) keep each loop's element type fixed, which V8 needs to
- * run it at typed-array speed.
+ * Sums of 2 x 2 blocks of RGB bytes (rows `stride` elements apart from `offset`) into `out`,
+ * width x height pixels, and each sum rounded to a mean into `bytes`: (sum + half) >>> shift,
+ * where 2^shift is the block's area at the top magnification (4 for the first step, 16 for
+ * the next, ...). Two copies (bytes, and sums of an earlier step) keep each loop's
+ * element type fixed, which V8 needs to run it at typed-array speed.
  */
-function blockSums2Bytes(src: Uint8Array, srcWidth: number, width: number, height: number): Uint32Array {
-  const out = new Uint32Array(width * height * 3);
-  const line = srcWidth * 3;
+function blockSums2Bytes(
+  src: Uint8Array,
+  stride: number,
+  offset: number,
+  width: number,
+  height: number,
+  out: Uint32Array,
+  bytes: Uint8Array,
+  shift: number,
+): void {
+  const half = (1 << shift) >> 1;
   for (let oy = 0; oy < height; oy++) {
-    let a = 2 * oy * line,
+    let a = offset + 2 * oy * stride,
       o = oy * width * 3;
-    for (let ox = 0; ox < width; ox++, a += 6, o += 3) {
-      const b = a + line;
-      out[o] = src[a] + src[a + 3] + src[b] + src[b + 3];
-      out[o + 1] = src[a + 1] + src[a + 4] + src[b + 1] + src[b + 4];
-      out[o + 2] = src[a + 2] + src[a + 5] + src[b + 2] + src[b + 5];
+    const end = o + width * 3;
+    for (; o < end; a += 6, o += 3) {
+      const b = a + stride;
+      const r = src[a] + src[a + 3] + src[b] + src[b + 3],
+        g = src[a + 1] + src[a + 4] + src[b + 1] + src[b + 4],
+        u = src[a + 2] + src[a + 5] + src[b + 2] + src[b + 5];
+      out[o] = r;
+      out[o + 1] = g;
+      out[o + 2] = u;
+      bytes[o] = (r + half) >>> shift;
+      bytes[o + 1] = (g + half) >>> shift;
+      bytes[o + 2] = (u + half) >>> shift;
     }
   }
-  return out;
 }
 
-/** blockSums2Bytes over sums (Uint32Array) of an earlier step. */
-function blockSums2(src: Uint32Array, srcWidth: number, width: number, height: number): Uint32Array {
-  const out = new Uint32Array(width * height * 3);
-  const line = srcWidth * 3;
+/** blockSums2Bytes over sums (Uint32Array, packed rows of `stride` elements) of an earlier step. */
+function blockSums2(
+  src: Uint32Array,
+  stride: number,
+  width: number,
+  height: number,
+  out: Uint32Array,
+  bytes: Uint8Array,
+  shift: number,
+): void {
+  const half = (1 << shift) >> 1;
   for (let oy = 0; oy < height; oy++) {
-    let a = 2 * oy * line,
+    let a = 2 * oy * stride,
       o = oy * width * 3;
-    for (let ox = 0; ox < width; ox++, a += 6, o += 3) {
-      const b = a + line;
-      out[o] = src[a] + src[a + 3] + src[b] + src[b + 3];
-      out[o + 1] = src[a + 1] + src[a + 4] + src[b + 1] + src[b + 4];
-      out[o + 2] = src[a + 2] + src[a + 5] + src[b + 2] + src[b + 5];
+    const end = o + width * 3;
+    for (; o < end; a += 6, o += 3) {
+      const b = a + stride;
+      const r = src[a] + src[a + 3] + src[b] + src[b + 3],
+        g = src[a + 1] + src[a + 4] + src[b + 1] + src[b + 4],
+        u = src[a + 2] + src[a + 5] + src[b + 2] + src[b + 5];
+      out[o] = r;
+      out[o + 1] = g;
+      out[o + 2] = u;
+      bytes[o] = (r + half) >>> shift;
+      bytes[o + 1] = (g + half) >>> shift;
+      bytes[o + 2] = (u + half) >>> shift;
     }
   }
-  return out;
 }
 
-/** Sums of k x k blocks (any whole k), as blockSums2. */
-function blockSums(src: ArrayLike<number>, srcWidth: number, k: number, width: number, height: number): Uint32Array {
-  const out = new Uint32Array(width * height * 3);
+/** Sums of k x k blocks (any whole k), as blockSums2Bytes; `out` is overwritten. */
+function blockSums(
+  src: Uint8Array | Uint32Array,
+  stride: number,
+  offset: number,
+  k: number,
+  width: number,
+  height: number,
+  out: Uint32Array,
+): void {
+  out.fill(0);
   for (let oy = 0; oy < height; oy++) {
     for (let dy = 0; dy < k; dy++) {
-      const row = (oy * k + dy) * srcWidth * 3;
+      const row = offset + (oy * k + dy) * stride;
       let o = oy * width * 3;
       for (let ox = 0; ox < width; ox++, o += 3) {
         let p = row + ox * k * 3,
@@ -234,5 +309,4 @@ function blockSums(src: ArrayLike<number>, srcWidth: number, k: number, width: n
       }
     }
   }
-  return out;
 }

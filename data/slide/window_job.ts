@@ -13,7 +13,7 @@ import { threadId } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { RgbImage } from '../image.ts';
 import { encodeRgbPng, type PngCompression } from './png.ts';
-import { areaPyramid, areaResample } from './resample.ts';
+import { areaPyramid, areaResample, asView, viewOf, type RgbView } from './resample.ts';
 import { readRegion, type Slide, type SlideLevel } from './slide.ts';
 
 /** What every job of a run shares. */
@@ -66,10 +66,14 @@ export async function runWindowJob(config: TileRunConfig, job: WindowJob, partia
   const region = await readRegion(job.slide, job.level, job.x, job.y, job.width, job.height);
   lap('decode');
   for (const t of job.tiles) {
-    const top = areaResample(region, t.sx, t.sy, job.factor, config.tile, config.tile);
-    const levels = areaPyramid(top, factors);
+    // At factor 1 on whole pixels the top image is the window's own pixels: a view, no copy.
+    const top: RgbView =
+      job.factor === 1 && Number.isInteger(t.sx) && Number.isInteger(t.sy)
+        ? viewOf(region, t.sx, t.sy, config.tile, config.tile)
+        : asView(areaResample(region, t.sx, t.sy, job.factor, config.tile, config.tile));
+    const levels = areaPyramid(top, factors).map(asView);
     lap('resample');
-    const files = levels.map((img) => encodeRgbPng(img.data, img.width, img.height, compression));
+    const files = levels.map((v) => encodeRgbPng(v.data, v.width, v.height, compression, v.stride, v.offset));
     lap('encode');
     writeTile(config, t.relPath, files, partialDir);
     lap('write');

@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { Rng } from '../../engine/random.ts';
 import { areaDownsample, decodeImage, type RgbImage } from '../../data/image.ts';
 import { crc32, crc32Table, encodeRgbPng, PNG_COMPRESSIONS } from '../../data/slide/png.ts';
-import { areaPyramid } from '../../data/slide/resample.ts';
+import { areaPyramid, areaResample, asView, viewOf } from '../../data/slide/resample.ts';
 import { tempDir } from './fixtures.ts';
 
 const tmp = tempDir('slide-png');
@@ -147,6 +147,45 @@ test('areaPyramid: every factor equals areaDownsample exactly (powers of two fro
   }
   assert.throws(() => areaPyramid(image(4, 4, 1), [2.5]), /whole numbers/);
   assert.throws(() => areaPyramid(image(4, 4, 1), [8]), /smaller than one 8x8 block/);
+});
+
+test('areaPyramid of a view inside a larger image (the tiler at factor 1) equals the pyramid of the cropped copy (areaResample at factor 1), for every factor set and awkward offsets', () => {
+  const big = image(83, 61, 11);
+  const cases: { x: number; y: number; w: number; h: number; factors: number[] }[] = [
+    { x: 0, y: 0, w: 64, h: 48, factors: [1, 2, 4, 8] },
+    { x: 13, y: 7, w: 37, h: 29, factors: [1, 2, 4, 8] },
+    { x: 5, y: 3, w: 72, h: 48, factors: [1, 3, 6, 12] },
+    { x: 1, y: 2, w: 25, h: 35, factors: [5, 1] },
+    { x: 19, y: 13, w: 64, h: 48, factors: [8, 2, 4, 1] },
+    { x: 82, y: 60, w: 1, h: 1, factors: [1] },
+  ];
+  for (const { x, y, w, h, factors } of cases) {
+    const view = viewOf(big, x, y, w, h);
+    const crop = areaResample(big, x, y, 1, w, h);
+    const got = areaPyramid(view, factors).map(asView);
+    const want = areaPyramid(crop, factors);
+    factors.forEach((f, i) => {
+      const v = got[i];
+      if (f === 1) assert.ok(v === view, 'factor 1 returns the view itself');
+      assert.equal([v.width, v.height], [want[i].width, want[i].height], `${w}x${h}@${x},${y} factor ${f} size`);
+      const rows = Buffer.concat(
+        Array.from({ length: v.height }, (_, r) =>
+          Buffer.from(v.data.subarray(v.offset + r * v.stride, v.offset + r * v.stride + v.width * 3)),
+        ),
+      );
+      assert.ok(rows.equals(Buffer.from(want[i].data)), `${w}x${h}@${x},${y} factor ${f}: pixels differ from the cropped pyramid`);
+      const png = encodeRgbPng(v.data, v.width, v.height, 'none', v.stride, v.offset);
+      assert.ok(
+        png.equals(encodeRgbPng(want[i].data, want[i].width, want[i].height, 'none')),
+        `${w}x${h}@${x},${y} factor ${f}: PNG differs`,
+      );
+    });
+  }
+  // Scratch sums are reused between calls: a smaller pyramid after a larger one must not see the larger one's sums.
+  const small = image(6, 6, 3);
+  assert.ok(Buffer.from(areaPyramid(small, [2])[0].data).equals(Buffer.from(areaDownsample(small, 2).data)), 'after a larger call');
+  assert.throws(() => viewOf(big, 80, 0, 4, 1), /not a whole-pixel rectangle inside the 83x61 image/);
+  assert.throws(() => viewOf(big, 0.5, 0, 4, 1), /whole-pixel/);
 });
 
 test.run();
