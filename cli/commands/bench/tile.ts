@@ -5,7 +5,7 @@ import { benchTile, formatTileBench } from '../../../bench/tile.ts';
 import { DEFAULT_TILE_MAGS } from '../../../data/slide/tile.ts';
 import { pngCompressionFlag } from '../tile.ts';
 import { parseFlags, numberFlag } from '../../flags.ts';
-import { progress } from '../../../util/progress.ts';
+import { progress, status, type Progress } from '../../../util/progress.ts';
 import { writeJson } from '../../../util/files.ts';
 
 export const summary = 'whole-slide tiling: tiles/s, decoded MP/s and peak memory on a generated slide, vs raw JPEG decode';
@@ -34,7 +34,8 @@ export async function run(argv: string[]) {
     'decode-seconds': { type: 'string' },
     'png-compression': { type: 'string' },
   });
-  const bar = progress({ label: 'tile', total: 0, unit: 'tiles' });
+  // The bar starts with the tile phase (its first progress call), so its tiles/s leave out generating the slide, the raw decode and planning.
+  let bar: Progress | null = null;
   let r;
   try {
     r = await benchTile({
@@ -48,14 +49,20 @@ export async function run(argv: string[]) {
       dir: values.dir ?? join(tmpdir(), 'rbd-bench-tile'),
       compression: pngCompressionFlag(cmd, values['png-compression']),
       decodeSeconds: numberFlag(cmd, 'decode-seconds', values['decode-seconds'], 5, { min: 0.1 }),
-      onStatus: (line) => bar.note(line),
+      onStatus: (line) => (bar ? bar.note(line) : status(line)),
       onProgress: (done, total) => {
+        if (!bar) {
+          status('');
+          bar = progress({ label: 'tile', total, unit: 'tiles' });
+        }
         bar.setTotal(total);
         bar.update(done);
+        if (done >= total) bar.done();
       },
     });
   } finally {
-    bar.done();
+    status('');
+    (bar as Progress | null)?.done();
   }
   console.log(formatTileBench(r));
   if (values.json) writeJson(values.json, r);
