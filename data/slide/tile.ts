@@ -222,7 +222,7 @@ export async function tileSlides(opts: TileOptions): Promise<TileResult> {
       startedCpu,
     });
   } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await Promise.all(pool.map((w) => w.worker.terminate()));
   }
 }
 
@@ -236,7 +236,7 @@ interface RunState {
   labels: ReturnType<typeof readLabels>;
   splits: ReturnType<typeof assignSplits>;
   config: TileRunConfig;
-  pool: Worker[];
+  pool: PoolWorker[];
   warn: (m: string) => void;
   warnings: string[];
   started: number;
@@ -445,23 +445,53 @@ function buildManifest(
 
 type Done = (index: number, result: WindowResult | null, error: unknown) => void;
 
-/** Run the jobs on the worker threads (none: the calling thread), calling `onDone` as each finishes. */
-async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJob[], workers: Worker[], onDone: Done): Promise<void> {
+/** A worker thread and the promise that it has loaded (its { ready } message; rejected if it fails to start). */
+export interface PoolWorker {
+  worker: Worker;
+  ready: Promise<void>;
+  /** Set when `ready` resolves, readable without waiting a turn. */
+  isReady: boolean;
+}
+
+/**
+ * Run the jobs on the worker threads (none: the calling thread), calling `onDone` as each
+ * finishes. Until the first worker has loaded (tsx, sharp and the tiling code take about a
+ * second, longer than planning a small slide), the calling thread takes jobs itself, one
+ * window at a time, instead of waiting idle.
+ */
+export async function runPool(
+  config: TileRunConfig,
+  partialDir: string,
+  jobs: WindowJob[],
+  workers: PoolWorker[],
+  onDone: Done,
+): Promise<void> {
   if (jobs.length === 0) return;
-  if (workers.length === 0) {
-    for (let i = 0; i < jobs.length; i++) {
-      try {
-        onDone(i, await runWindowJob(config, jobs[i], partialDir), null);
-      } catch (e) {
-        onDone(i, null, e);
-      }
+  const runHere = async (i: number) => {
+    try {
+      onDone(i, await runWindowJob(config, jobs[i], partialDir), null);
+    } catch (e) {
+      onDone(i, null, e);
     }
+  };
+  if (workers.length === 0) {
+    for (let i = 0; i < jobs.length; i++) await runHere(i);
     return;
   }
-  let next = 0;
-  await Promise.all(
-    workers.map(async (worker) => {
-      while (next < jobs.length) {
+  let next = 0,
+    failed = false;
+  const here = (async () => {
+    try {
+      while (!workers.some((w) => w.isReady) && !failed && next < jobs.length) await runHere(next++);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  })();
+  const loops = workers.map(async ({ worker, ready }) => {
+    try {
+      await ready;
+      while (next < jobs.length && !failed) {
         const i = next++;
         const reply = await request(worker, jobs[i]);
         if ('error' in reply)
@@ -472,8 +502,14 @@ async function runPool(config: TileRunConfig, partialDir: string, jobs: WindowJo
           );
         else onDone(i, reply.result, null);
       }
-    }),
-  );
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  });
+  // After a failure no new job starts; the jobs in progress finish (their tiles are whole) before it is reported.
+  const settled = await Promise.allSettled([here, ...loops]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
 }
 
 type Reply = { result: WindowResult } | { error: string; slideError?: { file: string; kind: SlideError['kind'] } };
@@ -495,7 +531,29 @@ function request(worker: Worker, job: WindowJob): Promise<Reply> {
 }
 
 /** From source the worker is worker.ts loaded through tsx; from the bundled CLI, tile-worker.js beside it. */
-function spawnWorker(config: TileRunConfig, partialDir: string): Worker {
+function spawnWorker(config: TileRunConfig, partialDir: string): PoolWorker {
+  const worker = newWorker(config, partialDir);
+  let pool: PoolWorker;
+  const ready = new Promise<void>((resolve, reject) => {
+    const onMessage = () => {
+      worker.off('error', onError);
+      pool.isReady = true;
+      resolve();
+    };
+    const onError = (e: Error) => {
+      worker.off('message', onMessage);
+      reject(e);
+    };
+    worker.once('message', onMessage);
+    worker.once('error', onError);
+  });
+  // A worker that fails before any job is asked of it is reported by the pool; until then the rejection is not unhandled.
+  ready.catch(() => {});
+  pool = { worker, ready, isReady: false };
+  return pool;
+}
+
+function newWorker(config: TileRunConfig, partialDir: string): Worker {
   const workerData = { config, partialDir };
   const source = new URL('./worker.ts', import.meta.url);
   if (existsSync(fileURLToPath(source))) {

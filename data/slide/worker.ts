@@ -1,6 +1,7 @@
 /**
- * Worker thread of the tiler: receives the run config in workerData, then one window job at a
- * time; answers with its result or its error (with the slide and kind of a SlideError).
+ * Worker thread of the tiler: receives the run config in workerData; says { ready: true } once
+ * loaded, then receives one window job at a time and answers with its result or its error
+ * (with the slide and kind of a SlideError).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
@@ -20,3 +21,6 @@ parentPort!.on('message', async (job: WindowJob) => {
     parentPort!.postMessage({ error: (e as Error).message, slideError });
   }
 });
+
+// Loaded (tsx, sharp, the tiling code: about a second on a busy machine): the pool may send jobs now.
+parentPort!.postMessage({ ready: true });

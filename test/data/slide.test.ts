@@ -17,7 +17,11 @@ import { areaResample } from '../../data/slide/resample.ts';
 import { openSlide } from '../../data/slide/slide.ts';
 import { otsuThreshold } from '../../data/slide/tissue.ts';
 import { assignSplits } from '../../data/slide/labels.ts';
-import { tileSlides, type TileManifest } from '../../data/slide/tile.ts';
+import { runPool, tileSlides, type PoolWorker, type TileManifest } from '../../data/slide/tile.ts';
+import { planSlide, windowsOf } from '../../data/slide/plan.ts';
+import { runWindowJob, type TileRunConfig, type WindowJob } from '../../data/slide/window_job.ts';
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:worker_threads';
 import { SlideError } from '../../data/slide/errors.ts';
 import { tempDir, listFiles } from './fixtures.ts';
 import { MPP40, renderSlide, writeAperio, writeAperioJpeg, writeOme, writeSharpPyramid } from './slide_fixtures.ts';
@@ -343,6 +347,67 @@ test('resume: a killed run (tiles missing, temporaries left) continues; the resu
   for (const f of files) assert.ok(readFileSync(join(out, f)).equals(bytes.get(f)!), `${f} differs after resume`);
   assert.not.ok(existsSync(join(out, '.partial')));
   await rejects(() => tileSlides({ slides, out, mags: MAGS, tile: 32, workers: 0 }), /other options/);
+});
+
+test('worker pool: the calling thread takes jobs until a worker has loaded, then none; a worker that fails to load fails the run after the job in progress', async () => {
+  const slide = openSlide(path('flat.tif'));
+  const plan = await planSlide(slide, 1.0, TILE, 0);
+  // One tile per window: 12 jobs.
+  const jobs: WindowJob[] = windowsOf(plan, plan.tiles, TILE, 1, 1).map((w) => ({
+    slide,
+    level: plan.level,
+    x: w.x,
+    y: w.y,
+    width: w.width,
+    height: w.height,
+    factor: plan.factor,
+    tiles: w.tiles.map((t) => ({ relPath: `unlabeled/${t.tile.name}.png`, sx: t.sx, sy: t.sy })),
+  }));
+  assert.is(jobs.length, 12);
+  const out = path('pool');
+  const partialDir = join(out, '.partial');
+  mkdirSync(partialDir, { recursive: true });
+  const config: TileRunConfig = { out, tile: TILE, mags: [{ name: '10x', factor: 1 }] };
+  /** A worker that loads when told and then runs its jobs in this thread, answering as worker.ts does. */
+  const fakeWorker = () => {
+    const emitter = new EventEmitter();
+    const handled: number[] = [];
+    const worker = Object.assign(emitter, {
+      postMessage(job: WindowJob) {
+        handled.push(jobs.indexOf(job));
+        runWindowJob(config, job, partialDir).then((result) => emitter.emit('message', { result }));
+      },
+    }) as unknown as Worker;
+    let load!: () => void, fail!: (e: Error) => void;
+    const pw: PoolWorker = { worker, isReady: false, ready: new Promise((res, rej) => ((load = res), (fail = rej))) };
+    pw.ready.catch(() => {});
+    return { pw, handled, load: () => ((pw.isReady = true), load()), fail };
+  };
+
+  const w = fakeWorker();
+  const done: number[] = [];
+  await runPool(config, partialDir, jobs, [w.pw], (i, result, error) => {
+    if (error) throw error;
+    done.push(i);
+    if (done.length === 2) w.load(); // the worker loads while the calling thread ends its second job
+  });
+  assert.equal(done.slice(0, 2), [0, 1], 'the calling thread took the first jobs');
+  assert.equal(w.handled, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'the loaded worker took every later job');
+  assert.equal(
+    [...done].sort((a, b) => a - b),
+    [...jobs.keys()],
+  );
+  assert.is(readdirSync(join(out, '10x', 'unlabeled')).length, 12);
+
+  const broken = fakeWorker();
+  const done2: number[] = [];
+  const run = runPool(config, partialDir, jobs, [broken.pw], (i) => {
+    done2.push(i);
+    if (done2.length === 3) broken.fail(new Error('worker failed to load'));
+  });
+  await rejects(() => run, /worker failed to load/);
+  assert.equal(done2, [0, 1, 2], 'no job starts after the failure');
+  assert.equal(broken.handled, []);
 });
 
 test('areaResample: whole factors equal the block mean exactly; a fractional factor and origin match the float64 area average (rounded) within one grey level at ties', () => {
