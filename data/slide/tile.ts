@@ -26,7 +26,7 @@ import { encodePng } from '../image.ts';
 import { byDescendingMag, downsampleFactor, requireMag } from '../mag.ts';
 import { SlideError } from './errors.ts';
 import { assignSplits, readLabels, type LabelledSplit } from './labels.ts';
-import { planSlide, windowsOf, type SlidePlan } from './plan.ts';
+import { planSlide, windowsOf, type SlidePlan, type Window } from './plan.ts';
 import { openSlide } from './slide.ts';
 import { maskPreview } from './tissue.ts';
 import { runWindowJob, writeAtomic, type TileRunConfig, type WindowJob, type WindowResult } from './window_job.ts';
@@ -294,19 +294,7 @@ async function tileWithPool(opts: TileOptions, st: RunState): Promise<TileResult
     const todo = plan.tiles.filter((t) => !existsSync(join(opts.out, top.name, relPath(t.name, split, label))));
     resumed += plan.tiles.length - todo.length;
     for (const w of windowsOf(plan, todo, tile, window.width, window.height)) {
-      jobs.push({
-        slideIndex,
-        job: {
-          slide: plan.slide,
-          level: plan.level,
-          x: w.x,
-          y: w.y,
-          width: w.width,
-          height: w.height,
-          factor: plan.factor,
-          tiles: w.tiles.map((t) => ({ relPath: relPath(t.tile.name, split, label), sx: t.sx, sy: t.sy })),
-        },
-      });
+      jobs.push({ slideIndex, job: windowJob(plan, w, (name) => relPath(name, split, label)) });
     }
   });
   const total = plans.reduce((s, p) => s + p.plan.tiles.length, 0);
@@ -440,6 +428,20 @@ function buildManifest(
     slides,
     tiles,
     skipped,
+  };
+}
+
+/** The job that cuts one window of a slide's plan; `relPathOf` gives a tile's path below each magnification folder from its name. */
+export function windowJob(plan: SlidePlan, w: Window, relPathOf: (name: string) => string): WindowJob {
+  return {
+    slide: plan.slide,
+    level: plan.level,
+    x: w.x,
+    y: w.y,
+    width: w.width,
+    height: w.height,
+    factor: plan.factor,
+    tiles: w.tiles.map((t) => ({ relPath: relPathOf(t.tile.name), sx: t.sx, sy: t.sy })),
   };
 }
 

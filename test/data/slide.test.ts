@@ -17,7 +17,7 @@ import { areaResample } from '../../data/slide/resample.ts';
 import { openSlide } from '../../data/slide/slide.ts';
 import { otsuThreshold } from '../../data/slide/tissue.ts';
 import { assignSplits } from '../../data/slide/labels.ts';
-import { runPool, tileSlides, type PoolWorker, type TileManifest } from '../../data/slide/tile.ts';
+import { runPool, tileSlides, windowJob, type PoolWorker, type TileManifest } from '../../data/slide/tile.ts';
 import { planSlide, windowsOf } from '../../data/slide/plan.ts';
 import { runWindowJob, type TileRunConfig, type WindowJob } from '../../data/slide/window_job.ts';
 import { EventEmitter } from 'node:events';
@@ -353,16 +353,7 @@ test('worker pool: the calling thread takes jobs until a worker has loaded, then
   const slide = openSlide(path('flat.tif'));
   const plan = await planSlide(slide, 1.0, TILE, 0);
   // One tile per window: 12 jobs.
-  const jobs: WindowJob[] = windowsOf(plan, plan.tiles, TILE, 1, 1).map((w) => ({
-    slide,
-    level: plan.level,
-    x: w.x,
-    y: w.y,
-    width: w.width,
-    height: w.height,
-    factor: plan.factor,
-    tiles: w.tiles.map((t) => ({ relPath: `unlabeled/${t.tile.name}.png`, sx: t.sx, sy: t.sy })),
-  }));
+  const jobs: WindowJob[] = windowsOf(plan, plan.tiles, TILE, 1, 1).map((w) => windowJob(plan, w, (name) => `unlabeled/${name}.png`));
   assert.is(jobs.length, 12);
   const out = path('pool');
   const partialDir = join(out, '.partial');
