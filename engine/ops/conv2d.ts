@@ -43,7 +43,7 @@ import {
   type SharedTileSize,
   type TilePrecision,
 } from './shared_tile_config.ts';
-import { tiledUnusable, tiledSize, tileGrid, tiledSplits, tiledSpec, checkTiledPrecision } from './gemm_shared.ts';
+import { tiledCandidates, tiledUnusable, tiledSize, tileGrid, tiledSplits, tiledSpec, checkTiledPrecision } from './gemm_shared.ts';
 
 export type Pair = number | [number, number];
 
@@ -616,12 +616,10 @@ export const CONV2D_CHOICES = {
         params: { kernel: 'general', sharing: l.sharing, wg: l.wg },
         launch: (x, w, b, g) => conv2dForwardGeneral(l, x, w, b, g),
       })),
-      ...SHARED_TILE_SIZES.map((size): Candidate<ConvGeometry, ConvForwardLaunch> => ({
-        name: `tiled-${size}`,
-        unusable: () => tiledUnusable(size),
-        params: { kernel: 'tiled (workgroup memory)', size },
-        launch: (x, w, b, g) => conv2dForwardTiled(x, w, b, g, size),
-      })),
+      ...tiledCandidates<ConvGeometry, ConvForwardLaunch>(
+        'tiled (workgroup memory)',
+        (size) => (x, w, b, g) => conv2dForwardTiled(x, w, b, g, size),
+      ),
     ],
     classOf: (g) => convClass(g, g.O, g.batch * g.OH * g.OW, g.C * g.KH * g.KW),
     rule: (g) => (conv2dForwardKernel(g) !== 'general' ? 'row-wgfit' : `general-${ruleSharing()}-wgfit`),
@@ -642,12 +640,10 @@ export const CONV2D_CHOICES = {
         params: { kernel: 'general (per stride phase)', sharing: l.sharing, wg: l.wg },
         launch: (dy, w, g) => conv2dBackwardInputGeneral(l, dy, w, g),
       })),
-      ...SHARED_TILE_SIZES.map((size): Candidate<ConvGeometry, ConvBackwardInputLaunch> => ({
-        name: `tiled-${size}`,
-        unusable: () => tiledUnusable(size),
-        params: { kernel: 'tiled (workgroup memory, per stride phase)', size },
-        launch: (dy, w, g) => conv2dBackwardInputTiled(dy, w, g, size),
-      })),
+      ...tiledCandidates<ConvGeometry, ConvBackwardInputLaunch>(
+        'tiled (workgroup memory, per stride phase)',
+        (size) => (dy, w, g) => conv2dBackwardInputTiled(dy, w, g, size),
+      ),
     ],
     classOf: (g) => convClass(g, g.C, g.batch * g.H * g.W, g.O * g.KH * g.KW),
     rule: (g) => (conv2dBackwardInputKernel(g) !== 'general' ? 'row-wgfit' : `general-${ruleSharing()}-wgfit`),

@@ -16,8 +16,10 @@ import { dispatch, groupsFor, elementwiseWorkgroupSize, runtime } from '../runti
 import { LimitError } from '../errors.ts';
 import type { KernelSpec, KernelVariant } from '../kernel.ts';
 import type { EngineLimits } from '../device.ts';
+import type { Candidate } from '../variant_choice.ts';
 import {
   SHARED_TILE_CONFIGS,
+  SHARED_TILE_SIZES,
   sharedTileConfig,
   sharedTileConfigsFor,
   tileInvocations,
@@ -41,6 +43,16 @@ export function tiledUnusable(size: SharedTileSize): string | null {
   return sharedTileConfigsFor(l).includes(size)
     ? null
     : `the ${size} tiled configuration exceeds this adapter's limits (maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupStorageSize ${l.maxComputeWorkgroupStorageSize})`;
+}
+
+/** A selection point's tiled candidates, one per tile size (`tiled-<size>`): `launch(size)` runs the tiled kernel at that size. */
+export function tiledCandidates<G, L>(kernel: string, launch: (size: SharedTileSize) => L): Candidate<G, L>[] {
+  return SHARED_TILE_SIZES.map((size) => ({
+    name: `tiled-${size}`,
+    unusable: () => tiledUnusable(size),
+    params: { kernel, size },
+    launch: launch(size),
+  }));
 }
 
 /** The tile size for an M x N output on this adapter (or the one asked for, checked against the limits). */

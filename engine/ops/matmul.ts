@@ -8,14 +8,8 @@ import { Tensor, shapeStr } from '../tensor.ts';
 import { dispatch, namedOp } from '../runtime.ts';
 import { needsGrad, record, save } from '../autograd.ts';
 import { ShapeError } from '../errors.ts';
-import {
-  sharedTileVariants,
-  SHARED_TILE_SIZES,
-  SHARED_TILE_CONFIGS,
-  type SharedTileSize,
-  type TilePrecision,
-} from './shared_tile_config.ts';
-import { tiledUnusable, tiledSize, tileGrid, tiledSpec, checkTiledPrecision } from './gemm_shared.ts';
+import { sharedTileVariants, SHARED_TILE_CONFIGS, type SharedTileSize, type TilePrecision } from './shared_tile_config.ts';
+import { tiledCandidates, tiledSize, tileGrid, tiledSpec, checkTiledPrecision } from './gemm_shared.ts';
 import { precision as processPrecision } from '../precision.ts';
 import {
   gemmSpec,
@@ -68,6 +62,22 @@ export interface GemmDims {
 }
 type GemmLaunchFn = (a: GemmOperand, b: GemmOperand, bias: Tensor | null, d: GemmDims) => Tensor;
 
+/** The uniforms both GEMM kernels (register-blocked and tiled) read: sizes, the bias flag, and each operand's strides. */
+function gemmUniforms(a: GemmOperand, b: GemmOperand, bias: Tensor | null, { M, N, K }: GemmDims): Record<string, number> {
+  return {
+    M,
+    N,
+    K,
+    has_bias: bias ? 1 : 0,
+    // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
+    a_sm: a.transposed ? 1 : K,
+    a_sk: a.transposed ? M : 1,
+    // B[k][n] = b[k*b_sk + n*b_sn]; stored [K,N] -> (N, 1); stored [N,K] (transposed) -> (1, K).
+    b_sk: b.transposed ? 1 : N,
+    b_sn: b.transposed ? K : 1,
+  };
+}
+
 /** `gemm` by the register-blocked kernel (kernels/gemm/matmul.wgsl) with launch `l`. */
 function gemmBlocked(l: GemmLaunch, a: GemmOperand, b: GemmOperand, bias: Tensor | null, { M, N, K }: GemmDims): Tensor {
   const c = Tensor.empty([M, N]);
@@ -75,18 +85,7 @@ function gemmBlocked(l: GemmLaunch, a: GemmOperand, b: GemmOperand, bias: Tensor
   dispatch(
     gemmSpec(MATMUL_VARIANTS[tiles.key], tiles),
     { a: a.t, b: b.t, bias: bias ?? b.t, c },
-    {
-      M,
-      N,
-      K,
-      has_bias: bias ? 1 : 0,
-      // A[m][k] = a[m*a_sm + k*a_sk]; stored [M,K] -> (K, 1); stored [K,M] (transposed) -> (1, M).
-      a_sm: a.transposed ? 1 : K,
-      a_sk: a.transposed ? M : 1,
-      // B[k][n] = b[k*b_sk + n*b_sn]; stored [K,N] -> (N, 1); stored [N,K] (transposed) -> (1, K).
-      b_sk: b.transposed ? 1 : N,
-      b_sn: b.transposed ? K : 1,
-    },
+    gemmUniforms(a, b, bias, { M, N, K }),
     gemmGroups(M, N, tiles),
     2 * M * N * K + (bias ? M * N : 0),
   );
@@ -141,12 +140,7 @@ export const MATMUL_CHOICE = selectionPoint<GemmDims, GemmLaunchFn>({
       params: { kernel: 'blocked', sharing: l.sharing, wg: l.wg },
       launch: (a, b, bias, d) => gemmBlocked(l, a, b, bias, d),
     })),
-    ...SHARED_TILE_SIZES.map((size): Candidate<GemmDims, GemmLaunchFn> => ({
-      name: `tiled-${size}`,
-      unusable: () => tiledUnusable(size),
-      params: { kernel: 'tiled (workgroup memory)', size },
-      launch: (a, b, bias) => gemmTiled(a, b, bias, size),
-    })),
+    ...tiledCandidates<GemmDims, GemmLaunchFn>('tiled (workgroup memory)', (size) => (a, b, bias) => gemmTiled(a, b, bias, size)),
   ],
   classOf: ({ M, N, K }) => `M${log2Bucket(M)} N${log2Bucket(N)} K${log2Bucket(K)}`,
   rule: () => `${ruleSharing()}-wgfit`,
@@ -175,16 +169,7 @@ export function gemmTiled(
   dispatch(
     tiledSpec((precision === 'f16' ? MATMUL_VARIANTS.tiledF16 : MATMUL_VARIANTS.tiled)[s]),
     { a: a.t, b: b.t, bias: bias ?? b.t, c },
-    {
-      M,
-      N,
-      K,
-      has_bias: bias ? 1 : 0,
-      a_sm: a.transposed ? 1 : K,
-      a_sk: a.transposed ? M : 1,
-      b_sk: b.transposed ? 1 : N,
-      b_sn: b.transposed ? K : 1,
-    },
+    gemmUniforms(a, b, bias, { M, N, K }),
     tileGrid(M, N, SHARED_TILE_CONFIGS[s]),
     2 * M * N * K + (bias ? M * N : 0),
   );
