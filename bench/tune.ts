@@ -46,8 +46,7 @@ import {
   type AnySelectionPoint,
   type TunedChoices,
 } from '../engine/variant_choice.ts';
-import type { ResNetArch } from '../models/arch.ts';
-import type { MagInput } from './flops.ts';
+import type { SpeedOptions } from './speed.ts';
 import { distillSetup, distillPhases } from './profile.ts';
 import { timeGpu, timeGpuRoundRobin, progress, type Timing } from './harness.ts';
 import type { TuneClassReport, TuneMeasurement } from './tune_cache.ts';
@@ -57,13 +56,7 @@ export const PRUNE_FACTOR = 1.5;
 /** Interleaved rounds (at least) of the final comparison between the fastest candidate and the rule's. */
 export const FINAL_ROUNDS = 5;
 
-export interface TuneOptions {
-  arch: ResNetArch;
-  inputs: MagInput[];
-  batch: number;
-  reps: number;
-  warmup: number;
-  seed: number;
+export interface TuneOptions extends SpeedOptions {
   /** A candidate replaces the rule's only when its median is at least this fraction faster (0.1: 10%). */
   margin: number;
   /** Only selection points whose op contains this text. */
