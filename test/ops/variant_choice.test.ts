@@ -15,6 +15,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
 import { asF32 } from '../helpers/f32.ts';
+import { checkGroupNorm } from '../helpers/group_norm_check.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
@@ -31,7 +32,6 @@ import {
 } from '../../engine/ops/conv2d.ts';
 import { matmul, MATMUL_CHOICE } from '../../engine/ops/matmul.ts';
 import { groupNorm, normGeometry, GROUP_NORM_CHOICES, type NormEpilogue, type NormGeometry } from '../../engine/ops/group_norm.ts';
-import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
 import { usableRowSharings } from '../../engine/ops/gemm_tiles.ts';
 import {
   selectionPoint,
@@ -49,8 +49,7 @@ import {
 } from '../../engine/variant_choice.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
-import { groupNormForward, groupNormBackward, type GroupNormShape } from '../../engine/reference/group_norm.ts';
-import { groupNormReluBackward, groupNormReluForward } from '../../engine/reference/group_norm_act.ts';
+import type { GroupNormShape } from '../../engine/reference/group_norm.ts';
 
 await gpu();
 const subgroups = usableRowSharings().includes('subgroups');
@@ -200,42 +199,6 @@ const NORM_CASES: GroupNormShape[] = [
   { n: 1, c: 2, h: 72, w: 64, groups: 1, eps: 1e-5 },
 ];
 
-async function checkNorm(s: GroupNormShape, epilogue: NormEpilogue, seed: number, what: string) {
-  const rng = new Rng(seed);
-  const shape = [s.n, s.c, s.h, s.w];
-  const size = n(shape);
-  const x = asF32(rng.array(size, () => rng.uniform(-2, 3)));
-  const w = asF32(rng.array(s.c, () => rng.uniform(0.5, 1.5)));
-  const b = asF32(rng.array(s.c, () => rng.uniform(-0.5, 0.5)));
-  const dy = asF32(rng.array(size));
-  const normalized = groupNormForward(x, w, b, s);
-  // Keep every pre-activation 1e-3 away from the ReLU's kink so float32 and float64 agree on the mask.
-  const r =
-    epilogue === 'addRelu'
-      ? asF32(rng.array(size).map((v, i) => (Math.abs(normalized[i] + v) < 1e-3 ? v + 2e-3 * Math.sign(normalized[i] + v || 1) : v)))
-      : null;
-  const xt = Tensor.from(x, shape),
-    wt = Tensor.from(w, [s.c]),
-    bt = Tensor.from(b, [s.c]),
-    rt = r ? Tensor.from(r, shape) : null;
-  for (const t of [xt, wt, bt, rt]) if (t) t.requiresGrad = true;
-  const y = epilogue === 'none' ? groupNorm(xt, wt, bt, s.groups) : groupNormRelu(xt, wt, bt, s.groups, rt);
-  const dyt = Tensor.from(dy, shape);
-  backward(y, dyt);
-  const refY = epilogue === 'none' ? normalized : groupNormReluForward(x, w, b, r, s);
-  const ref = epilogue === 'none' ? { ...groupNormBackward(x, w, dy, s), dresidual: null } : groupNormReluBackward(x, w, b, r, dy, s);
-  const tol = TOL.forLength(Math.max((s.c / s.groups) * s.h * s.w, s.n * s.h * s.w));
-  assertClose(`${what} y`, await y.read(), refY, tol);
-  assertClose(`${what} dx`, await xt.grad!.read(), ref.dx, tol);
-  assertClose(`${what} dweight`, await wt.grad!.read(), ref.dweight, tol);
-  assertClose(`${what} dbias`, await bt.grad!.read(), ref.dbias, tol);
-  if (rt) assertClose(`${what} dresidual`, await rt.grad!.read(), ref.dresidual!, TOL.forLength(0));
-  for (const t of [xt, wt, bt, rt, y, dyt]) {
-    t?.grad?.dispose();
-    t?.dispose();
-  }
-}
-
 for (const point of Object.values(GROUP_NORM_CHOICES) as AnySelectionPoint[]) {
   test(`${point.op}: every candidate, forced, against the float64 reference (every epilogue) where it fits`, async () => {
     let seed = 900;
@@ -247,7 +210,7 @@ for (const point of Object.values(GROUP_NORM_CHOICES) as AnySelectionPoint[]) {
         fitted++;
         for (const epilogue of ['none', 'relu', 'addRelu'] as NormEpilogue[]) {
           await withForcedVariants({ [point.op]: cand.name }, () =>
-            checkNorm(s, epilogue, seed++, `${point.op}:${cand.name} (${epilogue}) [${s.n},${s.c},${s.h},${s.w}] G${s.groups}`),
+            checkGroupNorm(s, epilogue, seed++, `${point.op}:${cand.name} (${epilogue}) [${s.n},${s.c},${s.h},${s.w}] G${s.groups}`),
           );
         }
       }

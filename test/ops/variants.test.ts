@@ -13,6 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
 import { asF32, f16GemmTol } from '../helpers/f32.ts';
+import { checkGroupNorm } from '../helpers/group_norm_check.ts';
 import { withPrecision } from '../../engine/precision.ts';
 import { runtime, type DispatchInfo } from '../../engine/runtime.ts';
 import { FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
@@ -33,10 +34,8 @@ import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type 
 import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
 import { tiledPrecisions } from '../../engine/ops/gemm_shared.ts';
 import { SHARED_TILE_CONFIGS, sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
-import { groupNorm, forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
-import { groupNormRelu } from '../../engine/ops/group_norm_act.ts';
-import { groupNormForward, groupNormBackward, type GroupNormShape } from '../../engine/reference/group_norm.ts';
-import { groupNormReluBackward, groupNormReluForward } from '../../engine/reference/group_norm_act.ts';
+import { forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
+import type { GroupNormShape } from '../../engine/reference/group_norm.ts';
 
 /** The variants of a table, however nested (an entry with a `file` is a variant). */
 function variantsOf(table: object): KernelVariant[] {
@@ -283,54 +282,11 @@ const NORM_CASES: [GroupNormShape, string][] = [
   [{ n: 1, c: 2, h: 72, w: 64, groups: 1, eps: 1e-5 }, 'vec4, per workgroup'],
 ];
 
-async function checkNorm(s: GroupNormShape, epilogue: NormEpilogue, seed: number, label: string) {
-  const rng = new Rng(seed);
-  const shape = [s.n, s.c, s.h, s.w];
-  const size = s.n * s.c * s.h * s.w;
-  const x = asF32(rng.array(size, () => rng.uniform(-2, 3)));
-  const w = asF32(rng.array(s.c, () => rng.uniform(0.5, 1.5)));
-  const b = asF32(rng.array(s.c, () => rng.uniform(-0.5, 0.5)));
-  const dy = asF32(rng.array(size));
-  // The residual keeps every pre-activation at least 1e-3 from the ReLU's kink, so float32 and
-  // float64 agree on the mask (test/ops/group_norm_act.test.ts does the same).
-  const normalized = groupNormForward(x, w, b, s);
-  const r =
-    epilogue === 'addRelu'
-      ? asF32(rng.array(size).map((v, i) => (Math.abs(normalized[i] + v) < 1e-3 ? v + 2e-3 * Math.sign(normalized[i] + v || 1) : v)))
-      : null;
-  if (epilogue === 'relu') {
-    const margin = normalized.reduce((m, v) => Math.min(m, Math.abs(v)), Infinity);
-    assert.ok(margin > 1e-5, `${label}: test data: smallest |pre-activation| ${margin} must exceed 1e-5`);
-  }
-  const xt = Tensor.from(x, shape),
-    wt = Tensor.from(w, [s.c]),
-    bt = Tensor.from(b, [s.c]),
-    rt = r ? Tensor.from(r, shape) : null;
-  for (const t of [xt, wt, bt, rt]) if (t) t.requiresGrad = true;
-  const y = epilogue === 'none' ? groupNorm(xt, wt, bt, s.groups) : groupNormRelu(xt, wt, bt, s.groups, rt);
-  const dyt = Tensor.from(dy, shape);
-  backward(y, dyt);
-  const refY = epilogue === 'none' ? normalized : groupNormReluForward(x, w, b, r, s);
-  const ref = epilogue === 'none' ? { ...groupNormBackward(x, w, dy, s), dresidual: null } : groupNormReluBackward(x, w, b, r, dy, s);
-  // groupNorm's bounds (test/ops/group_norm.test.ts): sums over the block or the N*H*W of a
-  // channel; the inputs' spread keeps 1/std below 1, so no invstd factor is needed.
-  const tol = TOL.forLength(Math.max((s.c / s.groups) * s.h * s.w, s.n * s.h * s.w));
-  assertClose(`${label} y`, await y.read(), refY, tol);
-  assertClose(`${label} dx`, await xt.grad!.read(), ref.dx, tol);
-  assertClose(`${label} dweight`, await wt.grad!.read(), ref.dweight, tol);
-  assertClose(`${label} dbias`, await bt.grad!.read(), ref.dbias, tol);
-  if (rt) assertClose(`${label} dresidual`, await rt.grad!.read(), ref.dresidual!, TOL.forLength(0));
-  for (const t of [xt, wt, bt, rt, y, dyt]) {
-    t?.grad?.dispose();
-    t?.dispose();
-  }
-}
-
 test('group norm variants: every epilogue on the scalar, per-invocation and per-workgroup bodies, forward and backward', async () => {
   let seed = 70;
   for (const [s, why] of NORM_CASES) {
     for (const epilogue of ['none', 'relu', 'addRelu'] as NormEpilogue[]) {
-      await checkNorm(s, epilogue, seed++, `group norm (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups} ${why}`);
+      await checkGroupNorm(s, epilogue, seed++, `group norm (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups} ${why}`, true);
     }
   }
 });
@@ -338,11 +294,11 @@ test('group norm variants: every epilogue on the scalar, per-invocation and per-
 test('group norm slab variants (GPU-shaped, forced): every epilogue, forward and backward', async () => {
   // The seeds of the test above (data known to keep the ReLU's kink away), so both paths see the same inputs.
   let seed = 70;
-  // checkNorm dispatches the forward and backward before its first await, inside the force.
+  // checkGroupNorm dispatches the forward and backward before its first await, inside the force.
   for (const [s] of NORM_CASES) {
     for (const epilogue of ['none', 'relu', 'addRelu'] as NormEpilogue[]) {
       await forceGroupNormPath('slab', () =>
-        checkNorm(s, epilogue, seed++, `group norm slab (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups}`),
+        checkGroupNorm(s, epilogue, seed++, `group norm slab (${epilogue}) x=[${s.n},${s.c},${s.h},${s.w}] G=${s.groups}`, true),
       );
     }
   }
