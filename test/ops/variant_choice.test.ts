@@ -16,8 +16,8 @@ import * as assert from 'uvu/assert';
 import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
 import { asF32 } from '../helpers/f32.ts';
 import { checkGroupNorm } from '../helpers/group_norm_check.ts';
+import { checkMatmul } from '../helpers/matmul_check.ts';
 import { Tensor, tidy } from '../../engine/tensor.ts';
-import { backward } from '../../engine/autograd.ts';
 import { Rng } from '../../engine/random.ts';
 import {
   conv2dGeometry,
@@ -48,7 +48,6 @@ import {
   type AnySelectionPoint,
 } from '../../engine/variant_choice.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
-import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
 import type { GroupNormShape } from '../../engine/reference/group_norm.ts';
 
 await gpu();
@@ -155,28 +154,6 @@ for (const [pass, point] of CONV_POINTS) {
     }
     console.log(`    ${usable.length} of ${point.candidates.length} candidates usable here`);
   });
-}
-
-async function checkMatmul(M: number, K: number, N: number, seed: number, what: string) {
-  const rng = new Rng(seed);
-  const a = asF32(rng.array(M * K)),
-    b = asF32(rng.array(K * N)),
-    dc = asF32(rng.array(M * N));
-  const at = Tensor.from(a, [M, K]),
-    bt = Tensor.from(b, [K, N]),
-    dct = Tensor.from(dc, [M, N]);
-  at.requiresGrad = true;
-  bt.requiresGrad = true;
-  const c = matmul(at, bt);
-  backward(c, dct);
-  const ref = matmulBackwardRef(a, b, dc, M, K, N);
-  assertClose(`${what} forward`, await c.read(), matmulRef(a, b, M, K, N), TOL.forLength(K));
-  assertClose(`${what} da (b read transposed)`, await at.grad!.read(), ref.da, TOL.forLength(N));
-  assertClose(`${what} db (a read transposed)`, await bt.grad!.read(), ref.db, TOL.forLength(M));
-  for (const t of [at, bt, dct, c]) {
-    t.grad?.dispose();
-    t.dispose();
-  }
 }
 
 test('matmul: every usable candidate, forced, against the float64 reference (forward and both gradients)', async () => {

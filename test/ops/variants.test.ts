@@ -12,8 +12,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gpu, assertClose, TOL } from '../helpers/gpu.ts';
-import { asF32, f16GemmTol } from '../helpers/f32.ts';
+import { asF32 } from '../helpers/f32.ts';
 import { checkGroupNorm } from '../helpers/group_norm_check.ts';
+import { abs, checkMatmul, gemmTol } from '../helpers/matmul_check.ts';
 import { withPrecision } from '../../engine/precision.ts';
 import { runtime, type DispatchInfo } from '../../engine/runtime.ts';
 import { FEATURE_CAPS, type KernelVariant } from '../../engine/kernel.ts';
@@ -31,7 +32,7 @@ import {
 import { matmul, MATMUL_VARIANTS, gemmTiled } from '../../engine/ops/matmul.ts';
 import { usableRowSharings, withRowSharing, type RowSharing } from '../../engine/ops/gemm_tiles.ts';
 import { conv2dRef, conv2dBackwardRef, conv2dOutShape, type ConvParamsRef, type Shape4 } from '../../engine/reference/conv2d.ts';
-import { matmulRef, matmulBackwardRef } from '../../engine/reference/matmul.ts';
+import { matmulRef } from '../../engine/reference/matmul.ts';
 import { tiledPrecisions } from '../../engine/ops/gemm_shared.ts';
 import { SHARED_TILE_CONFIGS, sharedTileConfigsFor } from '../../engine/ops/shared_tile_config.ts';
 import { forceGroupNormPath, GROUP_NORM_VARIANTS, type NormEpilogue } from '../../engine/ops/group_norm.ts';
@@ -94,10 +95,6 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 3, 40, 36], w: [4, 3, 3, 3], p: [1, 1], bias: false, why: 'row3: split-K weight gradient' },
 ];
 
-/** Tolerances of a GEMM pass of reduction length n: f32's, or at f16 f16GemmTol from the sums of |products| (`sumAbs`, computed only then). */
-const gemmTol = (f16: boolean, n: number, sumAbs: () => Float64Array) => (f16 ? f16GemmTol(sumAbs(), n) : TOL.forLength(n));
-const abs = (x: Float64Array) => x.map(Math.abs);
-
 async function checkConv(c: ConvCase, seed: number, label: string, f16 = false) {
   const rng = new Rng(seed);
   const pr: ConvParamsRef = { stride: c.s ?? [1, 1], padding: c.p ?? [0, 0], dilation: c.d ?? [1, 1] };
@@ -138,44 +135,6 @@ async function checkConv(c: ConvCase, seed: number, label: string, f16 = false) 
       t.grad?.dispose();
       t.dispose();
     }
-}
-
-async function checkMatmul(M: number, K: number, N: number, seed: number, label: string, f16 = false) {
-  const rng = new Rng(seed);
-  const a = asF32(rng.array(M * K)),
-    b = asF32(rng.array(K * N)),
-    dc = asF32(rng.array(M * N));
-  const at = Tensor.from(a, [M, K]),
-    bt = Tensor.from(b, [K, N]),
-    dct = Tensor.from(dc, [M, N]);
-  at.requiresGrad = true;
-  bt.requiresGrad = true;
-  const c = matmul(at, bt);
-  backward(c, dct);
-  const ref = matmulBackwardRef(a, b, dc, M, K, N);
-  const absRef = () => matmulBackwardRef(abs(a), abs(b), abs(dc), M, K, N);
-  assertClose(
-    `${label} forward`,
-    await c.read(),
-    matmulRef(a, b, M, K, N),
-    gemmTol(f16, K, () => matmulRef(abs(a), abs(b), M, K, N)),
-  );
-  assertClose(
-    `${label} da`,
-    await at.grad!.read(),
-    ref.da,
-    gemmTol(f16, N, () => absRef().da),
-  );
-  assertClose(
-    `${label} db`,
-    await bt.grad!.read(),
-    ref.db,
-    gemmTol(f16, M, () => absRef().db),
-  );
-  for (const t of [at, bt, dct, c]) {
-    t.grad?.dispose();
-    t.dispose();
-  }
 }
 
 for (const sharing of sharings) {
